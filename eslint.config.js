@@ -1,0 +1,89 @@
+// @ts-check
+import js from '@eslint/js'
+import tseslint from 'typescript-eslint'
+
+const runtimeNeutral =
+  'src/ and edge/ run in every runtime (Workers, Deno, Bun, browsers): use Web APIs only. ' +
+  'Put Node, pg, hono and zod code in server/, and share only plain types and functions through src/.'
+
+const nodeOnly = [
+  { group: ['node:*'], message: runtimeNeutral },
+  { group: ['pg', 'pg-*', 'hono', 'hono/*', '@hono/*', 'zod', 'zod/*'], message: runtimeNeutral },
+]
+
+export default tseslint.config(
+  { ignores: ['node_modules', 'dist', '.wrangler', '.sluice', 'bench/.work'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    rules: {
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: 'ExportAllDeclaration',
+          message: 'List exports by name (STYLE.md habit 9): no export *.',
+        },
+      ],
+    },
+  },
+  {
+    // Tests read JSON bodies loosely; the types under test are checked with expectTypeOf.
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
+    files: ['src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...nodeOnly,
+            {
+              group: ['**/server/**', '**/edge/**'],
+              message: 'src/ is the shared base: server/ and edge/ import it, never the reverse.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['edge/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            ...nodeOnly,
+            {
+              group: ['**/server/**'],
+              message: 'edge/ talks to the gateway over HTTP only; share code through src/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['server/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/edge/**'],
+              message: 'server/ and edge/ never import each other; share code through src/.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+)

@@ -1,0 +1,80 @@
+/**
+ * The HTTP app: middleware (request id, lifecycle, body limit, auth), the v1 routes and the
+ * one error renderer. Building it has no side effects: tests call `app.request()` with no
+ * socket, and `server/main.ts` is the only place that listens.
+ */
+import { Hono, type MiddlewareHandler } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { requestId } from 'hono/request-id'
+import { SluiceError } from '../src/errors.js'
+import type { TokenIndex } from './auth.js'
+import { notFound, renderError, type ReportBug } from './http/errors.js'
+import type { GatewayEnv } from './http/env.js'
+import type { Lifecycle } from './lifecycle.js'
+import { batchRoute } from './routes/batch.js'
+import { healthRoutes, type Readiness } from './routes/health.js'
+import { queryRoute } from './routes/query.js'
+import type { Tenant } from './tenant.js'
+
+/** What the app needs from the gateway. */
+export interface AppDeps {
+  tokens: TokenIndex
+  tenants: ReadonlyMap<string, Tenant>
+  lifecycle: Lifecycle
+  bodyLimitBytes: number
+  readiness: () => Promise<Readiness>
+  reportBug?: ReportBug
+  /** Extra routes mounted before the v1 API (metrics, admin, compatibility). */
+  extraRoutes?: (app: Hono<GatewayEnv>) => void
+}
+
+/** Authenticates the bearer token and picks the tenant. */
+export function authenticate(
+  deps: Pick<AppDeps, 'tokens' | 'tenants'>,
+): MiddlewareHandler<GatewayEnv> {
+  return async function authenticate(c, next) {
+    const principal = deps.tokens.authenticate(c.req.header('Authorization'))
+    const tenant = deps.tenants.get(principal.tenant)
+    if (!tenant) throw new SluiceError('UNAUTHORIZED', 'unknown token')
+    c.set('principal', principal)
+    c.set('tenant', tenant)
+    await next()
+  }
+}
+
+/** Refuses new work while draining, and counts the rest as in flight. */
+function serving(lifecycle: Lifecycle): MiddlewareHandler<GatewayEnv> {
+  return async function serving(_c, next) {
+    lifecycle.assertServing()
+    await lifecycle.track(next)
+  }
+}
+
+/** Builds the gateway's Hono app. */
+export function createApp(deps: AppDeps): Hono<GatewayEnv> {
+  const reportBug: ReportBug =
+    deps.reportBug ?? ((error) => console.error('sluice: internal error', error))
+  const app = new Hono<GatewayEnv>()
+  app.use(requestId({ headerName: 'X-Request-Id' }))
+  app.route('/', healthRoutes(deps.readiness))
+  deps.extraRoutes?.(app)
+  app.use('/v1/*', serving(deps.lifecycle))
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: deps.bodyLimitBytes,
+      onError: () => {
+        throw new SluiceError(
+          'PAYLOAD_TOO_LARGE',
+          `the request body is over ${deps.bodyLimitBytes} bytes`,
+        )
+      },
+    }),
+  )
+  app.use('/v1/*', authenticate(deps))
+  app.route('/', queryRoute())
+  app.route('/', batchRoute())
+  app.notFound(notFound)
+  app.onError((error, c) => renderError(error, c, reportBug))
+  return app
+}

@@ -1,0 +1,169 @@
+/**
+ * The configuration file's one schema. Everything the gateway reads from a config file
+ * passes through here once, at start-up; inside, code trusts the parsed types.
+ * Every key and default is described in docs/configuration.md.
+ */
+import { z } from 'zod'
+
+const int = (min: number) => z.int().min(min)
+
+/** TLS modes, as libpq names them. `prefer` and `allow` need a fallback the driver lacks. */
+export const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const
+
+/** Where a tenant's database is: a URL, fields, or both (fields override the URL). */
+export const connectionSchema = z
+  .object({
+    url: z.string().min(1).optional().describe('postgres://user:password@host:port/database'),
+    host: z.string().min(1).optional(),
+    port: int(1).max(65535).optional(),
+    database: z.string().min(1).optional(),
+    user: z.string().min(1).optional(),
+    password: z.string().optional(),
+    sslmode: z.enum(SSL_MODES).optional().describe('TLS mode; the URL may also carry ?sslmode='),
+    ca: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('PEM text of the CA that signs the server certificate'),
+    caFile: z.string().min(1).optional().describe('Path of a PEM file with that CA'),
+    connectTimeoutMs: int(1).default(5000),
+  })
+  .strict()
+
+/** Pool knobs; defaults follow psycopg_pool where a gateway allows. */
+export const poolSchema = z
+  .object({
+    min: int(0)
+      .default(4)
+      .describe('Connections kept open (opened at start, refilled after a loss)'),
+    max: int(1).default(10).describe('Never more than this many connections'),
+    acquireTimeoutMs: int(1)
+      .default(30_000)
+      .describe('Wait this long for a connection, then POOL_TIMEOUT'),
+    maxWaiting: int(0)
+      .default(0)
+      .describe('Refuse with POOL_QUEUE_FULL when this many already wait; 0 = no limit'),
+    maxLifetimeSeconds: z
+      .number()
+      .positive()
+      .default(3600)
+      .describe('Recycle connections this old (minus up to 5% jitter)'),
+    maxIdleSeconds: z
+      .number()
+      .positive()
+      .default(600)
+      .describe('Close connections idle this long, down to min'),
+    healthCheckAfterIdleMs: int(0)
+      .default(30_000)
+      .describe('Check a connection idle longer than this before use; 0 = always'),
+  })
+  .strict()
+
+/** A bearer token: the plain secret (use `${ENV}`), or its sha256 in hex. */
+export const tokenSchema = z.union([
+  z
+    .object({
+      token: z.string().min(16, {
+        error: 'must be at least 16 characters (generate one with `npm start -- token`)',
+      }),
+      role: z.enum(['readwrite', 'readonly']).default('readwrite'),
+    })
+    .strict(),
+  z
+    .object({
+      sha256: z
+        .string()
+        .regex(/^[0-9a-f]{64}$/i, { error: 'must be 64 hex digits (the sha256 of the token)' }),
+      role: z.enum(['readwrite', 'readonly']).default('readwrite'),
+    })
+    .strict(),
+])
+
+/** Settings every connection starts with; the session returns to them after a reset. */
+export const sessionSchema = z
+  .object({
+    timeZone: z.string().min(1).default('UTC'),
+    applicationName: z.string().min(1).max(63).default('sluice'),
+    resetMode: z
+      .enum(['auto', 'always'])
+      .default('auto')
+      .describe(
+        'auto: reset only after statements that may change session state; always: after every request',
+      ),
+  })
+  .strict()
+
+/** Interactive transaction limits. */
+export const transactionsSchema = z
+  .object({
+    maxOpenShare: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.5)
+      .describe('Share of pool.max that open transactions may hold'),
+    idleTimeoutMs: int(1).default(10_000).describe('Default idle timeout'),
+    maxIdleTimeoutMs: int(1).default(60_000).describe('Cap on a requested idle timeout'),
+    timeoutMs: int(1).default(30_000).describe('Default maximum duration'),
+    maxTimeoutMs: int(1).default(300_000).describe('Cap on a requested maximum duration'),
+  })
+  .strict()
+
+/** One tenant: a database, its pool, its tokens and its limits. */
+export const tenantSchema = z
+  .object({
+    connection: connectionSchema,
+    pool: poolSchema.prefault({}),
+    tokens: z.array(tokenSchema).min(1, { error: 'needs at least one token' }),
+    statementTimeoutMs: int(1)
+      .default(30_000)
+      .describe('Cap (and default) for a request timeoutMs'),
+    maxRows: int(1).default(100_000).describe('Rows per result before RESULT_TOO_LARGE'),
+    maxResultBytes: int(1)
+      .default(10 * 1024 * 1024)
+      .describe('Bytes of text values per response before RESULT_TOO_LARGE'),
+    session: sessionSchema.prefault({}),
+    transactions: transactionsSchema.prefault({}),
+  })
+  .strict()
+
+/** Process-wide settings. */
+export const serverSchema = z
+  .object({
+    host: z.string().min(1).default('127.0.0.1'),
+    port: int(0).max(65535).default(8080),
+    bodyLimitBytes: int(1)
+      .default(1024 * 1024)
+      .describe('Request bodies over this get PAYLOAD_TOO_LARGE'),
+    shutdownGraceMs: int(0).default(10_000).describe('How long SIGTERM waits for in-flight work'),
+  })
+  .strict()
+
+/** The whole configuration file. */
+export const configSchema = z
+  .object({
+    $schema: z.string().optional(),
+    server: serverSchema.prefault({}),
+    tenants: z
+      .record(
+        z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, {
+          error: 'tenant names use a-z, 0-9, - and _ (at most 63 characters)',
+        }),
+        tenantSchema,
+      )
+      .refine((tenants) => Object.keys(tenants).length > 0, { error: 'needs at least one tenant' }),
+  })
+  .strict()
+
+/** The configuration file as written (defaults optional). */
+export type ConfigInput = z.input<typeof configSchema>
+/** The configuration with every default filled in. */
+export type Config = z.output<typeof configSchema>
+/** One tenant's resolved configuration. */
+export type TenantConfig = Config['tenants'][string]
+/** A tenant's pool settings. */
+export type PoolConfig = TenantConfig['pool']
+/** A tenant's connection settings. */
+export type ConnectionConfig = TenantConfig['connection']
+/** A token entry. */
+export type TokenConfig = TenantConfig['tokens'][number]

@@ -1,0 +1,121 @@
+/**
+ * The gateway: tenants with their pools, the token index and the HTTP app, from one
+ * validated config. `createGateway` opens nothing; `start()` opens the pools' minimum
+ * connections and `close()` drains and closes everything.
+ */
+import type { Hono } from 'hono'
+import { TokenIndex } from './auth.js'
+import { createApp, type AppDeps } from './app.js'
+import type { Config } from './config/schema.js'
+import type { GatewayEnv } from './http/env.js'
+import { Lifecycle } from './lifecycle.js'
+import type { PoolEvent } from './pool/pool.js'
+import type { Readiness } from './routes/health.js'
+import { createTenant, type Tenant } from './tenant.js'
+
+/** Options of {@link createGateway}. */
+export interface GatewayOptions {
+  onPoolEvent?: (tenant: string, event: PoolEvent) => void
+  reportBug?: AppDeps['reportBug']
+  extraRoutes?: AppDeps['extraRoutes']
+}
+
+/** A running gateway's handle. */
+export interface Gateway {
+  readonly config: Config
+  readonly app: Hono<GatewayEnv>
+  readonly tenants: ReadonlyMap<string, Tenant>
+  readonly lifecycle: Lifecycle
+  /** Opens each pool's `min` connections (failures are retried in the background). */
+  start(): Promise<void>
+  /** Each tenant's database answers? */
+  readiness(): Promise<Readiness>
+  /**
+   * Stops: new requests get SHUTTING_DOWN, in-flight ones get `graceMs` to finish, then
+   * every connection is closed (statements still running are cancelled with them).
+   */
+  close(graceMs?: number): Promise<void>
+}
+
+const PROBE_TIMEOUT_MS = 2_000
+
+async function probe(tenant: Tenant): Promise<boolean> {
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(new Error('probe timeout')), PROBE_TIMEOUT_MS)
+  try {
+    const connection = await tenant.pool.acquire(controller.signal)
+    try {
+      await connection.simple('')
+    } finally {
+      tenant.pool.release(connection)
+    }
+    return true
+  } catch (error) {
+    // A pool too busy to lend a connection is busy, not down.
+    const code = (error as { code?: unknown }).code
+    return code === 'POOL_TIMEOUT' || code === 'POOL_QUEUE_FULL'
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Builds a gateway from a validated config. */
+export function createGateway(config: Config, options: GatewayOptions = {}): Gateway {
+  const tokens = new TokenIndex()
+  const tenants = new Map<string, Tenant>()
+  for (const [name, tenantConfig] of Object.entries(config.tenants)) {
+    tenants.set(
+      name,
+      createTenant(
+        name,
+        tenantConfig,
+        options.onPoolEvent ? { onPoolEvent: options.onPoolEvent } : {},
+      ),
+    )
+    tokens.add(name, tenantConfig.tokens)
+  }
+  const lifecycle = new Lifecycle()
+
+  const readiness = async (): Promise<Readiness> => {
+    const entries = await Promise.all(
+      [...tenants.values()].map(
+        async (t) => [t.name, (await probe(t)) ? 'ok' : 'unavailable'] as const,
+      ),
+    )
+    const states = Object.fromEntries(entries)
+    const ready = !lifecycle.draining && entries.every(([, s]) => s === 'ok')
+    return { ready, draining: lifecycle.draining, tenants: states }
+  }
+
+  const app = createApp({
+    tokens,
+    tenants,
+    lifecycle,
+    bodyLimitBytes: config.server.bodyLimitBytes,
+    readiness,
+    ...(options.reportBug ? { reportBug: options.reportBug } : {}),
+    ...(options.extraRoutes ? { extraRoutes: options.extraRoutes } : {}),
+  })
+
+  let closing: Promise<void> | undefined
+  return {
+    config,
+    app,
+    tenants,
+    lifecycle,
+    async start() {
+      await Promise.all([...tenants.values()].map((t) => t.pool.start()))
+    },
+    readiness,
+    close(graceMs = config.server.shutdownGraceMs) {
+      closing ??= (async () => {
+        lifecycle.draining = true
+        const finished = await lifecycle.settled(graceMs)
+        await Promise.all(
+          [...tenants.values()].map((t) => (finished ? t.pool.close() : t.pool.destroy())),
+        )
+      })()
+      return closing
+    },
+  }
+}

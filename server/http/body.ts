@@ -1,0 +1,27 @@
+/**
+ * Reading a JSON request body, whatever its Content-Type, into a validated shape, or a
+ * BAD_REQUEST that names the field and what was wrong with it.
+ */
+import type { Context } from 'hono'
+import type { z } from 'zod'
+import { SluiceError } from '../../src/errors.js'
+
+/** Parses and validates the body of `c` with `schema`. */
+export async function readBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
+  const text = await c.req.text()
+  let json: unknown
+  try {
+    json = text === '' ? undefined : JSON.parse(text)
+  } catch {
+    throw new SluiceError('BAD_REQUEST', 'the body is not valid JSON')
+  }
+  if (json === undefined)
+    throw new SluiceError('BAD_REQUEST', 'the body is empty: send a JSON object')
+  const parsed = schema.safeParse(json)
+  if (parsed.success) return parsed.data
+  const problems = parsed.error.issues.slice(0, 5).map((issue) => {
+    const path = issue.path.length > 0 ? issue.path.join('.') : 'body'
+    return `${path}: ${issue.message}`
+  })
+  throw new SluiceError('BAD_REQUEST', problems.join('; '))
+}

@@ -1,0 +1,15 @@
+/** The per-request variables every gateway handler can read. */
+import type { ErrorCode } from '../../src/errors.js'
+import type { Principal } from '../auth.js'
+import type { Tenant } from '../tenant.js'
+
+/** Hono environment of the gateway app. */
+export interface GatewayEnv {
+  Variables: {
+    requestId: string
+    principal: Principal
+    tenant: Tenant
+    /** Set when the response is an error, for logs and metrics. */
+    errorCode: ErrorCode
+  }
+}

@@ -1,0 +1,18 @@
+/** `POST /v1/batch`: several statements in one transaction. */
+import { Hono } from 'hono'
+import { readBody } from '../http/body.js'
+import type { GatewayEnv } from '../http/env.js'
+import { batchRequestSchema } from '../http/schemas.js'
+import { runBatch } from '../query/run.js'
+
+/** The `/v1/batch` route. */
+export function batchRoute(): Hono<GatewayEnv> {
+  return new Hono<GatewayEnv>().post('/v1/batch', async function batch(c) {
+    const request = await readBody(c, batchRequestSchema)
+    const result = await runBatch(
+      { tenant: c.get('tenant'), principal: c.get('principal'), signal: c.req.raw.signal },
+      request,
+    )
+    return c.json(result)
+  })
+}

@@ -1,0 +1,177 @@
+/**
+ * A small SQL lexer: enough to count statements, find the leading keyword and spot words
+ * that may change session state, while skipping strings, quoted identifiers, dollar quotes
+ * and comments. It never decides what SQL means; PostgreSQL does. Results are cached per
+ * text, since serverless callers send the same statements again and again.
+ */
+
+/** What the gateway needs to know about a statement's text. */
+export interface SqlAnalysis {
+  /** Non-empty statements separated by `;`. */
+  statements: number
+  /** First keyword, lower-case ('' when there is none). */
+  leading: string
+  /** BEGIN, COMMIT, ROLLBACK, START TRANSACTION, END, ABORT, PREPARE TRANSACTION… */
+  transactionControl: boolean
+  /** May leave state in the session: SET, PREPARE, LISTEN, temp tables, advisory locks… */
+  sessionEffects: boolean
+}
+
+// Words that may leave state behind in the session. Functions can still do it unseen;
+// the `always` reset mode covers that (docs/configuration.md).
+const SESSION_WORDS = new Set([
+  'set',
+  'reset',
+  'set_config',
+  'prepare',
+  'deallocate',
+  'listen',
+  'unlisten',
+  'temp',
+  'temporary',
+  'pg_temp',
+  'declare',
+  'discard',
+  'load',
+  'lock',
+  'do',
+  'call',
+  'setseed',
+  'dblink_connect',
+  'dblink_connect_u',
+])
+
+const TRANSACTION_LEADS = new Set(['begin', 'start', 'commit', 'end', 'rollback', 'abort'])
+
+const CACHE_LIMIT = 4096
+const cache = new Map<string, SqlAnalysis>()
+
+function isWordStart(code: number): boolean {
+  return (code >= 97 && code <= 122) || (code >= 65 && code <= 90) || code === 95 || code > 127
+}
+
+function isWordPart(code: number): boolean {
+  return isWordStart(code) || (code >= 48 && code <= 57) || code === 36
+}
+
+/** Analyses `sql` (cached). */
+export function analyzeSql(sql: string): SqlAnalysis {
+  const cached = cache.get(sql)
+  if (cached) return cached
+  const result = scan(sql)
+  if (cache.size >= CACHE_LIMIT) cache.clear()
+  cache.set(sql, result)
+  return result
+}
+
+function scan(sql: string): SqlAnalysis {
+  let statements = 0
+  let leading = ''
+  let statementLead = ''
+  let wordsInStatement = 0
+  let transactionControl = false
+  let sessionEffects = false
+  const length = sql.length
+  let i = 0
+
+  const word = (w: string) => {
+    if (wordsInStatement === 0) {
+      statements++
+      if (statements === 1) leading = w
+      if (TRANSACTION_LEADS.has(w)) transactionControl = true
+    } else if (wordsInStatement === 1 && w === 'transaction' && statementLead === 'prepare') {
+      // PREPARE TRANSACTION ends the transaction too.
+      transactionControl = true
+    }
+    if (SESSION_WORDS.has(w) || w.includes('advisory')) sessionEffects = true
+    wordsInStatement++
+  }
+
+  while (i < length) {
+    const c = sql.charCodeAt(i)
+    // -- comment
+    if (c === 45 && sql.charCodeAt(i + 1) === 45) {
+      const end = sql.indexOf('\n', i)
+      i = end < 0 ? length : end + 1
+      continue
+    }
+    // /* comment */, nested
+    if (c === 47 && sql.charCodeAt(i + 1) === 42) {
+      let depth = 1
+      i += 2
+      while (i < length && depth > 0) {
+        if (sql.charCodeAt(i) === 47 && sql.charCodeAt(i + 1) === 42) {
+          depth++
+          i += 2
+        } else if (sql.charCodeAt(i) === 42 && sql.charCodeAt(i + 1) === 47) {
+          depth--
+          i += 2
+        } else i++
+      }
+      continue
+    }
+    // 'string', E'string' (the E was read as a word; backslashes escape there)
+    if (c === 39) {
+      const escapes =
+        i > 0 && (sql.charCodeAt(i - 1) | 32) === 101 && !isWordPart(sql.charCodeAt(i - 2))
+      if (wordsInStatement === 0) word('')
+      i++
+      while (i < length) {
+        const d = sql.charCodeAt(i)
+        if (escapes && d === 92) i += 2
+        else if (d === 39) {
+          if (sql.charCodeAt(i + 1) === 39) i += 2
+          else break
+        } else i++
+      }
+      i++
+      continue
+    }
+    // "quoted identifier"
+    if (c === 34) {
+      if (wordsInStatement === 0) word('')
+      i++
+      while (i < length) {
+        if (sql.charCodeAt(i) === 34) {
+          if (sql.charCodeAt(i + 1) === 34) i += 2
+          else break
+        } else i++
+      }
+      i++
+      continue
+    }
+    // $tag$ dollar quote $tag$ (not $1 parameters)
+    if (c === 36) {
+      let j = i + 1
+      while (j < length && isWordPart(sql.charCodeAt(j)) && sql.charCodeAt(j) !== 36) j++
+      const tagBody = sql.slice(i + 1, j)
+      if (sql.charCodeAt(j) === 36 && !/^[0-9]/.test(tagBody)) {
+        const tag = sql.slice(i, j + 1)
+        const end = sql.indexOf(tag, j + 1)
+        if (wordsInStatement === 0) word('')
+        i = end < 0 ? length : end + tag.length
+        continue
+      }
+      i = j
+      continue
+    }
+    if (c === 59) {
+      wordsInStatement = 0
+      statementLead = ''
+      i++
+      continue
+    }
+    if (isWordStart(c)) {
+      let j = i + 1
+      while (j < length && isWordPart(sql.charCodeAt(j))) j++
+      const w = sql.slice(i, j).toLowerCase()
+      if (wordsInStatement === 0) statementLead = w
+      word(w)
+      i = j
+      continue
+    }
+    if (c > 32 && wordsInStatement === 0) word('')
+    i++
+  }
+  return { statements, leading, transactionControl, sessionEffects }
+}

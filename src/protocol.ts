@@ -1,0 +1,93 @@
+/**
+ * The Sluice HTTP protocol, v1, as plain types: the one declaration that the gateway's
+ * validators and the edge client both follow. See shared PROTOCOL.md and docs/protocol.md.
+ */
+
+/** A statement parameter on the wire. Numbers and booleans travel as their text form. */
+export type WireParam = string | number | boolean | null
+
+/** Transaction isolation levels accepted by `/v1/batch` and `/v1/transactions`. */
+export const ISOLATION_LEVELS = ['read committed', 'repeatable read', 'serializable'] as const
+
+/** One of {@link ISOLATION_LEVELS}. */
+export type IsolationLevel = (typeof ISOLATION_LEVELS)[number]
+
+/** Body of `POST /v1/query`, and of each statement of a batch. */
+export interface QueryRequest {
+  sql: string
+  params?: WireParam[] | undefined
+  /** Cancels the statement after this many milliseconds; capped by the tenant's limit. */
+  timeoutMs?: number | undefined
+}
+
+/** A result column: its name and PostgreSQL type OID, plus whatever else the gateway adds. */
+export interface FieldDescription {
+  name: string
+  dataTypeID: number
+  tableID?: number | undefined
+  columnID?: number | undefined
+  dataTypeSize?: number | undefined
+  dataTypeModifier?: number | undefined
+}
+
+/** A value as PostgreSQL printed it (text output), or `null`. */
+export type WireValue = string | null
+
+/** Response of `POST /v1/query`. */
+export interface QueryResult {
+  command: string
+  rowCount: number | null
+  fields: FieldDescription[]
+  rows: WireValue[][]
+}
+
+/** Transaction options shared by batches and interactive transactions. */
+export interface TransactionOptions {
+  isolation?: IsolationLevel | undefined
+  readOnly?: boolean | undefined
+  deferrable?: boolean | undefined
+}
+
+/** Body of `POST /v1/batch`: statements run in order in one transaction, all or nothing. */
+export interface BatchRequest extends TransactionOptions {
+  statements: QueryRequest[]
+  /** Deadline for the whole batch; capped by the tenant's limit. */
+  timeoutMs?: number | undefined
+}
+
+/** Response of `POST /v1/batch`. */
+export interface BatchResult {
+  results: QueryResult[]
+}
+
+/** Body of `POST /v1/transactions`. */
+export interface BeginRequest extends TransactionOptions {
+  /** Rolled back after this long without a statement. */
+  idleTimeoutMs?: number | undefined
+  /** Rolled back after this long in all. */
+  timeoutMs?: number | undefined
+}
+
+/** Response of `POST /v1/transactions` (status 201). */
+export interface BeginResult {
+  id: string
+  expiresAt: string
+}
+
+/** Response of commit (`committed: true`) and rollback (`committed: false`). */
+export interface EndResult {
+  committed: boolean
+}
+
+/** The HTTP paths of protocol v1. */
+export const PATHS = {
+  query: '/v1/query',
+  batch: '/v1/batch',
+  transactions: '/v1/transactions',
+  healthz: '/healthz',
+  readyz: '/readyz',
+  metrics: '/metrics',
+} as const
+
+/** Header carrying the request id on every response (and honoured on requests). */
+export const REQUEST_ID_HEADER = 'X-Request-Id'

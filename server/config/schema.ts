@@ -56,6 +56,9 @@ export const poolSchema = z
     healthCheckAfterIdleMs: int(0)
       .default(30_000)
       .describe('Check a connection idle longer than this before use; 0 = always'),
+    holdWarningMs: int(1)
+      .default(60_000)
+      .describe('Log a warning (with the request id) when a request holds a connection this long'),
   })
   .strict()
 

@@ -6,9 +6,10 @@ import type { Context } from 'hono'
 import type { z } from 'zod'
 import { SluiceError } from '../../src/errors.js'
 
-/** Parses and validates the body of `c` with `schema`. */
-export async function readBody<T>(c: Context, schema: z.ZodType<T>): Promise<T> {
+/** Parses and validates the body of `c` with `schema`; an empty body is `empty` when given. */
+export async function readBody<T>(c: Context, schema: z.ZodType<T>, empty?: T): Promise<T> {
   const text = await c.req.text()
+  if (empty !== undefined && text.trim() === '') return empty
   let json: unknown
   try {
     json = text === '' ? undefined : JSON.parse(text)

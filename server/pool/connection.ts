@@ -34,8 +34,12 @@ export class Connection {
   broken = false
   /** A cancel request was sent: it may still land, so never reuse. */
   cancelled = false
-  /** Names of prepared statements this connection has parsed. */
-  readonly prepared = new Set<string>()
+  /** When the current borrower got it (0 while idle). */
+  borrowedAt = 0
+  /** Who holds it: a request id or transaction id, for the hold-time watchdog. */
+  holder: string | undefined
+  /** The watchdog already warned about this borrow. */
+  heldWarned = false
   private readonly cancelTarget: CancelTarget
 
   constructor(client: pg.Client, lifetimeMs: number, cancelTarget: CancelTarget) {

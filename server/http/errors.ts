@@ -19,6 +19,8 @@ export function renderError(
 ): Response {
   let sluice: SluiceError
   if (isSluiceError(error)) sluice = error
+  else if (c.req.raw.signal.aborted)
+    sluice = new SluiceError('CLIENT_CLOSED', 'the client closed the request')
   else if (error instanceof HTTPException && error.status === 413) {
     sluice = new SluiceError('PAYLOAD_TOO_LARGE', 'the request body is over the limit')
   } else {

@@ -46,6 +46,11 @@ interface Waiter {
 
 const REFILL_MAX_DELAY_MS = 10_000
 
+/** The error of a request whose client went away while it waited. */
+export function clientClosed(): SluiceError {
+  return new SluiceError('CLIENT_CLOSED', 'the client closed the request')
+}
+
 /** A pool of PostgreSQL connections for one tenant. */
 export class Pool {
   private readonly options: PoolOptions
@@ -123,7 +128,7 @@ export class Pool {
         },
       )
     }
-    signal?.throwIfAborted()
+    if (signal?.aborted) throw clientClosed()
     this.counters.requestsQueued++
     return new Promise<Connection>((resolve, reject) => {
       const waiter: Waiter = {
@@ -160,7 +165,7 @@ export class Pool {
       if (signal) {
         waiter.onAbort = () => {
           this.removeWaiter(waiter)
-          reject(signal.reason)
+          reject(clientClosed())
         }
         signal.addEventListener('abort', waiter.onAbort, { once: true })
       }

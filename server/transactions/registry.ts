@@ -25,6 +25,7 @@ import {
 } from '../query/run.js'
 import { withCancellation } from '../query/cancellation.js'
 import type { Connection } from '../pool/connection.js'
+import { clientClosed } from '../pool/pool.js'
 import type { Tenant } from '../tenant.js'
 
 /** How many ended ids are remembered, to say why a transaction is gone. */
@@ -166,7 +167,7 @@ export class TransactionRegistry {
       await withCancellation(connection, tenant.config.statementTimeoutMs, context.signal, () =>
         connection.simple(beginSql(request, readOnly)),
       )
-      context.signal?.throwIfAborted()
+      if (context.signal?.aborted) throw clientClosed()
     } catch (error) {
       this.adjust(tenant.name, -1)
       await rollbackQuietly(connection)

@@ -1,0 +1,74 @@
+import type { AddressInfo } from 'node:net'
+import { serve, type ServerType } from '@hono/node-server'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { admin, eventually, startTestGateway, type TestGateway } from '../helpers/gateway.js'
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+describe('cancellation', () => {
+  let t: TestGateway
+  let server: ServerType
+  let base: string
+  beforeAll(async () => {
+    t = await startTestGateway({ pool: { min: 1, max: 2 } })
+    server = serve({ fetch: t.gateway.app.fetch, port: 0, hostname: '127.0.0.1' })
+    await new Promise((r) => server.once('listening', r))
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  })
+  afterAll(async () => {
+    server.close()
+    await t.close()
+  })
+
+  const sleeping = async () =>
+    admin(
+      "select pid, state from pg_stat_activity where application_name = $1 and query like '%pg_sleep(30)%' and state = 'active'",
+      [t.applicationName],
+    )
+
+  it('cancels the running statement in PostgreSQL when the HTTP client disconnects', async () => {
+    const pool = t.gateway.tenants.get('main')!.pool
+    const controller = new AbortController()
+    const request = fetch(`${base}/v1/query`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${t.token}` },
+      body: JSON.stringify({ sql: 'select pg_sleep(30)' }),
+      signal: controller.signal,
+    }).catch((error: unknown) => error)
+    await eventually(async () => (await sleeping()).length === 1)
+    controller.abort()
+    expect(await request).toBeInstanceOf(Error)
+    // The backend stops sleeping (a real cancel), and the pool gets back to idle.
+    await eventually(async () => (await sleeping()).length === 0)
+    await eventually(() => pool.stats().poolInUse === 0)
+    expect((await t.json('/v1/query', { sql: 'select 1' })).status).toBe(200)
+  })
+
+  it('cancels an in-process request whose signal aborts', async () => {
+    const controller = new AbortController()
+    const request = Promise.resolve(
+      t.gateway.app.request('/v1/query', {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${t.token}` },
+        body: JSON.stringify({ sql: 'select pg_sleep(30)' }),
+        signal: controller.signal,
+      }),
+    ).catch((error: unknown) => error)
+    await eventually(async () => (await sleeping()).length === 1)
+    controller.abort()
+    await request
+    await eventually(async () => (await sleeping()).length === 0)
+    await eventually(() => t.gateway.tenants.get('main')!.pool.stats().poolInUse === 0)
+  })
+
+  it('never lets a cancel reach the next request: a cancelled connection is replaced', async () => {
+    const pool = t.gateway.tenants.get('main')!.pool
+    const closedBefore = pool.stats().connectionsClosed
+    const { status } = await t.json('/v1/query', { sql: 'select pg_sleep(30)', timeoutMs: 100 })
+    expect(status).toBe(504)
+    await sleep(100)
+    expect(pool.stats().connectionsClosed).toBe(closedBefore + 1)
+    for (let i = 0; i < 5; i++)
+      expect((await t.json('/v1/query', { sql: 'select pg_sleep(0.01)' })).status).toBe(200)
+  })
+})

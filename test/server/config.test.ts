@@ -1,0 +1,136 @@
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { ConfigError, loadConfigFile, parseConfig } from '../../server/config/load.js'
+import { configJsonSchemaText } from '../../server/config/json-schema.js'
+import { hashToken } from '../../server/auth.js'
+
+const token = 'a-token-of-enough-length'
+const tenant = (extra: Record<string, unknown> = {}) => ({
+  connection: { url: 'postgres://app:s3cret-pw@db:5432/app' },
+  tokens: [{ token }],
+  ...extra,
+})
+
+const problems = (document: unknown, env: Record<string, string> = {}): string[] => {
+  try {
+    parseConfig(document, env)
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError)
+    return (error as ConfigError).problems
+  }
+  throw new Error('expected the config to be refused')
+}
+
+describe('config', () => {
+  it('fills in defaults close to psycopg_pool', () => {
+    const config = parseConfig({ tenants: { acme: tenant() } }, {})
+    expect(config.server).toMatchObject({ host: '127.0.0.1', port: 8080 })
+    expect(config.tenants.acme!.pool).toEqual({
+      min: 4,
+      max: 10,
+      acquireTimeoutMs: 30_000,
+      maxWaiting: 0,
+      maxLifetimeSeconds: 3600,
+      maxIdleSeconds: 600,
+      healthCheckAfterIdleMs: 30_000,
+      holdWarningMs: 60_000,
+    })
+    expect(config.tenants.acme!.session).toEqual({
+      timeZone: 'UTC',
+      applicationName: 'sluice',
+      resetMode: 'auto',
+    })
+    expect(config.tenants.acme!.tokens[0]).toEqual({ token, role: 'readwrite' })
+  })
+
+  it('names the path and both values when min is greater than max', () => {
+    expect(problems({ tenants: { acme: tenant({ pool: { min: 20, max: 10 } }) } })).toEqual([
+      'tenants.acme.pool.min (20) is greater than tenants.acme.pool.max (10): lower min or raise max',
+    ])
+  })
+
+  it('gives one line per problem, naming the path, the value and the fix', () => {
+    const lines = problems({
+      tenants: {
+        acme: tenant({
+          pool: { max: 0, acquireTimeoutMs: 'soon' },
+          statementTimeoutMs: -1,
+          colour: 'blue',
+        }),
+      },
+    })
+    expect(lines).toHaveLength(4)
+    expect(lines.some((l) => l.startsWith('tenants.acme.pool.max (0):'))).toBe(true)
+    expect(lines.some((l) => l.startsWith('tenants.acme.pool.acquireTimeoutMs ("soon"):'))).toBe(
+      true,
+    )
+    expect(lines.some((l) => l.startsWith('tenants.acme.statementTimeoutMs (-1):'))).toBe(true)
+    expect(lines).toContain(
+      'tenants.acme: unknown key "colour" (remove it, or check the spelling in docs/configuration.md)',
+    )
+  })
+
+  it('substitutes ${ENV} and reports a missing variable by path', () => {
+    const config = parseConfig(
+      { tenants: { acme: tenant({ tokens: [{ token: '${ACME_TOKEN}' }] }) } },
+      { ACME_TOKEN: 'from-the-environment-123' },
+    )
+    expect(config.tenants.acme!.tokens[0]).toMatchObject({ token: 'from-the-environment-123' })
+    expect(problems({ tenants: { acme: tenant({ tokens: [{ token: '${NOPE}' }] }) } })).toEqual([
+      'tenants.acme.tokens.0.token: environment variable NOPE is not set (export it, or write the value)',
+    ])
+  })
+
+  it('never shows a secret in a message', () => {
+    const lines = problems({
+      tenants: {
+        acme: {
+          connection: { url: 'postgres://app:s3cret-pw@db/app', password: 42 },
+          tokens: [{ token: 'short-secret' }],
+        },
+      },
+    })
+    const text = lines.join('\n')
+    expect(text).toContain('tenants.acme.tokens.0.token ("[redacted]")')
+    expect(text).not.toContain('short-secret')
+    expect(text).not.toContain('s3cret-pw')
+  })
+
+  it('accepts sha256-hashed tokens and refuses a token used twice', () => {
+    const config = parseConfig(
+      { tenants: { acme: tenant({ tokens: [{ sha256: hashToken(token), role: 'readonly' }] }) } },
+      {},
+    )
+    expect(config.tenants.acme!.tokens[0]).toMatchObject({ role: 'readonly' })
+    const lines = problems({ tenants: { a: tenant(), b: tenant() } })
+    expect(lines[0]).toContain('tenants.b.tokens.0')
+    expect(lines[0]).toContain('unique')
+  })
+
+  it('requires a url or a host, and at least one tenant', () => {
+    expect(problems({ tenants: { acme: { connection: {}, tokens: [{ token }] } } })[0]).toContain(
+      'tenants.acme.connection needs a url or a host',
+    )
+    expect(problems({ tenants: {} })[0]).toContain('needs at least one tenant')
+  })
+
+  it('reads a file and explains bad JSON', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-config-'))
+    const file = join(dir, 'sluice.json')
+    await writeFile(file, JSON.stringify({ tenants: { acme: tenant() } }))
+    expect((await loadConfigFile(file, {})).tenants.acme).toBeDefined()
+    await writeFile(file, '{ "tenants": ')
+    await expect(loadConfigFile(file, {})).rejects.toThrow(/not valid JSON/)
+    await expect(loadConfigFile(join(dir, 'missing.json'), {})).rejects.toThrow(/no such file/)
+  })
+
+  it('publishes an up-to-date JSON Schema in docs/config.schema.json (npm run schema)', async () => {
+    const published = await readFile(
+      new URL('../../docs/config.schema.json', import.meta.url),
+      'utf8',
+    )
+    expect(published).toBe(configJsonSchemaText())
+  })
+})

@@ -1,0 +1,74 @@
+import { spawn } from 'node:child_process'
+import { describe, expect, it } from 'vitest'
+import { freePort } from '../setup/postgres.js'
+import { admin, backends, databaseUrl, newToken, startTestGateway } from '../helpers/gateway.js'
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+describe('graceful shutdown', () => {
+  it('turns /readyz 503 and refuses new work, lets in-flight work and open transactions finish, then closes every connection', async () => {
+    const t = await startTestGateway({ pool: { min: 1, max: 3 } })
+    await admin('create table if not exists drain_probe (id int)')
+    await admin('truncate drain_probe')
+    const tx = (await t.json('/v1/transactions', {})).body
+    await t.json(`/v1/transactions/${tx.id}/query`, { sql: 'insert into drain_probe values (1)' })
+    const slow = t.json('/v1/query', { sql: 'select pg_sleep(0.3)' })
+    await sleep(50)
+
+    const closing = t.gateway.close(5000)
+    const ready = await t.gateway.app.request('/readyz')
+    expect(ready.status).toBe(503)
+    expect(((await ready.json()) as any).error.code).toBe('SHUTTING_DOWN')
+    const refused = await t.json('/v1/query', { sql: 'select 1' })
+    expect(refused.status).toBe(503)
+    expect(refused.body.error).toMatchObject({ code: 'SHUTTING_DOWN', retryable: true })
+    expect((await t.json('/v1/transactions', {})).status).toBe(503)
+
+    // The open transaction may still finish within the grace period.
+    const commit = await t.json(`/v1/transactions/${tx.id}/commit`, {})
+    expect(commit.body).toEqual({ committed: true })
+    expect((await slow).status).toBe(200)
+    await closing
+    expect(await backends(t.applicationName)).toEqual([])
+    expect((await admin('select id from drain_probe')).map((r) => r.id)).toEqual([1])
+  })
+
+  it('rolls back transactions still open when the grace period ends', async () => {
+    const t = await startTestGateway({ pool: { min: 0, max: 2 } })
+    await admin('create table if not exists drain_probe2 (id int)')
+    await admin('truncate drain_probe2')
+    const tx = (await t.json('/v1/transactions', { idleTimeoutMs: 60_000 })).body
+    await t.json(`/v1/transactions/${tx.id}/query`, { sql: 'insert into drain_probe2 values (1)' })
+    await t.gateway.close(200)
+    expect(t.gateway.transactions.count()).toBe(0)
+    expect(await backends(t.applicationName)).toEqual([])
+    expect(await admin('select id from drain_probe2')).toEqual([])
+  })
+
+  it('exits 0 on SIGTERM after printing the listening line (npm start with DATABASE_URL)', async () => {
+    const port = await freePort()
+    const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+      env: {
+        ...process.env,
+        DATABASE_URL: databaseUrl(),
+        PORT: String(port),
+        SLUICE_TOKEN: newToken(),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    child.stdout.on('data', (chunk) => (output += chunk))
+    child.stderr.on('data', (chunk) => (output += chunk))
+    const exited = new Promise<number | null>((resolve) =>
+      child.on('exit', (code) => resolve(code)),
+    )
+    const deadline = Date.now() + 20_000
+    while (!output.includes(`listening on http://127.0.0.1:${port}`)) {
+      if (Date.now() > deadline) throw new Error(`no listening line: ${output}`)
+      await sleep(50)
+    }
+    child.kill('SIGTERM')
+    expect(await exited, output).toBe(0)
+    expect(output).not.toContain(new URL(databaseUrl()).password)
+  })
+})

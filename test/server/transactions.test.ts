@@ -1,0 +1,155 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import {
+  admin,
+  backends,
+  eventually,
+  newToken,
+  startTestGateway,
+  type TestGateway,
+} from '../helpers/gateway.js'
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+describe('interactive transactions', () => {
+  let t: TestGateway
+  beforeAll(async () => {
+    t = await startTestGateway({
+      pool: { min: 0, max: 4 },
+      transactions: {
+        maxOpenShare: 0.5,
+        idleTimeoutMs: 300,
+        maxIdleTimeoutMs: 2000,
+        timeoutMs: 5000,
+      },
+    })
+    await admin('create table if not exists tx_probe (id int primary key)')
+    await admin('truncate tx_probe')
+  })
+  afterAll(() => t.close())
+  afterEach(async () => {
+    await eventually(() => t.gateway.transactions.count() === 0)
+    await admin('truncate tx_probe')
+  })
+
+  const begin = async (body: unknown = {}, token?: string) => {
+    const res = await t.json('/v1/transactions', body, token)
+    expect(res.status, JSON.stringify(res.body)).toBe(201)
+    return res.body as { id: string; expiresAt: string }
+  }
+  const ids = async () => (await admin('select id from tx_probe order by id')).map((r) => r.id)
+  const idleInTransaction = async () =>
+    (await backends(t.applicationName)).filter((b) => b.state?.startsWith('idle in transaction'))
+
+  it('opens, queries and commits', async () => {
+    const tx = await begin()
+    expect(tx.id.length).toBeGreaterThanOrEqual(32)
+    expect(Date.parse(tx.expiresAt)).toBeGreaterThan(Date.now())
+    const insert = await t.json(`/v1/transactions/${tx.id}/query`, {
+      sql: 'insert into tx_probe values ($1)',
+      params: [1],
+    })
+    expect(insert.body).toMatchObject({ command: 'INSERT', rowCount: 1 })
+    // Not visible outside before commit.
+    expect(await ids()).toEqual([])
+    const commit = await t.json(`/v1/transactions/${tx.id}/commit`, {})
+    expect(commit).toMatchObject({ status: 200, body: { committed: true } })
+    expect(await ids()).toEqual([1])
+    const again = await t.json(`/v1/transactions/${tx.id}/query`, { sql: 'select 1' })
+    expect(again.status).toBe(404)
+    expect(again.body.error.code).toBe('TX_NOT_FOUND')
+  })
+
+  it('rolls back on request', async () => {
+    const tx = await begin()
+    await t.json(`/v1/transactions/${tx.id}/query`, { sql: 'insert into tx_probe values (2)' })
+    const rollback = await t.json(`/v1/transactions/${tx.id}/rollback`, '')
+    expect(rollback).toMatchObject({ status: 200, body: { committed: false } })
+    expect(await ids()).toEqual([])
+  })
+
+  it('honours isolation, readOnly and deferrable', async () => {
+    const tx = await begin({ isolation: 'repeatable read', readOnly: true })
+    const iso = await t.json(`/v1/transactions/${tx.id}/query`, {
+      sql: 'show transaction_isolation',
+    })
+    expect(iso.body.rows[0][0]).toBe('repeatable read')
+    const write = await t.json(`/v1/transactions/${tx.id}/query`, {
+      sql: 'insert into tx_probe values (3)',
+    })
+    expect(write.status).toBe(403)
+    await t.json(`/v1/transactions/${tx.id}/rollback`, {})
+  })
+
+  it('is only usable with the token that opened it', async () => {
+    const tx = await begin()
+    const other = await t.json(
+      `/v1/transactions/${tx.id}/query`,
+      { sql: 'select 1' },
+      t.readonlyToken,
+    )
+    expect(other.status).toBe(404)
+    expect(other.body.error.code).toBe('TX_NOT_FOUND')
+    const unknown = await t.json(`/v1/transactions/${newToken()}/commit`, {})
+    expect(unknown.status).toBe(404)
+    await t.json(`/v1/transactions/${tx.id}/rollback`, {})
+  })
+
+  it('keeps a failed transaction aborted until rollback, and says so', async () => {
+    const tx = await begin()
+    await t.json(`/v1/transactions/${tx.id}/query`, { sql: 'insert into tx_probe values (4)' })
+    const bad = await t.json(`/v1/transactions/${tx.id}/query`, { sql: 'select * from nope' })
+    expect(bad.status).toBe(400)
+    expect(bad.body.error.message).toContain('only rollback works')
+    const next = await t.json(`/v1/transactions/${tx.id}/query`, { sql: 'select 1' })
+    expect(next.body.error.sqlstate).toBe('25P02')
+    const commit = await t.json(`/v1/transactions/${tx.id}/commit`, {})
+    expect(commit.status).toBe(400)
+    expect(commit.body.error.sqlstate).toBe('25P02')
+    expect(await ids()).toEqual([])
+  })
+
+  it('rolls back after the idle timeout and returns the connection', async () => {
+    const tx = await begin({ idleTimeoutMs: 200 })
+    await t.json(`/v1/transactions/${tx.id}/query`, { sql: 'insert into tx_probe values (5)' })
+    await sleep(400)
+    const late = await t.json(`/v1/transactions/${tx.id}/query`, { sql: 'select 1' })
+    expect(late.status).toBe(404)
+    expect(late.body.error.message).toContain('idle for more than 200 ms')
+    expect(await ids()).toEqual([])
+    expect(await idleInTransaction()).toEqual([])
+    expect(t.gateway.tenants.get('main')!.pool.stats().poolInUse).toBe(0)
+  })
+
+  it('rolls back after the maximum duration, cancelling a running statement', async () => {
+    const tx = await begin({ timeoutMs: 300, idleTimeoutMs: 2000 })
+    await t.json(`/v1/transactions/${tx.id}/query`, { sql: 'insert into tx_probe values (6)' })
+    const running = await t.json(`/v1/transactions/${tx.id}/query`, { sql: 'select pg_sleep(10)' })
+    expect(running.status).toBe(504)
+    const late = await t.json(`/v1/transactions/${tx.id}/commit`, {})
+    expect(late.status).toBe(404)
+    expect(late.body.error.message).toContain('maximum duration')
+    expect(await ids()).toEqual([])
+    await eventually(async () =>
+      (await backends(t.applicationName)).every((b) => b.state !== 'active'),
+    )
+  })
+
+  it('caps open transactions at maxOpenShare of the pool, with TX_LIMIT_REACHED', async () => {
+    const a = await begin()
+    const b = await begin()
+    const third = await t.json('/v1/transactions', {})
+    expect(third.status).toBe(429)
+    expect(third.body.error).toMatchObject({ code: 'TX_LIMIT_REACHED', retryable: true })
+    expect(third.headers.get('retry-after')).toBe('1')
+    // Single queries still get a connection.
+    expect((await t.json('/v1/query', { sql: 'select 1' })).status).toBe(200)
+    await t.json(`/v1/transactions/${a.id}/rollback`, {})
+    await t.json(`/v1/transactions/${b.id}/rollback`, {})
+  })
+
+  it('caps requested timeouts at the tenant limits', async () => {
+    const tx = await begin({ timeoutMs: 86_400_000 })
+    expect(Date.parse(tx.expiresAt) - Date.now()).toBeLessThanOrEqual(300_000)
+    await t.json(`/v1/transactions/${tx.id}/rollback`, {})
+  })
+})

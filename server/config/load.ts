@@ -161,7 +161,25 @@ export async function loadConfigFile(
   } catch (error) {
     throw new ConfigError([`${file}: not valid JSON (${(error as Error).message})`])
   }
-  return parseConfig(document, env)
+  return readCaFiles(parseConfig(document, env))
+}
+
+/** Reads each tenant's `connection.caFile` into `connection.ca`. */
+async function readCaFiles(config: Config): Promise<Config> {
+  const problems: string[] = []
+  for (const [name, tenant] of Object.entries(config.tenants)) {
+    const { caFile } = tenant.connection
+    if (caFile === undefined) continue
+    try {
+      tenant.connection.ca = await readFile(caFile, 'utf8')
+    } catch (error) {
+      problems.push(
+        `tenants.${name}.connection.caFile (${JSON.stringify(caFile)}): cannot read it (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      )
+    }
+  }
+  if (problems.length > 0) throw new ConfigError(problems)
+  return config
 }
 
 /** Builds the one-tenant config of the DATABASE_URL and embedded modes. */

@@ -14,6 +14,7 @@ import type {
 } from '../../src/protocol.js'
 import type { Principal } from '../auth.js'
 import { toSluiceError } from '../db-error.js'
+import { timeStatement } from '../log/statement-scope.js'
 import type { Connection } from '../pool/connection.js'
 import { analyzeSql, type SqlAnalysis } from '../sql/analyze.js'
 import type { Tenant } from '../tenant.js'
@@ -44,6 +45,12 @@ export function checkStatement(sql: string, where: string): SqlAnalysis {
     throw new SluiceError(
       'BAD_REQUEST',
       `${where}: ${analysis.leading.toUpperCase()} is not allowed here: use /v1/batch or /v1/transactions, which manage the transaction`,
+    )
+  }
+  if (analysis.copyStream) {
+    throw new SluiceError(
+      'BAD_REQUEST',
+      `${where}: COPY FROM STDIN / TO STDOUT needs a copy stream, which HTTP requests cannot carry: use INSERT or SELECT`,
     )
   }
   return analysis
@@ -87,12 +94,15 @@ export async function execute(
   request: QueryRequest,
   budget: ByteBudget = { remaining: tenant.config.maxResultBytes },
 ): Promise<QueryResult> {
-  const outcome = await connection.run({
-    text: request.sql,
-    values: toText(request.params),
-    maxRows: tenant.config.maxRows,
-    maxBytes: budget.remaining,
-  })
+  // Timed for the statement histogram and the slow-statement log (server/log/).
+  const outcome = await timeStatement(tenant.name, request, () =>
+    connection.run({
+      text: request.sql,
+      values: toText(request.params),
+      maxRows: tenant.config.maxRows,
+      maxBytes: budget.remaining,
+    }),
+  )
   budget.remaining -= outcome.bytes
   if (outcome.tooLarge) {
     const limit =

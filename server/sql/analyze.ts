@@ -15,6 +15,8 @@ export interface SqlAnalysis {
   transactionControl: boolean
   /** May leave state in the session: SET, PREPARE, LISTEN, temp tables, advisory locks… */
   sessionEffects: boolean
+  /** COPY … FROM STDIN / TO STDOUT, which needs a copy stream HTTP cannot carry. */
+  copyStream: boolean
 }
 
 // Words that may leave state behind in the session. Functions can still do it unseen;
@@ -71,6 +73,7 @@ function scan(sql: string): SqlAnalysis {
   let wordsInStatement = 0
   let transactionControl = false
   let sessionEffects = false
+  let copyStream = false
   const length = sql.length
   let i = 0
 
@@ -84,6 +87,7 @@ function scan(sql: string): SqlAnalysis {
       transactionControl = true
     }
     if (SESSION_WORDS.has(w) || w.includes('advisory')) sessionEffects = true
+    if ((w === 'stdin' || w === 'stdout') && statementLead === 'copy') copyStream = true
     wordsInStatement++
   }
 
@@ -173,5 +177,5 @@ function scan(sql: string): SqlAnalysis {
     if (c > 32 && wordsInStatement === 0) word('')
     i++
   }
-  return { statements, leading, transactionControl, sessionEffects }
+  return { statements, leading, transactionControl, sessionEffects, copyStream }
 }

@@ -45,6 +45,14 @@ describe('errors', () => {
     )
   })
 
+  it('refuses COPY to or from the client, which HTTP cannot carry', async () => {
+    const error = await expectError(
+      await t.post('/v1/query', { sql: 'copy pg_class to stdout' }),
+      'BAD_REQUEST',
+    )
+    expect(error.message).toContain('COPY')
+  })
+
   it('accepts a JSON body without a JSON Content-Type', async () => {
     const res = await t.post('/v1/query', JSON.stringify({ sql: 'select 1' }), {
       headers: { 'Content-Type': 'text/plain' },

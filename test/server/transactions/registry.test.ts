@@ -6,7 +6,7 @@ import {
   newToken,
   startTestGateway,
   type TestGateway,
-} from '../helpers/gateway.js'
+} from '../../helpers/gateway.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 

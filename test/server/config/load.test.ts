@@ -2,9 +2,9 @@ import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { ConfigError, loadConfigFile, parseConfig } from '../../server/config/load.js'
-import { configJsonSchemaText } from '../../server/config/json-schema.js'
-import { hashToken } from '../../server/auth.js'
+import { ConfigError, loadConfigFile, parseConfig } from '../../../server/config/load.js'
+import { configJsonSchemaText } from '../../../server/config/json-schema.js'
+import { hashToken } from '../../../server/auth.js'
 
 const token = 'a-token-of-enough-length'
 const tenant = (extra: Record<string, unknown> = {}) => ({
@@ -128,9 +128,36 @@ describe('config', () => {
 
   it('publishes an up-to-date JSON Schema in docs/config.schema.json (npm run schema)', async () => {
     const published = await readFile(
-      new URL('../../docs/config.schema.json', import.meta.url),
+      new URL('../../../docs/config.schema.json', import.meta.url),
       'utf8',
     )
     expect(published).toBe(configJsonSchemaText())
+  })
+})
+
+describe('config files', () => {
+  it('reads connection.caFile into the TLS settings, and names an unreadable one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-ca-'))
+    const caFile = join(dir, 'ca.pem')
+    await writeFile(caFile, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n')
+    const file = join(dir, 'sluice.json')
+    const write = (path: string) =>
+      writeFile(
+        file,
+        JSON.stringify({
+          tenants: {
+            acme: tenant({
+              connection: { url: 'postgres://db/app', sslmode: 'verify-full', caFile: path },
+            }),
+          },
+        }),
+      )
+    await write(caFile)
+    const config = await loadConfigFile(file, {})
+    expect(config.tenants.acme!.connection.ca).toContain('BEGIN CERTIFICATE')
+    await write(join(dir, 'missing.pem'))
+    await expect(loadConfigFile(file, {})).rejects.toThrow(
+      /tenants\.acme\.connection\.caFile .*cannot read it \(ENOENT\)/,
+    )
   })
 })

@@ -5,7 +5,7 @@ import {
   eventually,
   startTestGateway,
   type TestGateway,
-} from '../helpers/gateway.js'
+} from '../../helpers/gateway.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 

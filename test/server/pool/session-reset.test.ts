@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { admin, startTestGateway, type TestGateway } from '../helpers/gateway.js'
+import { admin, startTestGateway, type TestGateway } from '../../helpers/gateway.js'
 
 // One connection (max 1), so a second request reuses the first one's backend: whatever the
 // first left behind would show, unless the pool reset the session.

@@ -13,6 +13,7 @@ import type { GatewayEnv } from './http/env.js'
 import type { Lifecycle } from './lifecycle.js'
 import { batchRoute } from './routes/batch.js'
 import { healthRoutes, type Readiness } from './routes/health.js'
+import { neonSqlRoute } from './routes/neon-sql.js'
 import { queryRoute } from './routes/query.js'
 import { transactionRoutes } from './routes/transactions.js'
 import type { Tenant } from './tenant.js'
@@ -81,6 +82,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   app.route('/', queryRoute())
   app.route('/', batchRoute())
   app.route('/', transactionRoutes(deps.transactions))
+  app.route('/', neonSqlRoute({ ...deps, reportBug }))
   app.notFound(notFound)
   app.onError((error, c) => renderError(error, c, reportBug))
   return app

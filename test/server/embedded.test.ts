@@ -18,7 +18,7 @@ interface Started {
 
 // `npm start` with neither a config file nor DATABASE_URL, in a fresh directory.
 async function start(cwd: string, port: number): Promise<Started> {
-  const env = { ...process.env, PORT: String(port) }
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port) }
   delete env.DATABASE_URL
   delete env.SLUICE_CONFIG
   delete env.SLUICE_TOKEN

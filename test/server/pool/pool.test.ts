@@ -1,7 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest'
+import { parseConfig } from '../../../server/config/load.js'
+import { createTenant } from '../../../server/tenant.js'
 import {
   admin,
   backends,
+  databaseUrl,
   eventually,
   startTestGateway,
   type TestGateway,
@@ -159,5 +162,34 @@ describe('pool', () => {
     expect(readyText).toContain('main')
     expect(readyText).not.toContain('hunter2')
     expect(t.gateway.tenants.get('main')!.pool.stats().connectionsErrors).toBeGreaterThanOrEqual(1)
+  })
+})
+
+describe('hold-time watchdog', () => {
+  it('reports a connection held past holdWarningMs, naming its holder', async () => {
+    const config = parseConfig(
+      {
+        tenants: {
+          w: {
+            connection: { url: databaseUrl() },
+            tokens: [{ token: 'watchdog-token-0123456789' }],
+            pool: { min: 0, max: 1, holdWarningMs: 100 },
+          },
+        },
+      },
+      {},
+    )
+    const events: any[] = []
+    const tenant = createTenant('w', config.tenants.w!, {
+      onPoolEvent: (_name, event) => events.push(event),
+    })
+    const connection = await tenant.pool.acquire(undefined, 'request-42')
+    await connection.simple('select pg_sleep(0.4)')
+    tenant.pool.release(connection)
+    await tenant.pool.close()
+    const held = events.filter((e) => e.type === 'held-too-long')
+    expect(held).toHaveLength(1)
+    expect(held[0]).toMatchObject({ holder: 'request-42', pid: connection.pid })
+    expect(held[0].ms).toBeGreaterThanOrEqual(100)
   })
 })

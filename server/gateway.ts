@@ -4,19 +4,17 @@
  * connections and `close()` drains and closes everything.
  */
 import type { Hono } from 'hono'
-import { TokenIndex } from './auth.js'
+import { createOperations, type Operations, type OperationsOptions } from './admin/operations.js'
 import { createApp, type AppDeps } from './app.js'
 import type { Config } from './config/schema.js'
 import type { GatewayEnv } from './http/env.js'
 import { Lifecycle } from './lifecycle.js'
-import type { PoolEvent } from './pool/pool.js'
 import type { Readiness } from './routes/health.js'
-import { createTenant, type Tenant } from './tenant.js'
+import type { Tenant } from './tenant.js'
 import { TransactionRegistry } from './transactions/registry.js'
 
 /** Options of {@link createGateway}. */
-export interface GatewayOptions {
-  onPoolEvent?: (tenant: string, event: PoolEvent) => void
+export interface GatewayOptions extends OperationsOptions {
   reportBug?: AppDeps['reportBug']
   extraRoutes?: AppDeps['extraRoutes']
 }
@@ -28,6 +26,8 @@ export interface Gateway {
   readonly tenants: ReadonlyMap<string, Tenant>
   readonly lifecycle: Lifecycle
   readonly transactions: TransactionRegistry
+  /** Logs, metrics, the admin API and config reloads. */
+  readonly operations: Operations
   /** Opens each pool's `min` connections (failures are retried in the background). */
   start(): Promise<void>
   /** Each tenant's database answers? */
@@ -44,6 +44,8 @@ const PROBE_TIMEOUT_MS = 2_000
 async function probe(tenant: Tenant): Promise<boolean> {
   const controller = new AbortController()
   const timer = setTimeout(() => controller.abort(new Error('probe timeout')), PROBE_TIMEOUT_MS)
+  // A paused tenant is held on purpose: its requests wait, they do not fail.
+  if (tenant.pool.paused) return true
   try {
     const connection = await tenant.pool.acquire(controller.signal)
     try {
@@ -63,19 +65,13 @@ async function probe(tenant: Tenant): Promise<boolean> {
 
 /** Builds a gateway from a validated config. */
 export function createGateway(config: Config, options: GatewayOptions = {}): Gateway {
-  const tokens = new TokenIndex()
-  const tenants = new Map<string, Tenant>()
-  for (const [name, tenantConfig] of Object.entries(config.tenants)) {
-    tenants.set(
-      name,
-      createTenant(
-        name,
-        tenantConfig,
-        options.onPoolEvent ? { onPoolEvent: options.onPoolEvent } : {},
-      ),
-    )
-    tokens.add(name, tenantConfig.tokens)
-  }
+  // The tenant set and token index change on a config reload (server/admin/tenant-set.ts).
+  const operations = createOperations(
+    config,
+    { openTransactions: (tenant) => transactions.count(tenant) },
+    options,
+  )
+  const { tenants, tokens } = operations.tenants
   const lifecycle = new Lifecycle()
   const transactions = new TransactionRegistry()
 
@@ -98,21 +94,28 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     bodyLimitBytes: config.server.bodyLimitBytes,
     readiness,
     ...(options.reportBug ? { reportBug: options.reportBug } : {}),
-    ...(options.extraRoutes ? { extraRoutes: options.extraRoutes } : {}),
+    middleware: operations.middleware,
+    extraRoutes: (app) => {
+      operations.routes(app)
+      options.extraRoutes?.(app)
+    },
   })
 
   let closing: Promise<void> | undefined
   return {
-    config,
+    get config() {
+      return operations.tenants.config
+    },
     app,
     tenants,
     lifecycle,
     transactions,
+    operations,
     async start() {
       await Promise.all([...tenants.values()].map((t) => t.pool.start()))
     },
     readiness,
-    close(graceMs = config.server.shutdownGraceMs) {
+    close(graceMs = operations.tenants.config.server.shutdownGraceMs) {
       closing ??= (async () => {
         lifecycle.draining = true
         // In-flight requests and open transactions share one grace period; then what is
@@ -122,9 +125,10 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
         const transactionsDone = await transactions.settled(Math.max(0, deadline - Date.now()))
         await transactions.closeAll()
         const finished = requestsDone && transactionsDone
-        await Promise.all(
-          [...tenants.values()].map((t) => (finished ? t.pool.close() : t.pool.destroy())),
-        )
+        await Promise.all([
+          ...[...tenants.values()].map((t) => (finished ? t.pool.close() : t.pool.destroy())),
+          operations.tenants.close(!finished),
+        ])
       })()
       return closing
     },

@@ -21,6 +21,8 @@ export type PoolEvent =
   | { type: 'acquired'; waitMs: number }
   | { type: 'paused' }
   | { type: 'resumed' }
+  /** A borrower gave a connection back after holding it `heldMs` (psycopg_pool's usage_ms). */
+  | { type: 'released'; heldMs: number }
   | { type: 'held-too-long'; pid: number; ms: number; holder: string | undefined }
 
 /** Options of {@link Pool}. */
@@ -181,6 +183,10 @@ export class Pool {
   release(connection: Connection, options: { discard?: boolean } = {}): void {
     if (!this.busy.has(connection)) return
     connection.lastUsedAt = Date.now()
+    this.options.onEvent?.({
+      type: 'released',
+      heldMs: connection.lastUsedAt - connection.borrowedAt,
+    })
     if (connection.broken || connection.transactionStatus !== 'I') this.counters.returnsBad++
     if (options.discard || connection.broken || connection.cancelled || this.closed) {
       this.retire(connection, 'discarded')

@@ -1,0 +1,25 @@
+/** `sluice check-config FILE`: validates a config and prints it resolved, secrets redacted. */
+import { ConfigError, loadConfigFile } from '../config/load.js'
+import { redactValue } from '../config/redact.js'
+import type { CliIo } from './io.js'
+import { describeTenants } from './summary.js'
+
+/** Runs `sluice check-config`; returns the exit code (a ConfigError means 2). */
+export async function checkConfigCommand(
+  args: readonly string[],
+  io: CliIo,
+  env: Record<string, string | undefined>,
+): Promise<number> {
+  const files = args.filter((arg) => arg !== '--config')
+  const unknown = files.find((arg) => arg.startsWith('-'))
+  if (unknown !== undefined)
+    throw new ConfigError([`check-config: unknown option "${unknown}" (see --help)`])
+  const file = files[0] ?? env.SLUICE_CONFIG
+  if (file === undefined || files.length > 1)
+    throw new ConfigError(['check-config: give exactly one config FILE (see --help)'])
+  const config = await loadConfigFile(file, env)
+  io.out(JSON.stringify(redactValue([], config), null, 2))
+  io.err(`sluice: ${file} is valid`)
+  for (const line of describeTenants(config)) io.err(`sluice: ${line}`)
+  return 0
+}

@@ -1,0 +1,51 @@
+/** The CLI's help texts, one per command. */
+
+/** `sluice --help`. */
+export const MAIN_HELP = `Usage: sluice [command] [options]      (from a checkout: npm start -- [command] [options])
+
+Sluice: a PostgreSQL pooling gateway for serverless code.
+
+Commands:
+  serve                 run the gateway (the default command)
+  check-config FILE     validate a config file and print it resolved, secrets redacted
+  token                 generate a token and the sha256 to put in the config
+  help [COMMAND]        show the help of a command
+
+Run "sluice COMMAND --help" for a command's options.`
+
+/** `sluice serve --help`. */
+export const SERVE_HELP = `Usage: sluice [serve] [--config FILE]
+
+Runs the gateway. The database comes from, first match wins:
+  --config FILE / SLUICE_CONFIG=FILE   a multi-tenant JSON config (see docs/configuration.md)
+  DATABASE_URL                          one tenant "default" on that database
+  (neither)                             an embedded PostgreSQL kept in ./.sluice/
+
+Environment:
+  PORT (8080), HOST (127.0.0.1)   override server.port and server.host
+  SLUICE_TOKEN                    token of tenant "default" (generated and printed when unset)
+  SLUICE_ADMIN_TOKEN              admin API token when the config sets no server.adminToken
+  SLUICE_LOG_LEVEL                override server.log.level (fatal … trace, silent)
+
+Signals: SIGTERM / SIGINT drain in-flight work and exit 0; SIGHUP reloads the config file
+(an invalid file is refused and the running config keeps serving).
+Exit codes: 0 stopped, 1 cannot start, 2 invalid configuration.`
+
+/** `sluice check-config --help`. */
+export const CHECK_CONFIG_HELP = `Usage: sluice check-config FILE
+
+Validates FILE as the gateway would at start-up (\${ENV} references are substituted from
+the environment) and prints the resolved config, every default filled in and every secret
+redacted. Prints one line per problem and exits 2 when the config is invalid.`
+
+/** `sluice token --help`. */
+export const TOKEN_HELP = `Usage: sluice token [--role readwrite|readonly] [--json]
+
+Generates a random token (32 bytes, base64url) and its sha256. Give the token to the
+client; put the sha256 in the config, so the config file holds no secret:
+
+  "tokens": [{ "sha256": "<sha256>", "role": "readwrite" }]
+
+Options:
+  --role ROLE   the role of the config entry printed (default readwrite)
+  --json        print {"token", "sha256", "role"} as JSON`

@@ -1,0 +1,113 @@
+/**
+ * The request middleware of logs and metrics: one JSON line per request (request id,
+ * tenant, route, status, duration, error code), the per-route request counters, and the
+ * statement scope through which each statement's duration reaches the statement histogram,
+ * the optional statement log and the slow-statement log.
+ */
+import { createHash } from 'node:crypto'
+import type { Context, MiddlewareHandler } from 'hono'
+import { matchedRoutes } from 'hono/route'
+import type { LogConfig } from '../config/schema.js'
+import type { GatewayEnv } from '../http/env.js'
+import type { Metrics } from '../metrics/metrics.js'
+import { errorMessage } from './pool-log.js'
+import type { Logger } from './logger.js'
+import { withStatementScope, type StatementReport } from './statement-scope.js'
+
+/** Options of {@link requestLog}. */
+export interface RequestLogOptions {
+  logger: Logger
+  /** The current log settings (a reload may change them). */
+  settings: () => LogConfig
+  metrics?: Metrics
+}
+
+// Probes and scrapes come every few seconds: log them only at debug, unless they fail.
+const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics'])
+
+/** The matched route's pattern (`/v1/transactions/:id/query`), or `unmatched`. */
+export function routeOf(c: Context): string {
+  const routes = matchedRoutes(c)
+  for (let i = routes.length - 1; i >= 0; i--) {
+    const route = routes[i]!
+    if (route.method !== 'ALL') return route.path
+  }
+  return 'unmatched'
+}
+
+/** A short, stable id of a SQL text: groups slow statements without logging their text. */
+export function sqlHash(sql: string): string {
+  return createHash('sha256').update(sql).digest('hex').slice(0, 16)
+}
+
+function statementFields(report: StatementReport, settings: LogConfig): Record<string, unknown> {
+  const fields: Record<string, unknown> = { sqlHash: sqlHash(report.sql) }
+  if (settings.statements !== 'none') fields.sql = report.sql
+  if (settings.statements === 'text-and-params') fields.params = report.params ?? []
+  return fields
+}
+
+/** Builds the middleware; mount it first, right after the request id. */
+export function requestLog(options: RequestLogOptions): MiddlewareHandler<GatewayEnv> {
+  const { logger, metrics } = options
+  return async function requestLog(c, next) {
+    const started = performance.now()
+    const requestId = c.get('requestId')
+    let statements = 0
+    let statementMs = 0
+    const scope = {
+      statement(report: StatementReport) {
+        statements++
+        statementMs += report.ms
+        const ok = report.error === undefined
+        metrics?.statement({ tenant: report.tenant, seconds: report.ms / 1000, ok })
+        const settings = options.settings()
+        const slow = settings.slowStatementMs > 0 && report.ms >= settings.slowStatementMs
+        if (!slow && settings.statements === 'none') return
+        const fields = {
+          requestId,
+          tenant: report.tenant,
+          durationMs: Math.round(report.ms * 10) / 10,
+          ...(ok ? { rowCount: report.rowCount ?? null } : { sqlstate: sqlstateOf(report.error) }),
+          // PostgreSQL's messages may quote a parameter's value: only with the SQL text.
+          ...(!ok && settings.statements !== 'none' ? { error: errorMessage(report.error) } : {}),
+          ...statementFields(report, settings),
+        }
+        if (slow) logger.warn(fields, 'slow statement')
+        else logger.debug(fields, 'statement')
+      },
+    }
+    metrics?.inFlight.inc()
+    try {
+      await withStatementScope(scope, next)
+    } finally {
+      metrics?.inFlight.dec()
+    }
+    const ms = performance.now() - started
+    const route = routeOf(c)
+    const status = c.res.status
+    const code = c.get('errorCode') ?? ''
+    const tenant = c.get('tenant')?.name ?? ''
+    metrics?.request({ route, method: c.req.method, status, code, tenant, seconds: ms / 1000 })
+    const line = {
+      requestId,
+      method: c.req.method,
+      route,
+      path: c.req.path,
+      status,
+      durationMs: Math.round(ms * 10) / 10,
+      ...(tenant ? { tenant } : {}),
+      ...(code ? { errorCode: code } : {}),
+      ...(statements > 0 ? { statements, statementMs: Math.round(statementMs * 10) / 10 } : {}),
+    }
+    if (code === 'INTERNAL' || (status >= 500 && !code)) logger.error(line, 'request failed')
+    else if (status >= 500) logger.warn(line, 'request failed')
+    else if (QUIET_ROUTES.has(route) && status < 400) logger.debug(line, 'request')
+    else logger.info(line, 'request')
+  }
+}
+
+function sqlstateOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined
+}

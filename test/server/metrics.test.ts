@@ -1,0 +1,232 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  admin,
+  backends,
+  eventually,
+  newToken,
+  startTestGateway,
+  type TestGateway,
+} from '../helpers/gateway.js'
+
+/** One sample of the Prometheus text: `name{labels} value`. */
+interface Sample {
+  name: string
+  labels: Record<string, string>
+  value: number
+}
+
+function parseMetrics(text: string): Sample[] {
+  const samples: Sample[] = []
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
+    if (!match) throw new Error(`not a sample line: ${line}`)
+    const labels: Record<string, string> = {}
+    for (const pair of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g))
+      labels[pair[1]!] = pair[2]!
+    samples.push({ name: match[1]!, labels, value: Number(match[3]) })
+  }
+  return samples
+}
+
+/** The value of the one sample of `name` whose labels include `labels` (0 when absent). */
+function value(samples: Sample[], name: string, labels: Record<string, string> = {}): number {
+  const found = samples.filter(
+    (s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v),
+  )
+  if (found.length > 1) throw new Error(`${found.length} samples of ${name} match`)
+  return found[0]?.value ?? 0
+}
+
+async function scrape(t: TestGateway): Promise<Sample[]> {
+  const res = await t.gateway.app.request('/metrics')
+  expect(res.status).toBe(200)
+  expect(res.headers.get('content-type')).toContain('text/plain')
+  return parseMetrics(await res.text())
+}
+
+describe('GET /metrics', () => {
+  let t: TestGateway
+  const downToken = newToken()
+  beforeAll(async () => {
+    t = await startTestGateway(
+      { pool: { min: 2, max: 2 }, transactions: { maxOpenShare: 1 } },
+      {
+        extraTenants: {
+          down: {
+            // Nothing listens on port 1: every connection attempt fails.
+            connection: {
+              url: 'postgres://app:metrics-secret-pw@127.0.0.1:1/app',
+              connectTimeoutMs: 500,
+            },
+            pool: { min: 1, max: 1, acquireTimeoutMs: 2000 },
+            tokens: [{ token: downToken }],
+          },
+        },
+      },
+    )
+  })
+  afterAll(() => t.close())
+
+  it('counts requests by route, status, error code and tenant after known traffic', async () => {
+    for (let i = 0; i < 3; i++)
+      expect((await t.post('/v1/query', { sql: 'select $1::int', params: [i] })).status).toBe(200)
+    expect((await t.post('/v1/query', { sql: 'select 1/0' })).status).toBe(400)
+    expect((await t.post('/v1/query', { sql: 'select 1' }, { token: null })).status).toBe(401)
+    expect((await t.post('/v1/nowhere', {})).status).toBe(404)
+    const batch = await t.post('/v1/batch', {
+      statements: [{ sql: 'select 1' }, { sql: 'select 2' }],
+    })
+    expect(batch.status).toBe(200)
+
+    const m = await scrape(t)
+    const requests = 'sluice_http_requests_total'
+    expect(
+      value(m, requests, { route: '/v1/query', status: '200', code: '', tenant: 'main' }),
+    ).toBe(3)
+    expect(
+      value(m, requests, {
+        route: '/v1/query',
+        status: '400',
+        code: 'DATABASE_ERROR',
+        tenant: 'main',
+      }),
+    ).toBe(1)
+    expect(
+      value(m, requests, { route: '/v1/query', status: '401', code: 'UNAUTHORIZED', tenant: '' }),
+    ).toBe(1)
+    expect(value(m, requests, { route: 'unmatched', status: '404', code: 'NOT_FOUND' })).toBe(1)
+    expect(value(m, requests, { route: '/v1/batch', status: '200', tenant: 'main' })).toBe(1)
+    expect(
+      value(m, 'sluice_http_request_duration_seconds_count', {
+        route: '/v1/query',
+        method: 'POST',
+      }),
+    ).toBe(5)
+    // Five statements ran (3 queries and 2 in the batch); one failed in PostgreSQL.
+    expect(
+      value(m, 'sluice_statement_duration_seconds_count', { tenant: 'main', outcome: 'ok' }),
+    ).toBe(5)
+    expect(
+      value(m, 'sluice_statement_duration_seconds_count', { tenant: 'main', outcome: 'error' }),
+    ).toBe(1)
+    // Every acquire is in the histogram and in psycopg_pool's requests_num.
+    expect(value(m, 'sluice_pool_acquire_wait_seconds_count', { tenant: 'main' })).toBe(5)
+    expect(value(m, 'sluice_pool_acquires_total', { tenant: 'main' })).toBe(5)
+    // Each connection came back: the hold-time histogram's sum is psycopg_pool's usage_ms.
+    expect(value(m, 'sluice_pool_connection_hold_seconds_count', { tenant: 'main' })).toBe(5)
+    expect(value(m, 'sluice_pool_connection_hold_seconds_sum', { tenant: 'main' })).toBeGreaterThan(
+      0,
+    )
+  })
+
+  it('reports the pool size, idle and in-use connections, open transactions and waiters', async () => {
+    let m = await scrape(t)
+    expect(value(m, 'sluice_pool_min_connections', { tenant: 'main' })).toBe(2)
+    expect(value(m, 'sluice_pool_max_connections', { tenant: 'main' })).toBe(2)
+    expect(value(m, 'sluice_pool_connections', { tenant: 'main' })).toBe(2)
+    expect(value(m, 'sluice_pool_idle_connections', { tenant: 'main' })).toBe(2)
+    expect(value(m, 'sluice_pool_in_use_connections', { tenant: 'main' })).toBe(0)
+    expect(value(m, 'sluice_pool_connections_opened_total', { tenant: 'main' })).toBe(2)
+
+    // Two open transactions hold both connections; a third request has to wait.
+    const first = (await t.json('/v1/transactions', {})).body
+    const second = (await t.json('/v1/transactions', {})).body
+    expect(first.id).toBeTruthy()
+    expect(second.id).toBeTruthy()
+    const queuedBefore = value(m, 'sluice_pool_acquires_queued_total', { tenant: 'main' })
+    const waiting = t.post('/v1/query', { sql: 'select 1' })
+    await eventually(() => t.gateway.tenants.get('main')!.pool.stats().requestsWaiting === 1)
+    await new Promise((resolve) => setTimeout(resolve, 30))
+    m = await scrape(t)
+    expect(value(m, 'sluice_open_transactions', { tenant: 'main' })).toBe(2)
+    expect(value(m, 'sluice_pool_in_use_connections', { tenant: 'main' })).toBe(2)
+    expect(value(m, 'sluice_pool_idle_connections', { tenant: 'main' })).toBe(0)
+    expect(value(m, 'sluice_pool_waiting_requests', { tenant: 'main' })).toBe(1)
+    expect(value(m, 'sluice_pool_longest_wait_seconds', { tenant: 'main' })).toBeGreaterThan(0)
+
+    await t.post(`/v1/transactions/${first.id}/rollback`, {})
+    expect((await waiting).status).toBe(200)
+    await t.post(`/v1/transactions/${second.id}/commit`, {})
+    m = await scrape(t)
+    expect(value(m, 'sluice_open_transactions', { tenant: 'main' })).toBe(0)
+    expect(value(m, 'sluice_pool_waiting_requests', { tenant: 'main' })).toBe(0)
+    expect(value(m, 'sluice_pool_longest_wait_seconds', { tenant: 'main' })).toBe(0)
+    expect(value(m, 'sluice_pool_acquires_queued_total', { tenant: 'main' })).toBe(queuedBefore + 1)
+    expect(value(m, 'sluice_pool_acquire_wait_seconds_total', { tenant: 'main' })).toBeGreaterThan(
+      0,
+    )
+  })
+
+  it('counts a lost connection and its replacement', async () => {
+    const before = await scrape(t)
+    const [victim] = await backends(t.applicationName)
+    await admin('select pg_terminate_backend($1)', [victim!.pid])
+    await eventually(async () => {
+      const m = await scrape(t)
+      return value(m, 'sluice_pool_connections_lost_total', { tenant: 'main' }) === 1
+    })
+    // The pool refills to min with a new connection.
+    await eventually(async () => {
+      const m = await scrape(t)
+      return (
+        value(m, 'sluice_pool_connections_opened_total', { tenant: 'main' }) ===
+          value(before, 'sluice_pool_connections_opened_total', { tenant: 'main' }) + 1 &&
+        value(m, 'sluice_pool_connections', { tenant: 'main' }) === 2
+      )
+    })
+    const m = await scrape(t)
+    expect(value(m, 'sluice_pool_connections_closed_total', { tenant: 'main' })).toBe(
+      value(before, 'sluice_pool_connections_closed_total', { tenant: 'main' }) + 1,
+    )
+  })
+
+  it('counts failed connection attempts and the requests that got no connection', async () => {
+    const res = await t.post('/v1/query', { sql: 'select 1' }, { token: downToken })
+    expect(res.status).toBe(503)
+    const m = await scrape(t)
+    expect(value(m, 'sluice_pool_connections_failed_total', { tenant: 'down' })).toBeGreaterThan(0)
+    expect(value(m, 'sluice_pool_connection_attempts_total', { tenant: 'down' })).toBe(
+      value(m, 'sluice_pool_connections_failed_total', { tenant: 'down' }),
+    )
+    expect(value(m, 'sluice_pool_acquire_errors_total', { tenant: 'down' })).toBe(1)
+    expect(value(m, 'sluice_pool_connections_opened_total', { tenant: 'down' })).toBe(0)
+  })
+
+  it('never shows a secret', async () => {
+    const text = await (await t.gateway.app.request('/metrics')).text()
+    expect(text).not.toContain('metrics-secret-pw')
+    expect(text).not.toContain(t.token)
+    expect(text).not.toContain(downToken)
+  })
+})
+
+describe('GET /metrics with process metrics', () => {
+  it('adds the process and Node.js series when asked', async () => {
+    const t = await startTestGateway({}, { processMetrics: true })
+    try {
+      const m = parseMetrics(await (await t.gateway.app.request('/metrics')).text())
+      // CPU time counts from when the metrics were set up, so it may still be 0 here.
+      expect(m.some((s) => s.name === 'process_cpu_user_seconds_total')).toBe(true)
+      expect(value(m, 'process_resident_memory_bytes')).toBeGreaterThan(0)
+      expect(m.some((s) => s.name.startsWith('nodejs_eventloop_lag'))).toBe(true)
+    } finally {
+      await t.close()
+    }
+  })
+
+  it('requires the admin token when publicMetrics is false', async () => {
+    const adminToken = newToken()
+    const t = await startTestGateway({}, { server: { adminToken, publicMetrics: false } })
+    try {
+      expect((await t.gateway.app.request('/metrics')).status).toBe(401)
+      const res = await t.gateway.app.request('/metrics', {
+        headers: { Authorization: `Bearer ${adminToken}` },
+      })
+      expect(res.status).toBe(200)
+      expect(await res.text()).toContain('sluice_pool_connections')
+    } finally {
+      await t.close()
+    }
+  })
+})

@@ -4,10 +4,10 @@
  * socket, and `server/main.ts` is the only place that listens.
  */
 import { Hono, type MiddlewareHandler } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
 import { requestId } from 'hono/request-id'
 import { SluiceError } from '../src/errors.js'
 import type { TokenIndex } from './auth.js'
+import { bodyLimit } from './http/body-limit.js'
 import { notFound, renderError, type ReportBug } from './http/errors.js'
 import type { GatewayEnv } from './http/env.js'
 import type { Lifecycle } from './lifecycle.js'
@@ -28,6 +28,8 @@ export interface AppDeps {
   bodyLimitBytes: number
   readiness: () => Promise<Readiness>
   reportBug?: ReportBug
+  /** Middleware run first on every request (request logs, metrics). */
+  middleware?: MiddlewareHandler<GatewayEnv>[]
   /** Extra routes mounted before the v1 API (metrics, admin, compatibility). */
   extraRoutes?: (app: Hono<GatewayEnv>) => void
 }
@@ -63,6 +65,7 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
     deps.reportBug ?? ((error) => console.error('sluice: internal error', error))
   const app = new Hono<GatewayEnv>()
   app.use(requestId({ headerName: 'X-Request-Id' }))
+  for (const middleware of deps.middleware ?? []) app.use(middleware)
   app.route('/', healthRoutes(deps.readiness))
   deps.extraRoutes?.(app)
   app.use('/v1/*', serving(deps.lifecycle))

@@ -7,6 +7,7 @@ import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { SluiceError, isSluiceError } from '../../src/errors.js'
 import type { GatewayEnv } from './env.js'
+import { requestSignal } from './node-request.js'
 
 /** Reports an unexpected error (a bug) to the operator. */
 export type ReportBug = (error: unknown, c: Context<GatewayEnv>) => void
@@ -19,7 +20,7 @@ export function renderError(
 ): Response {
   let sluice: SluiceError
   if (isSluiceError(error)) sluice = error
-  else if (c.req.raw.signal.aborted)
+  else if (requestSignal(c).aborted)
     sluice = new SluiceError('CLIENT_CLOSED', 'the client closed the request')
   else if (error instanceof HTTPException && error.status === 413) {
     sluice = new SluiceError('PAYLOAD_TOO_LARGE', 'the request body is over the limit')

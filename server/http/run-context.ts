@@ -2,13 +2,14 @@
 import type { Context } from 'hono'
 import type { RunContext } from '../query/run.js'
 import type { GatewayEnv } from './env.js'
+import { requestSignal } from './node-request.js'
 
 /** Tenant, principal, abort signal (client disconnect) and request id of `c`. */
 export function runContext(c: Context<GatewayEnv>): RunContext {
   return {
     tenant: c.get('tenant'),
     principal: c.get('principal'),
-    signal: c.req.raw.signal,
+    signal: requestSignal(c),
     requestId: c.get('requestId'),
   }
 }

@@ -12,12 +12,16 @@ import { requestSignal } from './node-request.js'
 /** Reports an unexpected error (a bug) to the operator. */
 export type ReportBug = (error: unknown, c: Context<GatewayEnv>) => void
 
-/** Renders `error` as a protocol error response. */
-export function renderError(
+/**
+ * The {@link SluiceError} an error response shows, whatever was thrown: a client that went
+ * away is CLIENT_CLOSED, anything unknown is a bug, reported and shown as a bare INTERNAL.
+ * Records the code for logs and metrics and sets Retry-After where the code has one.
+ */
+export function responseError(
   error: unknown,
   c: Context<GatewayEnv>,
   reportBug: ReportBug,
-): Response {
+): SluiceError {
   let sluice: SluiceError
   if (isSluiceError(error)) sluice = error
   else if (requestSignal(c).aborted)
@@ -33,6 +37,16 @@ export function renderError(
   }
   c.set('errorCode', sluice.code)
   if (sluice.retryAfter !== undefined) c.header('Retry-After', String(sluice.retryAfter))
+  return sluice
+}
+
+/** Renders `error` as a protocol error response. */
+export function renderError(
+  error: unknown,
+  c: Context<GatewayEnv>,
+  reportBug: ReportBug,
+): Response {
+  const sluice = responseError(error, c, reportBug)
   return c.json(sluice.toBody(), sluice.status as 400)
 }
 

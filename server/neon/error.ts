@@ -7,14 +7,8 @@
  * retries and load balancers still see them. `sluiceCode` names Sluice's own code.
  */
 import type { Context } from 'hono'
-import { HTTPException } from 'hono/http-exception'
-import {
-  DATABASE_ERROR_FIELDS,
-  SluiceError,
-  isSluiceError,
-  type ErrorCode,
-} from '../../src/errors.js'
-import type { ReportBug } from '../http/errors.js'
+import { DATABASE_ERROR_FIELDS, type ErrorCode, type SluiceError } from '../../src/errors.js'
+import { responseError, type ReportBug } from '../http/errors.js'
 import type { GatewayEnv } from '../http/env.js'
 import type { NeonErrorBody } from './protocol.js'
 
@@ -66,19 +60,7 @@ export function renderNeonError(
   c: Context<GatewayEnv>,
   reportBug: ReportBug,
 ): Response {
-  let sluice: SluiceError
-  if (isSluiceError(error)) sluice = error
-  else if (error instanceof HTTPException && error.status === 413) {
-    sluice = new SluiceError('PAYLOAD_TOO_LARGE', 'the request body is over the limit')
-  } else {
-    reportBug(error, c)
-    sluice = new SluiceError(
-      'INTERNAL',
-      `internal error (request id ${c.get('requestId') ?? 'unknown'})`,
-    )
-  }
-  c.set('errorCode', sluice.code)
-  if (sluice.retryAfter !== undefined) c.header('Retry-After', String(sluice.retryAfter))
+  const sluice = responseError(error, c, reportBug)
   const { status, body } = neonError(sluice)
   return c.json(body, status as 400)
 }

@@ -1,0 +1,95 @@
+/**
+ * `query` and the `sql` tag, shared by the client and a transaction: they differ only in
+ * where a statement is sent.
+ */
+import type { ParseOptions } from '../src/codecs/parse.js'
+import { serializeParams } from '../src/codecs/serialize.js'
+import type { QueryRequest, QueryResult as WireResult } from '../src/protocol.js'
+import { decodeResult, type DecodeOptions, type QueryResult } from './result.js'
+import { sql as buildSql, type SqlQuery } from './sql.js'
+import type { StandardSchemaV1 } from './standard-schema.js'
+import type { CallOptions } from './transport.js'
+
+/** Options of one `query`: how to decode it, and its deadline and signal. */
+export interface QueryOptions extends DecodeOptions, CallOptions {}
+
+type Params = readonly unknown[] | undefined
+type WithSchema<S> = QueryOptions & { schema: S }
+type ArrayRows = QueryOptions & { rowMode: 'array' }
+type Output<S extends StandardSchemaV1> = StandardSchemaV1.InferOutput<S>
+
+/** Runs statements: the client itself, or a transaction. */
+export interface Queryable {
+  /**
+   * Runs one statement; `params` are sent as PostgreSQL text (see docs/types.md).
+   * @example const { rows } = await db.query<{ id: number }>('select id from t where a = $1', [a])
+   */
+  query<S extends StandardSchemaV1>(
+    text: string,
+    params: Params,
+    options: WithSchema<S>,
+  ): Promise<QueryResult<Output<S>>>
+  query<Row extends unknown[] = unknown[]>(
+    text: string,
+    params: Params,
+    options: ArrayRows,
+  ): Promise<QueryResult<Row>>
+  query<Row = Record<string, unknown>>(
+    text: string,
+    params?: Params,
+    options?: QueryOptions,
+  ): Promise<QueryResult<Row>>
+  query<S extends StandardSchemaV1>(
+    query: SqlQuery<unknown>,
+    options: WithSchema<S>,
+  ): Promise<QueryResult<Output<S>>>
+  query<Row extends unknown[] = unknown[]>(
+    query: SqlQuery<unknown>,
+    options: ArrayRows,
+  ): Promise<QueryResult<Row>>
+  query<Row = Record<string, unknown>>(
+    query: SqlQuery<Row>,
+    options?: QueryOptions,
+  ): Promise<QueryResult<Row>>
+  /**
+   * Runs a tagged template and resolves to its rows; values become parameters.
+   * @example const users = await db.sql<User>`select * from users where org = ${org}`
+   */
+  sql<Row = Record<string, unknown>>(
+    template: TemplateStringsArray,
+    ...values: unknown[]
+  ): Promise<Row[]>
+}
+
+/** Sends one statement and answers its wire result. */
+export type SendQuery = (request: QueryRequest, options: CallOptions) => Promise<WireResult>
+
+/** Merges per-call parse options over the client's. */
+export function parseOptions(defaults: ParseOptions, options: ParseOptions): ParseOptions {
+  return {
+    bigint: options.bigint ?? defaults.bigint,
+    dateStrings: options.dateStrings ?? defaults.dateStrings,
+    parsers: { ...defaults.parsers, ...options.parsers },
+  }
+}
+
+/** Builds `query` and `sql` over `send`. */
+export function queryable(send: SendQuery, defaults: ParseOptions): Queryable {
+  async function query(
+    first: string | SqlQuery<unknown>,
+    second?: Params | QueryOptions,
+    third?: QueryOptions,
+  ): Promise<QueryResult<unknown>> {
+    const [text, values, options = {}] =
+      typeof first === 'string'
+        ? [first, (second as Params) ?? [], third]
+        : [first.text, first.values, second as QueryOptions | undefined]
+    const wire = await send({ sql: text, params: serializeParams(values) }, options)
+    return decodeResult(wire, { ...options, ...parseOptions(defaults, options) })
+  }
+  return {
+    query: query as Queryable['query'],
+    sql: (template, ...values) =>
+      query(buildSql(template, ...values)).then((result) => result.rows as never),
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * From the wire's text rows to JS values: each column parsed by its type OID, rows as
+ * objects (or arrays in array mode), then checked against a Standard Schema if given.
+ */
+import { getTypeParser, type ParseOptions } from '../src/codecs/parse.js'
+import type { FieldDescription, QueryResult as WireResult } from '../src/protocol.js'
+import { ClientError } from './errors.js'
+import type { StandardSchemaV1 } from './standard-schema.js'
+
+/** A decoded result. */
+export interface QueryResult<Row> {
+  rows: Row[]
+  /** Column names and type OIDs, in order. */
+  fields: FieldDescription[]
+  /** From the command tag: rows returned or affected; null where PostgreSQL gives none. */
+  rowCount: number | null
+  /** The command tag's verb: `SELECT`, `INSERT`, … */
+  command: string
+}
+
+/** How a result is decoded. */
+export interface DecodeOptions extends ParseOptions {
+  /** `array`: each row is an array of values in column order. @default 'object' */
+  rowMode?: 'object' | 'array' | undefined
+  /** A Standard Schema (zod, valibot, arktype, …) every row must pass; rows become its output. */
+  schema?: StandardSchemaV1 | undefined
+}
+
+function describe({ path = [], message }: StandardSchemaV1.Issue): string {
+  const steps = path.map((step) => String(typeof step === 'object' ? step.key : step))
+  return steps.length > 0 ? `${steps.join('.')}: ${message}` : message
+}
+
+/** Decodes a wire result. */
+export async function decodeResult(
+  wire: WireResult,
+  options: DecodeOptions,
+): Promise<QueryResult<unknown>> {
+  const parsers = wire.fields.map((field) => getTypeParser(field.dataTypeID, options))
+  let rows: unknown[] = wire.rows.map((row) => {
+    const values = row.map((text, i) => (text === null ? null : parsers[i]!(text)))
+    return options.rowMode === 'array'
+      ? values
+      : Object.fromEntries(wire.fields.map((field, i) => [field.name, values[i]]))
+  })
+  const { schema } = options
+  if (schema) {
+    const checked: unknown[] = []
+    for (const [i, row] of rows.entries()) {
+      const outcome = await schema['~standard'].validate(row)
+      if (outcome.issues) {
+        throw new ClientError(
+          'VALIDATION_ERROR',
+          `row ${i} does not match the schema: ${outcome.issues.map(describe).join('; ')}`,
+          { issues: outcome.issues },
+        )
+      }
+      checked.push(outcome.value)
+    }
+    rows = checked
+  }
+  return { rows, fields: wire.fields, rowCount: wire.rowCount, command: wire.command }
+}

@@ -1,0 +1,65 @@
+/**
+ * Parsing PostgreSQL's array text output (`{1,NULL,"a \"b\""}`, nested `{{1,2},{3,4}}`,
+ * with bounds `[0:1]={…}`) as node-postgres's postgres-array does. Writing arrays is in
+ * ./serialize.ts, with the other parameter values.
+ */
+
+/** An array of parsed elements, nested as deep as the PostgreSQL array. */
+export type PgArray<T> = (T | null | PgArray<T>)[]
+
+/**
+ * Parses an array literal, turning each non-NULL element with `parseElement`. An unquoted
+ * `NULL` is null; a quoted `"NULL"` is the string.
+ */
+export function parseArray<T = string>(
+  text: string,
+  parseElement: (element: string) => T = (element) => element as T,
+): PgArray<T> {
+  let position = 0
+  // Skip explicit bounds such as `[0:1]=`.
+  if (text[0] === '[') position = text.indexOf('=') + 1
+  const stack: PgArray<T>[] = []
+  let current: PgArray<T> | undefined
+  let root: PgArray<T> = []
+  let recorded = ''
+  let quoted = false
+  let wasQuoted = false
+  const end = (): void => {
+    if (recorded !== '' || wasQuoted) {
+      current?.push(!wasQuoted && recorded === 'NULL' ? null : parseElement(recorded))
+    }
+    recorded = ''
+    wasQuoted = false
+  }
+  while (position < text.length) {
+    let char = text[position++]!
+    if (char === '\\' && quoted) {
+      recorded += text[position++] ?? ''
+      continue
+    }
+    if (quoted) {
+      if (char === '"') quoted = false
+      else recorded += char
+    } else if (char === '"') {
+      quoted = wasQuoted = true
+    } else if (char === '{') {
+      const next: PgArray<T> = []
+      if (current) {
+        current.push(next)
+        stack.push(current)
+      } else root = next
+      current = next
+    } else if (char === '}') {
+      end()
+      current = stack.pop()
+    } else if (char === ',') {
+      end()
+    } else {
+      if (char === '\\') char = text[position++] ?? ''
+      recorded += char
+    }
+  }
+  if (current !== undefined || stack.length > 0)
+    throw new SyntaxError('array dimension not balanced')
+  return root
+}

@@ -1,0 +1,42 @@
+/**
+ * The shared, runtime-neutral base of Sluice: the wire protocol's types, the errors with
+ * their stable codes, and the PostgreSQL text codecs. Web APIs only.
+ */
+export { ISOLATION_LEVELS, PATHS, REQUEST_ID_HEADER } from './protocol.js'
+export type {
+  BatchRequest,
+  BatchResult,
+  BeginRequest,
+  BeginResult,
+  EndResult,
+  FieldDescription,
+  IsolationLevel,
+  QueryRequest,
+  QueryResult,
+  TransactionOptions,
+  WireParam,
+  WireValue,
+} from './protocol.js'
+export {
+  DATABASE_ERROR_FIELDS,
+  ERROR_STATUS,
+  SluiceError,
+  isErrorCode,
+  isSluiceError,
+} from './errors.js'
+export type {
+  DatabaseErrorField,
+  ErrorBody,
+  ErrorCode,
+  ErrorPayload,
+  SluiceErrorOptions,
+} from './errors.js'
+export { parseArray } from './codecs/array.js'
+export type { PgArray } from './codecs/array.js'
+export { encodeBytea, parseBytea } from './codecs/bytea.js'
+export { formatDate, parseDate } from './codecs/date.js'
+export { Interval, parseInterval } from './codecs/interval.js'
+export { getTypeParser, parseValue } from './codecs/parse.js'
+export type { ParseOptions, TypeParser } from './codecs/parse.js'
+export { serializeParams, serializeValue } from './codecs/serialize.js'
+export type { ToPostgres } from './codecs/serialize.js'

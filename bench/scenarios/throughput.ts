@@ -1,0 +1,263 @@
+/**
+ * Throughput at fixed concurrency: in-process pg.Pool (the floor: no hop at all), pgbench
+ * through PgBouncer, and wrk through Sluice, for `SELECT 1` and an indexed point query.
+ * Each run is bounded by time; a short warm-up run comes first and is not counted.
+ */
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import { startMinimalServer } from '../lib/minimal-server.js'
+import { ITEM_ROWS, POINT_SQL } from '../lib/postgres.js'
+import { percentile } from '../lib/stats.js'
+import { run } from '../lib/system.js'
+
+/** The two workloads. */
+export type Workload = 'SELECT 1' | 'point query'
+
+/** Who serves the queries. */
+export type System =
+  | 'in-process pg.Pool'
+  | 'PgBouncer (pgbench)'
+  | 'minimal Node HTTP + pg.Pool (wrk)'
+  | 'Sluice (wrk)'
+
+/** One measured run. */
+export interface ThroughputRun {
+  system: System
+  workload: Workload
+  concurrency: number
+  rps: number
+  p50: number
+  p99: number
+  errors: number
+}
+
+/** Where the contenders are. */
+export interface ThroughputTargets {
+  databaseUrl: string
+  pgbouncerUrl: string
+  gatewayUrl: string
+  token: string
+  poolSize: number
+}
+
+const WORKLOADS: Workload[] = ['SELECT 1', 'point query']
+
+async function inProcess(
+  url: string,
+  poolSize: number,
+  workload: Workload,
+  concurrency: number,
+  seconds: number,
+): Promise<ThroughputRun> {
+  const pool = new pg.Pool({ connectionString: url, max: Math.min(poolSize, concurrency) })
+  const once = () =>
+    workload === 'SELECT 1'
+      ? pool.query('SELECT 1')
+      : pool.query(POINT_SQL, [1 + Math.floor(Math.random() * ITEM_ROWS)])
+  const loop = async (until: number, samples: number[] | undefined, errors: { n: number }) => {
+    while (performance.now() < until) {
+      const start = performance.now()
+      try {
+        await once()
+        samples?.push(performance.now() - start)
+      } catch {
+        errors.n++
+      }
+    }
+  }
+  const errors = { n: 0 }
+  const warmUntil = performance.now() + 1000
+  await Promise.all(Array.from({ length: concurrency }, () => loop(warmUntil, undefined, errors)))
+  errors.n = 0
+  const samples: number[] = []
+  const started = performance.now()
+  const until = started + seconds * 1000
+  await Promise.all(Array.from({ length: concurrency }, () => loop(until, samples, errors)))
+  const elapsed = (performance.now() - started) / 1000
+  await pool.end()
+  samples.sort((a, b) => a - b)
+  return {
+    system: 'in-process pg.Pool',
+    workload,
+    concurrency,
+    rps: samples.length / elapsed,
+    p50: percentile(samples, 50),
+    p99: percentile(samples, 99),
+    errors: errors.n,
+  }
+}
+
+async function pgbench(
+  url: string,
+  workload: Workload,
+  concurrency: number,
+  seconds: number,
+): Promise<ThroughputRun> {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-pgbench-'))
+  try {
+    const script = join(dir, 'script.sql')
+    await writeFile(
+      script,
+      workload === 'SELECT 1'
+        ? 'SELECT 1;\n'
+        : `\\set id random(1, ${ITEM_ROWS})\n${POINT_SQL.replace('$1', ':id')};\n`,
+    )
+    const parsed = new URL(url)
+    const env = { ...process.env, PGPASSWORD: decodeURIComponent(parsed.password) }
+    const base = [
+      '-h',
+      '127.0.0.1',
+      '-p',
+      parsed.port,
+      '-U',
+      decodeURIComponent(parsed.username),
+      '-n',
+      '-M',
+      'extended',
+      '-f',
+      script,
+      '-c',
+      String(concurrency),
+      '-j',
+      '1',
+    ]
+    const database = parsed.pathname.slice(1)
+    await run('pgbench', [...base, '-T', '1', database], { env })
+    const prefix = join(dir, 'tx')
+    const output = await run(
+      'pgbench',
+      [...base, '-T', String(seconds), '-l', `--log-prefix=${prefix}`, database],
+      { env, timeoutMs: (seconds + 60) * 1000 },
+    )
+    const latencies: number[] = []
+    let errors = 0
+    for (const file of await readdir(dir)) {
+      if (!file.startsWith('tx')) continue
+      for (const line of (await readFile(join(dir, file), 'utf8')).split('\n')) {
+        const fields = line.split(' ')
+        if (fields.length < 3) continue
+        // client_id transaction_no time(µs) script_no epoch µs; time is "failed" on error
+        const us = Number(fields[2])
+        if (Number.isFinite(us)) latencies.push(us / 1000)
+        else errors++
+      }
+    }
+    latencies.sort((a, b) => a - b)
+    const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(output)
+    return {
+      system: 'PgBouncer (pgbench)',
+      workload,
+      concurrency,
+      rps: tps ? Number(tps[1]) : latencies.length / seconds,
+      p50: percentile(latencies, 50),
+      p99: percentile(latencies, 99),
+      errors,
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/** The wrk script: POSTs the workload's body; prints a JSON summary when done. */
+function wrkScript(token: string, workload: Workload): string {
+  const body =
+    workload === 'SELECT 1'
+      ? `'${JSON.stringify({ sql: 'SELECT 1' })}'`
+      : `'{"sql":"${POINT_SQL}","params":[' .. math.random(1, ${ITEM_ROWS}) .. ']}'`
+  return `
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer ${token}"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  return wrk.format(nil, "/v1/query", nil, ${body})
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+    e.connect + e.read + e.write + e.timeout, e.status, latency:percentile(50), latency:percentile(99),
+    latency.mean, latency.max))
+end
+`
+}
+
+/** Runs wrk against Sluice; exported for the profile run. */
+export async function wrk(
+  gatewayUrl: string,
+  token: string,
+  workload: Workload,
+  concurrency: number,
+  seconds: number,
+  warmUp = true,
+  system: System = 'Sluice (wrk)',
+): Promise<ThroughputRun> {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-wrk-'))
+  try {
+    const script = join(dir, 'query.lua')
+    await writeFile(script, wrkScript(token, workload))
+    const args = ['-t', '1', '-c', String(concurrency), '-s', script]
+    if (warmUp) await run('wrk', [...args, '-d', '1s', gatewayUrl])
+    const output = await run(
+      'wrk',
+      [...args, '-d', `${seconds}s`, '--timeout', '10s', gatewayUrl],
+      {
+        timeoutMs: (seconds + 60) * 1000,
+      },
+    )
+    const match = /RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(output)
+    if (!match) throw new Error(`wrk printed no result:\n${output}`)
+    const [requests, durationUs, socketErrors, non2xx, p50, p99] = match.slice(1).map(Number)
+    return {
+      system,
+      workload,
+      concurrency,
+      rps: (requests! - non2xx!) / (durationUs! / 1e6),
+      p50: p50! / 1000,
+      p99: p99! / 1000,
+      errors: socketErrors! + non2xx!,
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/** Every system × workload × concurrency. */
+export async function runThroughput(
+  targets: ThroughputTargets,
+  concurrencies: readonly number[],
+  seconds: number,
+  log: (line: string) => void,
+): Promise<ThroughputRun[]> {
+  const runs: ThroughputRun[] = []
+  const minimal = await startMinimalServer(targets.databaseUrl, targets.poolSize)
+  try {
+    for (const workload of WORKLOADS) {
+      for (const concurrency of concurrencies) {
+        const group = [
+          await inProcess(targets.databaseUrl, targets.poolSize, workload, concurrency, seconds),
+          await pgbench(targets.pgbouncerUrl, workload, concurrency, seconds),
+          await wrk(
+            minimal.url,
+            '-',
+            workload,
+            concurrency,
+            seconds,
+            true,
+            'minimal Node HTTP + pg.Pool (wrk)',
+          ),
+          await wrk(targets.gatewayUrl, targets.token, workload, concurrency, seconds),
+        ]
+        for (const r of group) {
+          log(
+            `throughput ${r.workload} c=${r.concurrency} ${r.system}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, ${r.errors} errors`,
+          )
+        }
+        runs.push(...group)
+      }
+    }
+  } finally {
+    await minimal.close()
+  }
+  return runs
+}

@@ -1,0 +1,132 @@
+import { serve, type ServerType } from '@hono/node-server'
+import { request } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { quickQueryRequest } from '../../../server/http/query-request.js'
+import { queryRequestSchema } from '../../../server/http/schemas.js'
+import { startTestGateway, type TestGateway } from '../../helpers/gateway.js'
+
+interface Answer {
+  status: number
+  body: any
+}
+
+let gateway: TestGateway
+let server: ServerType
+let port: number
+
+/** POSTs over a real socket; `chunked` sends the body without a Content-Length. */
+function send(body: string, options: { chunked?: boolean } = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { authorization: `Bearer ${gateway.token}` }
+    if (!options.chunked) headers['content-length'] = String(Buffer.byteLength(body))
+    const req = request(
+      { host: '127.0.0.1', port, path: '/v1/query', method: 'POST', headers },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            body: JSON.parse(Buffer.concat(chunks).toString()),
+          }),
+        )
+      },
+    )
+    req.on('error', reject)
+    if (options.chunked) {
+      // Two writes without a length: Node sends Transfer-Encoding: chunked.
+      const half = Math.floor(body.length / 2)
+      req.write(body.slice(0, half))
+      req.end(body.slice(half))
+    } else req.end(body)
+  })
+}
+
+beforeAll(async () => {
+  gateway = await startTestGateway({}, { server: { bodyLimitBytes: 1024 } })
+  server = serve({ fetch: gateway.gateway.app.fetch, port: 0, hostname: '127.0.0.1' })
+  await new Promise((r) => server.once('listening', r))
+  port = (server.address() as AddressInfo).port
+})
+
+afterAll(async () => {
+  await new Promise((r) => server.close(r))
+  await gateway.close()
+})
+
+describe('request bodies read from the Node request', () => {
+  it('answers a query whose body has a Content-Length', async () => {
+    const answer = await send(JSON.stringify({ sql: 'select $1::int + 1 as n', params: [41] }))
+    expect(answer.status).toBe(200)
+    expect(answer.body.rows).toEqual([['42']])
+  })
+
+  it('answers a query whose body is chunked', async () => {
+    const answer = await send(JSON.stringify({ sql: 'select $1::text as t', params: ['é ü'] }), {
+      chunked: true,
+    })
+    expect(answer.status).toBe(200)
+    expect(answer.body.rows).toEqual([['é ü']])
+  })
+
+  it('refuses a declared body over the limit with PAYLOAD_TOO_LARGE', async () => {
+    const answer = await send(JSON.stringify({ sql: `select '${'x'.repeat(2000)}'` }))
+    expect(answer.status).toBe(413)
+    expect(answer.body.error.code).toBe('PAYLOAD_TOO_LARGE')
+  })
+
+  it('refuses a chunked body over the limit with PAYLOAD_TOO_LARGE', async () => {
+    const answer = await send(JSON.stringify({ sql: `select '${'x'.repeat(2000)}'` }), {
+      chunked: true,
+    })
+    expect(answer.status).toBe(413)
+    expect(answer.body.error.code).toBe('PAYLOAD_TOO_LARGE')
+  })
+
+  it('words an invalid body exactly as the in-process app does', async () => {
+    const body = JSON.stringify({ sql: 'select 1', params: [{ nested: true }], timeoutMs: -1 })
+    const overSocket = await send(body)
+    const inProcess = await gateway.json('/v1/query', body)
+    expect(overSocket.status).toBe(400)
+    expect(overSocket.body).toEqual(inProcess.body)
+  })
+})
+
+describe('quickQueryRequest', () => {
+  const valid = [
+    { sql: 'select 1' },
+    { sql: '', params: [] },
+    { sql: 'select $1, $2, $3, $4', params: ['a', 1.5, true, null] },
+    { sql: 'select 1', timeoutMs: 1 },
+    { sql: 'select 1', timeoutMs: 86_400_000, extra: 'dropped' },
+  ]
+  const invalid = [
+    null,
+    [],
+    'select 1',
+    {},
+    { sql: 1 },
+    { sql: 'select 1', params: 'a' },
+    { sql: 'select 1', params: [{}] },
+    { sql: 'select 1', params: [[1]] },
+    { sql: 'select 1', params: null },
+    { sql: 'select 1', timeoutMs: 0 },
+    { sql: 'select 1', timeoutMs: 1.5 },
+    { sql: 'select 1', timeoutMs: 86_400_001 },
+    { sql: 'select 1', timeoutMs: '5' },
+    { sql: 'select 1', timeoutMs: null },
+  ]
+
+  it('returns what the zod schema returns for plainly valid bodies', () => {
+    for (const body of valid)
+      expect(quickQueryRequest(body)).toEqual(queryRequestSchema.parse(body))
+  })
+
+  it('leaves every body the zod schema refuses to the schema', () => {
+    for (const body of invalid) {
+      expect(queryRequestSchema.safeParse(body).success).toBe(false)
+      expect(quickQueryRequest(body)).toBeUndefined()
+    }
+  })
+})

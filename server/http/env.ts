@@ -1,6 +1,7 @@
 /** The per-request variables every gateway handler can read. */
 import type { ErrorCode } from '../../src/errors.js'
 import type { Principal } from '../auth.js'
+import type { StatementScope } from '../log/statement-scope.js'
 import type { Tenant } from '../tenant.js'
 
 /** Hono environment of the gateway app. */
@@ -11,5 +12,7 @@ export interface GatewayEnv {
     tenant: Tenant
     /** Set when the response is an error, for logs and metrics. */
     errorCode: ErrorCode
+    /** Receives each statement's timing (logs, metrics); set by the request log. */
+    statementScope: StatementScope
   }
 }

@@ -11,5 +11,6 @@ export function runContext(c: Context<GatewayEnv>): RunContext {
     principal: c.get('principal'),
     signal: requestSignal(c),
     requestId: c.get('requestId'),
+    statements: c.get('statementScope'),
   }
 }

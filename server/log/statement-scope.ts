@@ -1,11 +1,10 @@
 /**
- * How a statement's timing reaches the logs and metrics of the request that ran it:
- * `execute()` wraps each client statement in {@link timeStatement}, which reports to the
- * scope the request middleware opened (an AsyncLocalStorage, so no parameter has to be
- * threaded through the query code). Outside a scope, timing costs nothing and reports
- * nowhere.
+ * How a statement's timing reaches the logs and metrics of the request that ran it: the
+ * request middleware opens a {@link StatementScope} and puts it on the request's context;
+ * `execute()` wraps each client statement in {@link timeStatement}, which reports to it.
+ * Passed explicitly rather than through AsyncLocalStorage, which on Node 20 hooks every
+ * promise of every request (about a quarter of the gateway's throughput, bench/NOTES.md).
  */
-import { AsyncLocalStorage } from 'node:async_hooks'
 
 /** One client statement, as it finished. */
 export interface StatementReport {
@@ -24,20 +23,13 @@ export interface StatementScope {
   statement(report: StatementReport): void
 }
 
-const scopes = new AsyncLocalStorage<StatementScope>()
-
-/** Runs `work` (a request) with `scope` receiving its statements. */
-export function withStatementScope<T>(scope: StatementScope, work: () => T): T {
-  return scopes.run(scope, work)
-}
-
-/** Runs one client statement and reports its duration and outcome to the current scope. */
+/** Runs one client statement and reports its duration and outcome to `scope`, if any. */
 export async function timeStatement<T extends { rowCount: number | null }>(
+  scope: StatementScope | undefined,
   tenant: string,
   request: { sql: string; params?: readonly unknown[] | undefined },
   run: () => Promise<T>,
 ): Promise<T> {
-  const scope = scopes.getStore()
   if (!scope) return run()
   const started = performance.now()
   const base = { tenant, sql: request.sql, params: request.params }

@@ -14,7 +14,7 @@ import type {
 } from '../../src/protocol.js'
 import type { Principal } from '../auth.js'
 import { toSluiceError } from '../db-error.js'
-import { timeStatement } from '../log/statement-scope.js'
+import { timeStatement, type StatementScope } from '../log/statement-scope.js'
 import type { Connection } from '../pool/connection.js'
 import { analyzeSql, type SqlAnalysis } from '../sql/analyze.js'
 import type { Tenant } from '../tenant.js'
@@ -28,6 +28,8 @@ export interface RunContext {
   signal?: AbortSignal
   /** For the hold-time watchdog's warnings. */
   requestId?: string
+  /** Receives each statement's timing, for logs and metrics. */
+  statements?: StatementScope | undefined
 }
 
 /** Checks one statement's text before it costs a connection. */
@@ -90,12 +92,13 @@ export interface ByteBudget {
  */
 export async function execute(
   connection: Connection,
-  tenant: Tenant,
+  context: Pick<RunContext, 'tenant' | 'statements'>,
   request: QueryRequest,
-  budget: ByteBudget = { remaining: tenant.config.maxResultBytes },
+  budget: ByteBudget = { remaining: context.tenant.config.maxResultBytes },
 ): Promise<QueryResult> {
+  const { tenant } = context
   // Timed for the statement histogram and the slow-statement log (server/log/).
-  const outcome = await timeStatement(tenant.name, request, () =>
+  const outcome = await timeStatement(context.statements, tenant.name, request, () =>
     connection.run({
       text: request.sql,
       values: toText(request.params),
@@ -156,10 +159,10 @@ export async function runQuery(context: RunContext, request: QueryRequest): Prom
     effectiveTimeout(context.tenant, request.timeoutMs),
     async (connection) => {
       if (analysis.sessionEffects) connection.dirty = true
-      if (!readOnly) return execute(connection, context.tenant, request)
+      if (!readOnly) return execute(connection, context, request)
       await connection.simple(beginSql({}, true))
       try {
-        const result = await execute(connection, context.tenant, request)
+        const result = await execute(connection, context, request)
         await connection.simple('COMMIT')
         return result
       } catch (error) {
@@ -186,7 +189,7 @@ export async function runBatch(context: RunContext, request: BatchRequest): Prom
       let index = 0
       try {
         for (; index < request.statements.length; index++) {
-          results.push(await execute(connection, tenant, request.statements[index]!, budget))
+          results.push(await execute(connection, context, request.statements[index]!, budget))
         }
         await connection.simple('COMMIT')
       } catch (error) {

@@ -196,7 +196,12 @@ export class TransactionRegistry {
       const timeoutMs = effectiveTimeout(tx.tenant, request.timeoutMs)
       try {
         return await withCancellation(tx.connection, timeoutMs, context.signal, () =>
-          execute(tx.connection, tx.tenant, request, tx.budget),
+          execute(
+            tx.connection,
+            { tenant: tx.tenant, statements: context.statements },
+            request,
+            tx.budget,
+          ),
         )
       } catch (error) {
         const failure = toSluiceError(error)

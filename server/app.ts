@@ -5,10 +5,11 @@
  */
 import { Hono, type MiddlewareHandler } from 'hono'
 import { requestId } from 'hono/request-id'
-import { SluiceError } from '../src/errors.js'
 import type { TokenIndex } from './auth.js'
 import { bodyLimit } from './http/body-limit.js'
+import { authenticate } from './http/authenticate.js'
 import { notFound, renderError, type ReportBug } from './http/errors.js'
+import { serving } from './http/serving.js'
 import type { GatewayEnv } from './http/env.js'
 import type { Lifecycle } from './lifecycle.js'
 import { batchRoute } from './routes/batch.js'
@@ -34,30 +35,8 @@ export interface AppDeps {
   extraRoutes?: (app: Hono<GatewayEnv>) => void
 }
 
-/** Authenticates the bearer token and picks the tenant. */
-export function authenticate(
-  deps: Pick<AppDeps, 'tokens' | 'tenants'>,
-): MiddlewareHandler<GatewayEnv> {
-  return async function authenticate(c, next) {
-    const principal = deps.tokens.authenticate(c.req.header('Authorization'))
-    const tenant = deps.tenants.get(principal.tenant)
-    if (!tenant) throw new SluiceError('UNAUTHORIZED', 'unknown token')
-    c.set('principal', principal)
-    c.set('tenant', tenant)
-    await next()
-  }
-}
-
 // Requests that continue an open transaction, which may still finish while draining.
 const CONTINUES_TRANSACTION = /^\/v1\/transactions\/[^/]+\/(query|commit|rollback)$/
-
-/** Refuses new work while draining, and counts the rest as in flight. */
-function serving(lifecycle: Lifecycle): MiddlewareHandler<GatewayEnv> {
-  return async function serving(c, next) {
-    if (!CONTINUES_TRANSACTION.test(c.req.path)) lifecycle.assertServing()
-    await lifecycle.track(next)
-  }
-}
 
 /** Builds the gateway's Hono app. */
 export function createApp(deps: AppDeps): Hono<GatewayEnv> {
@@ -68,19 +47,11 @@ export function createApp(deps: AppDeps): Hono<GatewayEnv> {
   for (const middleware of deps.middleware ?? []) app.use(middleware)
   app.route('/', healthRoutes(deps.readiness))
   deps.extraRoutes?.(app)
-  app.use('/v1/*', serving(deps.lifecycle))
   app.use(
     '/v1/*',
-    bodyLimit({
-      maxSize: deps.bodyLimitBytes,
-      onError: () => {
-        throw new SluiceError(
-          'PAYLOAD_TOO_LARGE',
-          `the request body is over ${deps.bodyLimitBytes} bytes`,
-        )
-      },
-    }),
+    serving(deps.lifecycle, (c) => CONTINUES_TRANSACTION.test(c.req.path)),
   )
+  app.use('/v1/*', bodyLimit(deps.bodyLimitBytes))
   app.use('/v1/*', authenticate(deps))
   app.route('/', queryRoute())
   app.route('/', batchRoute())

@@ -5,25 +5,14 @@
  */
 import { createHash, randomBytes } from 'node:crypto'
 import { chmod, lstat, mkdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { dirname, join, resolve } from 'node:path'
+import { freePort } from './free-port.js'
 
 /** A running embedded PostgreSQL. */
 export interface EmbeddedDatabase {
   /** Connection URL (holds the password: never print it). */
   url: string
   stop(): Promise<void>
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
 }
 
 /**

@@ -2,7 +2,9 @@
 import { execFile, execFileSync } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
-import { createServer } from 'node:net'
+import { freePort } from '../../server/free-port.js'
+
+export { freePort }
 
 /** What the results were measured on. */
 export interface MachineInfo {
@@ -67,18 +69,6 @@ export async function ensureCommands(
   for (const [command] of missing) {
     if (!hasCommand(command)) throw new Error(`${command} is still missing after apt-get install`)
   }
-}
-
-/** Asks the OS for a free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
 }
 
 /** Resident set size of a process, in MiB (from /proc). */

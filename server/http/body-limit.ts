@@ -6,23 +6,20 @@
  */
 import type { MiddlewareHandler } from 'hono'
 import { bodyLimit as honoBodyLimit } from 'hono/body-limit'
+import { SluiceError } from '../../src/errors.js'
 import type { GatewayEnv } from './env.js'
 import { declaredBodyTooLarge } from './node-request.js'
 
-/** Options of {@link bodyLimit}. */
-export interface BodyLimitOptions {
-  maxSize: number
-  /** Throws the error response (PAYLOAD_TOO_LARGE). */
-  onError: () => never
-}
-
-/** Refuses bodies over `maxSize` bytes with `onError`. */
-export function bodyLimit(options: BodyLimitOptions): MiddlewareHandler<GatewayEnv> {
-  const streaming = honoBodyLimit({ maxSize: options.maxSize, onError: options.onError })
+/** Refuses bodies over `maxSize` bytes with PAYLOAD_TOO_LARGE. */
+export function bodyLimit(maxSize: number): MiddlewareHandler<GatewayEnv> {
+  const onError = (): never => {
+    throw new SluiceError('PAYLOAD_TOO_LARGE', `the request body is over ${maxSize} bytes`)
+  }
+  const streaming = honoBodyLimit({ maxSize, onError })
   return async function bodyLimit(c, next) {
-    const tooLarge = declaredBodyTooLarge(c, options.maxSize)
+    const tooLarge = declaredBodyTooLarge(c, maxSize)
     if (tooLarge === undefined) return streaming(c, next)
-    if (tooLarge) options.onError()
+    if (tooLarge) onError()
     await next()
   }
 }

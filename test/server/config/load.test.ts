@@ -72,6 +72,19 @@ describe('config', () => {
     )
   })
 
+  it('reports cross-key problems together with the schema problems, in one round', () => {
+    const lines = problems({
+      tenants: { acme: tenant({ pool: { min: 20 }, tokens: [{ token: 'short' }] }) },
+    })
+    expect(lines).toHaveLength(2)
+    expect(lines[0]).toMatch(
+      /^tenants\.acme\.tokens\.0\.token \("\[redacted\]"\): must be at least 16/,
+    )
+    expect(lines[1]).toBe(
+      'tenants.acme.pool.min (20) is greater than tenants.acme.pool.max (10): lower min or raise max',
+    )
+  })
+
   it('substitutes ${ENV} and reports a missing variable by path', () => {
     const config = parseConfig(
       { tenants: { acme: tenant({ tokens: [{ token: '${ACME_TOKEN}' }] }) } },

@@ -1,0 +1,32 @@
+/**
+ * The gateway's public surface (`sluice/server`): build a gateway from a validated config
+ * and serve its Hono app with any Node server. `server/main.ts` is the CLI built on this.
+ *
+ * @example
+ * import { serve } from '@hono/node-server'
+ * import { createGateway, loadConfigFile } from 'sluice/server'
+ * const gateway = createGateway(await loadConfigFile('sluice.json'))
+ * await gateway.start()
+ * serve({ fetch: gateway.app.fetch, port: 8080 })
+ */
+export { createGateway } from './gateway.js'
+export type { Gateway, GatewayOptions } from './gateway.js'
+export { ConfigError, loadConfigFile, parseConfig, singleTenantConfig } from './config/load.js'
+export { configJsonSchema } from './config/json-schema.js'
+export type {
+  Config,
+  ConfigInput,
+  ConnectionConfig,
+  LogConfig,
+  PoolConfig,
+  TenantConfig,
+  TokenConfig,
+} from './config/schema.js'
+export { hashToken } from './auth.js'
+export type { Principal, Role } from './auth.js'
+export { createLogger } from './log/logger.js'
+export type { Logger } from './log/logger.js'
+export type { PoolEvent } from './pool/pool.js'
+export type { PoolStats } from './pool/stats.js'
+export { startEmbedded } from './embedded.js'
+export type { EmbeddedDatabase } from './embedded.js'

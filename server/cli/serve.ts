@@ -140,10 +140,19 @@ export async function serveCommand(args: readonly string[], io: CliIo, env: Env)
 
   let stopping = false
   const stop = async (signal: string) => {
-    if (stopping) return
+    if (stopping) {
+      // A second signal means "now": the operator will not wait for the drain.
+      io.err(`sluice: ${signal} again: exiting without finishing the drain`)
+      process.exit(1)
+    }
     stopping = true
     const graceMs = gateway.config.server.shutdownGraceMs
     io.out(`sluice: ${signal}: draining (up to ${graceMs} ms)`)
+    // Should a connection never come back (a bug), do not hang for ever.
+    setTimeout(() => {
+      io.err('sluice: the drain did not finish in time: exiting with connections still open')
+      process.exit(1)
+    }, graceMs + 15_000).unref()
     server.close()
     const closeIdle = setInterval(
       () => (server as { closeIdleConnections?: () => void }).closeIdleConnections?.(),

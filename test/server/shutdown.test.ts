@@ -5,6 +5,31 @@ import { admin, backends, databaseUrl, newToken, startTestGateway } from '../hel
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
+async function startMain(): Promise<{
+  child: ReturnType<typeof spawn>
+  port: number
+  token: string
+  output: () => string
+  exited: Promise<number | null>
+}> {
+  const port = await freePort()
+  const token = newToken()
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    env: { ...process.env, DATABASE_URL: databaseUrl(), PORT: String(port), SLUICE_TOKEN: token },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout!.on('data', (chunk) => (output += chunk))
+  child.stderr!.on('data', (chunk) => (output += chunk))
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  const deadline = Date.now() + 20_000
+  while (!output.includes(`listening on http://127.0.0.1:${port}`)) {
+    if (Date.now() > deadline) throw new Error(`no listening line: ${output}`)
+    await sleep(50)
+  }
+  return { child, port, token, output: () => output, exited }
+}
+
 describe('graceful shutdown', () => {
   it('turns /readyz 503 and refuses new work, lets in-flight work and open transactions finish, then closes every connection', async () => {
     const t = await startTestGateway({ pool: { min: 1, max: 3 } })
@@ -46,29 +71,25 @@ describe('graceful shutdown', () => {
   })
 
   it('exits 0 on SIGTERM after printing the listening line (npm start with DATABASE_URL)', async () => {
-    const port = await freePort()
-    const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-      env: {
-        ...process.env,
-        DATABASE_URL: databaseUrl(),
-        PORT: String(port),
-        SLUICE_TOKEN: newToken(),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let output = ''
-    child.stdout.on('data', (chunk) => (output += chunk))
-    child.stderr.on('data', (chunk) => (output += chunk))
-    const exited = new Promise<number | null>((resolve) =>
-      child.on('exit', (code) => resolve(code)),
-    )
-    const deadline = Date.now() + 20_000
-    while (!output.includes(`listening on http://127.0.0.1:${port}`)) {
-      if (Date.now() > deadline) throw new Error(`no listening line: ${output}`)
-      await sleep(50)
-    }
-    child.kill('SIGTERM')
-    expect(await exited, output).toBe(0)
-    expect(output).not.toContain(new URL(databaseUrl()).password)
+    const main = await startMain()
+    main.child.kill('SIGTERM')
+    expect(await main.exited, main.output()).toBe(0)
+    expect(main.output()).not.toContain(new URL(databaseUrl()).password)
+  })
+
+  it('exits at once, with code 1, on a second signal during the drain', async () => {
+    const main = await startMain()
+    const slow = fetch(`http://127.0.0.1:${main.port}/v1/query`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${main.token}` },
+      body: JSON.stringify({ sql: 'select pg_sleep(8)' }),
+    }).catch((error: unknown) => error)
+    await sleep(300)
+    main.child.kill('SIGTERM')
+    await sleep(300)
+    main.child.kill('SIGTERM')
+    expect(await main.exited).toBe(1)
+    expect(main.output()).toContain('again: exiting without finishing the drain')
+    await slow
   })
 })

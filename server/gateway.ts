@@ -8,6 +8,8 @@ import { createOperations, type Operations, type OperationsOptions } from './adm
 import { createApp, type AppDeps } from './app.js'
 import type { Config } from './config/schema.js'
 import type { GatewayEnv } from './http/env.js'
+import type { ReportBug } from './http/errors.js'
+import { createRequestListener, type RequestListener } from './http/listener.js'
 import { Lifecycle } from './lifecycle.js'
 import type { Readiness } from './routes/health.js'
 import type { Tenant } from './tenant.js'
@@ -23,6 +25,11 @@ export interface GatewayOptions extends OperationsOptions {
 export interface Gateway {
   readonly config: Config
   readonly app: Hono<GatewayEnv>
+  /**
+   * The Node request listener to serve: `app`, plus the direct `/v1/query` path that skips
+   * Hono for speed (server/http/direct-query.ts). Use it with `http.createServer`.
+   */
+  readonly listener: RequestListener
   readonly tenants: ReadonlyMap<string, Tenant>
   readonly lifecycle: Lifecycle
   readonly transactions: TransactionRegistry
@@ -86,6 +93,8 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     return { ready, draining: lifecycle.draining, tenants: states }
   }
 
+  const reportBug: ReportBug =
+    options.reportBug ?? ((error) => console.error('sluice: internal error', error))
   const app = createApp({
     tokens,
     tenants,
@@ -93,7 +102,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     transactions,
     bodyLimitBytes: config.server.bodyLimitBytes,
     readiness,
-    ...(options.reportBug ? { reportBug: options.reportBug } : {}),
+    reportBug,
     middleware: operations.middleware,
     extraRoutes: (app) => {
       operations.routes(app)
@@ -101,12 +110,24 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     },
   })
 
+  let listener: RequestListener | undefined
   let closing: Promise<void> | undefined
   return {
     get config() {
       return operations.tenants.config
     },
     app,
+    get listener() {
+      listener ??= createRequestListener(app, {
+        tokens,
+        tenants,
+        lifecycle,
+        bodyLimitBytes: config.server.bodyLimitBytes,
+        requests: operations.requests,
+        reportBug,
+      })
+      return listener
+    },
     tenants,
     lifecycle,
     transactions,

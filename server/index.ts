@@ -1,13 +1,14 @@
 /**
  * The gateway's public surface (`sluice/server`): build a gateway from a validated config
- * and serve its Hono app with any Node server. `server/main.ts` is the CLI built on this.
+ * and serve its Node listener (or its Hono app, `gateway.app.fetch`, which answers the same
+ * but without the direct `/v1/query` path). `server/main.ts` is the CLI built on this.
  *
  * @example
- * import { serve } from '@hono/node-server'
+ * import { createServer } from 'node:http'
  * import { createGateway, loadConfigFile } from 'sluice/server'
  * const gateway = createGateway(await loadConfigFile('sluice.json'))
  * await gateway.start()
- * serve({ fetch: gateway.app.fetch, port: 8080 })
+ * createServer(gateway.listener).listen(8080)
  */
 export { createGateway } from './gateway.js'
 export type { Gateway, GatewayOptions } from './gateway.js'

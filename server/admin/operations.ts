@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.js'
 import type { GatewayEnv } from '../http/env.js'
 import { silentLogger, type Logger } from '../log/logger.js'
 import { logPoolEvent } from '../log/pool-log.js'
-import { requestLog } from '../log/request-log.js'
+import { createRequestRecorder, requestLog, type RequestRecorder } from '../log/request-log.js'
 import { createMetrics, type Metrics } from '../metrics/metrics.js'
 import { metricsRoute } from '../metrics/route.js'
 import type { PoolEvent } from '../pool/pool.js'
@@ -42,6 +42,8 @@ export interface Operations {
   readonly tenants: TenantSet
   /** Request middleware, mounted first. */
   readonly middleware: MiddlewareHandler<GatewayEnv>[]
+  /** What that middleware does, for the direct `/v1/query` path (server/http/direct-query.ts). */
+  readonly requests: { barrier: RequestBarrier; recorder: RequestRecorder }
   /** Mounts `/metrics` and `/admin/*`. */
   routes(app: Hono<GatewayEnv>): void
   /**
@@ -110,14 +112,17 @@ export function createOperations(
     return apply(next)
   }
 
+  const recorder = createRequestRecorder({
+    logger,
+    metrics,
+    settings: () => set.config.server.log,
+  })
   return {
     logger,
     metrics,
     tenants: set,
-    middleware: [
-      barrier.middleware(),
-      requestLog({ logger, metrics, settings: () => set.config.server.log }),
-    ],
+    middleware: [barrier.middleware(), requestLog(recorder)],
+    requests: { barrier, recorder },
     routes(app) {
       app.route(
         '/',

@@ -15,17 +15,21 @@ export class RequestBarrier {
     return this.active.size
   }
 
+  /** Tracks `running` until it settles. */
+  async track<T>(running: Promise<T>): Promise<T> {
+    this.active.add(running)
+    try {
+      return await running
+    } finally {
+      this.active.delete(running)
+    }
+  }
+
   /** The middleware that tracks each request. */
   middleware(): MiddlewareHandler<GatewayEnv> {
-    const active = this.active
+    const track = (running: Promise<void>) => this.track(running)
     return async function trackRequest(_c, next) {
-      const running = next()
-      active.add(running)
-      try {
-        await running
-      } finally {
-        active.delete(running)
-      }
+      await track(next())
     }
   }
 

@@ -4,7 +4,8 @@
  * the config on SIGHUP and drains on SIGTERM/SIGINT.
  */
 import { randomBytes } from 'node:crypto'
-import { serve } from '@hono/node-server'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { ConfigError, loadConfigFile, singleTenantConfig } from '../config/load.js'
 import { redactText } from '../config/redact.js'
 import { logSchema, type Config } from '../config/schema.js'
@@ -98,10 +99,10 @@ export async function serveCommand(args: readonly string[], io: CliIo, env: Env)
     ...(configFile
       ? { loadConfig: async () => applyEnv(await loadConfigFile(configFile, env), env) }
       : {}),
-    reportBug: (error, c) =>
+    reportBug: (error, requestId) =>
       logger.error(
         {
-          requestId: c.get('requestId'),
+          requestId,
           error: errorMessage(error),
           stack: error instanceof Error && error.stack ? redactText(error.stack) : undefined,
         },
@@ -115,8 +116,13 @@ export async function serveCommand(args: readonly string[], io: CliIo, env: Env)
     throw error
   }
   const { host, port } = config.server
-  const server = serve({ fetch: gateway.app.fetch, hostname: host, port }, (info) => {
-    const base = `http://${host}:${info.port}`
+  const server = createServer(gateway.listener)
+  server.once('error', (error: NodeJS.ErrnoException) => {
+    io.err(`sluice: cannot listen on ${host}:${port}: ${error.code ?? error.message}`)
+    process.exit(1)
+  })
+  server.listen(port, host, () => {
+    const base = `http://${host}:${(server.address() as AddressInfo).port}`
     const facts = { baseUrl: base, configFile, embedded: embedded !== undefined }
     for (const line of describeStartup(config, facts)) io.out(`sluice: ${line}`)
     if (printedToken) {
@@ -154,13 +160,10 @@ export async function serveCommand(args: readonly string[], io: CliIo, env: Env)
       process.exit(1)
     }, graceMs + 15_000).unref()
     server.close()
-    const closeIdle = setInterval(
-      () => (server as { closeIdleConnections?: () => void }).closeIdleConnections?.(),
-      100,
-    )
+    const closeIdle = setInterval(() => server.closeIdleConnections(), 100)
     await gateway.close()
     clearInterval(closeIdle)
-    ;(server as { closeAllConnections?: () => void }).closeAllConnections?.()
+    server.closeAllConnections()
     await embedded?.stop()
     io.out('sluice: stopped')
     await new Promise<void>((resolve) => logger.flush(() => resolve()))

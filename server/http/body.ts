@@ -18,7 +18,16 @@ export async function readBody<T>(
   empty?: T,
   quick?: (json: unknown) => T | undefined,
 ): Promise<T> {
-  const text = await requestText(c)
+  return parseBody(await requestText(c), schema, empty, quick)
+}
+
+/** {@link readBody} for a body already read as `text`. */
+export function parseBody<T>(
+  text: string,
+  schema: z.ZodType<T>,
+  empty?: T,
+  quick?: (json: unknown) => T | undefined,
+): T {
   if (empty !== undefined && text.trim() === '') return empty
   let json: unknown
   try {

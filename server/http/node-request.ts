@@ -29,6 +29,11 @@ const signals = new WeakMap<object, AbortSignal>()
 export function requestSignal(c: Context): AbortSignal {
   const { incoming, outgoing } = bindings(c)
   if (!incoming || !outgoing || typeof outgoing.once !== 'function') return c.req.raw.signal
+  return disconnectSignal(incoming, outgoing)
+}
+
+/** {@link requestSignal} for Node's own request and response. */
+export function disconnectSignal(incoming: IncomingMessage, outgoing: ServerResponse): AbortSignal {
   let signal = signals.get(outgoing)
   if (signal) return signal
   const controller = new AbortController()
@@ -58,10 +63,19 @@ export function requestText(c: Context): Promise<string> {
   ) {
     return c.req.text()
   }
+  return readNodeBody(incoming)
+}
+
+/** Reads a Node request's whole body as UTF-8 text. */
+export function readNodeBody(incoming: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
     incoming.on('data', (chunk: Buffer) => chunks.push(chunk))
-    incoming.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')))
+    incoming.once('end', () =>
+      resolve(
+        chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'),
+      ),
+    )
     incoming.once('error', reject)
     // A client that goes away mid-body: settle rather than wait for an end that never comes.
     incoming.once('close', () => {

@@ -14,7 +14,7 @@ import { errorMessage } from './pool-log.js'
 import type { Logger } from './logger.js'
 import type { StatementReport, StatementScope } from './statement-scope.js'
 
-/** Options of {@link requestLog}. */
+/** Options of {@link createRequestRecorder}. */
 export interface RequestLogOptions {
   logger: Logger
   /** The current log settings (a reload may change them). */
@@ -47,69 +47,115 @@ function statementFields(report: StatementReport, settings: LogConfig): Record<s
   return fields
 }
 
-/** Builds the middleware; mount it first, right after the request id. */
-export function requestLog(options: RequestLogOptions): MiddlewareHandler<GatewayEnv> {
+/** How a finished request ended, for its log line and metrics. */
+export interface RequestOutcome {
+  method: string
+  /** The matched route pattern, or `unmatched`. */
+  route: string
+  path: string
+  status: number
+  /** The error code of an error response, or '' for a success. */
+  code: string
+  /** The tenant the token chose, or '' before authentication. */
+  tenant: string
+}
+
+/** One request being served: its statement scope, and how to finish it. */
+export interface RequestRecord {
+  readonly scope: StatementScope
+  /** Writes the request's line and metrics; call once, when the response is decided. */
+  finish(outcome: RequestOutcome): void
+}
+
+/** Starts the record of each request; shared by the Hono app and the direct path. */
+export interface RequestRecorder {
+  start(requestId: string): RequestRecord
+}
+
+/** Builds the request recorder: logs, metrics and the statement scope of each request. */
+export function createRequestRecorder(options: RequestLogOptions): RequestRecorder {
   const { logger, metrics } = options
   // The request line is built from fixed fields that hold no secret, so it skips the
   // logger's redaction pass (a wildcard walk over every line, the costliest part of it).
   let lines = logger.child({}, { redact: [] })
+  return {
+    start(requestId) {
+      const started = performance.now()
+      let statements = 0
+      let statementMs = 0
+      metrics?.inFlight.inc()
+      const scope: StatementScope = {
+        statement(report: StatementReport) {
+          statements++
+          statementMs += report.ms
+          const ok = report.error === undefined
+          metrics?.statement({ tenant: report.tenant, seconds: report.ms / 1000, ok })
+          const settings = options.settings()
+          const slow = settings.slowStatementMs > 0 && report.ms >= settings.slowStatementMs
+          if (!slow && settings.statements === 'none') return
+          const fields = {
+            requestId,
+            tenant: report.tenant,
+            durationMs: Math.round(report.ms * 10) / 10,
+            ...(ok
+              ? { rowCount: report.rowCount ?? null }
+              : { sqlstate: sqlstateOf(report.error) }),
+            // PostgreSQL's messages may quote a parameter's value: only with the SQL text.
+            ...(!ok && settings.statements !== 'none' ? { error: errorMessage(report.error) } : {}),
+            ...statementFields(report, settings),
+          }
+          if (slow) logger.warn(fields, 'slow statement')
+          else logger.debug(fields, 'statement')
+        },
+      }
+      return {
+        scope,
+        finish({ method, route, path, status, code, tenant }) {
+          metrics?.inFlight.dec()
+          const ms = performance.now() - started
+          metrics?.request({ route, method, status, code, tenant, seconds: ms / 1000 })
+          const line = {
+            requestId,
+            method,
+            route,
+            path,
+            status,
+            durationMs: Math.round(ms * 10) / 10,
+            ...(tenant ? { tenant } : {}),
+            ...(code ? { errorCode: code } : {}),
+            ...(statements > 0
+              ? { statements, statementMs: Math.round(statementMs * 10) / 10 }
+              : {}),
+          }
+          // A reload may change the level; a child keeps the one it was made with.
+          if (lines.level !== logger.level) lines = logger.child({}, { redact: [] })
+          if (code === 'INTERNAL' || (status >= 500 && !code)) lines.error(line, 'request failed')
+          else if (status >= 500) lines.warn(line, 'request failed')
+          else if (QUIET_ROUTES.has(route) && status < 400) lines.debug(line, 'request')
+          else lines.info(line, 'request')
+        },
+      }
+    },
+  }
+}
+
+/** The request middleware over `recorder`; mount it first, right after the request id. */
+export function requestLog(recorder: RequestRecorder): MiddlewareHandler<GatewayEnv> {
   return async function requestLog(c, next) {
-    const started = performance.now()
-    const requestId = c.get('requestId')
-    let statements = 0
-    let statementMs = 0
-    const scope: StatementScope = {
-      statement(report: StatementReport) {
-        statements++
-        statementMs += report.ms
-        const ok = report.error === undefined
-        metrics?.statement({ tenant: report.tenant, seconds: report.ms / 1000, ok })
-        const settings = options.settings()
-        const slow = settings.slowStatementMs > 0 && report.ms >= settings.slowStatementMs
-        if (!slow && settings.statements === 'none') return
-        const fields = {
-          requestId,
-          tenant: report.tenant,
-          durationMs: Math.round(report.ms * 10) / 10,
-          ...(ok ? { rowCount: report.rowCount ?? null } : { sqlstate: sqlstateOf(report.error) }),
-          // PostgreSQL's messages may quote a parameter's value: only with the SQL text.
-          ...(!ok && settings.statements !== 'none' ? { error: errorMessage(report.error) } : {}),
-          ...statementFields(report, settings),
-        }
-        if (slow) logger.warn(fields, 'slow statement')
-        else logger.debug(fields, 'statement')
-      },
-    }
-    metrics?.inFlight.inc()
+    const record = recorder.start(c.get('requestId'))
+    c.set('statementScope', record.scope)
     try {
-      c.set('statementScope', scope)
       await next()
     } finally {
-      metrics?.inFlight.dec()
+      record.finish({
+        method: c.req.method,
+        route: routeOf(c),
+        path: c.req.path,
+        status: c.res.status,
+        code: c.get('errorCode') ?? '',
+        tenant: c.get('tenant')?.name ?? '',
+      })
     }
-    const ms = performance.now() - started
-    const route = routeOf(c)
-    const status = c.res.status
-    const code = c.get('errorCode') ?? ''
-    const tenant = c.get('tenant')?.name ?? ''
-    metrics?.request({ route, method: c.req.method, status, code, tenant, seconds: ms / 1000 })
-    const line = {
-      requestId,
-      method: c.req.method,
-      route,
-      path: c.req.path,
-      status,
-      durationMs: Math.round(ms * 10) / 10,
-      ...(tenant ? { tenant } : {}),
-      ...(code ? { errorCode: code } : {}),
-      ...(statements > 0 ? { statements, statementMs: Math.round(statementMs * 10) / 10 } : {}),
-    }
-    // A reload may change the level; a child keeps the one it was made with.
-    if (lines.level !== logger.level) lines = logger.child({}, { redact: [] })
-    if (code === 'INTERNAL' || (status >= 500 && !code)) lines.error(line, 'request failed')
-    else if (status >= 500) lines.warn(line, 'request failed')
-    else if (QUIET_ROUTES.has(route) && status < 400) lines.debug(line, 'request')
-    else lines.info(line, 'request')
   }
 }
 

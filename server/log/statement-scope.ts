@@ -24,7 +24,7 @@ export interface StatementScope {
 }
 
 /** Runs one client statement and reports its duration and outcome to `scope`, if any. */
-export async function timeStatement<T extends { rowCount: number | null }>(
+export function timeStatement<T extends { rowCount: number | null }>(
   scope: StatementScope | undefined,
   tenant: string,
   request: { sql: string; params?: readonly unknown[] | undefined },
@@ -32,13 +32,17 @@ export async function timeStatement<T extends { rowCount: number | null }>(
 ): Promise<T> {
   if (!scope) return run()
   const started = performance.now()
-  const base = { tenant, sql: request.sql, params: request.params }
-  try {
-    const outcome = await run()
-    scope.statement({ ...base, ms: performance.now() - started, rowCount: outcome.rowCount })
-    return outcome
-  } catch (error) {
-    scope.statement({ ...base, ms: performance.now() - started, error })
-    throw error
-  }
+  const { sql, params } = request
+  // Plain callbacks rather than async/await: this wraps every statement.
+  return run().then(
+    (outcome) => {
+      const ms = performance.now() - started
+      scope.statement({ tenant, sql, params, ms, rowCount: outcome.rowCount })
+      return outcome
+    },
+    (error: unknown) => {
+      scope.statement({ tenant, sql, params, ms: performance.now() - started, error })
+      throw error
+    },
+  )
 }

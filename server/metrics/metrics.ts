@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { PoolEvent } from '../pool/pool.js'
+import { FastCounter, FastHistogram } from './fast-series.js'
 import { PoolMetrics } from './pool-metrics.js'
 
 /** Options of {@link createMetrics}. */
@@ -53,8 +54,8 @@ export interface Metrics {
   statement(sample: StatementSample): void
   /** Counts a config reload. */
   reload(result: 'ok' | 'invalid'): void
-  /** Requests being served now. */
-  readonly inFlight: Gauge
+  /** Requests being served now (read at scrape time). */
+  readonly inFlight: { inc(): void; dec(): void }
   /** The Prometheus text exposition. */
   render(): Promise<string>
 }
@@ -93,14 +94,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['tenant'],
     registers,
   })
-  const acquireWait = new Histogram({
+  const acquireWait = new FastHistogram({
     name: 'sluice_pool_acquire_wait_seconds',
     help: 'Time from asking the pool for a connection to getting one',
     labelNames: ['tenant'],
     buckets: SECONDS_BUCKETS,
     registers,
   })
-  const holdDuration = new Histogram({
+  const holdDuration = new FastHistogram({
     name: 'sluice_pool_connection_hold_seconds',
     help: 'How long a borrower held a connection; the sum is psycopg_pool usage_ms',
     labelNames: ['tenant'],
@@ -114,30 +115,34 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     buckets: SECONDS_BUCKETS,
     registers,
   })
-  const statementDuration = new Histogram({
+  const statementDuration = new FastHistogram({
     name: 'sluice_statement_duration_seconds',
     help: 'Time PostgreSQL took to run a client statement, by outcome (ok, error)',
     labelNames: ['tenant', 'outcome'],
     buckets: SECONDS_BUCKETS,
     registers,
   })
-  const requests = new Counter({
+  const requests = new FastCounter({
     name: 'sluice_http_requests_total',
     help: "HTTP requests by route, method, status, error code ('' on success) and tenant",
     labelNames: ['route', 'method', 'status', 'code', 'tenant'],
     registers,
   })
-  const requestDuration = new Histogram({
+  const requestDuration = new FastHistogram({
     name: 'sluice_http_request_duration_seconds',
     help: 'Time to answer an HTTP request, by route',
     labelNames: ['route', 'method'],
     buckets: SECONDS_BUCKETS,
     registers,
   })
-  const inFlight = new Gauge({
+  let requestsInFlight = 0
+  new Gauge({
     name: 'sluice_http_requests_in_flight',
     help: 'HTTP requests being served now',
     registers,
+    collect() {
+      this.set(requestsInFlight)
+    },
   })
   const reloads = new Counter({
     name: 'sluice_config_reloads_total',
@@ -161,14 +166,17 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   return {
     registry,
     pools,
-    inFlight,
+    inFlight: {
+      inc: () => requestsInFlight++,
+      dec: () => requestsInFlight--,
+    },
     poolEvent(tenant, event) {
       switch (event.type) {
         case 'acquired':
-          acquireWait.observe({ tenant }, event.waitMs / 1000)
+          acquireWait.observe([tenant], event.waitMs / 1000)
           break
         case 'released':
-          holdDuration.observe({ tenant }, event.heldMs / 1000)
+          holdDuration.observe([tenant], event.heldMs / 1000)
           break
         case 'opened':
           opened.inc({ tenant })
@@ -189,20 +197,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
     request(sample) {
       const { route, method, seconds } = sample
-      requests.inc({
-        route,
-        method,
-        status: String(sample.status),
-        code: sample.code,
-        tenant: sample.tenant,
-      })
-      requestDuration.observe({ route, method }, seconds)
+      requests.inc([route, method, String(sample.status), sample.code, sample.tenant])
+      requestDuration.observe([route, method], seconds)
     },
     statement(sample) {
-      statementDuration.observe(
-        { tenant: sample.tenant, outcome: sample.ok ? 'ok' : 'error' },
-        sample.seconds,
-      )
+      statementDuration.observe([sample.tenant, sample.ok ? 'ok' : 'error'], sample.seconds)
     },
     reload(result) {
       reloads.inc({ result })

@@ -5,6 +5,7 @@
  * sessions (see ./session-reset.ts).
  */
 import { SluiceError } from '../../src/errors.js'
+import type { AbortLike } from '../abort.js'
 import type { PoolConfig } from '../config/schema.js'
 import type { Connection } from './connection.js'
 import { resetSession } from './session-reset.js'
@@ -43,7 +44,7 @@ interface Waiter {
   holder: string | undefined
   timer: ReturnType<typeof setTimeout>
   onAbort: (() => void) | undefined
-  signal: AbortSignal | undefined
+  signal: AbortLike | undefined
 }
 
 const REFILL_MAX_DELAY_MS = 10_000
@@ -102,7 +103,7 @@ export class Pool {
    * already wait, POOL_TIMEOUT after `acquireTimeoutMs`, DB_UNAVAILABLE when a needed
    * connection cannot be opened, or the signal's reason when it aborts.
    */
-  async acquire(signal?: AbortSignal, holder?: string): Promise<Connection> {
+  async acquire(signal?: AbortLike, holder?: string): Promise<Connection> {
     if (this.closed)
       throw new SluiceError('SHUTTING_DOWN', 'the gateway is shutting down', {
         retryable: true,

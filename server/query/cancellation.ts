@@ -4,6 +4,7 @@
  * with PostgreSQL's answer, and the connection is discarded (a late cancel must never hit
  * the next request). Should PostgreSQL not answer the cancel, the socket is closed.
  */
+import type { AbortLike } from '../abort.js'
 import type { Connection } from '../pool/connection.js'
 import { toSluiceError } from '../db-error.js'
 
@@ -14,7 +15,7 @@ const CANCEL_GRACE_MS = 5_000
 export async function withCancellation<T>(
   connection: Connection,
   timeoutMs: number,
-  signal: AbortSignal | undefined,
+  signal: AbortLike | undefined,
   work: () => Promise<T>,
 ): Promise<T> {
   let timedOut = false

@@ -12,6 +12,7 @@ import type {
   TransactionOptions,
   WireParam,
 } from '../../src/protocol.js'
+import type { AbortLike } from '../abort.js'
 import type { Principal } from '../auth.js'
 import { toSluiceError } from '../db-error.js'
 import { timeStatement, type StatementScope } from '../log/statement-scope.js'
@@ -25,7 +26,7 @@ export interface RunContext {
   tenant: Tenant
   principal: Principal
   /** Aborts when the HTTP client goes away. */
-  signal?: AbortSignal
+  signal?: AbortLike | undefined
   /** For the hold-time watchdog's warnings. */
   requestId?: string
   /** Receives each statement's timing, for logs and metrics. */

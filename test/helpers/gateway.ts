@@ -3,6 +3,7 @@
  * backends can be counted in pg_stat_activity without seeing other test files' pools.
  */
 import { randomBytes } from 'node:crypto'
+import { createServer, type Server } from 'node:http'
 import pg from 'pg'
 import { inject } from 'vitest'
 import { parseConfig } from '../../server/config/load.js'
@@ -128,4 +129,12 @@ export async function eventually(
     if (Date.now() > end) throw new Error('condition not met in time')
     await new Promise((r) => setTimeout(r, 50))
   }
+}
+
+/**
+ * Serves `gateway` on 127.0.0.1 on a free port, as `sluice serve` does (its Node listener:
+ * the direct `/v1/query` path plus the Hono app). Wait for 'listening' before reading the port.
+ */
+export function serveGateway(gateway: Gateway): Server {
+  return createServer(gateway.listener).listen(0, '127.0.0.1')
 }

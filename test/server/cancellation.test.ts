@@ -1,7 +1,13 @@
 import type { AddressInfo } from 'node:net'
-import { serve, type ServerType } from '@hono/node-server'
+import type { Server as ServerType } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { admin, eventually, startTestGateway, type TestGateway } from '../helpers/gateway.js'
+import {
+  admin,
+  eventually,
+  serveGateway,
+  startTestGateway,
+  type TestGateway,
+} from '../helpers/gateway.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -11,7 +17,7 @@ describe('cancellation', () => {
   let base: string
   beforeAll(async () => {
     t = await startTestGateway({ pool: { min: 1, max: 2 } })
-    server = serve({ fetch: t.gateway.app.fetch, port: 0, hostname: '127.0.0.1' })
+    server = serveGateway(t.gateway)
     await new Promise((r) => server.once('listening', r))
     base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   })

@@ -1,10 +1,16 @@
 import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
-import { serve, type ServerType } from '@hono/node-server'
+import type { Server as ServerType } from 'node:http'
 import { NeonDbError, Pool, neon, neonConfig } from '@neondatabase/serverless'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { admin, databaseUrl, startTestGateway, type TestGateway } from '../helpers/gateway.js'
+import {
+  admin,
+  databaseUrl,
+  serveGateway,
+  startTestGateway,
+  type TestGateway,
+} from '../helpers/gateway.js'
 
 // The real @neondatabase/serverless client against a listening gateway, with every answer
 // compared to what pg gives for the same statement on the same database.
@@ -50,7 +56,7 @@ describe('POST /sql with the @neondatabase/serverless client', () => {
 
   beforeAll(async () => {
     t = await startTestGateway()
-    server = serve({ fetch: t.gateway.app.fetch, port: 0, hostname: '127.0.0.1' })
+    server = serveGateway(t.gateway)
     await new Promise((resolve) => server.once('listening', resolve))
     host = `127.0.0.1:${(server.address() as AddressInfo).port}`
     neonConfig.fetchEndpoint = `http://${host}/sql`
@@ -224,7 +230,7 @@ describe('POST /sql with the @neondatabase/serverless client', () => {
   it('reads a percent-encoded token from the password', async () => {
     const token = 'p@ss/w:rd?#%+ with spaces'
     const special = await startTestGateway({ tokens: [{ token, role: 'readwrite' }] })
-    const app = serve({ fetch: special.gateway.app.fetch, port: 0, hostname: '127.0.0.1' })
+    const app = serveGateway(special.gateway)
     try {
       await new Promise((resolve) => app.once('listening', resolve))
       const port = (app.address() as AddressInfo).port

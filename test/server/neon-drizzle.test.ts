@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
-import { serve, type ServerType } from '@hono/node-server'
+import type { Server as ServerType } from 'node:http'
 import { neon, neonConfig } from '@neondatabase/serverless'
 import { asc, eq, sql } from 'drizzle-orm'
 import { drizzle as drizzleNeon } from 'drizzle-orm/neon-http'
@@ -21,7 +21,13 @@ import {
 } from 'drizzle-orm/pg-core'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { admin, databaseUrl, startTestGateway, type TestGateway } from '../helpers/gateway.js'
+import {
+  admin,
+  databaseUrl,
+  serveGateway,
+  startTestGateway,
+  type TestGateway,
+} from '../helpers/gateway.js'
 
 // Drizzle's neon-http driver against a listening gateway, compared with Drizzle's
 // node-postgres driver running the same code on the same database.
@@ -53,7 +59,7 @@ describe('POST /sql with Drizzle neon-http', () => {
 
   beforeAll(async () => {
     t = await startTestGateway()
-    server = serve({ fetch: t.gateway.app.fetch, port: 0, hostname: '127.0.0.1' })
+    server = serveGateway(t.gateway)
     await new Promise((resolve) => server.once('listening', resolve))
     const host = `127.0.0.1:${(server.address() as AddressInfo).port}`
     neonConfig.fetchEndpoint = `http://${host}/sql`

@@ -1,10 +1,10 @@
-import { serve, type ServerType } from '@hono/node-server'
+import type { Server as ServerType } from 'node:http'
 import { request } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { quickQueryRequest } from '../../../server/http/query-request.js'
 import { queryRequestSchema } from '../../../server/http/schemas.js'
-import { startTestGateway, type TestGateway } from '../../helpers/gateway.js'
+import { serveGateway, startTestGateway, type TestGateway } from '../../helpers/gateway.js'
 
 interface Answer {
   status: number
@@ -45,7 +45,7 @@ function send(body: string, options: { chunked?: boolean } = {}): Promise<Answer
 
 beforeAll(async () => {
   gateway = await startTestGateway({}, { server: { bodyLimitBytes: 1024 } })
-  server = serve({ fetch: gateway.gateway.app.fetch, port: 0, hostname: '127.0.0.1' })
+  server = serveGateway(gateway.gateway)
   await new Promise((r) => server.once('listening', r))
   port = (server.address() as AddressInfo).port
 })

@@ -28,11 +28,12 @@ export function createTenant(
   const resolved = resolveConnection(config)
   const lifetimeMs = config.pool.maxLifetimeSeconds * 1000
   const onPoolEvent = options.onPoolEvent
+  const prepared = { threshold: config.pool.prepareThreshold, max: config.pool.preparedMax }
   const pool = new Pool({
     ...config.pool,
     resetAlways: config.session.resetMode === 'always',
     checkTimeoutMs: config.connection.connectTimeoutMs,
-    connect: () => openConnection(resolved.client, lifetimeMs, resolved.cancel),
+    connect: () => openConnection(resolved.client, lifetimeMs, resolved.cancel, prepared),
     ...(onPoolEvent ? { onEvent: (event: PoolEvent) => onPoolEvent(name, event) } : {}),
   })
   return { name, config, pool }

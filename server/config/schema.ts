@@ -59,6 +59,17 @@ export const poolSchema = z
     holdWarningMs: int(1)
       .default(60_000)
       .describe('Log a warning (with the request id) when a request holds a connection this long'),
+    prepareThreshold: int(0)
+      .nullable()
+      .default(5)
+      .describe(
+        "Prepare a /v1/query statement once a connection ran its text this often (psycopg's prepare_threshold); 0 = at once, null = never",
+      ),
+    preparedMax: int(1)
+      .default(100)
+      .describe(
+        "Prepared statements kept per connection, least recently used closed first (psycopg's prepared_max)",
+      ),
   })
   .strict()
 

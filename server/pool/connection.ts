@@ -4,6 +4,7 @@
  */
 import { connect as netConnect } from 'node:net'
 import pg from 'pg'
+import { PreparedStatements, isStalePlan, type PreparedOptions } from './prepared.js'
 import { Statement, type StatementOptions, type StatementOutcome } from './statement.js'
 
 /** Where to send a cancel request: the server's address, as the connection used it. */
@@ -40,11 +41,19 @@ export class Connection {
   holder: string | undefined
   /** The watchdog already warned about this borrow. */
   heldWarned = false
+  /** The named prepared statements of this session. */
+  readonly prepared: PreparedStatements
   private readonly cancelTarget: CancelTarget
 
-  constructor(client: pg.Client, lifetimeMs: number, cancelTarget: CancelTarget) {
+  constructor(
+    client: pg.Client,
+    lifetimeMs: number,
+    cancelTarget: CancelTarget,
+    prepared: PreparedOptions = { threshold: null, max: 0 },
+  ) {
     this.client = client
     this.cancelTarget = cancelTarget
+    this.prepared = new PreparedStatements(`sluice_${this.id}`, prepared)
     // Up to 5% earlier, so connections opened together do not all recycle together.
     this.expiresAt = this.createdAt + lifetimeMs * (1 - Math.random() * 0.05)
     const markBroken = () => {
@@ -64,11 +73,28 @@ export class Connection {
     return this.client.getTransactionStatus()
   }
 
-  /** Runs one statement. */
+  /** Runs one statement, unnamed. */
   run(options: StatementOptions): Promise<StatementOutcome> {
     const statement = new Statement(options)
     this.client.query(statement as unknown as pg.QueryConfig)
     return statement.promise
+  }
+
+  /**
+   * Runs one statement as a named prepared statement once its text is used often enough
+   * (./prepared.ts). Only for a statement alone in its implicit transaction: when its plan
+   * went stale it is run again unnamed, which inside a transaction would be too late.
+   */
+  async runPrepared(options: StatementOptions): Promise<StatementOutcome> {
+    const plan = this.prepared.plan(options.text)
+    if (plan.name === undefined) return this.run(options)
+    try {
+      return await this.run({ ...options, ...plan })
+    } catch (error) {
+      if (!isStalePlan(error)) throw error
+      this.prepared.forget(options.text)
+      return this.run(options)
+    }
   }
 
   /** Runs gateway-owned SQL (BEGIN, COMMIT, DISCARD ALL…) with the simple protocol. */
@@ -122,10 +148,11 @@ export async function openConnection(
   config: pg.ClientConfig,
   lifetimeMs: number,
   cancelTarget: CancelTarget,
+  prepared?: PreparedOptions,
 ): Promise<Connection> {
   const client = new pg.Client(config)
   // An error before connect() settles is reported by connect(); this keeps it from crashing us.
   client.on('error', () => {})
   await client.connect()
-  return new Connection(client, lifetimeMs, cancelTarget)
+  return new Connection(client, lifetimeMs, cancelTarget, prepared)
 }

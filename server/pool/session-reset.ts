@@ -13,10 +13,8 @@ export async function resetSession(connection: Connection): Promise<void> {
   // Wait for PostgreSQL's ReadyForQuery after a failed statement, so the status is current.
   if (connection.transactionStatus !== 'I') await connection.simple('ROLLBACK')
   await connection.simple('DISCARD ALL')
-  // DISCARD ALL deallocated them on the server; pg must parse them again.
-  ;(
-    connection.client as unknown as { connection: { parsedStatements: Record<string, string> } }
-  ).connection.parsedStatements = {}
+  // DISCARD ALL deallocated them on the server: parse them again.
+  connection.prepared.clear()
   connection.dirty = false
   if (connection.transactionStatus !== 'I')
     throw new Error('session still inside a transaction after reset')

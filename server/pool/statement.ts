@@ -19,8 +19,12 @@ export interface StatementOptions {
   values?: readonly (string | null)[]
   /** Simple-protocol text (our own BEGIN/COMMIT/DISCARD); user statements never use it. */
   simple?: boolean
-  /** Named prepared statement to (re)use on this connection. */
+  /** Named prepared statement to use on this connection (see ./prepared.ts). */
   name?: string
+  /** `name` is already prepared on this connection: bind it without parsing again. */
+  prepared?: boolean
+  /** A prepared statement to close first (evicted from the connection's cache). */
+  close?: string
   maxRows?: number
   maxBytes?: number
 }
@@ -42,8 +46,8 @@ interface WireConnection {
   describe(msg: { type: 'P' | 'S'; name?: string }): void
   execute(msg: { portal?: string; rows?: number }): void
   sync(): void
+  close(msg: { type: 'S'; name: string }): void
   sendCopyFail(message: string): void
-  parsedStatements: Record<string, string>
   stream: { cork?: () => void; uncork?: () => void }
 }
 
@@ -85,9 +89,9 @@ export class Statement {
     connection.stream.cork?.()
     try {
       const name = this.name ?? ''
-      if (!this.name || connection.parsedStatements[this.name] === undefined) {
-        connection.parse({ text: this.text, name })
-      }
+      if (this.options.close !== undefined)
+        connection.close({ type: 'S', name: this.options.close })
+      if (!this.options.prepared) connection.parse({ text: this.text, name })
       connection.bind({ statement: name, values: this.options.values ?? [] })
       connection.describe({ type: 'P' })
       connection.execute({})

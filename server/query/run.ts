@@ -90,22 +90,26 @@ export interface ByteBudget {
 /**
  * Runs one statement on a connection and shapes its result, enforcing the tenant's row limit
  * and the response's byte budget (shared by the statements of a batch or transaction).
+ * `alone`: the statement is its own implicit transaction, so it may run as a named prepared
+ * statement (server/pool/prepared.ts).
  */
 export async function execute(
   connection: Connection,
   context: Pick<RunContext, 'tenant' | 'statements'>,
   request: QueryRequest,
   budget: ByteBudget = { remaining: context.tenant.config.maxResultBytes },
+  alone = false,
 ): Promise<QueryResult> {
   const { tenant } = context
+  const options = {
+    text: request.sql,
+    values: toText(request.params),
+    maxRows: tenant.config.maxRows,
+    maxBytes: budget.remaining,
+  }
   // Timed for the statement histogram and the slow-statement log (server/log/).
   const outcome = await timeStatement(context.statements, tenant.name, request, () =>
-    connection.run({
-      text: request.sql,
-      values: toText(request.params),
-      maxRows: tenant.config.maxRows,
-      maxBytes: budget.remaining,
-    }),
+    alone ? connection.runPrepared(options) : connection.run(options),
   )
   budget.remaining -= outcome.bytes
   if (outcome.tooLarge) {
@@ -160,7 +164,9 @@ export async function runQuery(context: RunContext, request: QueryRequest): Prom
     effectiveTimeout(context.tenant, request.timeoutMs),
     async (connection) => {
       if (analysis.sessionEffects) connection.dirty = true
-      if (!readOnly) return execute(connection, context, request)
+      // A session-changing statement is reset away after this request: no use preparing it.
+      if (!readOnly)
+        return execute(connection, context, request, undefined, !analysis.sessionEffects)
       await connection.simple(beginSql({}, true))
       try {
         const result = await execute(connection, context, request)

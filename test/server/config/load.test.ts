@@ -36,6 +36,8 @@ describe('config', () => {
       maxIdleSeconds: 600,
       healthCheckAfterIdleMs: 30_000,
       holdWarningMs: 60_000,
+      prepareThreshold: 5,
+      preparedMax: 100,
     })
     expect(config.tenants.acme!.session).toEqual({
       timeZone: 'UTC',

@@ -4,7 +4,8 @@
  * 127.0.0.1 only, and writes bench/RESULTS.md, bench/latency.svg and
  * bench/results/latest.json. Every loop is bounded in count and time.
  *
- * Options: `--quick` (short runs, for trying the harness), `--skip=memory,profile,...`.
+ * Options: `--quick` (short runs, for trying the harness), `--skip=memory,profile,...`,
+ * `--report` (no runs: write RESULTS.md again from results/latest.json and NOTES.md).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
@@ -213,6 +214,10 @@ async function writeResults(results: BenchResults): Promise<void> {
   await writeFile(join(BENCH_DIR, 'results', 'latest.json'), `${JSON.stringify(raw, null, 2)}\n`)
   if (serverless.length > 0)
     await writeFile(join(BENCH_DIR, 'latency.svg'), latencyChart(serverless))
+  await writeMarkdown(results)
+}
+
+async function writeMarkdown(results: BenchResults): Promise<void> {
   const notes = await readFile(join(BENCH_DIR, 'NOTES.md'), 'utf8').catch(() => undefined)
   const markdown = resultsMarkdown(results, notes)
   const file = join(BENCH_DIR, 'RESULTS.md')
@@ -220,7 +225,14 @@ async function writeResults(results: BenchResults): Promise<void> {
   await writeFile(file, await prettier.format(markdown, { ...options, parser: 'markdown' }))
 }
 
-main().then(
+/** `--report`: RESULTS.md again from the last run's numbers and the current NOTES.md. */
+async function report(): Promise<void> {
+  const raw = await readFile(join(BENCH_DIR, 'results', 'latest.json'), 'utf8')
+  await writeMarkdown(JSON.parse(raw) as BenchResults)
+  console.log('wrote bench/RESULTS.md from bench/results/latest.json and bench/NOTES.md')
+}
+
+;(args.includes('--report') ? report() : main()).then(
   () => process.exit(0),
   (error: unknown) => {
     console.error('bench failed:', error)

@@ -153,7 +153,7 @@ TCP connection each time. Each contender is warmed up first (a fifth of its coun
 counted), so both sides' code is compiled, as in a warm serverless runtime. "+${r.settings.delayMs} ms" puts the latency proxy
 (\`bench/lib/latency-proxy.ts\`) between the function and the database/PgBouncer/gateway host,
 delaying every packet by ${r.settings.delayMs} ms each way: the round trip a function in
-another region or VPC pays.
+another region or VPC pays. "+0 ms" connects to the ports themselves, with no proxy.
 
 | added latency | method | invocations | errors | p50 | p95 | p99 | p50 speed-up vs direct |
 | --- | --- | --- | --- | --- | --- | --- | --- |

@@ -96,20 +96,20 @@ export async function runServerless(
 ): Promise<ServerlessCase[]> {
   const cases: ServerlessCase[] = []
   for (const delayMs of delays) {
-    const proxies = await Promise.all(
-      [targets.postgresPort, targets.pgbouncerPort, targets.gatewayPort].map((port) =>
-        startLatencyProxy(port, delayMs),
-      ),
-    )
-    const [pgProxy, bouncerProxy, gatewayProxy] = proxies
-    const gatewayUrl = `http://127.0.0.1:${gatewayProxy!.port}`
+    const ports = [targets.postgresPort, targets.pgbouncerPort, targets.gatewayPort]
+    // With no added latency everyone talks to the ports themselves: a proxy that adds
+    // nothing would still add two socket hops per round trip, in this very process.
+    const proxies =
+      delayMs > 0 ? await Promise.all(ports.map((port) => startLatencyProxy(port, delayMs))) : []
+    const [pgPort, bouncerPort, gatewayPort] = delayMs > 0 ? proxies.map((p) => p.port) : ports
+    const gatewayUrl = `http://127.0.0.1:${gatewayPort!}`
     const { connect, http } = counts(delayMs)
     const warmAgent = new Agent({ keepAlive: true, maxSockets: 1 })
     const warmFetch = fetchWithAgent(warmAgent)
     const coldFetch = fetchWithAgent(false)
     const contenders: [ServerlessCase['method'], number, () => Promise<void>][] = [
-      ['direct pg', connect, () => pgInvocation(pgProxy!.port, targets)],
-      ['PgBouncer', connect, () => pgInvocation(bouncerProxy!.port, targets)],
+      ['direct pg', connect, () => pgInvocation(pgPort!, targets)],
+      ['PgBouncer', connect, () => pgInvocation(bouncerPort!, targets)],
       ['Sluice, kept-alive HTTP', http, () => edgeInvocation(warmFetch, gatewayUrl, targets.token)],
       [
         'Sluice, new HTTP connection',

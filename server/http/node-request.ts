@@ -9,6 +9,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Context } from 'hono'
+import { SluiceError } from '../../src/errors.js'
 
 interface NodeBindings {
   incoming?: IncomingMessage
@@ -79,7 +80,8 @@ export function readNodeBody(incoming: IncomingMessage): Promise<string> {
     incoming.once('error', reject)
     // A client that goes away mid-body: settle rather than wait for an end that never comes.
     incoming.once('close', () => {
-      if (!incoming.readableEnded) reject(new Error('the client closed the request'))
+      if (!incoming.readableEnded)
+        reject(new SluiceError('CLIENT_CLOSED', 'the client closed the request'))
     })
   })
 }

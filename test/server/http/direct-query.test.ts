@@ -1,5 +1,5 @@
 import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { connect, type AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../../server/log/logger.js'
@@ -34,6 +34,7 @@ let t: TestGateway
 let server: Server
 let base: string
 const logLines: Record<string, unknown>[] = []
+const bugs: unknown[] = []
 
 beforeAll(async () => {
   const sink = new Writable({
@@ -44,7 +45,11 @@ beforeAll(async () => {
   })
   t = await startTestGateway(
     { pool: { min: 1, max: 2 } },
-    { server: { bodyLimitBytes: 1024 }, logger: createLogger({ level: 'info' }, sink) },
+    {
+      server: { bodyLimitBytes: 1024 },
+      logger: createLogger({ level: 'info' }, sink),
+      reportBug: (error) => bugs.push(error),
+    },
   )
   server = serveGateway(t.gateway)
   await new Promise((resolve) => server.once('listening', resolve))
@@ -160,6 +165,27 @@ describe('the direct /v1/query path', () => {
     const served =
       /sluice_http_requests_total\{route="\/v1\/query",method="POST",status="200",code="",tenant="main"\} (\d+)/
     expect(Number(served.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2)
+  })
+
+  it('logs CLIENT_CLOSED, not a bug, when the client leaves in the middle of its body', async () => {
+    logLines.length = 0
+    const { port } = server.address() as AddressInfo
+    const socket = connect(port, '127.0.0.1')
+    await new Promise((resolve) => socket.once('connect', resolve))
+    socket.write(
+      `POST /v1/query HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.token}\r\n` +
+        'x-request-id: caller-gone\r\ncontent-length: 100\r\n\r\n{"sql":',
+    )
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    socket.destroy()
+    const deadline = Date.now() + 5000
+    while (!logLines.some((l) => l.requestId === 'caller-gone') && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(logLines.find((l) => l.requestId === 'caller-gone')).toMatchObject({
+      status: 499,
+      errorCode: 'CLIENT_CLOSED',
+    })
+    expect(bugs).toEqual([])
   })
 
   it('returns every connection it borrowed', async () => {

@@ -150,7 +150,8 @@ Each invocation is a fresh function instance running one point query
 is the edge client (\`edge/\`, a new \`createClient\` per invocation, retries off) sending one
 HTTP request, either on a connection the runtime keeps alive between invocations or on a new
 TCP connection each time. Each contender is warmed up first (a fifth of its count, not
-counted), so both sides' code is compiled, as in a warm serverless runtime. "+${r.settings.delayMs} ms" puts the latency proxy
+counted), so both sides' code is compiled, as in a warm serverless runtime; the gateway, a
+long-lived service, first serves 3,000 requests of its own. "+${r.settings.delayMs} ms" puts the latency proxy
 (\`bench/lib/latency-proxy.ts\`) between the function and the database/PgBouncer/gateway host,
 delaying every packet by ${r.settings.delayMs} ms each way: the round trip a function in
 another region or VPC pays. "+0 ms" connects to the ports themselves, with no proxy.

@@ -1,8 +1,11 @@
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   admin,
   backends,
   eventually,
+  serveGateway,
   startTestGateway,
   type TestGateway,
 } from '../helpers/gateway.js'
@@ -23,15 +26,34 @@ const ALLOWED = new Set([
   'POOL_TIMEOUT',
 ])
 
-describe('chaos', () => {
+// Once through the Hono app in process, once over real sockets, where `/v1/query` takes the
+// direct path (server/http/direct-query.ts) and an abort closes the connection.
+describe.each([
+  { transport: 'the in-process app', listen: false },
+  { transport: 'a listening server', listen: true },
+])('chaos through $transport', ({ listen }) => {
   let t: TestGateway
+  let server: Server | undefined
+  let send: (path: string, init: RequestInit) => Response | Promise<Response>
   beforeAll(async () => {
     t = await startTestGateway({
       pool: { min: 2, max: 8, acquireTimeoutMs: 10_000 },
       transactions: { idleTimeoutMs: 150, maxOpenShare: 0.5 },
     })
+    send = (path, init) => t.gateway.app.request(path, init)
+    if (listen) {
+      const listening = serveGateway(t.gateway)
+      server = listening
+      await new Promise((resolve) => listening.once('listening', resolve))
+      const base = `http://127.0.0.1:${(listening.address() as AddressInfo).port}`
+      send = (path, init) => fetch(`${base}${path}`, init)
+    }
   })
-  afterAll(() => t.close())
+  afterAll(async () => {
+    server?.closeAllConnections()
+    await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)))
+    await t.close()
+  })
 
   it('returns the pool to idle, clean, after thousands of requests with aborts, errors, timeouts and abandoned transactions', async () => {
     const next = random(Number(process.env.CHAOS_SEED ?? 7))
@@ -39,7 +61,7 @@ describe('chaos', () => {
     const note = (key: string) => outcomes.set(key, (outcomes.get(key) ?? 0) + 1)
     const call = async (path: string, body: unknown, signal?: AbortSignal) => {
       try {
-        const res = await t.gateway.app.request(path, {
+        const res = await send(path, {
           method: 'POST',
           headers: { Authorization: `Bearer ${t.token}` },
           body: JSON.stringify(body),

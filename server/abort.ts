@@ -1,5 +1,5 @@
 /**
- * What the gateway needs of an abort signal, and a cheap one for the direct path. Node's
+ * What the gateway needs of an abort signal, and a cheap one for HTTP requests. Node's
  * AbortSignal is an EventTarget, whose listeners cost more to add and remove than the rest
  * of a pooled `SELECT 1` spends in its cancellation code; a request has at most a couple of
  * listeners at a time, so a plain list does. An AbortSignal fits {@link AbortLike} as is.

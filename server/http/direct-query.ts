@@ -9,7 +9,6 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { SluiceError } from '../../src/errors.js'
-import { LightSignal } from '../abort.js'
 import type { RequestBarrier } from '../admin/request-barrier.js'
 import type { TokenIndex } from '../auth.js'
 import type { Lifecycle } from '../lifecycle.js'
@@ -18,7 +17,7 @@ import { runQuery } from '../query/run.js'
 import type { Tenant } from '../tenant.js'
 import { parseBody } from './body.js'
 import { toResponseError, type ReportBug } from './errors.js'
-import { readNodeBody } from './node-request.js'
+import { disconnectSignal, readNodeBody } from './node-request.js'
 import { quickQueryRequest } from './query-request.js'
 import { queryRequestSchema } from './schemas.js'
 
@@ -50,18 +49,6 @@ function requestIdOf(header: string | string[] | undefined): string {
   return crypto.randomUUID()
 }
 
-/**
- * Aborts when the client goes away before its response is written, as the Hono path's
- * signal does (./node-request.ts), without an EventTarget.
- */
-function clientSignal(req: IncomingMessage, res: ServerResponse): LightSignal {
-  const signal = new LightSignal()
-  res.once('close', () => {
-    if (req.errored || !res.writableFinished) signal.abort()
-  })
-  return signal
-}
-
 /** Builds the direct `/v1/query` handler. */
 export function directQuery(
   deps: DirectQueryDeps,
@@ -71,7 +58,7 @@ export function directQuery(
   return function directQuery(req, res) {
     const requestId = requestIdOf(req.headers['x-request-id'])
     const record = requests.recorder.start(requestId)
-    const signal = clientSignal(req, res)
+    const signal = disconnectSignal(req, res)
     let tenantName = ''
 
     const answer = async (): Promise<string> => {

@@ -10,6 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Context } from 'hono'
 import { SluiceError } from '../../src/errors.js'
+import { LightSignal, type AbortLike } from '../abort.js'
 
 interface NodeBindings {
   incoming?: IncomingMessage
@@ -21,32 +22,30 @@ function bindings(c: Context): NodeBindings {
   return env !== null && typeof env === 'object' ? env : {}
 }
 
-const signals = new WeakMap<object, AbortSignal>()
+const signals = new WeakMap<object, LightSignal>()
 
 /**
- * Aborts when the client goes away before its response is written: the same condition and
- * reason as @hono/node-server's own `c.req.raw.signal`. One signal per request.
+ * Aborts when the client goes away before its response is written: the same condition as
+ * @hono/node-server's own `c.req.raw.signal`. One signal per request.
  */
-export function requestSignal(c: Context): AbortSignal {
+export function requestSignal(c: Context): AbortLike {
   const { incoming, outgoing } = bindings(c)
   if (!incoming || !outgoing || typeof outgoing.once !== 'function') return c.req.raw.signal
   return disconnectSignal(incoming, outgoing)
 }
 
-/** {@link requestSignal} for Node's own request and response. */
-export function disconnectSignal(incoming: IncomingMessage, outgoing: ServerResponse): AbortSignal {
-  let signal = signals.get(outgoing)
-  if (signal) return signal
-  const controller = new AbortController()
-  signal = controller.signal
-  signals.set(outgoing, signal)
+/** {@link requestSignal} for Node's own request and response (../abort.ts: no EventTarget). */
+export function disconnectSignal(incoming: IncomingMessage, outgoing: ServerResponse): LightSignal {
+  const existing = signals.get(outgoing)
+  if (existing) return existing
+  const created = new LightSignal()
+  signals.set(outgoing, created)
   const onClose = () => {
-    if (incoming.errored) controller.abort(incoming.errored.toString())
-    else if (!outgoing.writableFinished) controller.abort('Client connection prematurely closed.')
+    if (incoming.errored || !outgoing.writableFinished) created.abort()
   }
   if (outgoing.closed) onClose()
   else outgoing.once('close', onClose)
-  return signal
+  return created
 }
 
 /**

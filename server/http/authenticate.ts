@@ -11,6 +11,13 @@ export interface AuthenticateDeps {
   tenants: ReadonlyMap<string, Tenant>
 }
 
+/** The tenant `principal` belongs to, or UNAUTHORIZED when a reload removed it. */
+export function tenantOf(deps: AuthenticateDeps, principal: Principal): Tenant {
+  const tenant = deps.tenants.get(principal.tenant)
+  if (!tenant) throw new SluiceError('UNAUTHORIZED', 'unknown token')
+  return tenant
+}
+
 /** How a route finds the token: the `Authorization: Bearer` header by default. */
 export type Identify = (c: Context<GatewayEnv>, tokens: TokenIndex) => Principal
 
@@ -23,8 +30,7 @@ export function authenticate(
 ): MiddlewareHandler<GatewayEnv> {
   return async function authenticate(c, next) {
     const principal = identify(c, deps.tokens)
-    const tenant = deps.tenants.get(principal.tenant)
-    if (!tenant) throw new SluiceError('UNAUTHORIZED', 'unknown token')
+    const tenant = tenantOf(deps, principal)
     c.set('principal', principal)
     c.set('tenant', tenant)
     await next()

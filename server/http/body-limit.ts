@@ -10,10 +10,15 @@ import { SluiceError } from '../../src/errors.js'
 import type { GatewayEnv } from './env.js'
 import { declaredBodyTooLarge } from './node-request.js'
 
+/** The PAYLOAD_TOO_LARGE error for a body over `maxSize` bytes. */
+export function payloadTooLarge(maxSize: number): SluiceError {
+  return new SluiceError('PAYLOAD_TOO_LARGE', `the request body is over ${maxSize} bytes`)
+}
+
 /** Refuses bodies over `maxSize` bytes with PAYLOAD_TOO_LARGE. */
 export function bodyLimit(maxSize: number): MiddlewareHandler<GatewayEnv> {
   const onError = (): never => {
-    throw new SluiceError('PAYLOAD_TOO_LARGE', `the request body is over ${maxSize} bytes`)
+    throw payloadTooLarge(maxSize)
   }
   const streaming = honoBodyLimit({ maxSize, onError })
   return async function bodyLimit(c, next) {

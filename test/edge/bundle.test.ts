@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 describe('the edge client bundle', () => {
   it('has no dependency and uses no Node API', async () => {
     const result = await build({
-      entryPoints: ['edge/index.ts', 'edge/worker.ts'],
+      entryPoints: ['edge/index.ts', 'edge/examples/worker.ts'],
       bundle: true,
       format: 'esm',
       platform: 'browser',

@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url'
 import { unstable_startWorker } from 'wrangler'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { admin } from '../helpers/gateway.js'
-import { listenTestGateway, type ListeningGateway } from './listen.js'
+import { admin } from '../../helpers/gateway.js'
+import { listenTestGateway, type ListeningGateway } from '../listen.js'
 
 // The example Worker in real workerd (wrangler's local runtime), against a real gateway on
 // a real PostgreSQL. Starting workerd takes a few seconds, so one Worker serves every test.
@@ -22,7 +22,7 @@ describe('the example Worker in workerd', () => {
     t = await listenTestGateway()
     await admin(`create table ${table} (id int primary key, title text not null)`)
     worker = await unstable_startWorker({
-      config: fileURLToPath(new URL('../../wrangler.toml', import.meta.url)),
+      config: fileURLToPath(new URL('../../../wrangler.toml', import.meta.url)),
       sendMetrics: false,
       bindings: {
         SLUICE_URL: { type: 'plain_text', value: t.url },

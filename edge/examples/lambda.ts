@@ -3,7 +3,7 @@
  * through Sluice with the edge client. It takes HTTP API (payload 2.0) and REST API
  * (payload 1.0) events, and reads `SLUICE_URL` and `SLUICE_TOKEN` from the environment.
  */
-import { createClient, type Client, type ClientOptions } from './client.js'
+import { createClient, type Client, type ClientOptions } from '../client.js'
 import { handleExample } from './example-api.js'
 
 /** The parts of an API Gateway proxy event (payload 1.0 or 2.0) the handler reads. */
@@ -65,7 +65,7 @@ const env = (globalThis as { process?: { env: Record<string, string | undefined>
 
 let handle: ReturnType<typeof createHandler> | undefined
 
-/** The Lambda entry point: `handler` in `edge/lambda.ts` (bundled to `lambda.mjs`). */
+/** The Lambda entry point: `handler` in `edge/examples/lambda.ts` (bundled to `lambda.mjs`). */
 export async function handler(event: ApiGatewayEvent): Promise<ApiGatewayResult> {
   handle ??= createHandler({ url: env?.SLUICE_URL ?? '', token: env?.SLUICE_TOKEN ?? '' })
   return handle(event)

@@ -4,7 +4,7 @@
  * environment (`wrangler.toml` vars, `.dev.vars` or `wrangler secret put SLUICE_TOKEN`).
  * `npm run dev:worker` runs it locally.
  */
-import { createClient, type Client } from './client.js'
+import { createClient, type Client } from '../client.js'
 import { handleExample } from './example-api.js'
 
 /** The Worker's bindings. */

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createHandler, handler as lambdaHandler, type ApiGatewayEvent } from '../../edge/lambda.js'
-import { listenTestGateway, type ListeningGateway } from './listen.js'
+import {
+  createHandler,
+  handler as lambdaHandler,
+  type ApiGatewayEvent,
+} from '../../../edge/examples/lambda.js'
+import { listenTestGateway, type ListeningGateway } from '../listen.js'
 
 // The Lambda handler invoked as API Gateway would, against a real gateway over HTTP.
 describe('the example Lambda handler', () => {

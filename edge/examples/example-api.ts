@@ -4,9 +4,9 @@
  * `/transaction` relay statements for callers holding the gateway token (they could
  * reach the gateway directly anyway), to exercise the client inside each runtime.
  */
-import type { Client } from './client.js'
-import { isClientError, isGatewayError } from './errors.js'
-import type { QueryResult } from './result.js'
+import type { Client } from '../client.js'
+import { isClientError, isGatewayError } from '../errors.js'
+import type { QueryResult } from '../result.js'
 
 interface Statement {
   sql: string

@@ -11,7 +11,10 @@ export interface SqlAnalysis {
   statements: number
   /** First keyword, lower-case ('' when there is none). */
   leading: string
-  /** BEGIN, COMMIT, ROLLBACK, START TRANSACTION, END, ABORT, PREPARE TRANSACTION… */
+  /**
+   * BEGIN, COMMIT, ROLLBACK, START TRANSACTION, END, ABORT, PREPARE TRANSACTION…: not
+   * SAVEPOINT, RELEASE or ROLLBACK TO, which stay inside the transaction.
+   */
   transactionControl: boolean
   /** May leave state in the session: SET, PREPARE, LISTEN, temp tables, advisory locks… */
   sessionEffects: boolean
@@ -85,6 +88,9 @@ function scan(sql: string): SqlAnalysis {
     } else if (wordsInStatement === 1 && w === 'transaction' && statementLead === 'prepare') {
       // PREPARE TRANSACTION ends the transaction too.
       transactionControl = true
+    } else if (wordsInStatement <= 2 && w === 'to' && statementLead === 'rollback') {
+      // ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name only unwinds to a savepoint.
+      transactionControl = false
     }
     if (SESSION_WORDS.has(w) || w.includes('advisory')) sessionEffects = true
     if ((w === 'stdin' || w === 'stdout') && statementLead === 'copy') copyStream = true

@@ -41,7 +41,6 @@ class OpenTransaction {
   readonly budget: ByteBudget
   /** Why it is ending, once it is. */
   ending: string | undefined
-  aborted = false
   private chain: Promise<unknown> = Promise.resolve()
   private idleTimer: ReturnType<typeof setTimeout> | undefined
   private maxTimer: ReturnType<typeof setTimeout> | undefined
@@ -210,7 +209,6 @@ export class TransactionRegistry {
           await this.finish(tx, 'rollback', `its statement failed with ${failure.code}`)
           throw failure
         }
-        tx.aborted = true
         if (
           failure.code === 'DATABASE_ERROR' ||
           failure.code === 'CONFLICT' ||
@@ -218,7 +216,7 @@ export class TransactionRegistry {
         ) {
           throw new SluiceError(
             failure.code,
-            `${failure.message} (the transaction is now aborted: only rollback works)`,
+            `${failure.message} (the transaction is now aborted: roll back, or roll back to a savepoint)`,
             { ...failure.fields, retryable: failure.retryable },
           )
         }

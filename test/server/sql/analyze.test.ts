@@ -33,6 +33,12 @@ describe('analyzeSql', () => {
       'rollback_log',
       'do $$ begin perform 1; end $$',
       'prepare p as select 1',
+      'savepoint a',
+      'release savepoint a',
+      'rollback to savepoint a',
+      'ROLLBACK TO a',
+      'rollback work to savepoint a',
+      'rollback transaction to a',
     ]) {
       expect(analyzeSql(sql).transactionControl, sql).toBe(false)
     }

@@ -99,13 +99,31 @@ describe('interactive transactions', () => {
     await t.json(`/v1/transactions/${tx.id}/query`, { sql: 'insert into tx_probe values (4)' })
     const bad = await t.json(`/v1/transactions/${tx.id}/query`, { sql: 'select * from nope' })
     expect(bad.status).toBe(400)
-    expect(bad.body.error.message).toContain('only rollback works')
+    expect(bad.body.error.message).toContain('roll back, or roll back to a savepoint')
     const next = await t.json(`/v1/transactions/${tx.id}/query`, { sql: 'select 1' })
     expect(next.body.error.sqlstate).toBe('25P02')
     const commit = await t.json(`/v1/transactions/${tx.id}/commit`, {})
     expect(commit.status).toBe(400)
     expect(commit.body.error.sqlstate).toBe('25P02')
     expect(await ids()).toEqual([])
+  })
+
+  it('runs SAVEPOINT, ROLLBACK TO SAVEPOINT and RELEASE, so a failed step can be undone and the rest committed', async () => {
+    const tx = await begin()
+    const q = (sql: string) => t.json(`/v1/transactions/${tx.id}/query`, { sql })
+    expect((await q('insert into tx_probe values (40)')).status).toBe(200)
+    expect((await q('savepoint a')).status).toBe(200)
+    expect((await q('insert into tx_probe values (41)')).status).toBe(200)
+    expect((await q('rollback to savepoint a')).status).toBe(200)
+    expect((await q('savepoint b')).status).toBe(200)
+    // A failure inside the savepoint aborts it; ROLLBACK TO brings the transaction back.
+    expect((await q('select * from nope')).status).toBe(400)
+    expect((await q('ROLLBACK TRANSACTION TO b')).status).toBe(200)
+    expect((await q('insert into tx_probe values (42)')).status).toBe(200)
+    expect((await q('release savepoint b')).status).toBe(200)
+    expect((await t.json(`/v1/transactions/${tx.id}/commit`, {})).body).toEqual({ committed: true })
+    expect(await ids()).toEqual([40, 42])
+    await admin('delete from tx_probe where id >= 40')
   })
 
   it('rolls back after the idle timeout and returns the connection', async () => {

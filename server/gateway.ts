@@ -5,15 +5,15 @@
  */
 import type { Hono } from 'hono'
 import { createOperations, type Operations, type OperationsOptions } from './admin/operations.js'
-import { createApp, type AppDeps } from './app.js'
+import { createApp, type AppDeps } from './http/app.js'
 import type { Config } from './config/schema.js'
 import type { GatewayEnv } from './http/env.js'
 import type { ReportBug } from './http/errors.js'
 import { createRequestListener, type RequestListener } from './http/listener.js'
-import { Lifecycle } from './lifecycle.js'
-import type { Readiness } from './routes/health.js'
-import type { Tenant } from './tenant.js'
-import { TransactionRegistry } from './transactions/registry.js'
+import { Lifecycle } from './lifecycle/lifecycle.js'
+import type { Readiness } from './http/routes/health.js'
+import type { Tenant } from './tenants/tenant.js'
+import { TransactionRegistry } from './engine/transactions.js'
 
 /** Options of {@link createGateway}. */
 export interface GatewayOptions extends OperationsOptions {

@@ -23,8 +23,8 @@ export type {
   TenantConfig,
   TokenConfig,
 } from './config/schema.js'
-export { hashToken } from './auth.js'
-export type { Principal, Role } from './auth.js'
+export { hashToken } from './tenants/tokens.js'
+export type { Principal, Role } from './tenants/tokens.js'
 export { createLogger } from './log/logger.js'
 export type { Logger } from './log/logger.js'
 export type { PoolEvent } from './pool/pool.js'

@@ -11,12 +11,12 @@ import { silentLogger, type Logger } from '../log/logger.js'
 import { logPoolEvent } from '../log/pool-log.js'
 import { createRequestRecorder, requestLog, type RequestRecorder } from '../log/request-log.js'
 import { createMetrics, type Metrics } from '../metrics/metrics.js'
-import { metricsRoute } from '../metrics/route.js'
+import { metricsRoute } from '../http/routes/metrics.js'
 import type { PoolEvent } from '../pool/pool.js'
-import { createTenant } from '../tenant.js'
-import { RequestBarrier } from './request-barrier.js'
-import { adminRoutes } from './routes.js'
-import { TenantSet, type ReloadReport } from './tenant-set.js'
+import { createTenant } from '../tenants/tenant.js'
+import { RequestBarrier } from '../lifecycle/request-barrier.js'
+import { adminRoutes } from '../http/routes/admin.js'
+import { TenantSet, type ReloadReport } from '../tenants/tenant-set.js'
 
 /** Options of {@link createOperations} (and of the gateway). */
 export interface OperationsOptions {

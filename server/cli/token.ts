@@ -1,6 +1,6 @@
 /** `sluice token`: a new random token and the sha256 a config stores instead of it. */
 import { randomBytes } from 'node:crypto'
-import { hashToken } from '../auth.js'
+import { hashToken } from '../tenants/tokens.js'
 import { ConfigError } from '../config/load.js'
 import type { CliIo } from './io.js'
 

@@ -1,8 +1,8 @@
 /** The per-request variables every gateway handler can read. */
 import type { ErrorCode } from '../../src/errors.js'
-import type { Principal } from '../auth.js'
+import type { Principal } from '../tenants/tokens.js'
 import type { StatementScope } from '../log/statement-scope.js'
-import type { Tenant } from '../tenant.js'
+import type { Tenant } from '../tenants/tenant.js'
 
 /** Hono environment of the gateway app. */
 export interface GatewayEnv {

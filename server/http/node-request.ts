@@ -10,7 +10,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Context } from 'hono'
 import { SluiceError } from '../../src/errors.js'
-import { LightSignal, type AbortLike } from '../abort.js'
+import { LightSignal, type AbortLike } from '../lifecycle/abort.js'
 
 interface NodeBindings {
   incoming?: IncomingMessage

@@ -1,6 +1,6 @@
 /** The {@link RunContext} of an authenticated request. */
 import type { Context } from 'hono'
-import type { RunContext } from '../query/run.js'
+import type { RunContext } from '../engine/run.js'
 import type { GatewayEnv } from './env.js'
 import { requestSignal } from './node-request.js'
 

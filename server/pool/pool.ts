@@ -5,7 +5,7 @@
  * sessions (see ./session-reset.ts).
  */
 import { SluiceError } from '../../src/errors.js'
-import type { AbortLike } from '../abort.js'
+import type { AbortLike } from '../lifecycle/abort.js'
 import type { PoolConfig } from '../config/schema.js'
 import type { Connection } from './connection.js'
 import { resetSession } from './session-reset.js'

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { ConfigError, loadConfigFile, parseConfig } from '../../../server/config/load.js'
 import { configJsonSchemaText } from '../../../server/config/json-schema.js'
-import { hashToken } from '../../../server/auth.js'
+import { hashToken } from '../../../server/tenants/tokens.js'
 
 const token = 'a-token-of-enough-length'
 const tenant = (extra: Record<string, unknown> = {}) => ({

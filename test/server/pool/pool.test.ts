@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../../server/config/load.js'
-import { createTenant } from '../../../server/tenant.js'
+import { createTenant } from '../../../server/tenants/tenant.js'
 import {
   admin,
   backends,

@@ -1,0 +1,212 @@
+/**
+ * Running requests on a tenant's pool: one statement (`/v1/query`) or several in one
+ * transaction (`/v1/batch`). Every borrowed connection goes back on every path; readonly
+ * tokens run inside READ ONLY transactions, so PostgreSQL itself refuses their writes.
+ */
+import { SluiceError } from '../../src/errors.js'
+import type {
+  BatchRequest,
+  BatchResult,
+  QueryRequest,
+  QueryResult,
+  TransactionOptions,
+  WireParam,
+} from '../../src/protocol.js'
+import type { AbortLike } from '../lifecycle/abort.js'
+import type { Principal } from '../tenants/tokens.js'
+import { toSluiceError } from './db-error.js'
+import { timeStatement, type StatementScope } from '../log/statement-scope.js'
+import type { Connection } from '../pool/connection.js'
+import { analyzeSql, type SqlAnalysis } from './analyze.js'
+import type { Tenant } from '../tenants/tenant.js'
+import { withCancellation } from './cancellation.js'
+
+/** Who runs what, where. */
+export interface RunContext {
+  tenant: Tenant
+  principal: Principal
+  /** Aborts when the HTTP client goes away. */
+  signal?: AbortLike | undefined
+  /** For the hold-time watchdog's warnings. */
+  requestId?: string
+  /** Receives each statement's timing, for logs and metrics. */
+  statements?: StatementScope | undefined
+}
+
+/** Checks one statement's text before it costs a connection. */
+export function checkStatement(sql: string, where: string): SqlAnalysis {
+  const analysis = analyzeSql(sql)
+  if (analysis.statements === 0)
+    throw new SluiceError('BAD_REQUEST', `${where} is empty: send one SQL statement`)
+  if (analysis.statements > 1) {
+    throw new SluiceError(
+      'BAD_REQUEST',
+      `${where} holds ${analysis.statements} statements: send exactly one (use /v1/batch to run several in one transaction)`,
+    )
+  }
+  if (analysis.transactionControl) {
+    throw new SluiceError(
+      'BAD_REQUEST',
+      `${where}: ${analysis.leading.toUpperCase()} is not allowed here: use /v1/batch or /v1/transactions, which manage the transaction`,
+    )
+  }
+  if (analysis.copyStream) {
+    throw new SluiceError(
+      'BAD_REQUEST',
+      `${where}: COPY FROM STDIN / TO STDOUT needs a copy stream, which HTTP requests cannot carry: use INSERT or SELECT`,
+    )
+  }
+  return analysis
+}
+
+/** The request's timeout, capped by the tenant's statementTimeoutMs (which is also the default). */
+export function effectiveTimeout(tenant: Tenant, requested: number | undefined): number {
+  const cap = tenant.config.statementTimeoutMs
+  return requested === undefined ? cap : Math.min(requested, cap)
+}
+
+function toText(params: readonly WireParam[] | undefined): (string | null)[] {
+  if (!params) return []
+  return params.map((p) => (p === null ? null : typeof p === 'string' ? p : String(p)))
+}
+
+/** SQL that opens a transaction with the given options (values are validated enums). */
+export function beginSql(options: TransactionOptions, readOnly: boolean): string {
+  let sql = 'BEGIN'
+  if (options.isolation) sql += ` ISOLATION LEVEL ${options.isolation.toUpperCase()}`
+  sql += readOnly ? ' READ ONLY' : ' READ WRITE'
+  if (options.deferrable !== undefined)
+    sql += options.deferrable ? ' DEFERRABLE' : ' NOT DEFERRABLE'
+  // For a readonly token, take the snapshot at once: after it, SET TRANSACTION READ WRITE
+  // is refused by PostgreSQL, so no statement of the caller can lift the read-only mode.
+  return readOnly ? `${sql}; SELECT 1` : sql
+}
+
+/** What is left of a response's byte limit. */
+export interface ByteBudget {
+  remaining: number
+}
+
+/**
+ * Runs one statement on a connection and shapes its result, enforcing the tenant's row limit
+ * and the response's byte budget (shared by the statements of a batch or transaction).
+ * `alone`: the statement is its own implicit transaction, so it may run as a named prepared
+ * statement (server/pool/prepared.ts).
+ */
+export async function execute(
+  connection: Connection,
+  context: Pick<RunContext, 'tenant' | 'statements'>,
+  request: QueryRequest,
+  budget: ByteBudget = { remaining: context.tenant.config.maxResultBytes },
+  alone = false,
+): Promise<QueryResult> {
+  const { tenant } = context
+  const options = {
+    text: request.sql,
+    values: toText(request.params),
+    maxRows: tenant.config.maxRows,
+    maxBytes: budget.remaining,
+  }
+  // Timed for the statement histogram and the slow-statement log (server/log/).
+  const outcome = await timeStatement(context.statements, tenant.name, request, () =>
+    alone ? connection.runPrepared(options) : connection.run(options),
+  )
+  budget.remaining -= outcome.bytes
+  if (outcome.tooLarge) {
+    const limit =
+      outcome.tooLarge === 'rows'
+        ? `more than ${tenant.config.maxRows} rows (the tenant's maxRows)`
+        : `more than ${tenant.config.maxResultBytes} bytes (the tenant's maxResultBytes)`
+    throw new SluiceError(
+      'RESULT_TOO_LARGE',
+      `the result has ${limit}: add a LIMIT or select fewer columns`,
+    )
+  }
+  return {
+    command: outcome.command,
+    rowCount: outcome.rowCount,
+    fields: outcome.fields,
+    rows: outcome.rows,
+  }
+}
+
+/** Rolls back, or marks the connection for discarding when even that fails. */
+export async function rollbackQuietly(connection: Connection): Promise<void> {
+  if (connection.broken || connection.cancelled) return
+  try {
+    await connection.simple('ROLLBACK')
+  } catch {
+    connection.broken = true
+  }
+}
+
+/** Borrows a connection for `work` and returns it on every path. */
+export async function withConnection<T>(
+  context: RunContext,
+  timeoutMs: number,
+  work: (connection: Connection) => Promise<T>,
+): Promise<T> {
+  const { pool } = context.tenant
+  const connection = await pool.acquire(context.signal, context.requestId)
+  try {
+    return await withCancellation(connection, timeoutMs, context.signal, () => work(connection))
+  } finally {
+    pool.release(connection)
+  }
+}
+
+/** `POST /v1/query`: one statement. */
+export async function runQuery(context: RunContext, request: QueryRequest): Promise<QueryResult> {
+  const analysis = checkStatement(request.sql, 'sql')
+  const readOnly = context.principal.role === 'readonly'
+  return withConnection(
+    context,
+    effectiveTimeout(context.tenant, request.timeoutMs),
+    async (connection) => {
+      if (analysis.sessionEffects) connection.dirty = true
+      // A session-changing statement is reset away after this request: no use preparing it.
+      if (!readOnly)
+        return execute(connection, context, request, undefined, !analysis.sessionEffects)
+      await connection.simple(beginSql({}, true))
+      try {
+        const result = await execute(connection, context, request)
+        await connection.simple('COMMIT')
+        return result
+      } catch (error) {
+        await rollbackQuietly(connection)
+        throw error
+      }
+    },
+  )
+}
+
+/** `POST /v1/batch`: statements in order, in one transaction, all or nothing. */
+export async function runBatch(context: RunContext, request: BatchRequest): Promise<BatchResult> {
+  const analyses = request.statements.map((s, i) => checkStatement(s.sql, `statements.${i}.sql`))
+  const readOnly = context.principal.role === 'readonly' || request.readOnly === true
+  const { tenant } = context
+  return withConnection(
+    context,
+    effectiveTimeout(tenant, request.timeoutMs),
+    async (connection) => {
+      if (analyses.some((a) => a.sessionEffects)) connection.dirty = true
+      await connection.simple(beginSql(request, readOnly))
+      const results: QueryResult[] = []
+      const budget = { remaining: tenant.config.maxResultBytes }
+      let index = 0
+      try {
+        for (; index < request.statements.length; index++) {
+          results.push(await execute(connection, context, request.statements[index]!, budget))
+        }
+        await connection.simple('COMMIT')
+      } catch (error) {
+        await rollbackQuietly(connection)
+        throw toSluiceError(
+          error,
+          index < request.statements.length ? { statementIndex: index } : {},
+        )
+      }
+      return { results }
+    },
+  )
+}

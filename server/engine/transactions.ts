@@ -1,0 +1,305 @@
+/**
+ * Interactive transactions: each holds one pooled connection between HTTP requests. An id
+ * is unguessable and only works with the token that opened it. The registry rolls a
+ * transaction back and returns its connection when it idles too long, runs too long, or the
+ * gateway shuts down; a later request for it gets TX_NOT_FOUND saying why.
+ */
+import { randomBytes } from 'node:crypto'
+import { SluiceError } from '../../src/errors.js'
+import type {
+  BeginRequest,
+  BeginResult,
+  EndResult,
+  QueryRequest,
+  QueryResult,
+} from '../../src/protocol.js'
+import { toSluiceError } from './db-error.js'
+import {
+  beginSql,
+  checkStatement,
+  effectiveTimeout,
+  execute,
+  rollbackQuietly,
+  type ByteBudget,
+  type RunContext,
+} from './run.js'
+import { withCancellation } from './cancellation.js'
+import type { Connection } from '../pool/connection.js'
+import { clientClosed } from '../pool/pool.js'
+import type { Tenant } from '../tenants/tenant.js'
+
+/** How many ended ids are remembered, to say why a transaction is gone. */
+const TOMBSTONES = 10_000
+
+class OpenTransaction {
+  readonly id: string
+  readonly tenant: Tenant
+  readonly tokenHash: string
+  readonly connection: Connection
+  readonly expiresAt: number
+  readonly idleTimeoutMs: number
+  readonly budget: ByteBudget
+  /** Why it is ending, once it is. */
+  ending: string | undefined
+  private chain: Promise<unknown> = Promise.resolve()
+  private idleTimer: ReturnType<typeof setTimeout> | undefined
+  private maxTimer: ReturnType<typeof setTimeout> | undefined
+  private running = false
+
+  constructor(
+    tenant: Tenant,
+    tokenHash: string,
+    connection: Connection,
+    idleTimeoutMs: number,
+    timeoutMs: number,
+    private readonly onExpire: (tx: OpenTransaction, reason: string) => void,
+  ) {
+    this.id = randomBytes(24).toString('base64url')
+    this.tenant = tenant
+    this.tokenHash = tokenHash
+    this.connection = connection
+    this.idleTimeoutMs = idleTimeoutMs
+    this.expiresAt = Date.now() + timeoutMs
+    this.budget = { remaining: tenant.config.maxResultBytes }
+    this.maxTimer = setTimeout(
+      () => this.expire(`open for more than its maximum duration (${timeoutMs} ms)`),
+      timeoutMs,
+    )
+    this.armIdle()
+  }
+
+  /**
+   * Runs operations one at a time, in arrival order. Once the transaction is ending, only
+   * the gateway's own cleanup (`cleanup: true`) still runs.
+   */
+  serial<T>(operation: () => Promise<T>, cleanup = false): Promise<T> {
+    const next = this.chain.then(async () => {
+      if (this.ending !== undefined && !cleanup) throw notFound(this.id, this.ending)
+      this.running = true
+      clearTimeout(this.idleTimer)
+      try {
+        return await operation()
+      } finally {
+        this.running = false
+        if (this.ending === undefined) this.armIdle()
+      }
+    })
+    this.chain = next.catch(() => {})
+    return next
+  }
+
+  /** Ends it from a timer or shutdown: cancels a running statement, then rolls back. */
+  expire(reason: string): void {
+    if (this.ending !== undefined) return
+    this.ending = reason
+    if (this.running) void this.connection.cancel()
+    this.onExpire(this, reason)
+  }
+
+  stopTimers(): void {
+    clearTimeout(this.idleTimer)
+    clearTimeout(this.maxTimer)
+  }
+
+  /** Waits for the operation in progress, if any. */
+  async idle(): Promise<void> {
+    await this.chain
+  }
+
+  private armIdle(): void {
+    clearTimeout(this.idleTimer)
+    this.idleTimer = setTimeout(
+      () => this.expire(`idle for more than ${this.idleTimeoutMs} ms`),
+      this.idleTimeoutMs,
+    )
+  }
+}
+
+function notFound(id: string, reason?: string): SluiceError {
+  return new SluiceError(
+    'TX_NOT_FOUND',
+    reason === undefined
+      ? `no open transaction ${id} for this token`
+      : `transaction ${id} was rolled back: ${reason}`,
+  )
+}
+
+/** The open transactions of a gateway, across tenants. */
+export class TransactionRegistry {
+  private readonly open = new Map<string, OpenTransaction>()
+  private readonly ended = new Map<string, string>()
+  private readonly perTenant = new Map<string, number>()
+
+  /** Open transactions, of one tenant or all. */
+  count(tenant?: string): number {
+    return tenant === undefined ? this.open.size : (this.perTenant.get(tenant) ?? 0)
+  }
+
+  /** `POST /v1/transactions`. */
+  async begin(context: RunContext, request: BeginRequest): Promise<BeginResult> {
+    const { tenant, principal } = context
+    const limits = tenant.config.transactions
+    const cap = Math.floor(tenant.config.pool.max * limits.maxOpenShare)
+    if (this.count(tenant.name) >= cap) {
+      throw new SluiceError(
+        'TX_LIMIT_REACHED',
+        `tenant ${tenant.name} already has ${this.count(tenant.name)} open transactions (the cap is transactions.maxOpenShare × pool.max = ${cap})`,
+        { retryable: true, retryAfter: 1 },
+      )
+    }
+    const idleTimeoutMs = Math.min(
+      request.idleTimeoutMs ?? limits.idleTimeoutMs,
+      limits.maxIdleTimeoutMs,
+    )
+    const timeoutMs = Math.min(request.timeoutMs ?? limits.timeoutMs, limits.maxTimeoutMs)
+    const readOnly = principal.role === 'readonly' || request.readOnly === true
+    // Counted before the connection is borrowed, so concurrent begins respect the cap.
+    this.adjust(tenant.name, 1)
+    let connection: Connection
+    try {
+      connection = await tenant.pool.acquire(context.signal, context.requestId)
+    } catch (error) {
+      this.adjust(tenant.name, -1)
+      throw error
+    }
+    try {
+      await withCancellation(connection, tenant.config.statementTimeoutMs, context.signal, () =>
+        connection.simple(beginSql(request, readOnly)),
+      )
+      if (context.signal?.aborted) throw clientClosed()
+    } catch (error) {
+      this.adjust(tenant.name, -1)
+      await rollbackQuietly(connection)
+      tenant.pool.release(connection)
+      throw toSluiceError(error)
+    }
+    const tx = new OpenTransaction(
+      tenant,
+      principal.tokenHash,
+      connection,
+      idleTimeoutMs,
+      timeoutMs,
+      (t, reason) => void t.serial(() => this.finish(t, 'rollback', reason), true).catch(() => {}),
+    )
+    connection.holder = `transaction ${tx.id}`
+    this.open.set(tx.id, tx)
+    return { id: tx.id, expiresAt: new Date(tx.expiresAt).toISOString() }
+  }
+
+  /** `POST /v1/transactions/{id}/query`. */
+  async query(context: RunContext, id: string, request: QueryRequest): Promise<QueryResult> {
+    const tx = this.lookup(context, id)
+    const analysis = checkStatement(request.sql, 'sql')
+    return tx.serial(async () => {
+      if (analysis.sessionEffects) tx.connection.dirty = true
+      const timeoutMs = effectiveTimeout(tx.tenant, request.timeoutMs)
+      try {
+        return await withCancellation(tx.connection, timeoutMs, context.signal, () =>
+          execute(
+            tx.connection,
+            { tenant: tx.tenant, statements: context.statements },
+            request,
+            tx.budget,
+          ),
+        )
+      } catch (error) {
+        const failure = toSluiceError(error)
+        if (tx.connection.cancelled || tx.connection.broken) {
+          // A cancelled connection is never reused: the transaction ends with it.
+          await this.finish(tx, 'rollback', `its statement failed with ${failure.code}`)
+          throw failure
+        }
+        if (
+          failure.code === 'DATABASE_ERROR' ||
+          failure.code === 'CONFLICT' ||
+          failure.code === 'FORBIDDEN'
+        ) {
+          throw new SluiceError(
+            failure.code,
+            `${failure.message} (the transaction is now aborted: roll back, or roll back to a savepoint)`,
+            { ...failure.fields, retryable: failure.retryable },
+          )
+        }
+        throw failure
+      }
+    })
+  }
+
+  /** `POST /v1/transactions/{id}/commit`. */
+  async commit(context: RunContext, id: string): Promise<EndResult> {
+    const tx = this.lookup(context, id)
+    return tx.serial(() => this.finish(tx, 'commit'))
+  }
+
+  /** `POST /v1/transactions/{id}/rollback`. */
+  async rollback(context: RunContext, id: string): Promise<EndResult> {
+    const tx = this.lookup(context, id)
+    return tx.serial(() => this.finish(tx, 'rollback'))
+  }
+
+  /** Resolves `true` once no transaction is open, or `false` after `timeoutMs`. */
+  async settled(timeoutMs: number): Promise<boolean> {
+    const end = Date.now() + timeoutMs
+    while (this.open.size > 0) {
+      if (Date.now() >= end) return false
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    return true
+  }
+
+  /** Rolls back every open transaction (shutdown) and waits until their connections are back. */
+  async closeAll(reason = 'the gateway is shutting down'): Promise<void> {
+    const all = [...this.open.values()]
+    for (const tx of all) tx.expire(reason)
+    await Promise.all(all.map((tx) => tx.idle()))
+  }
+
+  private lookup(context: RunContext, id: string): OpenTransaction {
+    const tx = this.open.get(id)
+    if (!tx || tx.tokenHash !== context.principal.tokenHash) {
+      const reason = tx === undefined ? this.ended.get(id) : undefined
+      throw notFound(id, reason)
+    }
+    return tx
+  }
+
+  private adjust(tenant: string, delta: number): void {
+    this.perTenant.set(tenant, (this.perTenant.get(tenant) ?? 0) + delta)
+  }
+
+  /** Commits or rolls back, returns the connection and forgets the transaction. */
+  private async finish(
+    tx: OpenTransaction,
+    how: 'commit' | 'rollback',
+    reason?: string,
+  ): Promise<EndResult> {
+    if (this.open.get(tx.id) !== tx) return { committed: false }
+    this.open.delete(tx.id)
+    this.adjust(tx.tenant.name, -1)
+    tx.stopTimers()
+    tx.ending ??= reason ?? (how === 'commit' ? 'it was committed' : 'it was rolled back')
+    this.ended.set(tx.id, tx.ending)
+    if (this.ended.size > TOMBSTONES) this.ended.delete(this.ended.keys().next().value!)
+    const { connection, tenant } = tx
+    try {
+      if (how === 'rollback') {
+        await rollbackQuietly(connection)
+        return { committed: false }
+      }
+      const outcome = await connection.run({ text: 'COMMIT', simple: true })
+      if (outcome.command === 'ROLLBACK') {
+        throw new SluiceError(
+          'DATABASE_ERROR',
+          'the transaction was aborted by an earlier error, so COMMIT rolled it back',
+          { sqlstate: '25P02' },
+        )
+      }
+      return { committed: true }
+    } catch (error) {
+      await rollbackQuietly(connection)
+      throw toSluiceError(error)
+    } finally {
+      tenant.pool.release(connection)
+    }
+  }
+}

@@ -1,0 +1,16 @@
+/** `POST /v1/query`: one statement. */
+import { Hono } from 'hono'
+import { readBody } from '../body.js'
+import type { GatewayEnv } from '../env.js'
+import { quickQueryRequest } from '../query-request.js'
+import { runContext } from '../run-context.js'
+import { queryRequestSchema } from '../schemas.js'
+import { runQuery } from '../../engine/run.js'
+
+/** The `/v1/query` route. */
+export function queryRoute(): Hono<GatewayEnv> {
+  return new Hono<GatewayEnv>().post('/v1/query', async function query(c) {
+    const request = await readBody(c, queryRequestSchema, undefined, quickQueryRequest)
+    return c.json(await runQuery(runContext(c), request))
+  })
+}

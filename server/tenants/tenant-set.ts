@@ -1,0 +1,232 @@
+/**
+ * The gateway's live tenants and token index, which a config reload changes without
+ * dropping in-flight work: added tenants start (their `min` connections open) before any
+ * token reaches them; removed tenants stop taking requests and drain; a tenant whose
+ * connection, pool or session settings changed gets a new pool, and the old one drains;
+ * a tenant whose other limits changed keeps its pool. Draining means: the requests that
+ * were running at the swap finish, the pool's borrowed connections (open transactions
+ * included) come back, then the pool closes.
+ */
+import { SluiceError } from '../../src/errors.js'
+import { TokenIndex, type Principal } from './tokens.js'
+import type { Config, TenantConfig } from '../config/schema.js'
+import type { Logger } from '../log/logger.js'
+import type { Metrics } from '../metrics/metrics.js'
+import type { Pool } from '../pool/pool.js'
+import type { Tenant } from './tenant.js'
+import type { RequestBarrier } from '../lifecycle/request-barrier.js'
+
+/** What a reload did, by tenant name. */
+export interface ReloadReport {
+  added: string[]
+  removed: string[]
+  /** New pool; the old one drains. */
+  replaced: string[]
+  /** Same pool, new limits or tokens. */
+  updated: string[]
+  unchanged: string[]
+  /** Settings that only take effect after a restart. */
+  restartNeeded: string[]
+}
+
+/** Options of {@link TenantSet}. */
+export interface TenantSetOptions {
+  /** Builds a tenant and its (not yet started) pool. */
+  makeTenant: (name: string, config: TenantConfig) => Tenant
+  barrier: RequestBarrier
+  logger: Logger
+  metrics?: Metrics
+}
+
+// Server keys read once, when the HTTP server starts.
+const RESTART_KEYS = ['host', 'port', 'bodyLimitBytes'] as const
+
+const POLL_MS = 25
+
+function same(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b)
+}
+
+/**
+ * A token index whose contents a reload swaps at once. Callers keep this one object (the
+ * app and every route that spread its deps hold it), so it delegates to the current index.
+ */
+export class LiveTokenIndex extends TokenIndex {
+  current: TokenIndex
+
+  constructor(current: TokenIndex) {
+    super()
+    this.current = current
+  }
+
+  override add(tenant: string, tokens: Parameters<TokenIndex['add']>[1]): void {
+    this.current.add(tenant, tokens)
+  }
+
+  override authenticate(header: string | undefined): Principal {
+    return this.current.authenticate(header)
+  }
+
+  override authenticateToken(token: string): Principal {
+    return this.current.authenticateToken(token)
+  }
+}
+
+function indexTokens(config: Config): TokenIndex {
+  const tokens = new TokenIndex()
+  for (const [name, tenant] of Object.entries(config.tenants)) tokens.add(name, tenant.tokens)
+  return tokens
+}
+
+/** The longest a request or transaction of `config` may legitimately keep a connection. */
+function drainLimitMs(config: TenantConfig): number {
+  return config.transactions.maxTimeoutMs + config.statementTimeoutMs + config.pool.acquireTimeoutMs
+}
+
+/** The live tenants, their tokens and the pools still draining after reloads. */
+export class TenantSet {
+  readonly tenants = new Map<string, Tenant>()
+  /** The token index in force (one object for the gateway's life). */
+  readonly tokens: LiveTokenIndex
+  private current: Config
+  private readonly options: TenantSetOptions
+  /** Replaced or removed pools still draining, by tenant name. */
+  private readonly draining = new Map<Pool, { name: string; done: Promise<void> }>()
+  private queue: Promise<unknown> = Promise.resolve()
+  private closed = false
+
+  constructor(config: Config, options: TenantSetOptions) {
+    this.options = options
+    this.current = config
+    for (const [name, tenantConfig] of Object.entries(config.tenants)) {
+      this.add(options.makeTenant(name, tenantConfig))
+    }
+    this.tokens = new LiveTokenIndex(indexTokens(config))
+  }
+
+  /** The config in force. */
+  get config(): Config {
+    return this.current
+  }
+
+  /** The pools of `name`: the current one last, draining ones first. */
+  poolsOf(name: string): Pool[] {
+    const pools = [...this.draining].filter(([, d]) => d.name === name).map(([pool]) => pool)
+    const tenant = this.tenants.get(name)
+    return tenant ? [...pools, tenant.pool] : pools
+  }
+
+  /** Applies a validated config; reloads run one at a time. */
+  reload(next: Config): Promise<ReloadReport> {
+    const run = this.queue.then(() => this.apply(next))
+    this.queue = run.catch(() => {})
+    return run
+  }
+
+  /** The gateway stops: closes the pools still draining now (`destroy` cancels their work). */
+  async close(destroy: boolean): Promise<void> {
+    this.closed = true
+    await Promise.all(
+      [...this.draining.keys()].map((pool) => (destroy ? pool.destroy() : pool.close())),
+    )
+  }
+
+  private add(tenant: Tenant): void {
+    this.tenants.set(tenant.name, tenant)
+    this.options.metrics?.pools.track(tenant.name, tenant.pool)
+  }
+
+  private async apply(next: Config): Promise<ReloadReport> {
+    if (this.closed) throw new SluiceError('SHUTTING_DOWN', 'the gateway is shutting down')
+    const { logger } = this.options
+    const report: ReloadReport = {
+      added: [],
+      removed: [],
+      replaced: [],
+      updated: [],
+      unchanged: [],
+      restartNeeded: RESTART_KEYS.filter(
+        (key) => next.server[key] !== this.current.server[key],
+      ).map((key) => `server.${key}`),
+    }
+    // Build and warm every new pool before any request can reach it.
+    const fresh = new Map<string, Tenant>()
+    const swaps = new Map<string, Tenant>()
+    for (const [name, config] of Object.entries(next.tenants)) {
+      const old = this.tenants.get(name)
+      if (!old) {
+        fresh.set(name, this.options.makeTenant(name, config))
+        report.added.push(name)
+      } else if (
+        !same(old.config.connection, config.connection) ||
+        !same(old.config.pool, config.pool) ||
+        !same(old.config.session, config.session)
+      ) {
+        fresh.set(name, this.options.makeTenant(name, config))
+        report.replaced.push(name)
+      } else if (!same(old.config, config)) {
+        swaps.set(name, { name, config, pool: old.pool })
+        report.updated.push(name)
+      } else {
+        report.unchanged.push(name)
+      }
+    }
+    await Promise.all(
+      [...fresh.values()].map(async (tenant) => {
+        if (this.tenants.get(tenant.name)?.pool.paused) void tenant.pool.pause()
+        await tenant.pool.start()
+      }),
+    )
+    if (this.closed) {
+      await Promise.all([...fresh.values()].map((t) => t.pool.close()))
+      throw new SluiceError('SHUTTING_DOWN', 'the gateway is shutting down')
+    }
+
+    // The swap: synchronous, so no request sees half of it.
+    const retired: { tenant: Tenant; forget: boolean }[] = []
+    for (const [name, tenant] of this.tenants) {
+      if (!(name in next.tenants)) {
+        this.tenants.delete(name)
+        retired.push({ tenant, forget: true })
+        report.removed.push(name)
+      }
+    }
+    for (const [name, tenant] of fresh) {
+      const old = this.tenants.get(name)
+      if (old) retired.push({ tenant: old, forget: false })
+      this.add(tenant)
+    }
+    for (const [name, tenant] of swaps) this.tenants.set(name, tenant)
+    this.tokens.current = indexTokens(next)
+    this.current = next
+
+    for (const { tenant, forget } of retired) {
+      const done = this.drain(tenant, forget)
+      this.draining.set(tenant.pool, { name: tenant.name, done })
+    }
+    logger.info(report, 'config reloaded')
+    return report
+  }
+
+  private async drain(tenant: Tenant, forget: boolean): Promise<void> {
+    const { pool, name } = tenant
+    const { barrier, logger, metrics } = this.options
+    const deadline = Date.now() + drainLimitMs(tenant.config)
+    await barrier.passed(drainLimitMs(tenant.config))
+    for (;;) {
+      const stats = pool.stats()
+      if (stats.poolInUse === 0 && stats.requestsWaiting === 0) break
+      if (this.closed || Date.now() >= deadline) break
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS))
+    }
+    const stats = pool.stats()
+    const quiet = stats.poolInUse === 0 && stats.requestsWaiting === 0
+    await (quiet ? pool.close() : pool.destroy())
+    metrics?.pools.untrack(name, pool, { forget })
+    this.draining.delete(pool)
+    logger.info(
+      { tenant: name, graceful: quiet },
+      forget ? 'removed tenant drained and closed' : 'replaced pool drained and closed',
+    )
+  }
+}

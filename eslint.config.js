@@ -1,10 +1,20 @@
 // @ts-check
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
+import { layers } from './eslint/layers.js'
 
 const runtimeNeutral =
   'src/ and edge/ run in every runtime (Workers, Deno, Bun, browsers): use Web APIs only. ' +
   'Put Node, pg, hono and zod code in server/, and share only plain types and functions through src/.'
+
+const httpBoundary =
+  'Hono, node:http and the Hono environment live under server/http/ (docs/architecture.md): ' +
+  'put the HTTP side there and call down into tenants/, engine/ or admin/.'
+
+const httpOnly = [
+  { group: ['hono', 'hono/*', '@hono/*', 'node:http', 'node:https'], message: httpBoundary },
+  { group: ['**/http/env.js', '**/http/env'], message: httpBoundary },
+]
 
 const nodeOnly = [
   { group: ['node:*'], message: runtimeNeutral },
@@ -13,6 +23,7 @@ const nodeOnly = [
 
 export default tseslint.config(
   { ignores: ['node_modules', 'dist', '.wrangler', '.sluice', 'bench/.work'] },
+  { files: ['eslint/**/*.js'], languageOptions: { globals: { process: 'readonly' } } },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -72,6 +83,26 @@ export default tseslint.config(
   },
   {
     files: ['server/**/*.ts'],
+    plugins: { sluice: { rules: { layers } } },
+    rules: {
+      'sluice/layers': 'error',
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/edge/**'],
+              message: 'server/ and edge/ never import each other; share code through src/.',
+            },
+            ...httpOnly,
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The HTTP boundary itself; gateway.ts exposes the app as its public handle.
+    files: ['server/http/**/*.ts', 'server/gateway.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -5,6 +5,7 @@
 import type { ParseOptions } from '../src/codecs/parse.js'
 import { serializeParams } from '../src/codecs/serialize.js'
 import {
+  MAX_TIMEOUT_MS,
   PATHS,
   type BatchResult,
   type QueryResult as WireResult,
@@ -72,7 +73,7 @@ export interface Client extends Queryable {
 }
 
 function checkOptions({ url, token, timeoutMs = 1 }: ClientOptions): void {
-  if (!/^https?:\/\/./.test(url) || !token || !(timeoutMs > 0 && timeoutMs <= 86_400_000)) {
+  if (!/^https?:\/\/./.test(url) || !token || !(timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS)) {
     throw new TypeError(
       'createClient needs the http(s) url of a Sluice gateway, a token, and a timeoutMs above 0 if any',
     )

@@ -1,24 +1,43 @@
 /**
- * The gateway: tenants with their pools, the token index and the HTTP app, from one
- * validated config. `createGateway` opens nothing; `start()` opens the pools' minimum
- * connections and `close()` drains and closes everything.
+ * The gateway: one validated config in, every part wired together. Tenants with their pools
+ * and the token index (tenants/), the engine's transactions (engine/), logs and metrics
+ * (log/, metrics/), the operator's controls (admin/) and the HTTP entry points (http/).
+ * `createGateway` opens nothing; `start()` opens the pools' minimum connections and
+ * `close()` drains and closes everything. docs/architecture.md draws the map.
  */
 import type { Hono } from 'hono'
-import { createOperations, type Operations, type OperationsOptions } from './admin/operations.js'
-import { createApp, type AppDeps } from './http/app.js'
+import { createAdmin, type Admin } from './admin/admin.js'
 import type { Config } from './config/schema.js'
+import { TransactionRegistry } from './engine/transactions.js'
+import { reportToStderr, type ReportBug } from './errors.js'
+import { createApp } from './http/app.js'
+import type { HttpDeps } from './http/deps.js'
 import type { GatewayEnv } from './http/env.js'
-import type { ReportBug } from './http/errors.js'
 import { createRequestListener, type RequestListener } from './http/listener.js'
 import { Lifecycle } from './lifecycle/lifecycle.js'
-import type { Readiness } from './http/routes/health.js'
-import type { Tenant } from './tenants/tenant.js'
-import { TransactionRegistry } from './engine/transactions.js'
+import { silentLogger, type Logger } from './log/logger.js'
+import { logPoolEvent } from './log/pool-log.js'
+import { createRequestRecorder } from './log/request-recorder.js'
+import { createMetrics, type Metrics } from './metrics/metrics.js'
+import type { PoolEvent } from './pool/pool.js'
+import { readiness, type Readiness } from './tenants/readiness.js'
+import { createTenant, type Tenant } from './tenants/tenant.js'
+import { TenantSet } from './tenants/tenant-set.js'
 
 /** Options of {@link createGateway}. */
-export interface GatewayOptions extends OperationsOptions {
-  reportBug?: AppDeps['reportBug']
-  extraRoutes?: AppDeps['extraRoutes']
+export interface GatewayOptions {
+  /** Where logs go. @default a silent logger (in-process gateways, tests) */
+  logger?: Logger
+  /** Adds Node's process metrics to /metrics. @default false (the CLI turns them on) */
+  processMetrics?: boolean
+  /** Reads and validates the config file again, for `POST /admin/reload` and SIGHUP. */
+  loadConfig?: () => Promise<Config>
+  /** Also told of every pool event. */
+  onPoolEvent?: (tenant: string, event: PoolEvent) => void
+  /** Told of unexpected errors (bugs). @default stderr */
+  reportBug?: ReportBug
+  /** Extra routes mounted before the v1 API. */
+  extraRoutes?: (app: Hono<GatewayEnv>) => void
 }
 
 /** A running gateway's handle. */
@@ -33,8 +52,10 @@ export interface Gateway {
   readonly tenants: ReadonlyMap<string, Tenant>
   readonly lifecycle: Lifecycle
   readonly transactions: TransactionRegistry
-  /** Logs, metrics, the admin API and config reloads. */
-  readonly operations: Operations
+  readonly logger: Logger
+  readonly metrics: Metrics
+  /** The operator's controls: tenants, pause and resume, config, reload. */
+  readonly admin: Admin
   /** Opens each pool's `min` connections (failures are retried in the background). */
   start(): Promise<void>
   /** Each tenant's database answers? */
@@ -46,97 +67,77 @@ export interface Gateway {
   close(graceMs?: number): Promise<void>
 }
 
-const PROBE_TIMEOUT_MS = 2_000
-
-async function probe(tenant: Tenant): Promise<boolean> {
-  const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(new Error('probe timeout')), PROBE_TIMEOUT_MS)
-  // A paused tenant is held on purpose: its requests wait, they do not fail.
-  if (tenant.pool.paused) return true
-  try {
-    const connection = await tenant.pool.acquire(controller.signal)
-    try {
-      await connection.simple('')
-    } finally {
-      tenant.pool.release(connection)
-    }
-    return true
-  } catch (error) {
-    // A pool too busy to lend a connection is busy, not down.
-    const code = (error as { code?: unknown }).code
-    return code === 'POOL_TIMEOUT' || code === 'POOL_QUEUE_FULL'
-  } finally {
-    clearTimeout(timer)
-  }
-}
-
 /** Builds a gateway from a validated config. */
 export function createGateway(config: Config, options: GatewayOptions = {}): Gateway {
-  // The tenant set and token index change on a config reload (server/admin/tenant-set.ts).
-  const operations = createOperations(
-    config,
-    { openTransactions: (tenant) => transactions.count(tenant) },
-    options,
-  )
-  const { tenants, tokens } = operations.tenants
+  const logger = options.logger ?? silentLogger()
   const lifecycle = new Lifecycle()
   const transactions = new TransactionRegistry()
-
-  const readiness = async (): Promise<Readiness> => {
-    const entries = await Promise.all(
-      [...tenants.values()].map(
-        async (t) => [t.name, (await probe(t)) ? 'ok' : 'unavailable'] as const,
-      ),
-    )
-    const states = Object.fromEntries(entries)
-    const ready = !lifecycle.draining && entries.every(([, s]) => s === 'ok')
-    return { ready, draining: lifecycle.draining, tenants: states }
-  }
-
-  const reportBug: ReportBug =
-    options.reportBug ?? ((error) => console.error('sluice: internal error', error))
-  const app = createApp({
-    tokens,
-    tenants,
-    lifecycle,
-    transactions,
-    bodyLimitBytes: config.server.bodyLimitBytes,
-    readiness,
-    reportBug,
-    middleware: operations.middleware,
-    extraRoutes: (app) => {
-      operations.routes(app)
-      options.extraRoutes?.(app)
-    },
+  const reportBug = options.reportBug ?? reportToStderr
+  const metrics = createMetrics({
+    processMetrics: options.processMetrics ?? false,
+    openTransactions: (tenant) => transactions.count(tenant),
+    // Read at scrape time, once `set` exists.
+    tenantNames: () => set.tenants.keys(),
   })
+  const onPoolEvent = (tenant: string, event: PoolEvent): void => {
+    metrics.poolEvent(tenant, event)
+    logPoolEvent(logger, tenant, event)
+    options.onPoolEvent?.(tenant, event)
+  }
+  // The tenant set and token index change on a config reload.
+  const set = new TenantSet(config, {
+    makeTenant: (name, tenantConfig) => createTenant(name, tenantConfig, { onPoolEvent }),
+    requests: lifecycle.requests,
+    logger,
+    metrics,
+  })
+  const admin = createAdmin({
+    tenants: set,
+    openTransactions: (tenant) => transactions.count(tenant),
+    logger,
+    metrics,
+    loadConfig: options.loadConfig,
+    followLogLevel: options.logger !== undefined,
+  })
+  const ready = () => readiness(set.tenants, lifecycle)
+  const deps: HttpDeps = {
+    lifecycle,
+    tokens: set.tokens,
+    tenants: set.tenants,
+    bodyLimitBytes: config.server.bodyLimitBytes,
+    transactions,
+    readiness: ready,
+    reportBug,
+    recorder: createRequestRecorder({ logger, metrics, settings: () => set.config.server.log }),
+    admin,
+    metrics,
+    publicMetrics: () => set.config.server.publicMetrics,
+    extraRoutes: options.extraRoutes,
+  }
+  const app = createApp(deps)
 
   let listener: RequestListener | undefined
   let closing: Promise<void> | undefined
   return {
     get config() {
-      return operations.tenants.config
+      return set.config
     },
     app,
     get listener() {
-      listener ??= createRequestListener(app, {
-        tokens,
-        tenants,
-        lifecycle,
-        bodyLimitBytes: config.server.bodyLimitBytes,
-        requests: operations.requests,
-        reportBug,
-      })
+      listener ??= createRequestListener(app, deps)
       return listener
     },
-    tenants,
+    tenants: set.tenants,
     lifecycle,
     transactions,
-    operations,
+    logger,
+    metrics,
+    admin,
     async start() {
-      await Promise.all([...tenants.values()].map((t) => t.pool.start()))
+      await Promise.all([...set.tenants.values()].map((t) => t.pool.start()))
     },
-    readiness,
-    close(graceMs = operations.tenants.config.server.shutdownGraceMs) {
+    readiness: ready,
+    close(graceMs = set.config.server.shutdownGraceMs) {
       closing ??= (async () => {
         lifecycle.draining = true
         // In-flight requests and open transactions share one grace period; then what is
@@ -147,8 +148,8 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
         await transactions.closeAll()
         const finished = requestsDone && transactionsDone
         await Promise.all([
-          ...[...tenants.values()].map((t) => (finished ? t.pool.close() : t.pool.destroy())),
-          operations.tenants.close(!finished),
+          ...[...set.tenants.values()].map((t) => (finished ? t.pool.close() : t.pool.destroy())),
+          set.close(!finished),
         ])
       })()
       return closing

@@ -30,6 +30,20 @@ export const ERROR_STATUS = {
 /** A stable, SCREAMING_SNAKE error code. */
 export type ErrorCode = keyof typeof ERROR_STATUS
 
+/**
+ * The codes whose answer carries `Retry-After` (seconds): the gateway or the database is
+ * busy or going away for a moment. Whether a retry is safe is each error's `retryable`.
+ */
+export const RETRY_AFTER_SECONDS: Partial<Record<ErrorCode, number>> = {
+  RATE_LIMITED: 1,
+  DB_UNAVAILABLE: 1,
+  POOL_QUEUE_FULL: 1,
+  TX_LIMIT_REACHED: 1,
+  POOL_TIMEOUT: 1,
+  SHUTTING_DOWN: 1,
+  TENANT_PAUSED: 1,
+}
+
 /** The PostgreSQL error fields the gateway passes on, when PostgreSQL sent them. */
 export const DATABASE_ERROR_FIELDS = [
   'sqlstate',
@@ -69,7 +83,7 @@ const BRAND = Symbol.for('sluice.error')
 /** Options of {@link SluiceError}: everything of the payload but code and message. */
 export type SluiceErrorOptions = Omit<ErrorPayload, 'code' | 'message' | 'retryable'> & {
   retryable?: boolean
-  /** Seconds for a `Retry-After` header. */
+  /** Seconds for a `Retry-After` header. @default the code's {@link RETRY_AFTER_SECONDS} */
   retryAfter?: number
   cause?: unknown
 }
@@ -90,7 +104,7 @@ export class SluiceError extends Error {
     this.name = 'SluiceError'
     this.code = code
     this.retryable = retryable ?? false
-    this.retryAfter = retryAfter
+    this.retryAfter = retryAfter ?? RETRY_AFTER_SECONDS[code]
     this.fields = fields
     Object.defineProperty(this, BRAND, { value: true })
   }

@@ -2,7 +2,14 @@
  * The shared, runtime-neutral base of Sluice: the wire protocol's types, the errors with
  * their stable codes, and the PostgreSQL text codecs. Web APIs only.
  */
-export { ISOLATION_LEVELS, PATHS, REQUEST_ID_HEADER } from './protocol.js'
+export {
+  ISOLATION_LEVELS,
+  MAX_BATCH_STATEMENTS,
+  MAX_PARAMS,
+  MAX_TIMEOUT_MS,
+  PATHS,
+  REQUEST_ID_HEADER,
+} from './protocol.js'
 export type {
   BatchRequest,
   BatchResult,
@@ -20,6 +27,7 @@ export type {
 export {
   DATABASE_ERROR_FIELDS,
   ERROR_STATUS,
+  RETRY_AFTER_SECONDS,
   SluiceError,
   isErrorCode,
   isSluiceError,

@@ -3,6 +3,15 @@
  * validators and the edge client both follow. See shared PROTOCOL.md and docs/protocol.md.
  */
 
+/** Most parameters of one statement: PostgreSQL's own limit (a 16-bit count). */
+export const MAX_PARAMS = 65_535
+
+/** Longest `timeoutMs` or `idleTimeoutMs` a request may ask for: one day. */
+export const MAX_TIMEOUT_MS = 86_400_000
+
+/** Most statements in one `/v1/batch`. */
+export const MAX_BATCH_STATEMENTS = 1000
+
 /** A statement parameter on the wire. Numbers and booleans travel as their text form. */
 export type WireParam = string | number | boolean | null
 

@@ -4,7 +4,7 @@
  * the config on SIGHUP and drains on SIGTERM/SIGINT.
  */
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:http'
+import { createHttpServer } from '../http/listener.js'
 import type { AddressInfo } from 'node:net'
 import { ConfigError, loadConfigFile, singleTenantConfig } from '../config/load.js'
 import { redactText } from '../config/redact.js'
@@ -116,7 +116,7 @@ export async function serveCommand(args: readonly string[], io: CliIo, env: Env)
     throw error
   }
   const { host, port } = config.server
-  const server = createServer(gateway.listener)
+  const server = createHttpServer(gateway.listener)
   server.once('error', (error: NodeJS.ErrnoException) => {
     io.err(`sluice: cannot listen on ${host}:${port}: ${error.code ?? error.message}`)
     process.exit(1)
@@ -135,7 +135,7 @@ export async function serveCommand(args: readonly string[], io: CliIo, env: Env)
   })
 
   process.on('SIGHUP', function reloadOnHangup() {
-    gateway.operations.reload().then(
+    gateway.admin.reload().then(
       (report) => io.out(`sluice: config reloaded: ${JSON.stringify(report)}`),
       (error: unknown) => {
         const problems = error instanceof ConfigError ? error.problems : [errorMessage(error)]

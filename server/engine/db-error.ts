@@ -69,7 +69,6 @@ export function toSluiceError(error: unknown, context: ErrorContext = {}): Sluic
       ...error.fields,
       ...extra,
       retryable: error.retryable,
-      ...(error.retryAfter === undefined ? {} : { retryAfter: error.retryAfter }),
     })
   }
   if (isPostgresError(error)) {
@@ -82,7 +81,6 @@ export function toSluiceError(error: unknown, context: ErrorContext = {}): Sluic
       const value = source[PG_FIELD_OF[field]]
       if (typeof value === 'string' && value !== '') fields[field] = value
     }
-    if (code === 'DB_UNAVAILABLE') fields.retryAfter = 1
     const message =
       code === 'STATEMENT_TIMEOUT' ? 'canceling statement due to statement timeout' : error.message
     return new SluiceError(code, message, fields)
@@ -96,7 +94,7 @@ export function toSluiceError(error: unknown, context: ErrorContext = {}): Sluic
   // A socket failure mid-statement: the statement may have run, so not retryable.
   return new SluiceError('DB_UNAVAILABLE', 'the connection to the database was lost', {
     ...extra,
-    retryAfter: 1,
+    retryable: false,
     cause: error,
   })
 }

@@ -24,8 +24,9 @@ import {
   type RunContext,
 } from './run.js'
 import { withCancellation } from './cancellation.js'
+import { clientClosed } from '../errors.js'
+import { InFlight, type Ticket } from '../lifecycle/in-flight.js'
 import type { Connection } from '../pool/connection.js'
-import { clientClosed } from '../pool/pool.js'
 import type { Tenant } from '../tenants/tenant.js'
 
 /** How many ended ids are remembered, to say why a transaction is gone. */
@@ -127,6 +128,9 @@ function notFound(id: string, reason?: string): SluiceError {
 /** The open transactions of a gateway, across tenants. */
 export class TransactionRegistry {
   private readonly open = new Map<string, OpenTransaction>()
+  /** One ticket per open transaction, for {@link settled}. */
+  private readonly tickets = new Map<string, Ticket>()
+  private readonly inFlight = new InFlight()
   private readonly ended = new Map<string, string>()
   private readonly perTenant = new Map<string, number>()
 
@@ -144,7 +148,7 @@ export class TransactionRegistry {
       throw new SluiceError(
         'TX_LIMIT_REACHED',
         `tenant ${tenant.name} already has ${this.count(tenant.name)} open transactions (the cap is transactions.maxOpenShare × pool.max = ${cap})`,
-        { retryable: true, retryAfter: 1 },
+        { retryable: true },
       )
     }
     const idleTimeoutMs = Math.min(
@@ -181,8 +185,9 @@ export class TransactionRegistry {
       timeoutMs,
       (t, reason) => void t.serial(() => this.finish(t, 'rollback', reason), true).catch(() => {}),
     )
-    connection.holder = `transaction ${tx.id}`
+    tenant.pool.relabel(connection, `transaction ${tx.id}`)
     this.open.set(tx.id, tx)
+    this.tickets.set(tx.id, this.inFlight.begin())
     return { id: tx.id, expiresAt: new Date(tx.expiresAt).toISOString() }
   }
 
@@ -238,13 +243,8 @@ export class TransactionRegistry {
   }
 
   /** Resolves `true` once no transaction is open, or `false` after `timeoutMs`. */
-  async settled(timeoutMs: number): Promise<boolean> {
-    const end = Date.now() + timeoutMs
-    while (this.open.size > 0) {
-      if (Date.now() >= end) return false
-      await new Promise((resolve) => setTimeout(resolve, 20))
-    }
-    return true
+  settled(timeoutMs: number): Promise<boolean> {
+    return this.inFlight.idle(timeoutMs)
   }
 
   /** Rolls back every open transaction (shutdown) and waits until their connections are back. */
@@ -275,6 +275,8 @@ export class TransactionRegistry {
   ): Promise<EndResult> {
     if (this.open.get(tx.id) !== tx) return { committed: false }
     this.open.delete(tx.id)
+    const ticket = this.tickets.get(tx.id)
+    this.tickets.delete(tx.id)
     this.adjust(tx.tenant.name, -1)
     tx.stopTimers()
     tx.ending ??= reason ?? (how === 'commit' ? 'it was committed' : 'it was rolled back')
@@ -300,6 +302,7 @@ export class TransactionRegistry {
       throw toSluiceError(error)
     } finally {
       tenant.pool.release(connection)
+      ticket?.end()
     }
   }
 }

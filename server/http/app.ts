@@ -1,63 +1,49 @@
 /**
- * The HTTP app: middleware (request id, lifecycle, body limit, auth), the v1 routes and the
- * one error renderer. Building it has no side effects: tests call `app.request()` with no
- * socket, and `server/main.ts` is the only place that listens.
+ * The HTTP app: the request id and request log, the health, metrics and admin routes, then
+ * the v1 API behind admission (server/tenants/admission.ts) and Neon's `/sql` behind the
+ * same admission with its own credentials and error shape, and the one error renderer.
+ * Building it has no side effects: tests call `app.request()` with no socket.
  */
-import { Hono, type MiddlewareHandler } from 'hono'
-import { requestId } from 'hono/request-id'
-import type { TokenIndex } from '../tenants/tokens.js'
-import { bodyLimit } from './middleware/body-limit.js'
-import { authenticate } from './middleware/authenticate.js'
-import { notFound, renderError, type ReportBug } from './errors.js'
-import { serving } from './middleware/serving.js'
+import { Hono } from 'hono'
+import { bearerToken } from '../tenants/tokens.js'
+import type { HttpDeps } from './deps.js'
 import type { GatewayEnv } from './env.js'
-import type { Lifecycle } from '../lifecycle/lifecycle.js'
+import { notFound, renderError } from './errors.js'
+import { admission } from './middleware/admission.js'
+import { requestLog } from './middleware/request-log.js'
+import { requestId } from './request-id.js'
+import { adminRoutes } from './routes/admin.js'
 import { batchRoute } from './routes/batch.js'
-import { healthRoutes, type Readiness } from './routes/health.js'
+import { healthRoutes } from './routes/health.js'
+import { metricsRoute } from './routes/metrics.js'
 import { neonSqlRoute } from './routes/neon-sql.js'
 import { queryRoute } from './routes/query.js'
 import { transactionRoutes } from './routes/transactions.js'
-import type { Tenant } from '../tenants/tenant.js'
-import type { TransactionRegistry } from '../engine/transactions.js'
-
-/** What the app needs from the gateway. */
-export interface AppDeps {
-  tokens: TokenIndex
-  tenants: ReadonlyMap<string, Tenant>
-  lifecycle: Lifecycle
-  transactions: TransactionRegistry
-  bodyLimitBytes: number
-  readiness: () => Promise<Readiness>
-  reportBug?: ReportBug
-  /** Middleware run first on every request (request logs, metrics). */
-  middleware?: MiddlewareHandler<GatewayEnv>[]
-  /** Extra routes mounted before the v1 API (metrics, admin, compatibility). */
-  extraRoutes?: (app: Hono<GatewayEnv>) => void
-}
 
 // Requests that continue an open transaction, which may still finish while draining.
 const CONTINUES_TRANSACTION = /^\/v1\/transactions\/[^/]+\/(query|commit|rollback)$/
 
 /** Builds the gateway's Hono app. */
-export function createApp(deps: AppDeps): Hono<GatewayEnv> {
-  const reportBug: ReportBug =
-    deps.reportBug ?? ((error) => console.error('sluice: internal error', error))
+export function createApp(deps: HttpDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>()
-  app.use(requestId({ headerName: 'X-Request-Id' }))
-  for (const middleware of deps.middleware ?? []) app.use(middleware)
+  app.use(requestId())
+  app.use(requestLog(deps.recorder))
   app.route('/', healthRoutes(deps.readiness))
+  app.route('/', metricsRoute(deps.metrics, deps.admin, deps.publicMetrics))
+  app.route('/', adminRoutes(deps.admin))
   deps.extraRoutes?.(app)
   app.use(
     '/v1/*',
-    serving(deps.lifecycle, (c) => CONTINUES_TRANSACTION.test(c.req.path)),
+    admission(deps, {
+      credentials: (c) => ({ token: bearerToken(c.req.header('Authorization')) }),
+      continuesTransaction: (c) => CONTINUES_TRANSACTION.test(c.req.path),
+    }),
   )
-  app.use('/v1/*', bodyLimit(deps.bodyLimitBytes))
-  app.use('/v1/*', authenticate(deps))
   app.route('/', queryRoute())
   app.route('/', batchRoute())
   app.route('/', transactionRoutes(deps.transactions))
-  app.route('/', neonSqlRoute({ ...deps, reportBug }))
+  app.route('/', neonSqlRoute(deps))
   app.notFound(notFound)
-  app.onError((error, c) => renderError(error, c, reportBug))
+  app.onError((error, c) => renderError(error, c, deps.reportBug))
   return app
 }

@@ -1,8 +1,8 @@
 /** The per-request variables every gateway handler can read. */
 import type { ErrorCode } from '../../src/errors.js'
-import type { Principal } from '../tenants/tokens.js'
 import type { StatementScope } from '../log/statement-scope.js'
 import type { Tenant } from '../tenants/tenant.js'
+import type { Principal } from '../tenants/tokens.js'
 
 /** Hono environment of the gateway app. */
 export interface GatewayEnv {
@@ -10,6 +10,8 @@ export interface GatewayEnv {
     requestId: string
     principal: Principal
     tenant: Tenant
+    /** The body limit in force (bodies are read with it). */
+    bodyLimitBytes: number
     /** Set when the response is an error, for logs and metrics. */
     errorCode: ErrorCode
     /** Receives each statement's timing (logs, metrics); set by the request log. */

@@ -1,33 +1,27 @@
 /**
  * The one place errors become responses: the protocol's error body, its status, and a
- * Retry-After header where the code promises one. Unknown errors become INTERNAL with a
- * body that reveals nothing but the request id. Shared by the Hono app and the direct
- * `/v1/query` path (./direct-query.ts).
+ * Retry-After header where the code has one (src/errors.ts). Unknown errors become INTERNAL
+ * with a body that reveals nothing but the request id. Shared by the Hono app and the
+ * direct `/v1/query` path (./direct-query.ts).
  */
 import type { Context } from 'hono'
-import { HTTPException } from 'hono/http-exception'
 import { SluiceError, isSluiceError } from '../../src/errors.js'
+import { clientClosed, type ReportBug } from '../errors.js'
 import type { GatewayEnv } from './env.js'
 import { requestSignal } from './node-request.js'
 
-/** Reports an unexpected error (a bug) to the operator, with the request it broke. */
-export type ReportBug = (error: unknown, requestId: string | undefined) => void
-
 /**
  * The {@link SluiceError} an error response shows, whatever was thrown: a client that went
- * away (`aborted`) is CLIENT_CLOSED, anything unknown is a bug, reported and shown as a
- * bare INTERNAL.
+ * away (`aborted`) is CLIENT_CLOSED whatever else happened after it left (a timeout, a
+ * cancelled statement), and anything unknown is a bug, reported and shown as INTERNAL.
  */
 export function toResponseError(
   error: unknown,
   request: { aborted: boolean; requestId: string | undefined },
   reportBug: ReportBug,
 ): SluiceError {
+  if (request.aborted) return clientClosed()
   if (isSluiceError(error)) return error
-  if (request.aborted) return new SluiceError('CLIENT_CLOSED', 'the client closed the request')
-  if (error instanceof HTTPException && error.status === 413) {
-    return new SluiceError('PAYLOAD_TOO_LARGE', 'the request body is over the limit')
-  }
   reportBug(error, request.requestId)
   return new SluiceError(
     'INTERNAL',
@@ -35,9 +29,14 @@ export function toResponseError(
   )
 }
 
+/** The headers of an error answer beyond the content type: Retry-After where the code has one. */
+export function errorHeaders(error: SluiceError): Record<string, string> {
+  return error.retryAfter === undefined ? {} : { 'Retry-After': String(error.retryAfter) }
+}
+
 /**
  * {@link toResponseError} for a Hono context: also records the code for logs and metrics
- * and sets Retry-After where the code has one.
+ * and sets the error's headers.
  */
 export function responseError(
   error: unknown,
@@ -47,7 +46,7 @@ export function responseError(
   const request = { aborted: requestSignal(c).aborted, requestId: c.get('requestId') }
   const sluice = toResponseError(error, request, reportBug)
   c.set('errorCode', sluice.code)
-  if (sluice.retryAfter !== undefined) c.header('Retry-After', String(sluice.retryAfter))
+  for (const [name, value] of Object.entries(errorHeaders(sluice))) c.header(name, value)
   return sluice
 }
 

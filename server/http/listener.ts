@@ -3,23 +3,27 @@
  * (./direct-query.ts), everything else through the Hono app and @hono/node-server.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import { getRequestListener } from '@hono/node-server'
 import type { Hono } from 'hono'
-import { directQuery, isDirectQuery, type DirectQueryDeps } from './direct-query.js'
+import type { HttpDeps } from './deps.js'
+import { directQuery, isDirectQuery } from './direct-query.js'
 import type { GatewayEnv } from './env.js'
 
 /** A Node `http.Server` request listener. */
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void
 
 /** Builds the listener over `app` and the direct path. */
-export function createRequestListener(
-  app: Hono<GatewayEnv>,
-  direct: DirectQueryDeps,
-): RequestListener {
+export function createRequestListener(app: Hono<GatewayEnv>, deps: HttpDeps): RequestListener {
   const viaHono = getRequestListener(app.fetch)
-  const query = directQuery(direct)
+  const query = directQuery(deps)
   return function sluice(req, res) {
     if (isDirectQuery(req)) query(req, res)
     else void viaHono(req, res)
   }
+}
+
+/** An HTTP server over `listener`, not yet listening (the CLI calls `listen`). */
+export function createHttpServer(listener: RequestListener): Server {
+  return createServer(listener)
 }

@@ -2,14 +2,13 @@
  * Cheap access to the Node request under @hono/node-server. Hono's `c.req.raw` is a
  * lightweight object until a handler touches its body or signal; then the adapter builds a
  * full web Request, an AbortController and a ReadableStream over the socket, which costs
- * more than the rest of a `SELECT 1`. The hot path reads the body and the disconnect signal
- * from Node's own objects instead, and falls back to the web Request where there is no
- * Node request (`app.request()` in tests, other runtimes) or where a middleware already
- * started reading it.
+ * more than the rest of a `SELECT 1`. Both paths read the body and the disconnect signal
+ * from Node's own objects instead, and fall back to the web Request only where there is no
+ * Node request (`app.request()` in tests, other runtimes).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Context } from 'hono'
-import { SluiceError } from '../../src/errors.js'
+import { clientClosed, payloadTooLarge } from '../errors.js'
 import { LightSignal, type AbortLike } from '../lifecycle/abort.js'
 
 interface NodeBindings {
@@ -17,7 +16,8 @@ interface NodeBindings {
   outgoing?: ServerResponse
 }
 
-function bindings(c: Context): NodeBindings {
+/** The Node request and response behind a Hono context, when there are any. */
+export function nodeBindings(c: Context): NodeBindings {
   const env = c.env as NodeBindings | undefined
   return env !== null && typeof env === 'object' ? env : {}
 }
@@ -29,12 +29,12 @@ const signals = new WeakMap<object, LightSignal>()
  * @hono/node-server's own `c.req.raw.signal`. One signal per request.
  */
 export function requestSignal(c: Context): AbortLike {
-  const { incoming, outgoing } = bindings(c)
+  const { incoming, outgoing } = nodeBindings(c)
   if (!incoming || !outgoing || typeof outgoing.once !== 'function') return c.req.raw.signal
   return disconnectSignal(incoming, outgoing)
 }
 
-/** {@link requestSignal} for Node's own request and response (../abort.ts: no EventTarget). */
+/** {@link requestSignal} for Node's own request and response (no EventTarget: ../lifecycle/abort.ts). */
 export function disconnectSignal(incoming: IncomingMessage, outgoing: ServerResponse): LightSignal {
   const existing = signals.get(outgoing)
   if (existing) return existing
@@ -49,28 +49,36 @@ export function disconnectSignal(incoming: IncomingMessage, outgoing: ServerResp
 }
 
 /**
- * The request body as text, read straight from Node's stream when nothing read it yet and
- * its length is declared (bodyLimit has then checked it); otherwise through `c.req.text()`.
+ * The request body as text, at most `maxBytes` of it (PAYLOAD_TOO_LARGE past that, chunked
+ * bodies included), read from Node's stream when there is one.
  */
-export function requestText(c: Context): Promise<string> {
-  const { incoming } = bindings(c)
-  if (
-    !incoming ||
-    incoming.readableFlowing !== null ||
-    incoming.readableEnded ||
-    incoming.headers['transfer-encoding'] !== undefined ||
-    'rawBody' in incoming
-  ) {
-    return c.req.text()
-  }
-  return readNodeBody(incoming)
+export async function requestText(c: Context, maxBytes: number): Promise<string> {
+  const { incoming } = nodeBindings(c)
+  if (incoming && incoming.readableFlowing === null && !incoming.readableEnded)
+    return readNodeBody(incoming, maxBytes)
+  const bytes = await c.req.arrayBuffer()
+  if (bytes.byteLength > maxBytes) throw payloadTooLarge(maxBytes)
+  return new TextDecoder().decode(bytes)
 }
 
-/** Reads a Node request's whole body as UTF-8 text. */
-export function readNodeBody(incoming: IncomingMessage): Promise<string> {
+/** Reads a Node request's whole body as UTF-8 text; PAYLOAD_TOO_LARGE past `maxBytes`. */
+export function readNodeBody(incoming: IncomingMessage, maxBytes: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
-    incoming.on('data', (chunk: Buffer) => chunks.push(chunk))
+    let size = 0
+    const onData = (chunk: Buffer) => {
+      size += chunk.length
+      if (size <= maxBytes) {
+        chunks.push(chunk)
+        return
+      }
+      // Stop buffering; the rest of the body is read and dropped so the answer can be sent.
+      chunks.length = 0
+      incoming.off('data', onData)
+      incoming.resume()
+      reject(payloadTooLarge(maxBytes))
+    }
+    incoming.on('data', onData)
     incoming.once('end', () =>
       resolve(
         chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'),
@@ -79,27 +87,25 @@ export function readNodeBody(incoming: IncomingMessage): Promise<string> {
     incoming.once('error', reject)
     // A client that goes away mid-body: settle rather than wait for an end that never comes.
     incoming.once('close', () => {
-      if (!incoming.readableEnded)
-        reject(new SluiceError('CLIENT_CLOSED', 'the client closed the request'))
+      if (!incoming.readableEnded) reject(clientClosed())
     })
   })
 }
 
-/**
- * Checks a declared Content-Length against `maxSize` without building the web Request.
- * Returns `undefined` when the length is not declared this way (chunked bodies), so the
- * caller falls back to a streaming check.
- */
-export function declaredBodyTooLarge(c: Context, maxSize: number): boolean | undefined {
-  const { incoming } = bindings(c)
-  return incoming ? declaredTooLarge(incoming, maxSize) : undefined
-}
-
-/** {@link declaredBodyTooLarge} for Node's own request. */
-export function declaredTooLarge(incoming: IncomingMessage, maxSize: number): boolean | undefined {
+/** The declared Content-Length of a Node request, or `undefined` (chunked, or none given). */
+export function declaredLength(incoming: IncomingMessage): number | undefined {
   if (incoming.headers['transfer-encoding'] !== undefined) return undefined
   const length = incoming.headers['content-length']
   // No Content-Length and no Transfer-Encoding: HTTP/1.1 says the body is empty.
-  if (length === undefined) return false
-  return parseInt(length, 10) > maxSize
+  if (length === undefined) return 0
+  const value = Number(length)
+  return Number.isSafeInteger(value) && value >= 0 ? value : undefined
+}
+
+/** The declared Content-Length of a request, from Node's headers or the web Request's. */
+export function declaredBodyLength(c: Context): number | undefined {
+  const { incoming } = nodeBindings(c)
+  if (incoming) return declaredLength(incoming)
+  const length = c.req.header('content-length')
+  return length === undefined ? undefined : Number(length)
 }

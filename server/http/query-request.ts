@@ -4,10 +4,7 @@
  * `undefined` for anything else, so zod still validates (and words the error of) every body
  * that is not plainly valid. Errors stay zod's, byte for byte.
  */
-import type { QueryRequest } from '../../src/protocol.js'
-
-const MAX_PARAMS = 65_535
-const MAX_TIMEOUT_MS = 86_400_000
+import { MAX_PARAMS, MAX_TIMEOUT_MS, type QueryRequest } from '../../src/protocol.js'
 
 function isWireParam(value: unknown): boolean {
   return (

@@ -1,4 +1,4 @@
-/** The {@link RunContext} of an authenticated request. */
+/** The {@link RunContext} of an admitted request. */
 import type { Context } from 'hono'
 import type { RunContext } from '../engine/run.js'
 import type { GatewayEnv } from './env.js'

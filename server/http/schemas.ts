@@ -5,19 +5,22 @@
 import { z } from 'zod'
 import {
   ISOLATION_LEVELS,
+  MAX_BATCH_STATEMENTS,
+  MAX_PARAMS,
+  MAX_TIMEOUT_MS,
   type BatchRequest,
   type BeginRequest,
   type QueryRequest,
 } from '../../src/protocol.js'
 
-const timeoutMs = z.int().positive().max(86_400_000)
+const timeoutMs = z.int().positive().max(MAX_TIMEOUT_MS)
 
 /** Body of `/v1/query` and of each batch statement. */
 export const queryRequestSchema = z.object({
   sql: z.string(),
   params: z
     .array(z.union([z.string(), z.number(), z.boolean(), z.null()]))
-    .max(65_535)
+    .max(MAX_PARAMS)
     .optional(),
   timeoutMs: timeoutMs.optional(),
 }) satisfies z.ZodType<QueryRequest>
@@ -30,7 +33,7 @@ const transactionOptions = {
 
 /** Body of `/v1/batch`. */
 export const batchRequestSchema = z.object({
-  statements: z.array(queryRequestSchema).min(1).max(1000),
+  statements: z.array(queryRequestSchema).min(1).max(MAX_BATCH_STATEMENTS),
   ...transactionOptions,
   timeoutMs: timeoutMs.optional(),
 }) satisfies z.ZodType<BatchRequest>

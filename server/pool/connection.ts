@@ -35,12 +35,6 @@ export class Connection {
   broken = false
   /** A cancel request was sent: it may still land, so never reuse. */
   cancelled = false
-  /** When the current borrower got it (0 while idle). */
-  borrowedAt = 0
-  /** Who holds it: a request id or transaction id, for the hold-time watchdog. */
-  holder: string | undefined
-  /** The watchdog already warned about this borrow. */
-  heldWarned = false
   /** The named prepared statements of this session. */
   readonly prepared: PreparedStatements
   private readonly cancelTarget: CancelTarget

@@ -5,8 +5,10 @@
  * sessions (see ./session-reset.ts).
  */
 import { SluiceError } from '../../src/errors.js'
-import type { AbortLike } from '../lifecycle/abort.js'
 import type { PoolConfig } from '../config/schema.js'
+import { clientClosed, databaseUnreachable, shuttingDown } from '../errors.js'
+import type { AbortLike } from '../lifecycle/abort.js'
+import { InFlight, type Ticket } from '../lifecycle/in-flight.js'
 import type { Connection } from './connection.js'
 import { resetSession } from './session-reset.js'
 import { emptyStats, type PoolStats } from './stats.js'
@@ -47,18 +49,26 @@ interface Waiter {
   signal: AbortLike | undefined
 }
 
-const REFILL_MAX_DELAY_MS = 10_000
-
-/** The error of a request whose client went away while it waited. */
-export function clientClosed(): SluiceError {
-  return new SluiceError('CLIENT_CLOSED', 'the client closed the request')
+/** One borrow of a connection: who holds it since when, for the hold-time watchdog. */
+interface Loan {
+  readonly since: number
+  /** A request id or `transaction <id>`. */
+  holder: string | undefined
+  /** The watchdog already warned about this borrow. */
+  warned: boolean
+  readonly ticket: Ticket
 }
+
+const REFILL_MAX_DELAY_MS = 10_000
 
 /** A pool of PostgreSQL connections for one tenant. */
 export class Pool {
   private readonly options: PoolOptions
   private readonly idle: Connection[] = []
-  private readonly busy = new Set<Connection>()
+  private readonly busy = new Map<Connection, Loan>()
+  /** Borrowed connections, and connections being opened: what closing the pool waits for. */
+  private readonly loans = new InFlight()
+  private readonly opening = new InFlight()
   private waiters: Waiter[] = []
   private connecting = 0
   private closed = false
@@ -104,11 +114,7 @@ export class Pool {
    * connection cannot be opened, or the signal's reason when it aborts.
    */
   async acquire(signal?: AbortLike, holder?: string): Promise<Connection> {
-    if (this.closed)
-      throw new SluiceError('SHUTTING_DOWN', 'the gateway is shutting down', {
-        retryable: true,
-        retryAfter: 1,
-      })
+    if (this.closed) throw shuttingDown()
     this.counters.requestsNum++
     const started = performance.now()
     while (!this.pausing && this.waiters.length === 0 && this.idle.length > 0) {
@@ -125,10 +131,7 @@ export class Pool {
       throw new SluiceError(
         'POOL_QUEUE_FULL',
         `${this.waiters.length} requests already wait for a connection`,
-        {
-          retryable: true,
-          retryAfter: 1,
-        },
+        { retryable: true },
       )
     }
     if (signal?.aborted) throw clientClosed()
@@ -152,15 +155,12 @@ export class Pool {
               ? new SluiceError(
                   'TENANT_PAUSED',
                   `the tenant is paused by the operator and stayed paused for ${acquireTimeoutMs} ms`,
-                  { retryable: true, retryAfter: 1 },
+                  { retryable: true },
                 )
               : new SluiceError(
                   'POOL_TIMEOUT',
                   `no connection became free within ${acquireTimeoutMs} ms`,
-                  {
-                    retryable: true,
-                    retryAfter: 1,
-                  },
+                  { retryable: true },
                 ),
           )
         }, acquireTimeoutMs),
@@ -182,12 +182,10 @@ export class Pool {
    * expired or discarded one is closed and replaced. Safe to call twice.
    */
   release(connection: Connection, options: { discard?: boolean } = {}): void {
-    if (!this.busy.has(connection)) return
+    const loan = this.busy.get(connection)
+    if (!loan) return
     connection.lastUsedAt = Date.now()
-    this.options.onEvent?.({
-      type: 'released',
-      heldMs: connection.lastUsedAt - connection.borrowedAt,
-    })
+    this.options.onEvent?.({ type: 'released', heldMs: connection.lastUsedAt - loan.since })
     if (connection.broken || connection.transactionStatus !== 'I') this.counters.returnsBad++
     if (options.discard || connection.broken || connection.cancelled || this.closed) {
       this.retire(connection, 'discarded')
@@ -238,6 +236,20 @@ export class Pool {
     this.refill()
   }
 
+  /** Names who holds a borrowed `connection` now, for the hold-time watchdog's warnings. */
+  relabel(connection: Connection, holder: string): void {
+    const loan = this.busy.get(connection)
+    if (loan) loan.holder = holder
+  }
+
+  /**
+   * Resolves `true` once no connection is borrowed, or `false` after `timeoutMs`: a
+   * replaced pool waits for its open transactions before it closes.
+   */
+  drained(timeoutMs: number): Promise<boolean> {
+    return this.loans.idle(timeoutMs)
+  }
+
   /** psycopg_pool's get_stats(), plus the current longest wait. */
   stats(): PoolStats {
     const now = Date.now()
@@ -265,17 +277,11 @@ export class Pool {
     clearTimeout(this.refillTimer)
     for (const waiter of this.waiters.splice(0)) {
       this.settle(waiter)
-      waiter.reject(
-        new SluiceError('SHUTTING_DOWN', 'the gateway is shutting down', {
-          retryable: true,
-          retryAfter: 1,
-        }),
-      )
+      waiter.reject(shuttingDown())
     }
     const closing = this.idle.splice(0).map((c) => c.close())
     this.closing = (async () => {
-      await Promise.all(closing)
-      while (this.busy.size > 0 || this.connecting > 0) await new Promise((r) => setTimeout(r, 10))
+      await Promise.all([...closing, this.loans.idle(), this.opening.idle()])
     })()
     return this.closing
   }
@@ -287,7 +293,7 @@ export class Pool {
   async destroy(): Promise<void> {
     const closing = this.close()
     await Promise.all(
-      [...this.busy].map(async (c) => {
+      [...this.busy.keys()].map(async (c) => {
         await c.cancel()
         await c.close()
       }),
@@ -320,7 +326,7 @@ export class Pool {
   }
 
   private handBack(connection: Connection): void {
-    this.busy.delete(connection)
+    this.endLoan(connection)
     if (this.closed || connection.broken) {
       void connection.close()
       this.checkPaused()
@@ -350,10 +356,17 @@ export class Pool {
   }
 
   private lend(connection: Connection, holder: string | undefined): void {
-    connection.borrowedAt = Date.now()
-    connection.holder = holder
-    connection.heldWarned = false
-    this.busy.add(connection)
+    this.busy.set(connection, {
+      since: Date.now(),
+      holder,
+      warned: false,
+      ticket: this.loans.begin(),
+    })
+  }
+
+  private endLoan(connection: Connection): void {
+    this.busy.get(connection)?.ticket.end()
+    this.busy.delete(connection)
   }
 
   private settle(waiter: Waiter): void {
@@ -371,7 +384,7 @@ export class Pool {
     connection: Connection,
     reason: 'lifetime' | 'idle' | 'discarded' | 'reset-failed',
   ): void {
-    this.busy.delete(connection)
+    this.endLoan(connection)
     const index = this.idle.indexOf(connection)
     if (index >= 0) this.idle.splice(index, 1)
     this.options.onEvent?.({ type: 'recycled', pid: connection.pid, reason })
@@ -404,6 +417,15 @@ export class Pool {
   }
 
   private async open(): Promise<void> {
+    const ticket = this.opening.begin()
+    try {
+      await this.openOne()
+    } finally {
+      ticket.end()
+    }
+  }
+
+  private async openOne(): Promise<void> {
     this.connecting++
     this.counters.connectionsNum++
     const started = Date.now()
@@ -437,13 +459,7 @@ export class Pool {
     if (!waiter) return
     this.settle(waiter)
     this.counters.requestsErrors++
-    waiter.reject(
-      new SluiceError('DB_UNAVAILABLE', 'the database cannot be reached', {
-        retryable: true,
-        retryAfter: 1,
-        cause: error,
-      }),
-    )
+    waiter.reject(databaseUnreachable(error))
     this.grow()
   }
 
@@ -474,15 +490,15 @@ export class Pool {
   /** Recycles idle connections past their lifetime, and ones idle past maxIdle above min. */
   private maintain(): void {
     const now = Date.now()
-    for (const connection of this.busy) {
-      const held = now - connection.borrowedAt
-      if (!connection.heldWarned && held >= this.options.holdWarningMs) {
-        connection.heldWarned = true
+    for (const [connection, loan] of this.busy) {
+      const held = now - loan.since
+      if (!loan.warned && held >= this.options.holdWarningMs) {
+        loan.warned = true
         this.options.onEvent?.({
           type: 'held-too-long',
           pid: connection.pid,
           ms: held,
-          holder: connection.holder,
+          holder: loan.holder,
         })
       }
     }

@@ -1,6 +1,6 @@
 /**
  * Returning a session clean. A connection whose statements may have changed session state
- * (see ../sql/session-effects.ts), or that is still inside a transaction, is rolled back and
+ * (see ../engine/analyze.ts), or that is still inside a transaction, is rolled back and
  * reset with DISCARD ALL before anyone else gets it. DISCARD ALL drops prepared statements,
  * temp tables, cursors, advisory locks, LISTEN registrations and SET values; the settings the
  * connection started with (TimeZone, application_name) come back, since they were given at

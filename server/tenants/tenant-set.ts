@@ -7,14 +7,14 @@
  * were running at the swap finish, the pool's borrowed connections (open transactions
  * included) come back, then the pool closes.
  */
-import { SluiceError } from '../../src/errors.js'
-import { TokenIndex, type Principal } from './tokens.js'
 import type { Config, TenantConfig } from '../config/schema.js'
+import { shuttingDown } from '../errors.js'
+import type { InFlight } from '../lifecycle/in-flight.js'
 import type { Logger } from '../log/logger.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { Pool } from '../pool/pool.js'
 import type { Tenant } from './tenant.js'
-import type { RequestBarrier } from '../lifecycle/request-barrier.js'
+import { TokenIndex, type Principal } from './tokens.js'
 
 /** What a reload did, by tenant name. */
 export interface ReloadReport {
@@ -33,15 +33,14 @@ export interface ReloadReport {
 export interface TenantSetOptions {
   /** Builds a tenant and its (not yet started) pool. */
   makeTenant: (name: string, config: TenantConfig) => Tenant
-  barrier: RequestBarrier
+  /** The admitted requests: a replaced pool waits for those running at the swap. */
+  requests: InFlight
   logger: Logger
   metrics?: Metrics
 }
 
 // Server keys read once, when the HTTP server starts.
 const RESTART_KEYS = ['host', 'port', 'bodyLimitBytes'] as const
-
-const POLL_MS = 25
 
 function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b)
@@ -63,12 +62,8 @@ export class LiveTokenIndex extends TokenIndex {
     this.current.add(tenant, tokens)
   }
 
-  override authenticate(header: string | undefined): Principal {
-    return this.current.authenticate(header)
-  }
-
-  override authenticateToken(token: string): Principal {
-    return this.current.authenticateToken(token)
+  override lookup(token: string): Principal | undefined {
+    return this.current.lookup(token)
   }
 }
 
@@ -137,7 +132,7 @@ export class TenantSet {
   }
 
   private async apply(next: Config): Promise<ReloadReport> {
-    if (this.closed) throw new SluiceError('SHUTTING_DOWN', 'the gateway is shutting down')
+    if (this.closed) throw shuttingDown()
     const { logger } = this.options
     const report: ReloadReport = {
       added: [],
@@ -179,7 +174,7 @@ export class TenantSet {
     )
     if (this.closed) {
       await Promise.all([...fresh.values()].map((t) => t.pool.close()))
-      throw new SluiceError('SHUTTING_DOWN', 'the gateway is shutting down')
+      throw shuttingDown()
     }
 
     // The swap: synchronous, so no request sees half of it.
@@ -210,17 +205,12 @@ export class TenantSet {
 
   private async drain(tenant: Tenant, forget: boolean): Promise<void> {
     const { pool, name } = tenant
-    const { barrier, logger, metrics } = this.options
+    const { requests, logger, metrics } = this.options
     const deadline = Date.now() + drainLimitMs(tenant.config)
-    await barrier.passed(drainLimitMs(tenant.config))
-    for (;;) {
-      const stats = pool.stats()
-      if (stats.poolInUse === 0 && stats.requestsWaiting === 0) break
-      if (this.closed || Date.now() >= deadline) break
-      await new Promise((resolve) => setTimeout(resolve, POLL_MS))
-    }
-    const stats = pool.stats()
-    const quiet = stats.poolInUse === 0 && stats.requestsWaiting === 0
+    await requests.passed(drainLimitMs(tenant.config))
+    // Open transactions still hold connections: they end, or the deadline passes.
+    // (A gateway that closes meanwhile closes this pool itself, which ends the wait.)
+    const quiet = await pool.drained(Math.max(0, deadline - Date.now()))
     await (quiet ? pool.close() : pool.destroy())
     metrics?.pools.untrack(name, pool, { forget })
     this.draining.delete(pool)

@@ -1,9 +1,9 @@
 /**
- * Bearer tokens → tenant and role. Tokens are kept only as sha256 digests; a request's
- * token is hashed and looked up, then compared in constant time.
+ * Bearer tokens → tenant and role. Tokens are kept only as sha256 digests; a presented
+ * token is hashed and looked up, then compared in constant time. The one parser of the
+ * `Authorization: Bearer` header lives here too.
  */
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { SluiceError } from '../../src/errors.js'
 import type { TokenConfig } from '../config/schema.js'
 
 /** What a token may do. */
@@ -22,7 +22,22 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex')
 }
 
-/** Resolves bearer tokens to principals. */
+const BEARER = /^Bearer[ ]+(\S+)\s*$/i
+
+/** The token of an `Authorization: Bearer <token>` header value, or `undefined`. */
+export function bearerToken(header: string | undefined): string | undefined {
+  return header === undefined ? undefined : BEARER.exec(header)?.[1]
+}
+
+/** True when `given` is `expected`, compared in constant time whatever their lengths. */
+export function sameToken(given: string, expected: string): boolean {
+  return timingSafeEqual(
+    createHash('sha256').update(given).digest(),
+    createHash('sha256').update(expected).digest(),
+  )
+}
+
+/** Resolves tokens to principals. */
 export class TokenIndex {
   private readonly byHash = new Map<string, Principal>()
 
@@ -34,27 +49,15 @@ export class TokenIndex {
     }
   }
 
-  /** The principal of an `Authorization` header value; throws UNAUTHORIZED. */
-  authenticate(header: string | undefined): Principal {
-    const match = header === undefined ? null : /^Bearer[ ]+(\S+)\s*$/i.exec(header)
-    if (!match) {
-      throw new SluiceError(
-        'UNAUTHORIZED',
-        'send the tenant token as "Authorization: Bearer <token>"',
-      )
-    }
-    return this.authenticateToken(match[1]!)
-  }
-
-  /** The principal of a bare token; throws UNAUTHORIZED. */
-  authenticateToken(token: string): Principal {
+  /** The principal of a token, or `undefined` for an unknown one. */
+  lookup(token: string): Principal | undefined {
     const digest = hashToken(token)
     const principal = this.byHash.get(digest)
     if (
       !principal ||
       !timingSafeEqual(Buffer.from(digest, 'hex'), Buffer.from(principal.tokenHash, 'hex'))
     ) {
-      throw new SluiceError('UNAUTHORIZED', 'unknown token')
+      return undefined
     }
     return principal
   }

@@ -2,7 +2,7 @@ import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ConfigInput } from '../../server/config/schema.js'
 import { createLogger } from '../../server/log/logger.js'
-import { sqlHash } from '../../server/log/request-log.js'
+import { sqlHash } from '../../server/log/request-recorder.js'
 import {
   admin,
   backends,

@@ -5,7 +5,8 @@
  */
 import type { Context } from 'hono'
 import { SluiceError } from '../../../src/errors.js'
-import type { Principal, TokenIndex } from '../../tenants/tokens.js'
+import { bearerToken } from '../../tenants/tokens.js'
+import type { Credentials } from '../middleware/admission.js'
 import { NEON_HEADERS } from './protocol.js'
 
 const MISSING =
@@ -29,12 +30,11 @@ export function passwordOf(connectionString: string): string | undefined {
   }
 }
 
-/** Authenticates a `/sql` request; throws UNAUTHORIZED. */
-export function authenticateNeon(c: Context, tokens: TokenIndex): Principal {
+/** The token of a `/sql` request: the Bearer header when sent, else the connection string's password. */
+export function neonCredentials(c: Context): Credentials {
   const authorization = c.req.header('Authorization')
-  if (authorization !== undefined) return tokens.authenticate(authorization)
+  if (authorization !== undefined) return { token: bearerToken(authorization) }
   const connectionString = c.req.header(NEON_HEADERS.connectionString)
   const token = connectionString === undefined ? undefined : passwordOf(connectionString)
-  if (token === undefined) throw new SluiceError('UNAUTHORIZED', MISSING)
-  return tokens.authenticateToken(token)
+  return { token, howToAuthenticate: MISSING }
 }

@@ -8,7 +8,8 @@
  */
 import type { Context } from 'hono'
 import { DATABASE_ERROR_FIELDS, type ErrorCode, type SluiceError } from '../../../src/errors.js'
-import { responseError, type ReportBug } from '../errors.js'
+import type { ReportBug } from '../../errors.js'
+import { responseError } from '../errors.js'
 import type { GatewayEnv } from '../env.js'
 import type { NeonErrorBody } from './protocol.js'
 

@@ -6,8 +6,9 @@
 import type { Context } from 'hono'
 import { z } from 'zod'
 import { SluiceError } from '../../../src/errors.js'
-import type { IsolationLevel } from '../../../src/protocol.js'
+import { MAX_BATCH_STATEMENTS, MAX_PARAMS, type IsolationLevel } from '../../../src/protocol.js'
 import { readBody } from '../body.js'
+import type { GatewayEnv } from '../env.js'
 import {
   NEON_HEADERS,
   NEON_ISOLATION_LEVELS,
@@ -59,7 +60,7 @@ export function readNeonOptions(c: Context): NeonOptions {
 
 const neonQuery = {
   query: z.string(),
-  params: z.array(z.json()).max(65_535).optional(),
+  params: z.array(z.json()).max(MAX_PARAMS).optional(),
   arrayMode: z.boolean().optional(),
 }
 
@@ -67,14 +68,14 @@ const payloadSchema = z
   .object({
     ...neonQuery,
     query: neonQuery.query.optional(),
-    queries: z.array(z.object(neonQuery)).max(1000).optional(),
+    queries: z.array(z.object(neonQuery)).max(MAX_BATCH_STATEMENTS).optional(),
   })
   .refine((body) => (body.query === undefined) !== (body.queries === undefined), {
     message: 'send {"query": "...", "params": [...]} for one statement or {"queries": [...]}',
   })
 
 /** Reads the body: one statement, or a batch. */
-export async function readNeonPayload(c: Context): Promise<NeonQuery | NeonBatch> {
+export async function readNeonPayload(c: Context<GatewayEnv>): Promise<NeonQuery | NeonBatch> {
   const body = await readBody(c, payloadSchema)
   if (body.queries !== undefined) return { queries: body.queries as NeonQuery[] }
   return {

@@ -1,14 +1,10 @@
 /** `GET /healthz` (the process serves) and `GET /readyz` (every tenant's database answers). */
 import { Hono } from 'hono'
 import { SluiceError } from '../../../src/errors.js'
+import { shuttingDown } from '../../errors.js'
+import type { Readiness } from '../../tenants/readiness.js'
 import type { GatewayEnv } from '../env.js'
-
-/** What `/readyz` reports: each tenant's state, never its credentials. */
-export interface Readiness {
-  ready: boolean
-  draining: boolean
-  tenants: Record<string, 'ok' | 'unavailable'>
-}
+import { errorHeaders } from '../errors.js'
 
 /** The health routes. */
 export function healthRoutes(readiness: () => Promise<Readiness>): Hono<GatewayEnv> {
@@ -23,16 +19,11 @@ export function healthRoutes(readiness: () => Promise<Readiness>): Hono<GatewayE
         .filter(([, state]) => state !== 'ok')
         .map(([name]) => name)
       const error = report.draining
-        ? new SluiceError('SHUTTING_DOWN', 'the gateway is shutting down', {
-            retryable: true,
-            retryAfter: 1,
-          })
+        ? shuttingDown()
         : new SluiceError('DB_UNAVAILABLE', `database unavailable for tenant ${down.join(', ')}`, {
             retryable: true,
-            retryAfter: 1,
           })
       c.set('errorCode', error.code)
-      c.header('Retry-After', '1')
-      return c.json({ ...error.toBody(), tenants: report.tenants }, 503)
+      return c.json({ ...error.toBody(), tenants: report.tenants }, 503, errorHeaders(error))
     })
 }

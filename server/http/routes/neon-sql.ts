@@ -6,30 +6,16 @@
  * errors included, which this route renders itself in Neon's shape.
  */
 import { Hono } from 'hono'
-import type { TokenIndex } from '../../tenants/tokens.js'
-import { authenticate } from '../middleware/authenticate.js'
-import { bodyLimit } from '../middleware/body-limit.js'
-import type { ReportBug } from '../errors.js'
+import { runBatch, runQuery } from '../../engine/run.js'
+import type { HttpDeps } from '../deps.js'
 import type { GatewayEnv } from '../env.js'
-import { runContext } from '../run-context.js'
-import { serving } from '../middleware/serving.js'
-import type { Lifecycle } from '../../lifecycle/lifecycle.js'
-import { authenticateNeon } from '../neon/auth.js'
+import { admission } from '../middleware/admission.js'
+import { neonCredentials } from '../neon/auth.js'
 import { renderNeonError } from '../neon/error.js'
 import { NEON_HEADERS } from '../neon/protocol.js'
 import { paramToText, readNeonOptions, readNeonPayload } from '../neon/request.js'
 import { neonResultJson } from '../neon/result.js'
-import { runBatch, runQuery } from '../../engine/run.js'
-import type { Tenant } from '../../tenants/tenant.js'
-
-/** What `/sql` needs from the gateway. */
-export interface NeonSqlDeps {
-  tokens: TokenIndex
-  tenants: ReadonlyMap<string, Tenant>
-  lifecycle: Lifecycle
-  bodyLimitBytes: number
-  reportBug?: ReportBug
-}
+import { runContext } from '../run-context.js'
 
 function jsonResponse(text: string, headers: Record<string, string> = {}): Response {
   return new Response(text, {
@@ -38,53 +24,45 @@ function jsonResponse(text: string, headers: Record<string, string> = {}): Respo
   })
 }
 
-/** The `/sql` route, with its own lifecycle check, body limit, auth and error shape. */
-export function neonSqlRoute(deps: NeonSqlDeps): Hono<GatewayEnv> {
-  const reportBug: ReportBug =
-    deps.reportBug ?? ((error) => console.error('sluice: internal error', error))
+/** The `/sql` route: the same admission as `/v1`, Neon's credentials and error shape. */
+export function neonSqlRoute(deps: HttpDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>()
-  app.onError((error, c) => renderNeonError(error, c, reportBug))
-  app.post(
-    '/sql',
-    serving(deps.lifecycle),
-    bodyLimit(deps.bodyLimitBytes),
-    authenticate(deps, authenticateNeon),
-    async function neonSql(c) {
-      const options = readNeonOptions(c)
-      const payload = await readNeonPayload(c)
-      const context = runContext(c)
-      const formatOf = (arrayMode: boolean | undefined) => ({
-        arrayMode: arrayMode ?? options.arrayMode,
-        rawTextOutput: options.rawTextOutput,
+  app.onError((error, c) => renderNeonError(error, c, deps.reportBug))
+  app.post('/sql', admission(deps, { credentials: neonCredentials }), async function neonSql(c) {
+    const options = readNeonOptions(c)
+    const payload = await readNeonPayload(c)
+    const context = runContext(c)
+    const formatOf = (arrayMode: boolean | undefined) => ({
+      arrayMode: arrayMode ?? options.arrayMode,
+      rawTextOutput: options.rawTextOutput,
+    })
+    if ('query' in payload) {
+      const result = await runQuery(context, {
+        sql: payload.query,
+        params: (payload.params ?? []).map(paramToText),
       })
-      if ('query' in payload) {
-        const result = await runQuery(context, {
-          sql: payload.query,
-          params: (payload.params ?? []).map(paramToText),
-        })
-        return jsonResponse(neonResultJson(result, formatOf(payload.arrayMode)))
-      }
-      // Neon echoes the transaction options it applied.
-      const echoed: Record<string, string> = {}
-      if (options.readOnly) echoed[NEON_HEADERS.readOnly] = 'true'
-      if (options.deferrable) echoed[NEON_HEADERS.deferrable] = 'true'
-      const level = c.req.header(NEON_HEADERS.isolationLevel)
-      if (level !== undefined) echoed[NEON_HEADERS.isolationLevel] = level
-      if (payload.queries.length === 0) return jsonResponse('{"results":[]}', echoed)
-      const { results } = await runBatch(context, {
-        statements: payload.queries.map((q) => ({
-          sql: q.query,
-          params: (q.params ?? []).map(paramToText),
-        })),
-        isolation: options.isolation,
-        readOnly: options.readOnly,
-        ...(options.deferrable ? { deferrable: true } : {}),
-      })
-      const texts = results.map((result, i) =>
-        neonResultJson(result, formatOf(payload.queries[i]!.arrayMode)),
-      )
-      return jsonResponse(`{"results":[${texts.join(',')}]}`, echoed)
-    },
-  )
+      return jsonResponse(neonResultJson(result, formatOf(payload.arrayMode)))
+    }
+    // Neon echoes the transaction options it applied.
+    const echoed: Record<string, string> = {}
+    if (options.readOnly) echoed[NEON_HEADERS.readOnly] = 'true'
+    if (options.deferrable) echoed[NEON_HEADERS.deferrable] = 'true'
+    const level = c.req.header(NEON_HEADERS.isolationLevel)
+    if (level !== undefined) echoed[NEON_HEADERS.isolationLevel] = level
+    if (payload.queries.length === 0) return jsonResponse('{"results":[]}', echoed)
+    const { results } = await runBatch(context, {
+      statements: payload.queries.map((q) => ({
+        sql: q.query,
+        params: (q.params ?? []).map(paramToText),
+      })),
+      isolation: options.isolation,
+      readOnly: options.readOnly,
+      ...(options.deferrable ? { deferrable: true } : {}),
+    })
+    const texts = results.map((result, i) =>
+      neonResultJson(result, formatOf(payload.queries[i]!.arrayMode)),
+    )
+    return jsonResponse(`{"results":[${texts.join(',')}]}`, echoed)
+  })
   return app
 }

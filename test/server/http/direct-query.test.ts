@@ -161,7 +161,7 @@ describe('the direct /v1/query path', () => {
     }
     expect(line('caller-direct')).toEqual(line('caller-hono'))
     expect(line('caller-direct')).toMatchObject({ route: '/v1/query', status: 200, statements: 1 })
-    const metrics = await t.gateway.operations.metrics.render()
+    const metrics = await t.gateway.metrics.render()
     const served =
       /sluice_http_requests_total\{route="\/v1\/query",method="POST",status="200",code="",tenant="main"\} (\d+)/
     expect(Number(served.exec(metrics)?.[1])).toBeGreaterThanOrEqual(2)

@@ -1,14 +1,13 @@
 /**
- * The request middleware of logs and metrics: one JSON line per request (request id,
+ * The record of each request, for logs and metrics: one JSON line per request (request id,
  * tenant, route, status, duration, error code), the per-route request counters, and the
  * statement scope through which each statement's duration reaches the statement histogram,
- * the optional statement log and the slow-statement log.
+ * the optional statement log and the slow-statement log. Every entry point (the HTTP
+ * middleware in server/http/middleware/request-log.ts, the direct path) starts one per
+ * request.
  */
 import { createHash } from 'node:crypto'
-import type { Context, MiddlewareHandler } from 'hono'
-import { matchedRoutes } from 'hono/route'
 import type { LogConfig } from '../config/schema.js'
-import type { GatewayEnv } from '../http/env.js'
 import type { Metrics } from '../metrics/metrics.js'
 import { errorMessage } from './pool-log.js'
 import type { Logger } from './logger.js'
@@ -24,16 +23,6 @@ export interface RequestLogOptions {
 
 // Probes and scrapes come every few seconds: log them only at debug, unless they fail.
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics'])
-
-/** The matched route's pattern (`/v1/transactions/:id/query`), or `unmatched`. */
-export function routeOf(c: Context): string {
-  const routes = matchedRoutes(c)
-  for (let i = routes.length - 1; i >= 0; i--) {
-    const route = routes[i]!
-    if (route.method !== 'ALL') return route.path
-  }
-  return 'unmatched'
-}
 
 /** A short, stable id of a SQL text: groups slow statements without logging their text. */
 export function sqlHash(sql: string): string {
@@ -136,26 +125,6 @@ export function createRequestRecorder(options: RequestLogOptions): RequestRecord
         },
       }
     },
-  }
-}
-
-/** The request middleware over `recorder`; mount it first, right after the request id. */
-export function requestLog(recorder: RequestRecorder): MiddlewareHandler<GatewayEnv> {
-  return async function requestLog(c, next) {
-    const record = recorder.start(c.get('requestId'))
-    c.set('statementScope', record.scope)
-    try {
-      await next()
-    } finally {
-      record.finish({
-        method: c.req.method,
-        route: routeOf(c),
-        path: c.req.path,
-        status: c.res.status,
-        code: c.get('errorCode') ?? '',
-        tenant: c.get('tenant')?.name ?? '',
-      })
-    }
   }
 }
 

@@ -1,0 +1,25 @@
+/** What the HTTP side needs from the gateway: one type for the app, the direct path and `/sql`. */
+import type { Hono } from 'hono'
+import type { Admin } from '../admin/admin.js'
+import type { TransactionRegistry } from '../engine/transactions.js'
+import type { ReportBug } from '../errors.js'
+import type { RequestRecorder } from '../log/request-recorder.js'
+import type { Metrics } from '../metrics/metrics.js'
+import type { AdmissionDeps } from '../tenants/admission.js'
+import type { Readiness } from '../tenants/readiness.js'
+import type { GatewayEnv } from './env.js'
+
+/** The gateway, as its HTTP entry points see it. */
+export interface HttpDeps extends AdmissionDeps {
+  transactions: TransactionRegistry
+  readiness: () => Promise<Readiness>
+  reportBug: ReportBug
+  /** Starts the log line and metrics of each request. */
+  recorder: RequestRecorder
+  admin: Admin
+  metrics: Metrics
+  /** Serve `/metrics` without a token? Read on each scrape. */
+  publicMetrics: () => boolean
+  /** Extra routes mounted before the v1 API (tests, embedders). */
+  extraRoutes?: ((app: Hono<GatewayEnv>) => void) | undefined
+}

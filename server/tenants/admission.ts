@@ -1,0 +1,57 @@
+/**
+ * The one way in. Every entry point (the Hono app's `/v1` routes, the direct `/v1/query`
+ * path, Neon's `/sql`, and any listener added later) admits a request through
+ * {@link admit}, which runs the same steps in the same order: the drain check, the body
+ * limit, authentication, the tenant; then the work, counted in flight so a drain or a
+ * reload can wait for it.
+ */
+import { payloadTooLarge, unauthorized } from '../errors.js'
+import type { Lifecycle } from '../lifecycle/lifecycle.js'
+import type { Tenant } from './tenant.js'
+import type { Principal, TokenIndex } from './tokens.js'
+
+/** What admission needs from the gateway. */
+export interface AdmissionDeps {
+  lifecycle: Lifecycle
+  tokens: TokenIndex
+  tenants: ReadonlyMap<string, Tenant>
+  bodyLimitBytes: number
+}
+
+/** What an entry point knows of a request before admitting it. */
+export interface AdmissionRequest {
+  /** The token presented, from whatever header or packet the entry point reads it. */
+  token: string | undefined
+  /** What to tell a caller who presented no token. @default the Bearer header's wording */
+  howToAuthenticate?: string
+  /** The body's declared length in bytes, when declared (readers enforce the rest). */
+  declaredBytes?: number | undefined
+  /** Continues an open transaction, which may still finish while the gateway drains. */
+  continuesTransaction?: boolean
+}
+
+/** An admitted request's caller and tenant. */
+export interface Admitted {
+  principal: Principal
+  tenant: Tenant
+}
+
+/**
+ * Admits `request` (or throws SHUTTING_DOWN, PAYLOAD_TOO_LARGE or UNAUTHORIZED, in that
+ * order) and runs `work` while counting it in flight.
+ */
+export function admit<T>(
+  deps: AdmissionDeps,
+  request: AdmissionRequest,
+  work: (admitted: Admitted) => Promise<T>,
+): Promise<T> {
+  if (!request.continuesTransaction) deps.lifecycle.assertServing()
+  if (request.declaredBytes !== undefined && request.declaredBytes > deps.bodyLimitBytes)
+    throw payloadTooLarge(deps.bodyLimitBytes)
+  if (request.token === undefined) throw unauthorized(request.howToAuthenticate)
+  const principal = deps.tokens.lookup(request.token)
+  // A reload may have removed the tenant since the token index was read.
+  const tenant = principal && deps.tenants.get(principal.tenant)
+  if (!principal || !tenant) throw unauthorized('unknown token')
+  return deps.lifecycle.track(() => work({ principal, tenant }))
+}

@@ -1,0 +1,51 @@
+/**
+ * Readiness: each tenant's database answers. What `/readyz` reports, and what a load
+ * balancer routes on: never a tenant's credentials.
+ */
+import type { Lifecycle } from '../lifecycle/lifecycle.js'
+import type { Tenant } from './tenant.js'
+
+/** Each tenant's state, and whether the gateway takes new work. */
+export interface Readiness {
+  ready: boolean
+  draining: boolean
+  tenants: Record<string, 'ok' | 'unavailable'>
+}
+
+const PROBE_TIMEOUT_MS = 2_000
+
+async function probe(tenant: Tenant): Promise<boolean> {
+  // A paused tenant is held on purpose: its requests wait, they do not fail.
+  if (tenant.pool.paused) return true
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(new Error('probe timeout')), PROBE_TIMEOUT_MS)
+  try {
+    const connection = await tenant.pool.acquire(controller.signal)
+    try {
+      await connection.simple('')
+    } finally {
+      tenant.pool.release(connection)
+    }
+    return true
+  } catch (error) {
+    // A pool too busy to lend a connection is busy, not down.
+    const code = (error as { code?: unknown }).code
+    return code === 'POOL_TIMEOUT' || code === 'POOL_QUEUE_FULL'
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Probes every tenant's database (an empty query on a pooled connection). */
+export async function readiness(
+  tenants: ReadonlyMap<string, Tenant>,
+  lifecycle: Lifecycle,
+): Promise<Readiness> {
+  const entries = await Promise.all(
+    [...tenants.values()].map(
+      async (t) => [t.name, (await probe(t)) ? 'ok' : 'unavailable'] as const,
+    ),
+  )
+  const ready = !lifecycle.draining && entries.every(([, state]) => state === 'ok')
+  return { ready, draining: lifecycle.draining, tenants: Object.fromEntries(entries) }
+}

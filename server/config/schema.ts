@@ -98,12 +98,6 @@ export const sessionSchema = z
   .object({
     timeZone: z.string().min(1).default('UTC'),
     applicationName: z.string().min(1).max(63).default('sluice'),
-    resetMode: z
-      .enum(['auto', 'always'])
-      .default('auto')
-      .describe(
-        'auto: reset only after statements that may change session state; always: after every request',
-      ),
   })
   .strict()
 

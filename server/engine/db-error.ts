@@ -42,6 +42,8 @@ function codeForSqlstate(sqlstate: string): { code: ErrorCode; retryable: boolea
   if (sqlstate === '57014') return { code: 'STATEMENT_TIMEOUT', retryable: false }
   if (sqlstate === '40001' || sqlstate === '40P01') return { code: 'CONFLICT', retryable: true }
   if (sqlstate === '25006') return { code: 'FORBIDDEN', retryable: false }
+  // protocol_violation: the client's message was wrong (a parameter count, say), not the link.
+  if (sqlstate === '08P01') return { code: 'BAD_REQUEST', retryable: false }
   if (sqlstate === '57P03' || sqlstate === '53300')
     return { code: 'DB_UNAVAILABLE', retryable: true }
   if (sqlstate.startsWith('08') || sqlstate === '57P01' || sqlstate === '57P02') {

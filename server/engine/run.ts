@@ -33,27 +33,54 @@ export interface RunContext {
   statements?: StatementScope | undefined
 }
 
-/** Checks one statement's text before it costs a connection. */
-export function checkStatement(sql: string, where: string): SqlAnalysis {
+const NUL = '\u0000'
+
+/**
+ * Checks one statement before it costs a connection: what PostgreSQL would refuse as a
+ * protocol error (a NUL byte, a parameter count that does not match) and what HTTP cannot
+ * carry. `where` prefixes the field names in messages (`statements.2.` in a batch).
+ */
+export function checkStatement(request: QueryRequest, where = ''): SqlAnalysis {
+  const { sql, params = [] } = request
+  if (sql.includes(NUL)) {
+    throw new SluiceError(
+      'BAD_REQUEST',
+      `${where}sql holds a NUL character (\\u0000), which PostgreSQL text cannot contain`,
+    )
+  }
   const analysis = analyzeSql(sql)
   if (analysis.statements === 0)
-    throw new SluiceError('BAD_REQUEST', `${where} is empty: send one SQL statement`)
+    throw new SluiceError('BAD_REQUEST', `${where}sql is empty: send one SQL statement`)
   if (analysis.statements > 1) {
     throw new SluiceError(
       'BAD_REQUEST',
-      `${where} holds ${analysis.statements} statements: send exactly one (use /v1/batch to run several in one transaction)`,
+      `${where}sql holds ${analysis.statements} statements: send exactly one (use /v1/batch to run several in one transaction)`,
     )
   }
   if (analysis.transactionControl) {
     throw new SluiceError(
       'BAD_REQUEST',
-      `${where}: ${analysis.leading.toUpperCase()} is not allowed here: use /v1/batch or /v1/transactions, which manage the transaction`,
+      `${where}sql: ${analysis.leading.toUpperCase()} is not allowed here: use /v1/batch or /v1/transactions, which manage the transaction`,
     )
   }
   if (analysis.copyStream) {
     throw new SluiceError(
       'BAD_REQUEST',
-      `${where}: COPY FROM STDIN / TO STDOUT needs a copy stream, which HTTP requests cannot carry: use INSERT or SELECT`,
+      `${where}sql: COPY FROM STDIN / TO STDOUT needs a copy stream, which HTTP requests cannot carry: use INSERT or SELECT`,
+    )
+  }
+  // (An SQL-level PREPARE's $n belong to the statement it prepares, not to this one.)
+  if (params.length !== analysis.maxParam && analysis.leading !== 'prepare') {
+    throw new SluiceError(
+      'BAD_REQUEST',
+      `${where}params: the statement uses ${analysis.maxParam === 0 ? 'no parameters' : `$1 to $${analysis.maxParam}`}, so send ${analysis.maxParam} params, not ${params.length}`,
+    )
+  }
+  const index = params.findIndex((p) => typeof p === 'string' && p.includes(NUL))
+  if (index >= 0) {
+    throw new SluiceError(
+      'BAD_REQUEST',
+      `${where}params.${index} holds a NUL character (\\u0000), which PostgreSQL text cannot contain`,
     )
   }
   return analysis
@@ -157,16 +184,13 @@ export async function withConnection<T>(
 
 /** `POST /v1/query`: one statement. */
 export async function runQuery(context: RunContext, request: QueryRequest): Promise<QueryResult> {
-  const analysis = checkStatement(request.sql, 'sql')
+  checkStatement(request)
   const readOnly = context.principal.role === 'readonly'
   return withConnection(
     context,
     effectiveTimeout(context.tenant, request.timeoutMs),
     async (connection) => {
-      if (analysis.sessionEffects) connection.dirty = true
-      // A session-changing statement is reset away after this request: no use preparing it.
-      if (!readOnly)
-        return execute(connection, context, request, undefined, !analysis.sessionEffects)
+      if (!readOnly) return execute(connection, context, request, undefined, true)
       await connection.simple(beginSql({}, true))
       try {
         const result = await execute(connection, context, request)
@@ -182,14 +206,13 @@ export async function runQuery(context: RunContext, request: QueryRequest): Prom
 
 /** `POST /v1/batch`: statements in order, in one transaction, all or nothing. */
 export async function runBatch(context: RunContext, request: BatchRequest): Promise<BatchResult> {
-  const analyses = request.statements.map((s, i) => checkStatement(s.sql, `statements.${i}.sql`))
+  request.statements.forEach((s, i) => checkStatement(s, `statements.${i}.`))
   const readOnly = context.principal.role === 'readonly' || request.readOnly === true
   const { tenant } = context
   return withConnection(
     context,
     effectiveTimeout(tenant, request.timeoutMs),
     async (connection) => {
-      if (analyses.some((a) => a.sessionEffects)) connection.dirty = true
       await connection.simple(beginSql(request, readOnly))
       const results: QueryResult[] = []
       const budget = { remaining: tenant.config.maxResultBytes }

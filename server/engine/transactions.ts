@@ -63,7 +63,10 @@ class OpenTransaction {
     this.expiresAt = Date.now() + timeoutMs
     this.budget = { remaining: tenant.config.maxResultBytes }
     this.maxTimer = setTimeout(
-      () => this.expire(`open for more than its maximum duration (${timeoutMs} ms)`),
+      () =>
+        this.expire(
+          `it was rolled back after being open for its maximum duration (${timeoutMs} ms)`,
+        ),
       timeoutMs,
     )
     this.armIdle()
@@ -110,19 +113,27 @@ class OpenTransaction {
   private armIdle(): void {
     clearTimeout(this.idleTimer)
     this.idleTimer = setTimeout(
-      () => this.expire(`idle for more than ${this.idleTimeoutMs} ms`),
+      () =>
+        this.expire(`it was rolled back after being idle for more than ${this.idleTimeoutMs} ms`),
       this.idleTimeoutMs,
     )
   }
 }
 
-function notFound(id: string, reason?: string): SluiceError {
+/** TX_NOT_FOUND; `how` (how it ended) is told only to the token that began the transaction. */
+function notFound(id: string, how?: string): SluiceError {
   return new SluiceError(
     'TX_NOT_FOUND',
-    reason === undefined
+    how === undefined
       ? `no open transaction ${id} for this token`
-      : `transaction ${id} was rolled back: ${reason}`,
+      : `transaction ${id} is over: ${how}`,
   )
+}
+
+/** How an ended transaction ended, and for whom that may be said. */
+interface Tombstone {
+  tokenHash: string
+  how: string
 }
 
 /** The open transactions of a gateway, across tenants. */
@@ -131,7 +142,7 @@ export class TransactionRegistry {
   /** One ticket per open transaction, for {@link settled}. */
   private readonly tickets = new Map<string, Ticket>()
   private readonly inFlight = new InFlight()
-  private readonly ended = new Map<string, string>()
+  private readonly ended = new Map<string, Tombstone>()
   private readonly perTenant = new Map<string, number>()
 
   /** Open transactions, of one tenant or all. */
@@ -194,9 +205,8 @@ export class TransactionRegistry {
   /** `POST /v1/transactions/{id}/query`. */
   async query(context: RunContext, id: string, request: QueryRequest): Promise<QueryResult> {
     const tx = this.lookup(context, id)
-    const analysis = checkStatement(request.sql, 'sql')
+    checkStatement(request)
     return tx.serial(async () => {
-      if (analysis.sessionEffects) tx.connection.dirty = true
       const timeoutMs = effectiveTimeout(tx.tenant, request.timeoutMs)
       try {
         return await withCancellation(tx.connection, timeoutMs, context.signal, () =>
@@ -211,7 +221,10 @@ export class TransactionRegistry {
         const failure = toSluiceError(error)
         if (tx.connection.cancelled || tx.connection.broken) {
           // A cancelled connection is never reused: the transaction ends with it.
-          await this.finish(tx, 'rollback', `its statement failed with ${failure.code}`)
+          const how = context.signal?.aborted
+            ? 'it was cancelled: its client went away during a statement'
+            : `it was rolled back: its statement failed with ${failure.code}`
+          await this.finish(tx, 'rollback', how)
           throw failure
         }
         if (
@@ -248,7 +261,7 @@ export class TransactionRegistry {
   }
 
   /** Rolls back every open transaction (shutdown) and waits until their connections are back. */
-  async closeAll(reason = 'the gateway is shutting down'): Promise<void> {
+  async closeAll(reason = 'it was rolled back: the gateway is shutting down'): Promise<void> {
     const all = [...this.open.values()]
     for (const tx of all) tx.expire(reason)
     await Promise.all(all.map((tx) => tx.idle()))
@@ -257,8 +270,10 @@ export class TransactionRegistry {
   private lookup(context: RunContext, id: string): OpenTransaction {
     const tx = this.open.get(id)
     if (!tx || tx.tokenHash !== context.principal.tokenHash) {
-      const reason = tx === undefined ? this.ended.get(id) : undefined
-      throw notFound(id, reason)
+      const tombstone = tx === undefined ? this.ended.get(id) : undefined
+      // Only the token that began it learns that it existed, and how it ended.
+      const mine = tombstone?.tokenHash === context.principal.tokenHash
+      throw notFound(id, mine ? tombstone.how : undefined)
     }
     return tx
   }
@@ -279,8 +294,9 @@ export class TransactionRegistry {
     this.tickets.delete(tx.id)
     this.adjust(tx.tenant.name, -1)
     tx.stopTimers()
-    tx.ending ??= reason ?? (how === 'commit' ? 'it was committed' : 'it was rolled back')
-    this.ended.set(tx.id, tx.ending)
+    tx.ending ??=
+      reason ?? (how === 'commit' ? 'it was committed' : 'it was rolled back by its client')
+    this.ended.set(tx.id, { tokenHash: tx.tokenHash, how: tx.ending })
     if (this.ended.size > TOMBSTONES) this.ended.delete(this.ended.keys().next().value!)
     const { connection, tenant } = tx
     try {

@@ -69,7 +69,7 @@ const COUNTERS: readonly { key: CounterKey; name: string; help: string; scale?: 
   {
     key: 'sessionResets',
     name: 'sluice_pool_session_resets_total',
-    help: 'Sessions reset (ROLLBACK / DISCARD ALL) before reuse',
+    help: 'Sessions reset before reuse (one per borrow)',
   },
 ]
 

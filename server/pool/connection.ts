@@ -1,6 +1,6 @@
 /**
  * One PostgreSQL connection as the pool sees it: a pg Client plus the facts the pool
- * decides on (age, idle time, whether the session may be dirty, whether it broke).
+ * decides on (age, idle time, whether it broke or was cancelled).
  */
 import { connect as netConnect } from 'node:net'
 import pg from 'pg'
@@ -29,8 +29,6 @@ export class Connection {
   /** When the pool recycles it (lifetime minus jitter). */
   readonly expiresAt: number
   lastUsedAt = Date.now()
-  /** A statement may have changed session state: reset before reuse. */
-  dirty = false
   /** The socket failed or closed: never reuse. */
   broken = false
   /** A cancel request was sent: it may still land, so never reuse. */

@@ -32,8 +32,6 @@ export type PoolEvent =
 export interface PoolOptions extends PoolConfig {
   /** Opens one connection; rejects when PostgreSQL cannot be reached. */
   connect: () => Promise<Connection>
-  /** Reset every session after use, not only the ones that may be dirty. */
-  resetAlways?: boolean
   /** How long a health check may take before the connection counts as broken. */
   checkTimeoutMs?: number
   onEvent?: (event: PoolEvent) => void
@@ -66,6 +64,8 @@ export class Pool {
   private readonly options: PoolOptions
   private readonly idle: Connection[] = []
   private readonly busy = new Map<Connection, Loan>()
+  /** Session resets still running on connections already handed back (see release()). */
+  private readonly resets = new Map<Connection, Promise<void>>()
   /** Borrowed connections, and connections being opened: what closing the pool waits for. */
   private readonly loans = new InFlight()
   private readonly opening = new InFlight()
@@ -136,7 +136,7 @@ export class Pool {
     }
     if (signal?.aborted) throw clientClosed()
     this.counters.requestsQueued++
-    return new Promise<Connection>((resolve, reject) => {
+    const lent = await new Promise<Connection>((resolve, reject) => {
       const waiter: Waiter = {
         resolve: (connection) => {
           this.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
@@ -175,10 +175,13 @@ export class Pool {
       this.waiters.push(waiter)
       this.grow()
     })
+    if (await this.resetDone(lent)) return lent
+    // Its reset failed and it was retired: ask again (a new connection opens for this).
+    return this.acquire(signal, holder)
   }
 
   /**
-   * Returns a borrowed connection. A dirty session is reset first; a broken, cancelled,
+   * Returns a borrowed connection. Its session is reset first; a broken, cancelled,
    * expired or discarded one is closed and replaced. Safe to call twice.
    */
   release(connection: Connection, options: { discard?: boolean } = {}): void {
@@ -195,15 +198,42 @@ export class Pool {
       this.retire(connection, 'lifetime')
       return
     }
-    if (this.options.resetAlways || connection.dirty || connection.transactionStatus !== 'I') {
-      this.counters.sessionResets++
-      resetSession(connection).then(
-        () => this.handBack(connection),
-        () => this.retire(connection, 'reset-failed'),
-      )
-      return
-    }
+    // Every borrow ends with a reset (./session-reset.ts), whatever the borrower ran. The
+    // connection is handed back at once; the next borrower waits for the reset to finish
+    // (resetDone) before it gets it, so no statement can run ahead of the reset, and the
+    // pool does not open a second connection for a client that asks again right away.
+    this.counters.sessionResets++
+    const reset = resetSession(connection).then(
+      () => {
+        this.resets.delete(connection)
+      },
+      (error: unknown) => {
+        this.resets.delete(connection)
+        connection.broken = true
+        // Nobody holds it: retire it now. A borrower waiting on it retires it itself.
+        if (this.idle.includes(connection)) this.retire(connection, 'reset-failed')
+        throw error
+      },
+    )
+    reset.catch(() => {})
+    this.resets.set(connection, reset)
     this.handBack(connection)
+  }
+
+  /**
+   * Waits for the reset of a connection just lent, if one still runs; a failed reset
+   * retires the connection and answers false.
+   */
+  private async resetDone(connection: Connection): Promise<boolean> {
+    const reset = this.resets.get(connection)
+    if (reset === undefined) return true
+    try {
+      await reset
+      return true
+    } catch {
+      this.retire(connection, 'reset-failed')
+      return false
+    }
   }
 
   /**
@@ -302,6 +332,7 @@ export class Pool {
   }
 
   private async usable(connection: Connection): Promise<boolean> {
+    if (!(await this.resetDone(connection))) return false
     const now = Date.now()
     if (connection.broken || now >= connection.expiresAt) {
       this.retire(connection, connection.broken ? 'discarded' : 'lifetime')

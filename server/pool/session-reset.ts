@@ -1,21 +1,51 @@
 /**
- * Returning a session clean. A connection whose statements may have changed session state
- * (see ../engine/analyze.ts), or that is still inside a transaction, is rolled back and
- * reset with DISCARD ALL before anyone else gets it. DISCARD ALL drops prepared statements,
- * temp tables, cursors, advisory locks, LISTEN registrations and SET values; the settings the
- * connection started with (TimeZone, application_name) come back, since they were given at
- * connect time.
+ * Returning a session clean, after every borrow, whatever its statements did. Sluice does
+ * not guess from SQL text what a statement changed (a function can call `set_config` or
+ * take an advisory lock where no scanner sees it): every connection goes back to the pool
+ * through the same reset, which puts back everything a session can carry over, as
+ * DISCARD ALL does, but keeps the gateway's own protocol-level prepared statements:
+ *
+ * - `ROLLBACK` first when the connection is still inside a transaction;
+ * - `CLOSE ALL` (cursors, `WITH HOLD` ones too), `SET SESSION AUTHORIZATION DEFAULT` and
+ *   `RESET ALL` (every setting, by `SET` or `set_config`, and the role, back to what the
+ *   connection started with: TimeZone, application_name and the timeouts are startup
+ *   options, so they come back), `UNLISTEN *`, `pg_advisory_unlock_all()`, `DISCARD TEMP`
+ *   (temp tables, pg_temp functions), `DISCARD SEQUENCES` (currval);
+ * - and a count of SQL-level prepared statements (`PREPARE`, also from inside a function):
+ *   any, and the session is reset with `DISCARD ALL`, dropping ours too. A statement
+ *   prepared from SQL could otherwise take the name of one of ours and run in place of a
+ *   later request's statement.
+ *
+ * It is one round trip of one simple query, sent when the borrower releases the connection
+ * (after its answer is ready), so it adds nothing to the answer's latency; the connection is
+ * lent again only once it completes. The statements are unnamed, so nothing a session left
+ * behind can stand in for them.
  */
 import type { Connection } from './connection.js'
+
+/** The reset, one simple query; its last row is the count of SQL-level prepared statements. */
+export const RESET_SQL = [
+  'CLOSE ALL',
+  'SET SESSION AUTHORIZATION DEFAULT',
+  'RESET ALL',
+  'UNLISTEN *',
+  'SELECT pg_advisory_unlock_all()',
+  'DISCARD TEMP',
+  'DISCARD SEQUENCES',
+  'SELECT count(*) FROM pg_prepared_statements WHERE from_sql',
+].join('; ')
 
 /** Resets a session; rejects if the connection cannot be made clean (then discard it). */
 export async function resetSession(connection: Connection): Promise<void> {
   // Wait for PostgreSQL's ReadyForQuery after a failed statement, so the status is current.
   if (connection.transactionStatus !== 'I') await connection.simple('ROLLBACK')
-  await connection.simple('DISCARD ALL')
-  // DISCARD ALL deallocated them on the server: parse them again.
-  connection.prepared.clear()
-  connection.dirty = false
+  const outcome = await connection.run({ text: RESET_SQL, simple: true })
+  const preparedFromSql = Number(outcome.rows.at(-1)?.[0] ?? 0)
+  if (preparedFromSql > 0) {
+    await connection.simple('DISCARD ALL')
+    // DISCARD ALL deallocated ours too: parse them again.
+    connection.prepared.clear()
+  }
   if (connection.transactionStatus !== 'I')
     throw new Error('session still inside a transaction after reset')
 }

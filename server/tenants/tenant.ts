@@ -31,7 +31,6 @@ export function createTenant(
   const prepared = { threshold: config.pool.prepareThreshold, max: config.pool.preparedMax }
   const pool = new Pool({
     ...config.pool,
-    resetAlways: config.session.resetMode === 'always',
     checkTimeoutMs: config.connection.connectTimeoutMs,
     connect: () => openConnection(resolved.client, lifetimeMs, resolved.cancel, prepared),
     ...(onPoolEvent ? { onEvent: (event: PoolEvent) => onPoolEvent(name, event) } : {}),

@@ -45,6 +45,9 @@ describe('the admin API', () => {
 
   it('lists the tenants with their pool statistics', async () => {
     await t.post('/v1/query', { sql: 'select 1' })
+    // The answer comes before the session reset ends; then the connection is back.
+    const pool = t.gateway.tenants.get('main')!.pool
+    await eventually(() => pool.stats().poolInUse === 0)
     const { status, body } = await call('GET', '/admin/tenants')
     expect(status).toBe(200)
     expect(body.tenants.map((x: any) => x.name)).toEqual(['main', 'other'])
@@ -75,8 +78,9 @@ describe('the admin API', () => {
   })
 
   it('pauses a tenant like PgBouncer: in-flight work finishes, new requests wait until resume', async () => {
-    const inFlight = t.post('/v1/query', { sql: 'select pg_sleep(0.3), 1 as n' })
     const pool = t.gateway.tenants.get('main')!.pool
+    await eventually(() => pool.stats().poolInUse === 0)
+    const inFlight = t.post('/v1/query', { sql: 'select pg_sleep(0.3), 1 as n' })
     await eventually(() => pool.stats().poolInUse === 1)
     const paused = await call('POST', '/admin/tenants/main/pause')
     // The pause answered only after the in-flight statement finished.

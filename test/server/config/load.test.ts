@@ -42,7 +42,6 @@ describe('config', () => {
     expect(config.tenants.acme!.session).toEqual({
       timeZone: 'UTC',
       applicationName: 'sluice',
-      resetMode: 'auto',
     })
     expect(config.tenants.acme!.tokens[0]).toEqual({ token, role: 'readwrite' })
   })

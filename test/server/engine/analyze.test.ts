@@ -44,28 +44,14 @@ describe('analyzeSql', () => {
     }
   })
 
-  it('flags words that may change session state, but not inside strings', () => {
-    for (const sql of [
-      "set timezone = 'UTC'",
-      "select set_config('a.b', '1', false)",
-      'prepare p as select 1',
-      'create temp table t (x int)',
-      'create table pg_temp.t (x int)',
-      'select pg_advisory_lock(1)',
-      'listen chan',
-      'declare c cursor with hold for select 1',
-      'do $$ begin end $$',
-    ]) {
-      expect(analyzeSql(sql).sessionEffects, sql).toBe(true)
-    }
-    for (const sql of [
-      'select 1',
-      "select 'set temp listen'",
-      'insert into t values (1)',
-      'select "set" from t',
-    ]) {
-      expect(analyzeSql(sql).sessionEffects, sql).toBe(false)
-    }
+  it('finds the highest $n parameter, outside strings, identifiers, comments and dollar quotes', () => {
+    expect(analyzeSql('select 1').maxParam).toBe(0)
+    expect(analyzeSql('select $1, $2::int, $1').maxParam).toBe(2)
+    expect(analyzeSql('select $12').maxParam).toBe(12)
+    expect(analyzeSql(`select '$3', "$4", $$ $5 $$, $q$ $6 $q$ -- $7\n/* $8 */, $2`).maxParam).toBe(
+      2,
+    )
+    expect(analyzeSql('select a$1 from t').maxParam).toBe(0)
   })
 
   it('spots COPY to or from the client', () => {

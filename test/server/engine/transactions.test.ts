@@ -80,6 +80,30 @@ describe('interactive transactions', () => {
     await t.json(`/v1/transactions/${tx.id}/rollback`, {})
   })
 
+  it('tells only the token that began a transaction how it ended; others get a plain TX_NOT_FOUND', async () => {
+    const committed = await begin()
+    await t.json(`/v1/transactions/${committed.id}/commit`, {})
+    const rolledBack = await begin()
+    await t.json(`/v1/transactions/${rolledBack.id}/rollback`, {})
+    const mine = await t.json(`/v1/transactions/${committed.id}/query`, { sql: 'select 1' })
+    expect(mine.body.error).toMatchObject({ code: 'TX_NOT_FOUND' })
+    expect(mine.body.error.message).toBe(`transaction ${committed.id} is over: it was committed`)
+    const mineToo = await t.json(`/v1/transactions/${rolledBack.id}/commit`, {})
+    expect(mineToo.body.error.message).toBe(
+      `transaction ${rolledBack.id} is over: it was rolled back by its client`,
+    )
+    for (const id of [committed.id, rolledBack.id]) {
+      const theirs = await t.json(
+        `/v1/transactions/${id}/query`,
+        { sql: 'select 1' },
+        t.readonlyToken,
+      )
+      expect(theirs.status).toBe(404)
+      // The same answer as for an id that never existed: nothing says this one did.
+      expect(theirs.body.error.message).toBe(`no open transaction ${id} for this token`)
+    }
+  })
+
   it('is only usable with the token that opened it', async () => {
     const tx = await begin()
     const other = await t.json(
@@ -135,7 +159,7 @@ describe('interactive transactions', () => {
     expect(late.body.error.message).toContain('idle for more than 200 ms')
     expect(await ids()).toEqual([])
     expect(await idleInTransaction()).toEqual([])
-    expect(t.gateway.tenants.get('main')!.pool.stats().poolInUse).toBe(0)
+    await eventually(() => t.gateway.tenants.get('main')!.pool.stats().poolInUse === 0)
   })
 
   it('rolls back after the maximum duration, cancelling a running statement', async () => {

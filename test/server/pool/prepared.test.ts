@@ -103,11 +103,20 @@ describe('prepared statements through /v1/query', () => {
     expect((await query('select 1 / $1::int', [1])).body.rows).toEqual([['1']])
   })
 
-  it('prepares again after a session reset dropped everything', async () => {
+  it('keeps its prepared statements across the reset after a statement that changed settings', async () => {
+    const sql = 'select count(*) from prepared_t where a > $1'
+    await query(sql, [0])
+    await query(sql, [0])
+    await query("set timezone = 'Asia/Tokyo'")
+    expect(await ours()).toContain(sql)
+    expect((await query('show timezone')).body.rows).toEqual([['UTC']])
+  })
+
+  it('prepares again after an SQL-level PREPARE made the reset drop everything', async () => {
     const sql = 'select count(*) from prepared_t'
     await query(sql)
     await query(sql)
-    await query("set timezone = 'Asia/Tokyo'") // dirty: DISCARD ALL on release
+    await query('prepare from_sql as select 1')
     expect(await ours()).toEqual([])
     expect((await query(sql)).body.rows).toEqual([['1']])
     expect((await query(sql)).body.rows).toEqual([['1']])

@@ -1,67 +1,179 @@
+/**
+ * Session isolation, tried as a hostile readonly token would, over a listening gateway. The
+ * pool holds one connection, so every request reuses the attacker's backend: whatever a
+ * statement left in the session would show in the next request, unless the reset undid it.
+ */
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { admin, startTestGateway, type TestGateway } from '../../helpers/gateway.js'
+import { RESET_SQL } from '../../../server/pool/session-reset.js'
+import { admin, serveGateway, startTestGateway, type TestGateway } from '../../helpers/gateway.js'
 
-// One connection (max 1), so a second request reuses the first one's backend: whatever the
-// first left behind would show, unless the pool reset the session.
-describe('session state', () => {
-  let t: TestGateway
-  beforeAll(async () => {
-    t = await startTestGateway({ pool: { min: 1, max: 1 } })
+let t: TestGateway
+let server: Server
+let base: string
+
+interface Answer {
+  status: number
+  body: any
+}
+
+async function send(sql: string, token: string, params?: unknown[]): Promise<Answer> {
+  const res = await fetch(`${base}/v1/query`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}` },
+    body: JSON.stringify(params ? { sql, params } : { sql }),
   })
-  afterAll(() => t.close())
+  return { status: res.status, body: await res.json() }
+}
 
-  const one = async (sql: string) => {
-    const { status, body } = await t.json('/v1/query', { sql })
-    expect(status, JSON.stringify(body)).toBe(200)
-    return body.rows[0]?.[0] ?? null
-  }
-  const resets = () => t.gateway.tenants.get('main')!.pool.stats().sessionResets
+const asWriter = (sql: string, params?: unknown[]) => send(sql, t.token, params)
+const asReader = (sql: string) => send(sql, t.readonlyToken)
 
-  it('reuses the same backend, so the checks below test the reset, not a new connection', async () => {
-    expect(await one('select pg_backend_pid()::text')).toBe(
-      await one('select pg_backend_pid()::text'),
-    )
+/**
+ * Everything a session can carry, as the readwrite token sees it. Settings at their built-in
+ * default are left out: loading an extension (plpgsql, by the first DO block) defines new
+ * ones, which no reset can or needs to undo.
+ */
+const FINGERPRINT = `select json_build_object(
+  'settings', (select string_agg(name || '=' || setting || ' (' || source || ')', ',' order by name)
+    from pg_settings where source <> 'default'),
+  'user', current_user, 'session_user', session_user,
+  'advisory', (select count(*) from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()),
+  'listening', (select count(*) from pg_listening_channels()),
+  'cursors', (select count(*) from pg_cursors),
+  'prepared_from_sql', (select count(*) from pg_prepared_statements where from_sql),
+  'temp_objects', (select count(*) from pg_class where relnamespace = pg_my_temp_schema()),
+  'accounts', (select string_agg(owner, ',') from accounts)
+)::text`
+
+async function fingerprint(): Promise<string> {
+  const { status, body } = await asWriter(FINGERPRINT)
+  expect(status, JSON.stringify(body)).toBe(200)
+  return body.rows[0][0]
+}
+
+async function pid(): Promise<string> {
+  return (await asWriter('select pg_backend_pid()::text')).body.rows[0][0]
+}
+
+beforeAll(async () => {
+  await admin('drop table if exists accounts; create table accounts (id int, owner text)')
+  await admin("insert into accounts values (1, 'real')")
+  await admin('create table if not exists iso_writes (x int)')
+  await admin('create sequence if not exists iso_seq')
+  await admin(`create or replace function iso_sneaky() returns int language plpgsql as $$
+    begin
+      perform set_config('TimeZone', 'Asia/Tokyo', false);
+      perform set_config('search_path', 'pg_temp, public', false);
+      perform pg_advisory_lock(77);
+      execute 'create temp table if not exists accounts (id int, owner text)';
+      execute 'insert into pg_temp.accounts values (1, ''attacker'')';
+      return 1;
+    end $$`)
+  await admin(
+    "do $$ begin if not exists (select from pg_roles where rolname = 'sluice_iso_role') then create role sluice_iso_role; end if; end $$",
+  )
+  t = await startTestGateway({ pool: { min: 1, max: 1, prepareThreshold: 0 } })
+  server = serveGateway(t.gateway)
+  await new Promise((resolve) => server.once('listening', resolve))
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+})
+
+afterAll(async () => {
+  await new Promise((resolve) => server.close(resolve))
+  await t.close()
+  await admin('drop table if exists accounts, iso_writes; drop sequence if exists iso_seq')
+  await admin('drop function if exists iso_sneaky()')
+})
+
+// What a readonly token may try; some are refused by PostgreSQL, which is fine too.
+const ATTACKS = [
+  `select "set_config"('default_transaction_read_only', 'on', false)`,
+  `select pg_catalog."set_config"('statement_timeout', '1', false)`,
+  `select "pg_catalog"."set_config"('search_path', 'pg_temp, public', false)`,
+  `select "pg_advisory_lock"(1)`,
+  `select pg_catalog.pg_advisory_lock_shared(2)`,
+  `create table "pg_temp".accounts (id int, owner text)`,
+  `create temporary table accounts as select 1 as id, 'attacker'::text as owner`,
+  `do $$ begin execute 'select set_config(''TimeZone'', ''Asia/Tokyo'', false)'; end $$`,
+  `do $$ begin perform pg_advisory_lock(3); end $$`,
+  `do $$ begin execute 'create temp table accounts (id int, owner text)'; end $$`,
+  `select iso_sneaky()`,
+  `select (select iso_sneaky()) + 1`,
+  `set role sluice_iso_role`,
+  `select set_config('role', 'sluice_iso_role', false)`,
+  `set session authorization sluice_iso_role`,
+  `set client_encoding = 'LATIN1'`,
+  `set datestyle = 'SQL, DMY'`,
+  `set intervalstyle = 'iso_8601'`,
+  `set extra_float_digits = -15`,
+  `select pg_catalog.set_config('default_transaction_isolation', 'serializable', false)`,
+  `listen leaked_channel`,
+  `declare leaked cursor with hold for select 1`,
+  `prepare leaked as select 1`,
+  `do $$ begin execute 'prepare leaked_in_do as select 2'; end $$`,
+  `select nextval('iso_seq')`,
+]
+
+describe('session isolation', () => {
+  it('reuses one backend, so what follows tests the reset and not a new connection', async () => {
+    expect(await pid()).toBe(await pid())
   })
 
-  it('costs no reset after a plain statement', async () => {
+  it('resets after every request, plain statements too', async () => {
+    const resets = () => t.gateway.tenants.get('main')!.pool.stats().sessionResets
     const before = resets()
-    await one('select 1')
-    await one("select 'set temp listen'::text") // words inside strings do not count
-    expect(resets()).toBe(before)
+    await asWriter('select 1')
+    await asWriter('select 2')
+    expect(resets()).toBe(before + 2)
   })
 
-  it('undoes SET, back to the session defaults (TimeZone UTC)', async () => {
-    await one("set timezone = 'America/New_York'")
-    expect(await one('show timezone')).toBe('UTC')
-    await one("select set_config('sluice.flag', 'on', false)")
-    // RESET leaves a custom setting defined but empty.
-    expect((await one("select current_setting('sluice.flag', true)")) ?? '').toBe('')
-  })
-
-  it('drops prepared statements', async () => {
-    await one('prepare leaked as select 1')
-    // The gateway's own statements (sluice_*) may stay; the caller's must not.
-    expect(
-      await one("select count(*)::int from pg_prepared_statements where name not like 'sluice%'"),
-    ).toBe('0')
-  })
-
-  it('drops temp tables', async () => {
-    await one('create temp table leaked_temp (x int)')
-    expect(await one("select to_regclass('leaked_temp')::text")).toBeNull()
-  })
-
-  it('releases advisory locks', async () => {
-    await one('select pg_advisory_lock(424242)')
-    const locks = await admin(
-      "select count(*)::int as n from pg_locks where locktype = 'advisory' and objid = 424242",
-    )
+  it('lets nothing a readonly token does change what a later readwrite request sees', async () => {
+    const backend = await pid()
+    const baseline = await fingerprint()
+    expect(baseline).toContain('"accounts" : "real"')
+    for (const attack of ATTACKS) {
+      await asReader(attack)
+      expect(await fingerprint(), attack).toBe(baseline)
+      // The writer can still write, wait, and has no sequence state it did not make.
+      expect((await asWriter('insert into iso_writes values (1)')).status, attack).toBe(200)
+      expect((await asWriter('select pg_sleep(0.005)')).status, attack).toBe(200)
+      expect((await asWriter("select currval('iso_seq')")).body.error?.sqlstate, attack).toBe(
+        '55000',
+      )
+    }
+    expect(await pid()).toBe(backend)
+    const locks = await admin("select count(*)::int as n from pg_locks where locktype = 'advisory'")
     expect(locks[0].n).toBe(0)
   })
 
-  it('forgets LISTEN', async () => {
-    await one('listen leaked_channel')
-    expect(await one('select count(*)::int from pg_listening_channels()')).toBe('0')
+  it('undoes a readwrite request the same way (the reset does not depend on the token)', async () => {
+    const baseline = await fingerprint()
+    for (const attack of ATTACKS) {
+      await asWriter(attack)
+      expect(await fingerprint(), attack).toBe(baseline)
+      expect((await asWriter("select currval('iso_seq')")).body.error?.sqlstate, attack).toBe(
+        '55000',
+      )
+    }
+  })
+
+  it("keeps a statement prepared from SQL from standing in for the gateway's own", async () => {
+    const probe = 'select 1 as n'
+    expect((await asWriter(probe)).body.rows).toEqual([['1']])
+    const named = await asReader(
+      `select name from pg_prepared_statements where statement = '${probe}' and not from_sql`,
+    )
+    const name = named.body.rows[0]?.[0]
+    expect(name).toMatch(/^sluice_/)
+    // Within one statement: drop the gateway's statement and prepare another under its name.
+    const hijack = await asReader(
+      `do $$ begin execute 'deallocate ${name}'; execute 'prepare ${name} as select 666 as n'; end $$`,
+    )
+    expect(hijack.status, JSON.stringify(hijack.body)).toBe(200)
+    expect((await asWriter(probe)).body.rows).toEqual([['1']])
+    expect((await asWriter(probe)).body.rows).toEqual([['1']])
   })
 
   it('rolls back a transaction left open on the connection', async () => {
@@ -71,32 +183,19 @@ describe('session state', () => {
     await connection.simple('CREATE TABLE left_open (x int)')
     expect(connection.transactionStatus).toBe('T')
     pool.release(connection)
-    expect(await one("select to_regclass('left_open')::text")).toBeNull()
-    expect(
-      await one(
-        "select count(*)::int from pg_stat_activity where state like 'idle in transaction%' and application_name = current_setting('application_name')",
-      ),
-    ).toBe('0')
+    expect((await asWriter("select to_regclass('left_open')::text")).body.rows).toEqual([[null]])
+  })
+
+  it('sends the reset as one simple query that ends with the count of SQL-level prepared statements', () => {
+    const statements = RESET_SQL.split('; ')
+    expect(statements.at(-1)).toMatch(/pg_prepared_statements where from_sql/i)
+    expect(statements).toContain('RESET ALL')
   })
 
   it('refuses transaction control in /v1/query with a clear BAD_REQUEST', async () => {
-    const { status, body } = await t.json('/v1/query', { sql: 'begin' })
+    const { status, body } = await asWriter('begin')
     expect(status).toBe(400)
     expect(body.error.code).toBe('BAD_REQUEST')
     expect(body.error.message).toContain('/v1/transactions')
-  })
-})
-
-describe("session state with resetMode 'always'", () => {
-  it('resets after every request', async () => {
-    const t = await startTestGateway({ pool: { min: 1, max: 1 }, session: { resetMode: 'always' } })
-    try {
-      const before = t.gateway.tenants.get('main')!.pool.stats().sessionResets
-      await t.json('/v1/query', { sql: 'select 1' })
-      await t.json('/v1/query', { sql: 'select 2' })
-      expect(t.gateway.tenants.get('main')!.pool.stats().sessionResets).toBe(before + 2)
-    } finally {
-      await t.close()
-    }
   })
 })

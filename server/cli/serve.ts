@@ -50,6 +50,32 @@ function redacted(error: unknown, secrets: string[]): unknown {
 /** Runs the gateway until a signal stops it. Resolves once it listens. */
 export async function serveCommand(args: readonly string[], io: CliIo, env: Env): Promise<void> {
   const request = parseServeArgs(args)
+  // A signal during start-up (the embedded server takes seconds) is kept, and honoured as
+  // soon as there is something to stop: dying at once would leave PostgreSQL running. A
+  // second one (not the same Ctrl-C, see below) exits now; exit handlers stop PostgreSQL.
+  let early: string | undefined
+  let earlyAt = 0
+  const keepSignal = (signal: string) => {
+    if (early === undefined) [early, earlyAt] = [signal, Date.now()]
+    else if (Date.now() - earlyAt >= 1000) {
+      io.err(`sluice: ${signal} again: exiting before the start-up finished`)
+      process.exit(1)
+    }
+  }
+  process.on('SIGTERM', keepSignal)
+  process.on('SIGINT', keepSignal)
+  try {
+    await serve(request, io, env)
+  } finally {
+    process.removeListener('SIGTERM', keepSignal)
+    process.removeListener('SIGINT', keepSignal)
+  }
+  // The handlers `serve` installed take it from here.
+  if (early !== undefined) process.emit(early as NodeJS.Signals, early as NodeJS.Signals)
+}
+
+/** Starts the gateway and installs its signal handlers; resolves once it listens. */
+async function serve(request: ServeRequest, io: CliIo, env: Env): Promise<void> {
   const debug =
     envValue(env, 'SLUICE_DEBUG') === undefined
       ? undefined
@@ -87,19 +113,6 @@ export async function serveCommand(args: readonly string[], io: CliIo, env: Env)
     throw redacted(error, secretsOf(config))
   }
   server.on('error', (error) => logger.error({ error: errorMessage(error) }, 'server error'))
-  const base = `http://${host.includes(':') ? `[${host}]` : host}:${(server.address() as AddressInfo).port}`
-  const facts = { baseUrl: base, configFile, embedded }
-  for (const line of describeStartup(config, facts)) io.out(`sluice: ${line}`)
-  if (printToken) {
-    io.out(
-      `sluice: token of tenant "default"${embedded ? `, kept in ${embedded.folder}/token` : ''} (set SLUICE_TOKEN to choose one): ${printToken}`,
-    )
-    io.out(
-      `sluice: try: curl -s ${base}/v1/query -H 'Authorization: Bearer ${printToken}' -d '{"sql":"select now() as t"}'`,
-    )
-  }
-  io.out(`sluice: listening on ${base}`)
-
   process.on('SIGHUP', function reloadOnHangup() {
     gateway.operations.reload().then(
       (report) => io.out(`sluice: config reloaded: ${JSON.stringify(report)}`),
@@ -147,4 +160,18 @@ export async function serveCommand(args: readonly string[], io: CliIo, env: Env)
   }
   process.on('SIGTERM', () => onSignal('SIGTERM'))
   process.on('SIGINT', () => onSignal('SIGINT'))
+
+  // Printed last: a supervisor that reads "listening on" may signal at once.
+  const base = `http://${host.includes(':') ? `[${host}]` : host}:${(server.address() as AddressInfo).port}`
+  const facts = { baseUrl: base, configFile, embedded }
+  for (const line of describeStartup(config, facts)) io.out(`sluice: ${line}`)
+  if (printToken) {
+    io.out(
+      `sluice: token of tenant "default"${embedded ? `, kept in ${embedded.folder}/token` : ''} (set SLUICE_TOKEN to choose one): ${printToken}`,
+    )
+    io.out(
+      `sluice: try: curl -s ${base}/v1/query -H 'Authorization: Bearer ${printToken}' -d '{"sql":"select now() as t"}'`,
+    )
+  }
+  io.out(`sluice: listening on ${base}`)
 }

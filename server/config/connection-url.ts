@@ -147,7 +147,7 @@ export function parseConnectionUrl(
   if (/\s/.test(text)) problems.push('contains spaces: percent-encode them (%20) or remove them')
   const { authority, rest } = authorityOf(text.slice(scheme[0].length))
   const at = authority.lastIndexOf('@')
-  if (at < 0 && rest.includes('@')) {
+  if (rest.includes('@')) {
     // An @ after the host: a /, ? or # in the password cut the URL short.
     problems.push(`has an @ after the host: ${ENCODE_HINT}`)
     return { ok: false, problems }

@@ -30,28 +30,35 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
   return value
 }
 
+/** A variable that is not set; `whole` when it was the entire value. */
+interface Missing extends Problem {
+  whole: boolean
+}
+
 /**
  * Replaces `${NAME}` in every string of a parsed JSON document with the environment's value.
- * A variable that is not set becomes an empty string and one problem in `missing`.
+ * A variable that is not set is one problem in `missing`.
  */
 export function substituteEnv(
   input: unknown,
   env: Record<string, string | undefined>,
-  missing: Problem[],
+  missing: Missing[],
   path: Path = [],
 ): unknown {
   if (typeof input === 'string') {
+    const whole = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/.test(input)
     return input.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
       const value = env[name]
-      if (value === undefined) {
-        const at = formatPath(path)
-        missing.push({
-          at,
-          text: `${at}: environment variable ${name} is not set (export it, or write the value)`,
-        })
-        return ''
-      }
-      return value
+      if (value !== undefined) return value
+      const at = formatPath(path)
+      missing.push({
+        at,
+        text: `${at}: environment variable ${name} is not set (export it, or write the value)`,
+        whole,
+      })
+      // Inside a longer value (a password in a URL), a stand-in that fits anywhere in a URL
+      // lets the rest of the value be checked.
+      return whole ? '' : '1'
     })
   }
   if (Array.isArray(input))
@@ -82,12 +89,12 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): Problem {
 }
 
 // Validates a document whose ${ENV} references are already substituted.
-function validate(input: unknown, missing: readonly Problem[]): Config {
+function validate(input: unknown, missing: readonly Missing[]): Config {
   const parsed = configSchema.safeParse(input)
   const found = [
     ...(parsed.success ? [] : parsed.error.issues.map((issue) => describeIssue(issue, input))),
     ...crossCheck(input),
-  ].filter((problem) => !missing.some((m) => isUnder(problem, m.at)))
+  ].filter((problem) => !missing.some((m) => m.whole && isUnder(problem, m.at)))
   const problems = [...missing, ...found].map((problem) => problem.text)
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems)
   return parsed.data
@@ -96,13 +103,13 @@ function validate(input: unknown, missing: readonly Problem[]): Config {
 /**
  * Validates a parsed JSON document into a {@link Config}, substituting `${ENV}` first. Every
  * problem comes in one {@link ConfigError}: missing variables, the schema's and the
- * cross-key checks'. A value left empty by a missing variable is not reported again.
+ * cross-key checks'. A value that was nothing but a missing variable is not reported again.
  */
 export function parseConfig(
   document: unknown,
   env: Record<string, string | undefined> = process.env,
 ): Config {
-  const missing: Problem[] = []
+  const missing: Missing[] = []
   return validate(substituteEnv(document, env, missing), missing)
 }
 
@@ -152,7 +159,7 @@ export async function loadConfigFile(
   } catch (error) {
     throw new ConfigError([`${file}: not valid JSON (${(error as Error).message})`])
   }
-  const missing: Problem[] = []
+  const missing: Missing[] = []
   const input = substituteEnv(document, env, missing)
   const ca = await readCaFiles(input)
   let config: Config

@@ -46,9 +46,14 @@ const URL_IN_TEXT = /([a-z][a-z0-9+.-]*:\/\/)?([^\s:/@"'`()<>[\]{}]*):(?!\/\/)\S
 // Shorter secrets would blank out ordinary words; URLs still lose them by their shape.
 const MIN_SPELLING = 4
 
-/** A secret as it may appear: as is, percent-encoded (as in a URL) and percent-decoded. */
+/**
+ * A secret as it may appear: as is, percent-encoded (encodeURIComponent's way and the URL
+ * standard's, which leaves a % alone) and percent-decoded.
+ */
 export function spellingsOf(secret: string): string[] {
-  const spellings = new Set([secret, encodeURIComponent(secret)])
+  const url = new URL('postgres://host')
+  url.password = secret
+  const spellings = new Set([secret, encodeURIComponent(secret), url.password])
   try {
     spellings.add(decodeURIComponent(secret))
   } catch {

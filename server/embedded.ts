@@ -124,12 +124,31 @@ async function exists(path: string): Promise<boolean> {
   )
 }
 
-/** PostgreSQL's own reason in its log: the FATAL (or PANIC) line and its HINT. */
+/**
+ * PostgreSQL's own reason in its log: the FATAL (or PANIC) line and its HINT, else a line
+ * postgres or initdb wrote about itself, else the last line it wrote.
+ */
 function reasonIn(log: string): string | undefined {
   const fatal = /\b(?:FATAL|PANIC):\s+(.+)/.exec(log)?.[1]?.trim()
-  if (fatal === undefined) return undefined
-  const hint = /\bHINT:\s+(.+)/.exec(log)?.[1]?.trim()
-  return hint === undefined ? fatal : `${fatal} (${hint})`
+  if (fatal !== undefined) {
+    const hint = /\bHINT:\s+(.+)/.exec(log)?.[1]?.trim()
+    return hint === undefined ? fatal : `${fatal} (${hint})`
+  }
+  const own = /^(?:\[STDERR\] )?((?:postgres|initdb): .+)$/m.exec(log)?.[1]?.trim()
+  return (
+    own ??
+    log
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .at(-1)
+      ?.trim()
+  )
+}
+
+// One line, whatever the error: a cause a person reads, not a dump.
+function oneLine(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim()
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line
 }
 
 /** Options of {@link startEmbedded}. */
@@ -151,15 +170,18 @@ export async function startEmbedded(
   const EmbeddedPostgres = await loadEmbeddedPostgres()
   const root = resolve(dir)
   const shown = displayPath(root)
+  let release: () => void
   try {
     await mkdir(root, { recursive: true })
+    release = await claimFolder(root)
   } catch (error) {
+    if (error instanceof StartupError) throw error
     throw new StartupError(
       'EMBEDDED_FAILED',
-      `cannot create the data folder ${shown} (${(error as NodeJS.ErrnoException).code ?? String(error)}): run where you may write, or choose a folder with SLUICE_DATA_DIR=DIR`,
+      `cannot write to the data folder ${shown} (${(error as NodeJS.ErrnoException).code ?? String(error)}): run where you may write, or choose a folder with SLUICE_DATA_DIR=DIR`,
+      String(error),
     )
   }
-  const release = await claimFolder(root)
   try {
     // When we run as root, PostgreSQL runs as a 'postgres' user, which must reach the folder.
     await chmod(root, 0o755)
@@ -213,7 +235,7 @@ export async function startEmbedded(
       const text = `${error instanceof Error ? error.message : ''}\n${log.join('')}`
       throw new StartupError(
         'EMBEDDED_FAILED',
-        `the embedded PostgreSQL in ${shown} did not start: ${reasonIn(text) ?? (error instanceof Error ? error.message : 'it stopped without saying why (SLUICE_DEBUG=1 shows its log)')}`,
+        `the embedded PostgreSQL in ${shown} did not start: ${reasonIn(text) ?? (error instanceof Error ? oneLine(error.message) : 'it stopped without saying why (SLUICE_DEBUG=1 shows its log)')}`,
         log.join(''),
       )
     }

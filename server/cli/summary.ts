@@ -42,7 +42,7 @@ function embeddedLines({ folder, dataDir }: { folder: string; dataDir: string })
     'database from the embedded PostgreSQL (a psql-ready URL: npm start -- embedded-url)',
     inside
       ? `data folder: ${folder} (stop with Ctrl-C; delete the folder to start over with an empty database)`
-      : `data folder: ${folder}, PostgreSQL's data in ${dataDir} (the 'postgres' user cannot enter ${folder}'s parent folders; delete both to start over)`,
+      : `data folder: ${folder}, PostgreSQL's data in ${dataDir} (as root, PostgreSQL runs as the 'postgres' user, which cannot reach the folder; delete both to start over)`,
   ]
 }
 

@@ -35,15 +35,20 @@ async function configFile(name: string, document: unknown): Promise<string> {
 
 describe('sluice --help', () => {
   it('lists the commands, and each command has its own help', async () => {
-    const [main, serve, check, token] = await Promise.all([
+    const [main, serve, check, token, url] = await Promise.all([
       sluice(['--help']),
       sluice(['serve', '--help']),
       sluice(['check-config', '--help']),
       sluice(['help', 'token']),
+      sluice(['embedded-url', '--help']),
     ])
     expect(main.code).toBe(0)
-    for (const command of ['serve', 'check-config FILE', 'token'])
+    for (const command of ['serve', 'check-config FILE', 'token', 'embedded-url'])
       expect(main.stdout).toContain(command)
+    expect(url.code).toBe(0)
+    expect(url.stdout).toContain('psql "$(npm start --silent -- embedded-url)"')
+    for (const text of ['SLUICE_DATA_DIR', 'SLUICE_DEBUG', 'delete ./.sluice to start over'])
+      expect(serve.stdout).toContain(text)
     expect(serve.code).toBe(0)
     expect(serve.stdout).toContain('SIGHUP')
     expect(check.code).toBe(0)

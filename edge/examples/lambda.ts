@@ -1,7 +1,9 @@
 /**
  * An AWS Lambda handler (Node.js 20+ runtime) behind API Gateway that queries PostgreSQL
  * through Sluice with the edge client. It takes HTTP API (payload 2.0) and REST API
- * (payload 1.0) events, and reads `SLUICE_URL` and `SLUICE_TOKEN` from the environment.
+ * (payload 1.0) events, and reads `SLUICE_URL` and `SLUICE_TOKEN` from the environment;
+ * without them it answers `500 NOT_CONFIGURED`, as the Worker does. `npm run build:lambda`
+ * bundles it into `dist/lambda/lambda.mjs` (handler `lambda.handler`).
  */
 import { createClient, type Client, type ClientOptions } from '../client.js'
 import { handleExample } from './example-api.js'
@@ -65,8 +67,21 @@ const env = (globalThis as { process?: { env: Record<string, string | undefined>
 
 let handle: ReturnType<typeof createHandler> | undefined
 
-/** The Lambda entry point: `handler` in `edge/examples/lambda.ts` (bundled to `lambda.mjs`). */
+function notConfigured(): ApiGatewayResult {
+  const message = "set SLUICE_URL and SLUICE_TOKEN in the function's environment variables"
+  return {
+    statusCode: 500,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ error: { code: 'NOT_CONFIGURED', message } }),
+  }
+}
+
+/** The Lambda entry point: `handler` of `dist/lambda/lambda.mjs` (`npm run build:lambda`). */
 export async function handler(event: ApiGatewayEvent): Promise<ApiGatewayResult> {
-  handle ??= createHandler({ url: env?.SLUICE_URL ?? '', token: env?.SLUICE_TOKEN ?? '' })
+  const url = env?.SLUICE_URL
+  const token = env?.SLUICE_TOKEN
+  if (!url || !token) return notConfigured()
+  // Created once per execution environment and reused by every invocation.
+  handle ??= createHandler({ url, token })
   return handle(event)
 }

@@ -1,4 +1,5 @@
 /** `sluice check-config FILE`: validates a config and prints it resolved, secrets redacted. */
+import { envValue } from '../config/environment.js'
 import { ConfigError, loadConfigFile } from '../config/load.js'
 import { redactValue } from '../config/redact.js'
 import type { CliIo } from './io.js'
@@ -14,7 +15,7 @@ export async function checkConfigCommand(
   const unknown = files.find((arg) => arg.startsWith('-'))
   if (unknown !== undefined)
     throw new ConfigError([`check-config: unknown option "${unknown}" (see --help)`])
-  const file = files[0] ?? env.SLUICE_CONFIG
+  const file = files[0] ?? envValue(env, 'SLUICE_CONFIG')
   if (file === undefined || files.length > 1)
     throw new ConfigError(['check-config: give exactly one config FILE (see --help)'])
   const config = await loadConfigFile(file, env)

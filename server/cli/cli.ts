@@ -1,12 +1,16 @@
 /**
- * The `sluice` command line: `serve` (the default), `check-config FILE`, `token`, and
- * `--help` for each. Errors of the configuration or of the arguments exit 2 with one line
- * per problem; a failure to start exits 1.
+ * The `sluice` command line: `serve` (the default), `check-config FILE`, `token`,
+ * `embedded-url`, and `--help` for each. Errors of the configuration or of the arguments
+ * exit 2 with one line per problem; any other failure exits 1 with one line that says what
+ * is wrong and what to do. SLUICE_DEBUG adds the detail (a log, a stack) after that line.
  */
+import { envValue, secretsOfEnv } from '../config/environment.js'
 import { ConfigError } from '../config/load.js'
 import { redactText } from '../config/redact.js'
+import { isStartupError } from '../startup-error.js'
 import { checkConfigCommand } from './check-config.js'
-import { CHECK_CONFIG_HELP, MAIN_HELP, SERVE_HELP, TOKEN_HELP } from './help.js'
+import { embeddedUrlCommand } from './embedded-url.js'
+import { CHECK_CONFIG_HELP, EMBEDDED_URL_HELP, MAIN_HELP, SERVE_HELP, TOKEN_HELP } from './help.js'
 import type { CliIo } from './io.js'
 import { tokenCommand } from './token.js'
 
@@ -14,6 +18,23 @@ const HELP: Record<string, string> = {
   serve: SERVE_HELP,
   'check-config': CHECK_CONFIG_HELP,
   token: TOKEN_HELP,
+  'embedded-url': EMBEDDED_URL_HELP,
+}
+
+/** The lines that report a failure: the cause always, the detail with SLUICE_DEBUG. */
+function describeFailure(error: unknown, debug: boolean): { cause: string; detail?: string } {
+  if (isStartupError(error)) {
+    return debug && error.detail
+      ? { cause: error.message, detail: error.detail }
+      : { cause: error.message }
+  }
+  const message = error instanceof Error ? error.message : String(error)
+  const cause =
+    message === '' || message === 'undefined'
+      ? 'an unexpected failure without a message (a bug: run with SLUICE_DEBUG=1 and report it)'
+      : message
+  const stack = error instanceof Error ? error.stack : undefined
+  return debug && stack ? { cause, detail: stack } : { cause }
 }
 
 function isHelp(arg: string): boolean {
@@ -55,6 +76,8 @@ export async function runCli(
         return await checkConfigCommand(args, io, env)
       case 'token':
         return tokenCommand(args, io)
+      case 'embedded-url':
+        return await embeddedUrlCommand(args, io, env)
       default:
         io.err(`sluice: unknown command "${command}"`)
         io.err(MAIN_HELP)
@@ -65,9 +88,11 @@ export async function runCli(
       for (const problem of error.problems) io.err(`sluice: config: ${problem}`)
       return 2
     }
-    io.err(
-      `sluice: cannot start: ${redactText(error instanceof Error ? error.message : String(error))}`,
-    )
+    const secrets = secretsOfEnv(env)
+    const { cause, detail } = describeFailure(error, envValue(env, 'SLUICE_DEBUG') !== undefined)
+    const prefix = command === 'serve' ? 'cannot start: ' : `${command}: `
+    io.err(`sluice: ${prefix}${redactText(cause, secrets)}`)
+    if (detail !== undefined) io.err(redactText(detail, secrets))
     return 1
   }
 }

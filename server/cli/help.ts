@@ -9,12 +9,14 @@ Commands:
   serve                 run the gateway (the default command)
   check-config FILE     validate a config file and print it resolved, secrets redacted
   token                 generate a token and the sha256 to put in the config
+  embedded-url          print a psql-ready URL of the embedded database while it runs
   help [COMMAND]        show the help of a command
 
-Run "sluice COMMAND --help" for a command's options.`
+Run "sluice COMMAND --help" for a command's options.
+Exit codes: 0 success, 1 failure (the cause on stderr), 2 invalid configuration or arguments.`
 
 /** `sluice serve --help`. */
-export const SERVE_HELP = `Usage: sluice [serve] [--config FILE]
+export const SERVE_HELP = `Usage: sluice [serve] [--config FILE] [--data-dir DIR]
 
 Runs the gateway. The database comes from, first match wins:
   --config FILE / SLUICE_CONFIG=FILE   a multi-tenant JSON config (see docs/configuration.md)
@@ -23,13 +25,20 @@ Runs the gateway. The database comes from, first match wins:
 
 Environment:
   PORT (8080), HOST (127.0.0.1)   override server.port and server.host
-  SLUICE_TOKEN                    token of tenant "default" (generated and printed when unset)
+  SLUICE_TOKEN                    token of tenant "default", 16 characters or more (unset: one
+                                  is generated and printed; the embedded mode keeps it in
+                                  ./.sluice/token, so it stays the same across restarts)
   SLUICE_ADMIN_TOKEN              admin API token when the config sets no server.adminToken
   SLUICE_LOG_LEVEL                override server.log.level (fatal … trace, silent)
+  SLUICE_DATA_DIR (./.sluice)     the embedded mode's folder (or --data-dir DIR)
+  SLUICE_DEBUG=1                  print the embedded PostgreSQL's log, and the detail of a failure
+
+Embedded mode: Ctrl-C stops the gateway and its PostgreSQL; delete ./.sluice to start over
+with an empty database; "sluice embedded-url" prints a psql-ready URL while it runs.
 
 Signals: SIGTERM / SIGINT drain in-flight work and exit 0; SIGHUP reloads the config file
 (an invalid file is refused and the running config keeps serving).
-Exit codes: 0 stopped, 1 cannot start, 2 invalid configuration.`
+Exit codes: 0 stopped, 1 cannot start (the cause on stderr), 2 invalid configuration.`
 
 /** `sluice check-config --help`. */
 export const CHECK_CONFIG_HELP = `Usage: sluice check-config FILE
@@ -49,3 +58,14 @@ client; put the sha256 in the config, so the config file holds no secret:
 Options:
   --role ROLE   the role of the config entry printed (default readwrite)
   --json        print {"token", "sha256", "role"} as JSON`
+
+/** `sluice embedded-url --help`. */
+export const EMBEDDED_URL_HELP = `Usage: sluice embedded-url [--data-dir DIR]
+
+Prints the URL of the embedded PostgreSQL (user postgres, its password, 127.0.0.1 and its
+port) while a Sluice runs it, for psql or a migration tool:
+
+  psql "$(npm start --silent -- embedded-url)"
+
+The port stays the same across restarts while it is free. When the database is not running,
+exits 1 and says how to start it. SLUICE_DATA_DIR or --data-dir names another folder.`

@@ -1,96 +1,89 @@
 /**
  * `sluice serve` (the default command): picks the database (config file, DATABASE_URL, or
  * the embedded server), builds the gateway, listens, prints the start-up summary, reloads
- * the config on SIGHUP and drains on SIGTERM/SIGINT.
+ * the config on SIGHUP and drains on SIGTERM/SIGINT. Whatever fails on the way stops what
+ * was started (the pools, the embedded server) before the error reaches the CLI.
  */
-import { randomBytes } from 'node:crypto'
-import { createHttpServer } from '../http/listener.js'
 import type { AddressInfo } from 'node:net'
-import { ConfigError, loadConfigFile, singleTenantConfig } from '../config/load.js'
-import { redactText } from '../config/redact.js'
-import { logSchema, type Config } from '../config/schema.js'
-import { startEmbedded, type EmbeddedDatabase } from '../embedded.js'
+import { applyEnv, envValue, type Env } from '../config/environment.js'
+import { ConfigError, loadConfigFile } from '../config/load.js'
+import { redactText, secretsOf } from '../config/redact.js'
 import { createGateway } from '../gateway.js'
+import { createHttpServer } from '../http/listener.js'
 import { createLogger } from '../log/logger.js'
 import { errorMessage } from '../log/pool-log.js'
+import { isStartupError } from '../startup-error.js'
+import { openDatabaseSource, type ServeRequest } from './database-source.js'
 import type { CliIo } from './io.js'
+import { listen } from './listen.js'
 import { describeStartup } from './summary.js'
 
-type Env = Record<string, string | undefined>
-
-/** Parsed `serve` arguments. */
-interface ServeArgs {
-  config: string | undefined
-}
-
-function parseServeArgs(args: readonly string[]): ServeArgs {
-  const parsed: ServeArgs = { config: undefined }
+function parseServeArgs(args: readonly string[]): ServeRequest {
+  const parsed: ServeRequest = { configFile: undefined, dataDir: undefined }
+  const problems: string[] = []
   for (let i = 0; i < args.length; i++) {
     const arg = args[i]!
-    if (arg === '--config') {
-      parsed.config = args[++i]
-      if (parsed.config === undefined) throw new ConfigError(['--config needs a FILE'])
-    } else if (arg.startsWith('--config=')) parsed.config = arg.slice('--config='.length)
-    else throw new ConfigError([`unknown argument "${arg}" (see --help)`])
+    const [name, inline] = arg.startsWith('--') ? arg.split(/=(.*)/s, 2) : [arg, undefined]
+    if (name !== '--config' && name !== '--data-dir') {
+      problems.push(`unknown argument "${arg}" (see --help)`)
+      continue
+    }
+    const value = inline ?? args[++i]
+    if (value === undefined || value === '')
+      problems.push(`${name} needs a ${name === '--config' ? 'FILE' : 'DIR'}`)
+    else if (name === '--config') parsed.configFile = value
+    else parsed.dataDir = value
   }
+  if (problems.length > 0) throw new ConfigError(problems)
   return parsed
 }
 
-/** The environment's overrides of a config: PORT, HOST, SLUICE_ADMIN_TOKEN, SLUICE_LOG_LEVEL. */
-export function applyEnv(config: Config, env: Env): Config {
-  const server = { ...config.server }
-  if (env.HOST) server.host = env.HOST
-  if (env.PORT) {
-    const port = Number(env.PORT)
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new ConfigError([
-        `PORT (${JSON.stringify(env.PORT)}) must be a port number from 0 to 65535`,
-      ])
-    }
-    server.port = port
-  }
-  if (env.SLUICE_ADMIN_TOKEN && server.adminToken === undefined) {
-    if (env.SLUICE_ADMIN_TOKEN.length < 16)
-      throw new ConfigError(['SLUICE_ADMIN_TOKEN must be at least 16 characters'])
-    server.adminToken = env.SLUICE_ADMIN_TOKEN
-  }
-  if (env.SLUICE_LOG_LEVEL) {
-    const level = logSchema.shape.level.safeParse(env.SLUICE_LOG_LEVEL)
-    if (!level.success) {
-      throw new ConfigError([
-        `SLUICE_LOG_LEVEL (${JSON.stringify(env.SLUICE_LOG_LEVEL)}) must be one of fatal, error, warn, info, debug, trace, silent`,
-      ])
-    }
-    server.log = { ...server.log, level: level.data }
-  }
-  return { ...config, server }
+// An unexpected error, its message and stack cleared of the config's secrets.
+function redacted(error: unknown, secrets: string[]): unknown {
+  if (!(error instanceof Error) || error instanceof ConfigError || isStartupError(error))
+    return error
+  const clean = new Error(redactText(error.message, secrets))
+  if (error.stack !== undefined) clean.stack = redactText(error.stack, secrets)
+  return clean
 }
 
 /** Runs the gateway until a signal stops it. Resolves once it listens. */
 export async function serveCommand(args: readonly string[], io: CliIo, env: Env): Promise<void> {
-  const parsed = parseServeArgs(args)
-  const configFile = parsed.config ?? env.SLUICE_CONFIG
-  let config: Config
-  let embedded: EmbeddedDatabase | undefined
-  let printedToken: string | undefined
-  if (configFile) {
-    config = applyEnv(await loadConfigFile(configFile, env), env)
-  } else {
-    const token = env.SLUICE_TOKEN ?? randomBytes(24).toString('base64url')
-    if (!env.SLUICE_TOKEN) printedToken = token
-    let url = env.DATABASE_URL
-    if (!url) {
-      io.out(
-        'sluice: no config file and no DATABASE_URL: starting the embedded PostgreSQL in ./.sluice/',
-      )
-      embedded = await startEmbedded(
-        '.sluice',
-        env.SLUICE_DEBUG ? (line) => process.stderr.write(line) : undefined,
-      )
-      url = embedded.url
+  const request = parseServeArgs(args)
+  // A signal during start-up (the embedded server takes seconds) is kept, and honoured as
+  // soon as there is something to stop: dying at once would leave PostgreSQL running. A
+  // second one (not the same Ctrl-C, see below) exits now; exit handlers stop PostgreSQL.
+  let early: string | undefined
+  let earlyAt = 0
+  const keepSignal = (signal: string) => {
+    if (early === undefined) [early, earlyAt] = [signal, Date.now()]
+    else if (signal !== 'SIGINT' || Date.now() - earlyAt >= 1000) {
+      io.err(`sluice: ${signal} again: exiting before the start-up finished`)
+      process.exit(1)
     }
-    config = applyEnv(singleTenantConfig(url, token), env)
   }
+  process.on('SIGTERM', keepSignal)
+  process.on('SIGINT', keepSignal)
+  try {
+    await serve(request, io, env)
+  } finally {
+    process.removeListener('SIGTERM', keepSignal)
+    process.removeListener('SIGINT', keepSignal)
+  }
+  // The handlers `serve` installed take it from here.
+  if (early !== undefined) process.emit(early as NodeJS.Signals, early as NodeJS.Signals)
+}
+
+/** Starts the gateway and installs its signal handlers; resolves once it listens. */
+async function serve(request: ServeRequest, io: CliIo, env: Env): Promise<void> {
+  const debug =
+    envValue(env, 'SLUICE_DEBUG') === undefined
+      ? undefined
+      : (line: string) => process.stderr.write(line)
+  const { config, configFile, embedded, printToken } = await openDatabaseSource(request, env, {
+    say: (line) => io.out(`sluice: ${line}`),
+    debug,
+  })
 
   const logger = createLogger(config.server.log)
   const gateway = createGateway(config, {
@@ -109,31 +102,17 @@ export async function serveCommand(args: readonly string[], io: CliIo, env: Env)
         'internal error (a bug: please report it)',
       ),
   })
-  try {
-    await gateway.start()
-  } catch (error) {
-    await embedded?.stop()
-    throw error
-  }
   const { host, port } = config.server
   const server = createHttpServer(gateway.listener)
-  server.once('error', (error: NodeJS.ErrnoException) => {
-    io.err(`sluice: cannot listen on ${host}:${port}: ${error.code ?? error.message}`)
-    process.exit(1)
-  })
-  server.listen(port, host, () => {
-    const base = `http://${host}:${(server.address() as AddressInfo).port}`
-    const facts = { baseUrl: base, configFile, embedded: embedded !== undefined }
-    for (const line of describeStartup(config, facts)) io.out(`sluice: ${line}`)
-    if (printedToken) {
-      io.out(`sluice: token of tenant "default" (set SLUICE_TOKEN to choose one): ${printedToken}`)
-      io.out(
-        `sluice: try: curl -s ${base}/v1/query -H 'Authorization: Bearer ${printedToken}' -d '{"sql":"select now() as t"}'`,
-      )
-    }
-    io.out(`sluice: listening on ${base}`)
-  })
-
+  try {
+    await gateway.start()
+    await listen(server, host, port)
+  } catch (error) {
+    await gateway.close(0)
+    await embedded?.stop()
+    throw redacted(error, secretsOf(config))
+  }
+  server.on('error', (error) => logger.error({ error: errorMessage(error) }, 'server error'))
   process.on('SIGHUP', function reloadOnHangup() {
     gateway.admin.reload().then(
       (report) => io.out(`sluice: config reloaded: ${JSON.stringify(report)}`),
@@ -169,6 +148,34 @@ export async function serveCommand(args: readonly string[], io: CliIo, env: Env)
     await new Promise<void>((resolve) => logger.flush(() => resolve()))
     process.exit(0)
   }
-  process.on('SIGTERM', () => void stop('SIGTERM'))
-  process.on('SIGINT', () => void stop('SIGINT'))
+  // Ctrl-C under `npm start` delivers SIGINT twice at once: the terminal sends it to the
+  // whole process group and npm forwards its own. Under npm (which sets npm_lifecycle_event
+  // for its scripts), a SIGINT within a second of the first is that same press, not the
+  // operator's "now". Any other repeated signal still means "now".
+  const underNpm = env.npm_lifecycle_event !== undefined
+  let firstSigintAt: number | undefined
+  const onSignal = (signal: string) => {
+    if (signal === 'SIGINT' && underNpm) {
+      const now = Date.now()
+      if (firstSigintAt !== undefined && now - firstSigintAt < 1000) return
+      firstSigintAt ??= now
+    }
+    void stop(signal)
+  }
+  process.on('SIGTERM', () => onSignal('SIGTERM'))
+  process.on('SIGINT', () => onSignal('SIGINT'))
+
+  // Printed last: a supervisor that reads "listening on" may signal at once.
+  const base = `http://${host.includes(':') ? `[${host}]` : host}:${(server.address() as AddressInfo).port}`
+  const facts = { baseUrl: base, configFile, embedded }
+  for (const line of describeStartup(config, facts)) io.out(`sluice: ${line}`)
+  if (printToken) {
+    io.out(
+      `sluice: token of tenant "default"${embedded ? `, kept in ${embedded.folder}/token` : ''} (set SLUICE_TOKEN to choose one): ${printToken}`,
+    )
+    io.out(
+      `sluice: try: curl -s ${base}/v1/query -H 'Authorization: Bearer ${printToken}' -d '{"sql":"select now() as t"}'`,
+    )
+  }
+  io.out(`sluice: listening on ${base}`)
 }

@@ -3,23 +3,14 @@
  * password), the connection budget, and where to reach the gateway, its metrics and its
  * admin API.
  */
-import { parse, type ConnectionOptions } from 'pg-connection-string'
+import { join } from 'node:path'
 import type { Config, TenantConfig } from '../config/schema.js'
+import { endpointOf } from '../pool/pg-config.js'
 
 /** `user@host:port/database` of a tenant, without its password. */
 export function databaseOf(tenant: TenantConfig): string {
-  const { connection } = tenant
-  let fromUrl: Partial<ConnectionOptions>
-  try {
-    fromUrl = connection.url === undefined ? {} : parse(connection.url)
-  } catch {
-    fromUrl = {}
-  }
-  const user = connection.user ?? fromUrl.user ?? 'postgres'
-  const host = connection.host ?? fromUrl.host ?? '127.0.0.1'
-  const port = connection.port ?? fromUrl.port ?? 5432
-  const database = connection.database ?? fromUrl.database ?? 'postgres'
-  return `${user}@${host}:${port}/${database}`
+  const { user, host, port, database } = endpointOf(tenant.connection)
+  return `${user}@${host.includes(':') ? `[${host}]` : host}:${port}/${database}`
 }
 
 /** One line per tenant, then the connection budget. */
@@ -40,18 +31,32 @@ export function describeTenants(config: Config): string[] {
 export interface StartupFacts {
   baseUrl: string
   configFile: string | undefined
-  embedded: boolean
+  /** The embedded server's folders, when it runs. */
+  embedded: { folder: string; dataDir: string } | undefined
+}
+
+// Always said, not only under SLUICE_DEBUG: as root the data may live outside the folder.
+function embeddedLines({ folder, dataDir }: { folder: string; dataDir: string }): string[] {
+  const inside = dataDir === join(folder, 'pgdata')
+  return [
+    'database from the embedded PostgreSQL (a psql-ready URL: npm start -- embedded-url)',
+    inside
+      ? `data folder: ${folder} (stop with Ctrl-C; delete the folder to start over with an empty database)`
+      : `data folder: ${folder}, PostgreSQL's data in ${dataDir} (as root, PostgreSQL runs as the 'postgres' user, which cannot reach the folder; delete both to start over)`,
+  ]
 }
 
 /** The start-up summary's lines (without the final "listening on" line). */
 export function describeStartup(config: Config, facts: StartupFacts): string[] {
-  const source = facts.configFile
-    ? `config file ${facts.configFile} (SIGHUP or POST /admin/reload reloads it)`
-    : facts.embedded
-      ? 'the embedded PostgreSQL in ./.sluice/'
-      : 'DATABASE_URL'
+  const source = facts.embedded
+    ? embeddedLines(facts.embedded)
+    : [
+        facts.configFile
+          ? `database from config file ${facts.configFile} (SIGHUP or POST /admin/reload reloads it)`
+          : 'database from DATABASE_URL',
+      ]
   return [
-    `database from ${source}`,
+    ...source,
     ...describeTenants(config),
     `metrics: ${facts.baseUrl}/metrics${config.server.publicMetrics ? '' : ' (admin token required)'}`,
     config.server.adminToken === undefined

@@ -4,11 +4,15 @@
  * Every key and default is described in docs/configuration.md.
  */
 import { z } from 'zod'
+import { SSL_MODES, sslmodeProblem } from './connection-url.js'
 
 const int = (min: number) => z.int().min(min)
 
-/** TLS modes, as libpq names them. `prefer` and `allow` need a fallback the driver lacks. */
-export const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const
+/** The shortest token accepted: config tokens, `SLUICE_TOKEN` and `SLUICE_ADMIN_TOKEN` alike. */
+export const TOKEN_MIN_LENGTH = 16
+
+/** The one message for a token that is too short, wherever it comes from. */
+export const TOKEN_TOO_SHORT = `must be at least ${TOKEN_MIN_LENGTH} characters (generate one with \`npm start -- token\`)`
 
 /** Where a tenant's database is: a URL, fields, or both (fields override the URL). */
 export const connectionSchema = z
@@ -19,7 +23,13 @@ export const connectionSchema = z
     database: z.string().min(1).optional(),
     user: z.string().min(1).optional(),
     password: z.string().optional(),
-    sslmode: z.enum(SSL_MODES).optional().describe('TLS mode; the URL may also carry ?sslmode='),
+    sslmode: z
+      .enum(SSL_MODES, {
+        error: (issue) =>
+          typeof issue.input === 'string' ? sslmodeProblem(issue.input) : undefined,
+      })
+      .optional()
+      .describe('TLS mode; the URL may also carry ?sslmode='),
     ca: z
       .string()
       .min(1)
@@ -77,9 +87,7 @@ export const poolSchema = z
 export const tokenSchema = z.union([
   z
     .object({
-      token: z.string().min(16, {
-        error: 'must be at least 16 characters (generate one with `npm start -- token`)',
-      }),
+      token: z.string().min(TOKEN_MIN_LENGTH, { error: TOKEN_TOO_SHORT }),
       role: z.enum(['readwrite', 'readonly']).default('readwrite'),
     })
     .strict(),
@@ -162,9 +170,7 @@ export const serverSchema = z
     shutdownGraceMs: int(0).default(10_000).describe('How long SIGTERM waits for in-flight work'),
     adminToken: z
       .string()
-      .min(16, {
-        error: 'must be at least 16 characters (generate one with `npm start -- token`)',
-      })
+      .min(TOKEN_MIN_LENGTH, { error: TOKEN_TOO_SHORT })
       .optional()
       .describe('Bearer token of the /admin API (use ${ENV}); the admin API is off without it'),
     publicMetrics: z

@@ -1,11 +1,13 @@
 /**
  * From a tenant's connection settings to pg's ClientConfig. Session defaults go into the
- * startup packet, so they survive DISCARD ALL; TLS follows libpq's sslmode names.
+ * startup packet, so they survive DISCARD ALL; TLS follows libpq's sslmode names. pg gets
+ * plain fields, never the URL: its own URL parser would print a warning of its own about
+ * sslmode, and the config has already read and checked the URL.
  */
 import type { ConnectionOptions as TlsOptions } from 'node:tls'
 import type pg from 'pg'
-import { parse, type ConnectionOptions } from 'pg-connection-string'
-import type { TenantConfig } from '../config/schema.js'
+import { parseConnectionUrl, type ConnectionUrl, type SslMode } from '../config/connection-url.js'
+import type { ConnectionConfig, TenantConfig } from '../config/schema.js'
 import type { CancelTarget } from './connection.js'
 
 /** pg's config plus where cancel requests go. */
@@ -35,25 +37,52 @@ function optionValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/ /g, '\\ ')
 }
 
+/**
+ * Where a connection goes, every default filled in (fields override the URL's parts). The
+ * password is not enumerable, so printing an endpoint never shows it.
+ */
+export interface Endpoint {
+  host: string
+  port: number
+  database: string
+  user: string
+  password: string | undefined
+  sslmode: SslMode
+}
+
+/** A tenant connection's endpoint. The config is validated, so its URL reads. */
+export function endpointOf(connection: ConnectionConfig): Endpoint {
+  const parsed =
+    connection.url === undefined
+      ? undefined
+      : parseConnectionUrl(connection.url, { hostOptional: connection.host !== undefined })
+  if (parsed !== undefined && !parsed.ok)
+    throw new Error(`invalid connection URL: ${parsed.problems[0]}`)
+  const fromUrl: ConnectionUrl = parsed?.url ?? {}
+  const endpoint = {
+    host: connection.host ?? fromUrl.host ?? '127.0.0.1',
+    port: connection.port ?? fromUrl.port ?? 5432,
+    database: connection.database ?? fromUrl.database ?? 'postgres',
+    user: connection.user ?? fromUrl.user ?? 'postgres',
+    sslmode: connection.sslmode ?? fromUrl.sslmode ?? 'disable',
+  } as Endpoint
+  Object.defineProperty(endpoint, 'password', {
+    value: connection.password ?? fromUrl.password,
+    enumerable: false,
+  })
+  return endpoint
+}
+
 /** Resolves a tenant's connection; the password stays non-enumerable so it never prints. */
 export function resolveConnection(tenant: TenantConfig): ResolvedConnection {
   const { connection, session, statementTimeoutMs, transactions } = tenant
-  const fromUrl: Partial<ConnectionOptions> =
-    connection.url === undefined ? {} : parse(connection.url)
-  const sslmode =
-    connection.sslmode ??
-    (connection.url === undefined
-      ? undefined
-      : (new URL(connection.url).searchParams.get('sslmode') ?? undefined)) ??
-    'disable'
-  const host = connection.host ?? fromUrl.host ?? '127.0.0.1'
-  const port = connection.port ?? (fromUrl.port ? Number(fromUrl.port) : 5432)
+  const { host, port, database, user, password, sslmode } = endpointOf(connection)
   const options = [`-c TimeZone=${optionValue(session.timeZone)}`]
   const client: pg.ClientConfig = {
     host,
     port,
-    database: connection.database ?? fromUrl.database ?? 'postgres',
-    user: connection.user ?? fromUrl.user ?? 'postgres',
+    database,
+    user,
     application_name: session.applicationName,
     options: options.join(' '),
     // The server enforces the tenant's cap too, should the gateway's own timer not fire.
@@ -65,7 +94,7 @@ export function resolveConnection(tenant: TenantConfig): ResolvedConnection {
     ssl: tlsFor(sslmode, connection.ca, host),
   }
   Object.defineProperty(client, 'password', {
-    value: connection.password ?? fromUrl.password ?? undefined,
+    value: password,
     enumerable: false,
   })
   return { client, cancel: { host, port } }

@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process'
+import { stat } from 'node:fs/promises'
+import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   createHandler,
@@ -5,6 +8,9 @@ import {
   type ApiGatewayEvent,
 } from '../../../edge/examples/lambda.js'
 import { listenTestGateway, type ListeningGateway } from '../listen.js'
+import { cleanEnv, root } from '../../helpers/cli.js'
+
+const run = promisify(execFile)
 
 // The Lambda handler invoked as API Gateway would, against a real gateway over HTTP.
 describe('the example Lambda handler', () => {
@@ -94,5 +100,57 @@ describe('the example Lambda handler', () => {
       delete process.env.SLUICE_URL
       delete process.env.SLUICE_TOKEN
     }
+  })
+
+  it('answers NOT_CONFIGURED, not a TypeError, when SLUICE_URL or SLUICE_TOKEN is missing', async () => {
+    const saved = { url: process.env.SLUICE_URL, token: process.env.SLUICE_TOKEN }
+    delete process.env.SLUICE_URL
+    process.env.SLUICE_TOKEN = t.token
+    try {
+      const result = await lambdaHandler(httpApiEvent('GET', '/'))
+      expect(result.statusCode).toBe(500)
+      expect(JSON.parse(result.body)).toEqual({
+        error: {
+          code: 'NOT_CONFIGURED',
+          message: "set SLUICE_URL and SLUICE_TOKEN in the function's environment variables",
+        },
+      })
+    } finally {
+      if (saved.token === undefined) delete process.env.SLUICE_TOKEN
+      else process.env.SLUICE_TOKEN = saved.token
+      if (saved.url !== undefined) process.env.SLUICE_URL = saved.url
+    }
+  })
+
+  describe('bundled by npm run build:lambda', () => {
+    const bundle = `${root}dist/lambda/lambda.mjs`
+
+    beforeAll(async () => {
+      await run('npm', ['run', '--silent', 'build:lambda'], { cwd: root })
+    }, 60_000)
+
+    /** Invokes the bundle's `handler` in a fresh Node process, as Lambda's runtime would. */
+    async function invoke(event: ApiGatewayEvent, env: Record<string, string | undefined>) {
+      const script = `import(${JSON.stringify(bundle)}).then((m) => m.handler(${JSON.stringify(event)})).then((r) => process.stdout.write(JSON.stringify(r)))`
+      const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+        cwd: '/',
+        env: cleanEnv({ SLUICE_URL: undefined, SLUICE_TOKEN: undefined, ...env }),
+      })
+      return JSON.parse(stdout)
+    }
+
+    it('is one self-contained .mjs file', async () => {
+      expect((await stat(bundle)).isFile()).toBe(true)
+    })
+
+    it('answers NOT_CONFIGURED without its environment, and queries with it', async () => {
+      const event = httpApiEvent('POST', '/query', { sql: 'select 6 * 7 as answer' })
+      const unset = await invoke(event, {})
+      expect(unset.statusCode).toBe(500)
+      expect(JSON.parse(unset.body).error.code).toBe('NOT_CONFIGURED')
+      const configured = await invoke(event, { SLUICE_URL: t.url, SLUICE_TOKEN: t.token })
+      expect(configured.statusCode, configured.body).toBe(200)
+      expect(JSON.parse(configured.body).rows).toEqual([{ answer: 42 }])
+    })
   })
 })

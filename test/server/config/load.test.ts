@@ -97,6 +97,68 @@ describe('config', () => {
     ])
   })
 
+  it('reports a missing variable together with every other problem, each once', () => {
+    const lines = problems({
+      tenants: {
+        acme: tenant({
+          connection: { url: 'postgres://app:${DB_PASSWORD}@db:99999/app' },
+          tokens: [{ token: '${ACME_TOKEN}' }],
+          pool: { min: 20 },
+          colour: 'blue',
+        }),
+        beta: { connection: { url: 'mysql://db/app' }, tokens: [{ token: 'short' }] },
+      },
+    })
+    expect(lines).toEqual([
+      'tenants.acme.connection.url: environment variable DB_PASSWORD is not set (export it, or write the value)',
+      'tenants.acme.tokens.0.token: environment variable ACME_TOKEN is not set (export it, or write the value)',
+      'tenants.acme: unknown key "colour" (remove it, or check the spelling in docs/configuration.md)',
+      'tenants.beta.tokens.0.token ("[redacted]"): must be at least 16 characters (generate one with `npm start -- token`)',
+      'tenants.acme.pool.min (20) is greater than tenants.acme.pool.max (10): lower min or raise max',
+      // The rest of a URL around a missing variable is still checked.
+      'tenants.acme.connection.url ("postgres://app:[redacted]@db:99999/app"): has port 99999, out of range: use 1 to 65535 (PostgreSQL\'s is 5432)',
+      'tenants.beta.connection.url ("mysql://db/app"): uses the scheme mysql://: Sluice speaks to PostgreSQL only (postgres:// or postgresql://)',
+    ])
+  })
+
+  it('checks each connection URL in full, naming the key', () => {
+    const url = (value: string, extra: Record<string, unknown> = {}) =>
+      problems({ tenants: { acme: tenant({ connection: { url: value, ...extra } }) } })
+    expect(url('not a url at all')).toEqual([
+      'tenants.acme.connection.url ("not a url at all"): does not start with postgres:// (write postgres://user:password@host:5432/database)',
+    ])
+    expect(url('postgres://app:pw@db:notaport/app')).toEqual([
+      'tenants.acme.connection.url ("postgres://app:[redacted]@db:notaport/app"): has a port that is not a number: write host:5432',
+    ])
+    expect(url('postgres://db:99999/app')[0]).toContain('has port 99999, out of range')
+    expect(url('postgres://db/app?sslmode=prefer')[0]).toContain('sslmode prefer is refused')
+    // The host may come from its own field.
+    expect(
+      parseConfig(
+        { tenants: { acme: tenant({ connection: { url: 'postgres:///app', host: 'db' } }) } },
+        {},
+      ).tenants.acme!.connection.host,
+    ).toBe('db')
+  })
+
+  it('refuses sslmode prefer in its own field with the reason, and verify-ca without a CA', () => {
+    const field = problems({
+      tenants: { acme: tenant({ connection: { host: 'db', sslmode: 'prefer' } }) },
+    })
+    expect(field).toHaveLength(1)
+    expect(field[0]).toMatch(
+      /^tenants\.acme\.connection\.sslmode \("prefer"\): sslmode prefer is refused: .*cannot fall back/,
+    )
+    for (const connection of [
+      { host: 'db', sslmode: 'verify-ca' },
+      { url: 'postgres://db/app?sslmode=verify-ca' },
+    ]) {
+      expect(problems({ tenants: { acme: tenant({ connection }) } })).toEqual([
+        'tenants.acme.connection: sslmode verify-ca needs the CA (ca or caFile): without one, any certificate a public CA signed for anyone would pass; use verify-full to check the host name instead',
+      ])
+    }
+  })
+
   it('never shows a secret in a message', () => {
     const lines = problems({
       tenants: {

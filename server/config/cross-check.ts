@@ -1,0 +1,107 @@
+/**
+ * Checks the schema alone cannot express: connection URLs read in full, keys that depend on
+ * each other, tokens unique across tenants. They read the raw input, section by section,
+ * so they report alongside the schema's own problems instead of waiting for those to be
+ * fixed first.
+ */
+import { parseConnectionUrl } from './connection-url.js'
+import { show, type Problem } from './problem.js'
+import { poolSchema, transactionsSchema } from './schema.js'
+
+type Raw = Record<string, unknown>
+
+const isObject = (value: unknown): value is Raw =>
+  value !== null && typeof value === 'object' && !Array.isArray(value)
+
+function checkConnection(at: string, connection: Raw): Problem[] {
+  const problems: Problem[] = []
+  const { url } = connection
+  let urlSslmode: string | undefined
+  if (url === undefined && connection.host === undefined) {
+    problems.push({
+      at,
+      text: `${at} needs a url or a host (e.g. "url": "postgres://user:\${DB_PASSWORD}@db:5432/app")`,
+    })
+  }
+  if (typeof url === 'string' && url !== '') {
+    const parsed = parseConnectionUrl(url, { hostOptional: typeof connection.host === 'string' })
+    const where = `${at}.url`
+    if (parsed.ok) urlSslmode = parsed.url.sslmode
+    else
+      for (const problem of parsed.problems)
+        problems.push({ at: where, text: `${where} (${show(['url'], url)}): ${problem}` })
+  }
+  if (connection.ca !== undefined && connection.caFile !== undefined) {
+    problems.push({ at, text: `${at} has both ca and caFile: keep one` })
+  }
+  const sslmode = connection.sslmode ?? urlSslmode
+  if (sslmode === 'verify-ca' && connection.ca === undefined && connection.caFile === undefined) {
+    problems.push({
+      at,
+      text: `${at}: sslmode verify-ca needs the CA (ca or caFile): without one, any certificate a public CA signed for anyone would pass; use verify-full to check the host name instead`,
+    })
+  }
+  return problems
+}
+
+function checkLimits(at: string, tenant: Raw): Problem[] {
+  const problems: Problem[] = []
+  const pool = poolSchema.safeParse(tenant.pool ?? {})
+  if (pool.success && pool.data.min > pool.data.max) {
+    problems.push({
+      at: `${at}.pool.min`,
+      text: `${at}.pool.min (${pool.data.min}) is greater than ${at}.pool.max (${pool.data.max}): lower min or raise max`,
+    })
+  }
+  const transactions = transactionsSchema.safeParse(tenant.transactions ?? {})
+  if (transactions.success) {
+    const t = transactions.data
+    if (t.idleTimeoutMs > t.maxIdleTimeoutMs) {
+      problems.push({
+        at: `${at}.transactions.idleTimeoutMs`,
+        text: `${at}.transactions.idleTimeoutMs (${t.idleTimeoutMs}) is greater than ${at}.transactions.maxIdleTimeoutMs (${t.maxIdleTimeoutMs})`,
+      })
+    }
+    if (t.timeoutMs > t.maxTimeoutMs) {
+      problems.push({
+        at: `${at}.transactions.timeoutMs`,
+        text: `${at}.transactions.timeoutMs (${t.timeoutMs}) is greater than ${at}.transactions.maxTimeoutMs (${t.maxTimeoutMs})`,
+      })
+    }
+  }
+  return problems
+}
+
+/** The problems of a (substituted) config document that span several keys. */
+export function crossCheck(input: unknown): Problem[] {
+  const problems: Problem[] = []
+  const seenTokens = new Map<string, string>()
+  const tenants = isObject(input) && isObject(input.tenants) ? input.tenants : {}
+  for (const [name, tenant] of Object.entries(tenants)) {
+    if (!isObject(tenant)) continue
+    const at = `tenants.${name}`
+    problems.push(...checkLimits(at, tenant))
+    if (isObject(tenant.connection))
+      problems.push(...checkConnection(`${at}.connection`, tenant.connection))
+    const tokens = Array.isArray(tenant.tokens) ? tenant.tokens : []
+    tokens.forEach((entry: unknown, i) => {
+      if (!isObject(entry)) return
+      const key =
+        typeof entry.token === 'string'
+          ? `plain:${entry.token}`
+          : typeof entry.sha256 === 'string'
+            ? `sha256:${entry.sha256.toLowerCase()}`
+            : undefined
+      if (key === undefined) return
+      const other = seenTokens.get(key)
+      if (other !== undefined) {
+        problems.push({
+          at: `${at}.tokens.${i}`,
+          text: `${at}.tokens.${i} ("[redacted]") repeats ${other}: every token must be unique, since the token decides the tenant`,
+        })
+      }
+      seenTokens.set(key, `${at}.tokens.${i}`)
+    })
+  }
+  return problems
+}

@@ -1,0 +1,110 @@
+/**
+ * The environment variables the CLI reads besides a config file: `PORT`, `HOST`,
+ * `SLUICE_ADMIN_TOKEN` and `SLUICE_LOG_LEVEL` override server settings; without a file,
+ * `DATABASE_URL` and `SLUICE_TOKEN` make the one tenant. Each is checked like the config
+ * key it stands for, with the same rules and messages, and every problem names the variable.
+ * An empty variable counts as unset (`DATABASE_URL= npm start`).
+ */
+import { parseConnectionUrl } from './connection-url.js'
+import { ConfigError } from './load.js'
+import { REDACTED, redactUrl } from './redact.js'
+import {
+  logSchema,
+  TOKEN_MIN_LENGTH,
+  TOKEN_TOO_SHORT,
+  type Config,
+  type LogConfig,
+} from './schema.js'
+
+/** The process environment, or a test's. */
+export type Env = Record<string, string | undefined>
+
+/** Server settings the environment overrides. */
+export interface ServerOverrides {
+  host?: string
+  port?: number
+  adminToken?: string
+  logLevel?: LogConfig['level']
+}
+
+/** A variable's value; an empty one counts as unset. */
+export function envValue(env: Env, name: string): string | undefined {
+  const value = env[name]
+  return value === '' ? undefined : value
+}
+
+/** The problem of a token variable, or undefined when it is long enough. */
+export function tokenProblem(name: string, token: string): string | undefined {
+  return token.length >= TOKEN_MIN_LENGTH
+    ? undefined
+    : `${name} ("${REDACTED}"): ${TOKEN_TOO_SHORT}`
+}
+
+/** The problems of a connection URL given by the variable `name` (DATABASE_URL). */
+export function databaseUrlProblems(name: string, url: string): string[] {
+  const parsed = parseConnectionUrl(url)
+  if (parsed.ok) return []
+  const shown = JSON.stringify(redactUrl(url))
+  return parsed.problems.map((problem) => `${name} (${shown}): ${problem}`)
+}
+
+/** Reads PORT, HOST, SLUICE_ADMIN_TOKEN and SLUICE_LOG_LEVEL; lists every problem. */
+export function readServerOverrides(env: Env): { overrides: ServerOverrides; problems: string[] } {
+  const overrides: ServerOverrides = {}
+  const problems: string[] = []
+  const host = envValue(env, 'HOST')
+  if (host !== undefined) overrides.host = host
+  const port = envValue(env, 'PORT')
+  if (port !== undefined) {
+    const number = Number(port)
+    if (/^\d+$/.test(port) && number <= 65535) overrides.port = number
+    else problems.push(`PORT (${JSON.stringify(port)}) must be a port number from 0 to 65535`)
+  }
+  const adminToken = envValue(env, 'SLUICE_ADMIN_TOKEN')
+  if (adminToken !== undefined) {
+    const problem = tokenProblem('SLUICE_ADMIN_TOKEN', adminToken)
+    if (problem === undefined) overrides.adminToken = adminToken
+    else problems.push(problem)
+  }
+  const level = envValue(env, 'SLUICE_LOG_LEVEL')
+  if (level !== undefined) {
+    const parsed = logSchema.shape.level.safeParse(level)
+    if (parsed.success) overrides.logLevel = parsed.data
+    else
+      problems.push(
+        `SLUICE_LOG_LEVEL (${JSON.stringify(level)}) must be one of ${logSchema.shape.level.unwrap().options.join(', ')}`,
+      )
+  }
+  return { overrides, problems }
+}
+
+/** A config with the environment's overrides applied (the admin token only when it sets none). */
+export function applyOverrides(config: Config, overrides: ServerOverrides): Config {
+  const server = { ...config.server }
+  if (overrides.host !== undefined) server.host = overrides.host
+  if (overrides.port !== undefined) server.port = overrides.port
+  if (overrides.adminToken !== undefined && server.adminToken === undefined)
+    server.adminToken = overrides.adminToken
+  if (overrides.logLevel !== undefined) server.log = { ...server.log, level: overrides.logLevel }
+  return { ...config, server }
+}
+
+/** {@link applyOverrides} of the environment; a {@link ConfigError} lists its problems. */
+export function applyEnv(config: Config, env: Env): Config {
+  const { overrides, problems } = readServerOverrides(env)
+  if (problems.length > 0) throw new ConfigError(problems)
+  return applyOverrides(config, overrides)
+}
+
+/** The secrets the environment holds (tokens, DATABASE_URL's password), to keep out of output. */
+export function secretsOfEnv(env: Env): string[] {
+  const secrets: string[] = []
+  for (const name of ['SLUICE_TOKEN', 'SLUICE_ADMIN_TOKEN']) {
+    const value = envValue(env, name)
+    if (value !== undefined) secrets.push(value)
+  }
+  const url = envValue(env, 'DATABASE_URL')
+  const parsed = url === undefined ? undefined : parseConnectionUrl(url)
+  if (parsed?.ok && parsed.url.password) secrets.push(parsed.url.password)
+  return secrets
+}

@@ -1,0 +1,159 @@
+/**
+ * The embedded mode's folder (`./.sluice` unless SLUICE_DATA_DIR says otherwise): who uses
+ * it (`sluice.pid`), where PostgreSQL keeps its data, and the secrets kept beside it (the
+ * superuser password, the gateway token), each in a file of mode 0600.
+ */
+import { createHash } from 'node:crypto'
+import { readFileSync, unlinkSync } from 'node:fs'
+import {
+  chmod,
+  lstat,
+  mkdir,
+  readFile,
+  readlink,
+  stat,
+  symlink,
+  unlink,
+  writeFile,
+} from 'node:fs/promises'
+import { dirname, isAbsolute, join, relative } from 'node:path'
+import { StartupError } from './startup-error.js'
+
+/** The default folder of the embedded mode, relative to the working directory. */
+export const DEFAULT_DATA_DIR = '.sluice'
+
+/** How messages name a folder: `./.sluice` under the working directory, else its full path. */
+export function displayPath(path: string): string {
+  const rel = relative(process.cwd(), path)
+  if (rel === '') return '.'
+  return rel.startsWith('..') || isAbsolute(rel) ? path : `./${rel}`
+}
+
+function errorCode(error: unknown): string | undefined {
+  return (error as NodeJS.ErrnoException).code
+}
+
+/**
+ * Whether process `pid` runs and looks like `program`. After a restart a pid from an old
+ * file may belong to another program, so on Linux its command line is checked too.
+ */
+function isRunning(pid: number, program: RegExp): boolean {
+  try {
+    process.kill(pid, 0)
+  } catch (error) {
+    if (errorCode(error) !== 'EPERM') return false
+  }
+  try {
+    return program.test(readFileSync(`/proc/${pid}/cmdline`, 'utf8'))
+  } catch {
+    return true
+  }
+}
+
+/**
+ * Makes this process the one Sluice using `root` (it writes its pid to `sluice.pid`), or
+ * throws DATA_FOLDER_IN_USE naming the other one. Resolves with the function that lets go;
+ * the claim also ends when the process exits.
+ */
+export async function claimFolder(root: string): Promise<() => void> {
+  const file = join(root, 'sluice.pid')
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await writeFile(file, `${process.pid}\n`, { flag: 'wx', mode: 0o644 })
+      break
+    } catch (error) {
+      if (errorCode(error) !== 'EEXIST' || attempt > 0) throw error
+      const pid = Number.parseInt(await readFile(file, 'utf8').catch(() => ''), 10)
+      if (pid === process.pid || (pid > 0 && isRunning(pid, /sluice|server\/main\.[jt]s/))) {
+        throw new StartupError(
+          'DATA_FOLDER_IN_USE',
+          `another Sluice is using ${displayPath(root)} (pid ${pid}): stop it (kill ${pid}), or give this one another folder with SLUICE_DATA_DIR=DIR`,
+        )
+      }
+      // The Sluice that wrote it is gone (killed, or the machine restarted).
+      await unlink(file).catch(() => {})
+    }
+  }
+  let released = false
+  const release = () => {
+    if (released) return
+    released = true
+    process.removeListener('exit', release)
+    try {
+      if (readFileSync(file, 'utf8').trim() === String(process.pid)) unlinkSync(file)
+    } catch {
+      // Already gone: nothing to let go.
+    }
+  }
+  process.on('exit', release)
+  return release
+}
+
+/** A PostgreSQL server running on a data folder, as its postmaster.pid describes it. */
+export interface RunningPostgres {
+  pid: number
+  port: number
+}
+
+/** The PostgreSQL that runs on `dataDir`, if one does (its postmaster.pid names a live process). */
+export async function runningPostgres(dataDir: string): Promise<RunningPostgres | undefined> {
+  const text = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => undefined)
+  if (text === undefined) return undefined
+  // Line 1 is the server's pid, line 4 its port (PostgreSQL's pidfile.h).
+  const lines = text.split('\n')
+  const pid = Number.parseInt(lines[0] ?? '', 10)
+  const port = Number.parseInt(lines[3] ?? '', 10)
+  return pid > 0 && isRunning(pid, /postgres/) ? { pid, port } : undefined
+}
+
+/** The first folder above `folder` that other users cannot enter, if any. */
+async function closedAncestor(folder: string): Promise<string | undefined> {
+  for (let at = dirname(folder); ; at = dirname(at)) {
+    if (((await stat(at)).mode & 0o001) === 0) return at
+    if (dirname(at) === at) return undefined
+  }
+}
+
+/** Where PostgreSQL's data lives, and why not in the folder itself when it is elsewhere. */
+export interface DataLocation {
+  dataDir: string
+  /** Set when the data lives outside the folder: the folder the 'postgres' user cannot enter. */
+  closed: string | undefined
+}
+
+/**
+ * Where the data folder really lives. As root, PostgreSQL runs as the 'postgres' user, which
+ * must be able to walk down to it; under a home folder of mode 0700 (such as /root) it
+ * cannot, so the data goes to /var/lib/sluice/<hash of the folder> and <root>/pgdata
+ * becomes a link to it.
+ */
+export async function dataLocation(root: string): Promise<DataLocation> {
+  const local = join(root, 'pgdata')
+  const existing = await lstat(local).catch(() => undefined)
+  if (existing?.isSymbolicLink()) {
+    return { dataDir: await readlink(local), closed: await closedAncestor(root) }
+  }
+  if (existing !== undefined || process.getuid?.() !== 0)
+    return { dataDir: local, closed: undefined }
+  const closed = await closedAncestor(root)
+  if (closed === undefined) return { dataDir: local, closed }
+  const home = join('/var/lib/sluice', createHash('sha256').update(root).digest('hex').slice(0, 16))
+  await mkdir(home, { recursive: true, mode: 0o755 })
+  await chmod('/var/lib/sluice', 0o755)
+  await chmod(home, 0o755)
+  const target = join(home, 'pgdata')
+  await symlink(target, local)
+  return { dataDir: target, closed }
+}
+
+/** The secret kept in `file` (mode 0600); `make` makes it the first time. */
+export async function keptSecret(file: string, make: () => string): Promise<string> {
+  const made = make()
+  try {
+    await writeFile(file, `${made}\n`, { flag: 'wx', mode: 0o600 })
+    return made
+  } catch (error) {
+    if (errorCode(error) !== 'EEXIST') throw error
+    return (await readFile(file, 'utf8')).trim()
+  }
+}

@@ -1,0 +1,62 @@
+import { spawn } from 'node:child_process'
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { claimFolder, keptSecret, runningPostgres } from '../../server/embedded-folder.js'
+import { isStartupError } from '../../server/startup-error.js'
+
+describe('the embedded folder', () => {
+  let folder: string
+  beforeEach(async () => {
+    folder = await mkdtemp(join(tmpdir(), 'sluice-folder-'))
+  })
+  afterEach(() => rm(folder, { recursive: true, force: true }))
+
+  it('is claimed by one Sluice at a time, and let go', async () => {
+    const release = await claimFolder(folder)
+    expect((await readFile(join(folder, 'sluice.pid'), 'utf8')).trim()).toBe(String(process.pid))
+    const second = await claimFolder(folder).catch((error: unknown) => error)
+    expect(isStartupError(second) && second.code).toBe('DATA_FOLDER_IN_USE')
+    expect((second as Error).message).toContain(`(pid ${process.pid})`)
+    release()
+    await expect(stat(join(folder, 'sluice.pid'))).rejects.toThrow(/ENOENT/)
+    const again = await claimFolder(folder)
+    again()
+  })
+
+  it('takes over a claim whose process is gone', async () => {
+    const gone = spawn(process.execPath, ['-e', ''])
+    await new Promise((resolve) => gone.on('exit', resolve))
+    await writeFile(join(folder, 'sluice.pid'), `${gone.pid}\n`)
+    const release = await claimFolder(folder)
+    expect((await readFile(join(folder, 'sluice.pid'), 'utf8')).trim()).toBe(String(process.pid))
+    release()
+  })
+
+  it.runIf(process.platform === 'linux')(
+    'takes over a claim whose pid now belongs to another program (a restart reused it)',
+    async () => {
+      const other = spawn('sleep', ['30'])
+      try {
+        await writeFile(join(folder, 'sluice.pid'), `${other.pid}\n`)
+        const release = await claimFolder(folder)
+        release()
+        // A postmaster.pid naming a process that is not PostgreSQL is stale too.
+        await mkdir(join(folder, 'pgdata'))
+        await writeFile(join(folder, 'pgdata/postmaster.pid'), `${other.pid}\n/x\n1\n5432\n`)
+        expect(await runningPostgres(join(folder, 'pgdata'))).toBeUndefined()
+      } finally {
+        other.kill()
+      }
+    },
+  )
+
+  it('keeps a secret in a file only its owner reads, made once', async () => {
+    const file = join(folder, 'token')
+    const first = await keptSecret(file, () => 'first-secret-value')
+    const second = await keptSecret(file, () => 'another-secret-value')
+    expect([first, second]).toEqual(['first-secret-value', 'first-secret-value'])
+    expect((await stat(file)).mode & 0o777).toBe(0o600)
+  })
+})

@@ -2,7 +2,7 @@
  * The shared, runtime-neutral base of Sluice: the wire protocol's types, the errors with
  * their stable codes, and the PostgreSQL text codecs. Web APIs only.
  */
-export { ISOLATION_LEVELS, PATHS, REQUEST_ID_HEADER } from './protocol.js'
+export { ISOLATION_LEVELS, OPERATIONS_PATHS, PATHS, REQUEST_ID_HEADER } from './protocol.js'
 export type {
   BatchRequest,
   BatchResult,

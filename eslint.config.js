@@ -8,11 +8,21 @@ const runtimeNeutral =
 
 const nodeOnly = [
   { group: ['node:*'], message: runtimeNeutral },
-  { group: ['pg', 'pg-*', 'hono', 'hono/*', '@hono/*', 'zod', 'zod/*'], message: runtimeNeutral },
+  // Anchored: `drizzle-orm/pg-core` (an adapter's peer dependency) is not `pg`.
+  { regex: '^(pg|pg-[^/]+|hono|@hono/[^/]+|zod)(/.*)?$', message: runtimeNeutral },
 ]
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'dist', '.wrangler', '.sluice', 'bench/.work'] },
+  {
+    ignores: [
+      'node_modules',
+      '**/dist',
+      '.wrangler',
+      '.sluice',
+      'bench/.work',
+      'test/edge/adapters/prisma/generated',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

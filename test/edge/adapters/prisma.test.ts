@@ -193,6 +193,21 @@ describe('Prisma 7 on PrismaSluice', () => {
     expect(await prisma.user.count({ where: { tags: { isEmpty: false } } })).toBe(3)
   })
 
+  it("passes the error of a statement the gateway cut short on, not the rollback's", async () => {
+    // Past its total timeoutMs the gateway cancels the running statement and rolls back:
+    // Prisma's rollback then finds the transaction gone, which must not hide the real error.
+    const brief = sluice({}, { transaction: { timeoutMs: 300 } })
+    try {
+      const error = await caught(
+        brief.$transaction([brief.user.count(), brief.$queryRaw`select pg_sleep(10)`]),
+      )
+      expect(error.code).toBe('P2010')
+      expect(error.meta.driverAdapterError.cause.originalCode).toBe('57014')
+    } finally {
+      await brief.$disconnect()
+    }
+  })
+
   describe('interactive transactions', () => {
     it('commit and return the callback value, at the isolation level asked for', async () => {
       const result = await prisma.$transaction(

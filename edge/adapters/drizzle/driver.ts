@@ -18,8 +18,9 @@ import type { TransactionRunOptions } from '../../transaction.js'
 import { SluiceSession, type SluiceQueryResultHKT } from './session.js'
 
 /** Drizzle's config, plus the gateway's limits on the transactions `db.transaction` opens. */
-export interface SluiceDrizzleConfig<TSchema extends Record<string, unknown>>
-  extends DrizzleConfig<TSchema> {
+export interface SluiceDrizzleConfig<
+  TSchema extends Record<string, unknown>,
+> extends DrizzleConfig<TSchema> {
   /**
    * `idleTimeoutMs` (gateway default 10 s) and `timeoutMs` (default 30 s) of each
    * transaction, capped by the tenant. Isolation, access mode and deferrable come from

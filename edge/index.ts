@@ -1,6 +1,6 @@
 /**
- * The Sluice edge client: `import { createClient, sql } from 'sluice/edge'`. Zero
- * dependencies, Web APIs only, tree-shakable.
+ * The Sluice edge client: `import { createClient, sql } from '@sluice/client'` (`sluice/edge`
+ * in the gateway package). Zero dependencies, Web APIs only, tree-shakable.
  */
 export { createClient } from './client.js'
 export type { BatchOptions, BatchResults, Client, ClientOptions } from './client.js'

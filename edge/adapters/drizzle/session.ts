@@ -9,7 +9,15 @@ import * as drizzleOrm from 'drizzle-orm'
 import { NoopCache, type Cache } from 'drizzle-orm/cache/core'
 import type { WithCacheConfig } from 'drizzle-orm/cache/core/types'
 import type { BatchItem, BatchResponse } from 'drizzle-orm/batch'
-import { entityKind, fillPlaceholders, NoopLogger, sql, type Logger, type Query } from 'drizzle-orm'
+import {
+  entityKind,
+  fillPlaceholders,
+  NoopLogger,
+  sql,
+  type Logger,
+  type Query,
+  type SQL,
+} from 'drizzle-orm'
 import {
   PgPreparedQuery,
   PgSession,
@@ -214,6 +222,12 @@ export class SluiceSession<
         throw asPostgresError(error)
       })
     return results.map((result, i) => prepared[i]!.mapResult(result, true)) as BatchResponse<T>
+  }
+
+  /** `db.$count(…)`: raw SQL answers the whole result here, so the count is in its rows. */
+  override async count(query: SQL): Promise<number> {
+    const result = await this.execute<QueryResult<{ count: unknown }>>(query)
+    return Number(result.rows[0]?.count)
   }
 
   override async transaction<T>(

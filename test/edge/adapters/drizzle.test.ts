@@ -1,5 +1,9 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { asc, DrizzleQueryError, eq, relations, sql, TransactionRollbackError } from 'drizzle-orm'
 import { drizzle as drizzlePg, type NodePgDatabase } from 'drizzle-orm/node-postgres'
+import { migrate } from 'drizzle-orm/node-postgres/migrator'
 import {
   bigint,
   customType,
@@ -171,6 +175,8 @@ describe('Drizzle on drizzle(client)', () => {
       .where(eq(users.externalId, created!.externalId))
       .returning()
     expect(updated).toMatchObject({ balance: '12346.00', avatar: null, tags: [...ada.tags, 'new'] })
+    expect(await db.$count(users)).toBe(await viaPg.$count(users))
+    expect(await db.$count(posts, eq(posts.title, 'Notes'))).toBe(1)
     const deleted = await db
       .delete(users)
       .where(eq(users.id, created!.id))
@@ -220,6 +226,36 @@ describe('Drizzle on drizzle(client)', () => {
     }
     expect(facts(ours)).toEqual(facts(theirs))
     expect(ours.cause.code).toBe('23505')
+  })
+
+  it("runs drizzle's migrator through the gateway, once", async () => {
+    const folder = await mkdtemp(join(tmpdir(), 'sluice-drizzle-migrations-'))
+    try {
+      await mkdir(join(folder, 'meta'))
+      const entries = [
+        { idx: 0, version: '7', when: 1767225600000, tag: '0000_tags', breakpoints: true },
+      ]
+      await writeFile(
+        join(folder, 'meta/_journal.json'),
+        JSON.stringify({ version: '7', dialect: 'postgresql', entries }),
+      )
+      await writeFile(
+        join(folder, '0000_tags.sql'),
+        'create table drizzle_migrated (id int primary key);\n--> statement-breakpoint\ninsert into drizzle_migrated values (1);',
+      )
+      const config = { migrationsFolder: folder, migrationsSchema: 'drizzle_test_migrations' }
+      await migrate(db as never, config)
+      await migrate(db as never, config)
+      expect(await admin('select id from drizzle_migrated')).toEqual([{ id: 1 }])
+      expect(
+        await admin('select count(*)::int as n from drizzle_test_migrations.__drizzle_migrations'),
+      ).toEqual([{ n: 1 }])
+    } finally {
+      await admin(
+        'drop table if exists drizzle_migrated; drop schema if exists drizzle_test_migrations cascade',
+      )
+      await rm(folder, { recursive: true, force: true })
+    }
   })
 
   describe('transactions', () => {

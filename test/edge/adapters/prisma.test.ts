@@ -208,6 +208,35 @@ describe('Prisma 7 on PrismaSluice', () => {
     }
   })
 
+  it('runs a script all or nothing, and works in another PostgreSQL schema when told to', async () => {
+    const options = { schema: 'prisma_other' }
+    const factory = new PrismaSluice(createClient({ url: t.url, token: t.token }), options)
+    const adapter = await factory.connect()
+    expect(adapter.getConnectionInfo?.()).toEqual({
+      schemaName: 'prisma_other',
+      supportsRelationJoins: true,
+    })
+    const error = await caught(
+      adapter.executeScript('create schema prisma_other; create table prisma_nowhere.t (id int)'),
+    )
+    expect(error.cause).toMatchObject({ kind: 'postgres', originalCode: '3F000' })
+    expect(await admin(`select 1 from pg_namespace where nspname = 'prisma_other'`)).toEqual([])
+
+    await adapter.executeScript(`create schema prisma_other;
+      create table prisma_other.prisma_users (like public.prisma_users including all)`)
+    const other = new PrismaClient({ adapter: factory })
+    try {
+      await other.user.create({ data: { email: 'elsewhere@x', balance: 1 } })
+      expect(await admin('select email from prisma_other.prisma_users')).toEqual([
+        { email: 'elsewhere@x' },
+      ])
+      expect(await admin('select * from public.prisma_users')).toEqual([])
+    } finally {
+      await other.$disconnect()
+      await admin('drop schema if exists prisma_other cascade')
+    }
+  })
+
   describe('interactive transactions', () => {
     it('commit and return the callback value, at the isolation level asked for', async () => {
       const result = await prisma.$transaction(

@@ -1,6 +1,8 @@
 import {
   Kysely,
+  Migrator,
   PostgresDialect,
+  type Migration,
   sql,
   type ColumnType,
   type Generated,
@@ -208,6 +210,40 @@ describe('Kysely on SluiceDialect', () => {
     }
     expect(facts(ours)).toEqual(facts(theirs))
     expect(ours.code).toBe('23505')
+  })
+
+  it("runs Kysely's Migrator through the dialect: lock, introspection, migrations, once", async () => {
+    const migrations: Record<string, Migration> = {
+      '0001_tags': {
+        up: (k) => k.schema.createTable('kysely_migrated').addColumn('id', 'integer').execute(),
+        down: (k) => k.schema.dropTable('kysely_migrated').execute(),
+      },
+      '0002_rows': {
+        up: async (k) => {
+          await sql`insert into kysely_migrated values (1)`.execute(k)
+        },
+      },
+    }
+    const migrator = new Migrator({
+      db,
+      provider: { getMigrations: async () => migrations },
+      migrationTableName: 'kysely_test_migrations',
+      migrationLockTableName: 'kysely_test_migrations_lock',
+    })
+    try {
+      const first = await migrator.migrateToLatest()
+      expect(first.error).toBeUndefined()
+      expect(first.results?.map((r) => [r.migrationName, r.status])).toEqual([
+        ['0001_tags', 'Success'],
+        ['0002_rows', 'Success'],
+      ])
+      expect((await migrator.migrateToLatest()).results).toEqual([])
+      expect(await admin('select id from kysely_migrated')).toEqual([{ id: 1 }])
+    } finally {
+      await admin(
+        'drop table if exists kysely_migrated, kysely_test_migrations, kysely_test_migrations_lock',
+      )
+    }
   })
 
   describe('transactions', () => {

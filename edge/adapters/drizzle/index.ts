@@ -4,11 +4,7 @@
  */
 export { drizzle, SluiceDatabase } from './driver.js'
 export type { SluiceDrizzleConfig } from './driver.js'
-export {
-  DRIZZLE_PARSERS,
-  SluicePreparedQuery,
-  SluiceSession,
-  SluiceTransaction,
-} from './session.js'
+export { DRIZZLE_PARSERS, SluicePreparedQuery } from './prepared-query.js'
+export { SluiceSession, SluiceTransaction } from './session.js'
 export type { SluiceQueryResult, SluiceQueryResultHKT, SluiceSessionOptions } from './session.js'
 export { PostgresError } from '../postgres-error.js'

@@ -2,39 +2,33 @@
  * Drizzle's PostgreSQL session over the Sluice client, built on drizzle-orm's pg-core
  * classes as its own HTTP drivers are: statements go to `/v1/query`, `db.batch` to one
  * `/v1/batch`, and `db.transaction` into an interactive transaction, nested ones as
- * savepoints. Values are parsed as drizzle's node-postgres driver has them parsed, so
- * Drizzle's columns map them the same way.
+ * savepoints.
  */
-import * as drizzleOrm from 'drizzle-orm'
+import { entityKind, NoopLogger, sql, type Logger, type Query, type SQL } from 'drizzle-orm'
+import type { BatchItem, BatchResponse } from 'drizzle-orm/batch'
 import { NoopCache, type Cache } from 'drizzle-orm/cache/core'
 import type { WithCacheConfig } from 'drizzle-orm/cache/core/types'
-import type { BatchItem, BatchResponse } from 'drizzle-orm/batch'
 import {
-  entityKind,
-  fillPlaceholders,
-  NoopLogger,
-  sql,
-  type Logger,
-  type Query,
-  type SQL,
-} from 'drizzle-orm'
-import {
-  PgPreparedQuery,
   PgSession,
   PgTransaction,
   type PgDialect,
+  type PgPreparedQuery,
   type PgQueryResultHKT,
   type PgTransactionConfig,
   type PreparedQueryConfig,
-  type SelectedFieldsOrdered,
 } from 'drizzle-orm/pg-core'
 import type { RelationalSchemaConfig, TablesRelationalConfig } from 'drizzle-orm/relations'
 import type { Client } from '../../client.js'
 import type { Queryable } from '../../queryable.js'
 import type { QueryResult } from '../../result.js'
 import type { TransactionRunOptions } from '../../transaction.js'
-import type { TypeParser } from '../../../src/codecs/parse.js'
 import { asPostgresError } from '../postgres-error.js'
+import {
+  DRIZZLE_PARSERS,
+  SluicePreparedQuery,
+  type Fields,
+  type QueryMetadata,
+} from './prepared-query.js'
 
 /** What `db.execute(sql…)` resolves to: the client's result. */
 export type SluiceQueryResult<Row> = QueryResult<Row>
@@ -44,37 +38,6 @@ export interface SluiceQueryResultHKT extends PgQueryResultHKT {
   type: SluiceQueryResult<this['row']>
 }
 
-type Fields = SelectedFieldsOrdered | undefined
-type ResultMapper = (rows: unknown[][]) => unknown
-type QueryMetadata = { type: 'select' | 'update' | 'delete' | 'insert'; tables: string[] }
-type MapResultRow = (fields: SelectedFieldsOrdered, row: unknown[], joins: unknown) => unknown
-
-// Drizzle's drivers use a few members its published types leave out (`@internal`): its row
-// mapper, its cache-aware runner (which also wraps errors in DrizzleQueryError), and the
-// dialect and session of a transaction. Using them keeps rows and errors exactly as drizzle's
-// node-postgres driver has them; the comparison test fails if a drizzle release moves them.
-const { mapResultRow } = drizzleOrm as unknown as { mapResultRow: MapResultRow }
-
-interface PreparedInternals {
-  queryWithCache<R>(text: string, params: unknown[], run: () => Promise<R>): Promise<R>
-  joinsNotNullableMap?: Record<string, boolean>
-}
-
-interface TransactionInternals {
-  dialect: PgDialect
-  session: PgSession
-}
-
-const asText: TypeParser = (text) => text
-
-/**
- * Types drizzle's node-postgres driver leaves as PostgreSQL's text, for its columns to parse
- * (timestamps, dates, intervals, numeric[] and their arrays), and int8 as text as pg has it.
- */
-export const DRIZZLE_PARSERS: Readonly<Record<number, TypeParser>> = Object.fromEntries(
-  [20, 1082, 1114, 1184, 1186, 1231, 1115, 1182, 1185, 1187].map((oid) => [oid, asText]),
-)
-
 /** Options shared by the sessions of one database. */
 export interface SluiceSessionOptions {
   logger?: Logger | undefined
@@ -83,80 +46,10 @@ export interface SluiceSessionOptions {
   transaction?: Pick<TransactionRunOptions, 'idleTimeoutMs' | 'timeoutMs'> | undefined
 }
 
-/** One prepared statement. */
-export class SluicePreparedQuery<T extends PreparedQueryConfig> extends PgPreparedQuery<T> {
-  static override readonly [entityKind]: string = 'SluicePreparedQuery'
-
-  constructor(
-    private readonly target: Queryable,
-    query: Query,
-    private readonly logger: Logger,
-    cache: Cache,
-    queryMetadata: QueryMetadata | undefined,
-    cacheConfig: WithCacheConfig | undefined,
-    private readonly fields: Fields,
-    private readonly arrayMode: boolean,
-    private readonly customResultMapper: ResultMapper | undefined,
-  ) {
-    super(query, cache, queryMetadata, cacheConfig)
-  }
-
-  private get internals(): PreparedInternals {
-    return this as unknown as PreparedInternals
-  }
-
-  /** True when drizzle maps the rows itself: they come as arrays. */
-  private get mapped(): boolean {
-    return this.fields !== undefined || this.customResultMapper !== undefined
-  }
-
-  async execute(placeholderValues: Record<string, unknown> = {}): Promise<T['execute']> {
-    const params = fillPlaceholders(this.query.params, placeholderValues)
-    this.logger.logQuery(this.query.sql, params)
-    const result = await this.internals.queryWithCache(this.query.sql, params, () =>
-      this.target
-        .query(this.query.sql, params, {
-          rowMode: this.mapped ? 'array' : 'object',
-          parsers: DRIZZLE_PARSERS,
-        })
-        .catch((error: unknown) => {
-          throw asPostgresError(error)
-        }),
-    )
-    return this.mapResult(result)
-  }
-
-  async all(placeholderValues: Record<string, unknown> = {}): Promise<T['all']> {
-    const params = fillPlaceholders(this.query.params, placeholderValues)
-    this.logger.logQuery(this.query.sql, params)
-    const result = await this.internals.queryWithCache(this.query.sql, params, () =>
-      this.target.query(this.query.sql, params, { parsers: DRIZZLE_PARSERS }).catch((error) => {
-        throw asPostgresError(error)
-      }),
-    )
-    return result.rows
-  }
-
-  /** Rows as drizzle wants them: mapped through its fields, or the whole result for raw SQL. */
-  override mapResult(response: unknown, isFromBatch?: boolean): unknown {
-    const result = response as QueryResult<unknown>
-    if (!this.mapped) {
-      // A batch answers in array mode throughout; raw SQL wants objects.
-      if (!isFromBatch) return result
-      const rows = (result.rows as unknown[][]).map((row) =>
-        Object.fromEntries(result.fields.map((field, i) => [field.name, row[i]])),
-      )
-      return { ...result, rows }
-    }
-    const rows = result.rows as unknown[][]
-    if (this.customResultMapper) return this.customResultMapper(rows)
-    return rows.map((row) => mapResultRow(this.fields!, row, this.internals.joinsNotNullableMap))
-  }
-
-  /** @internal */
-  isResponseInArrayMode(): boolean {
-    return this.arrayMode
-  }
+// A transaction's dialect and session are `@internal` in drizzle's published types.
+interface TransactionInternals {
+  dialect: PgDialect
+  session: PgSession
 }
 
 /** A session: the client itself, or one transaction of it. */

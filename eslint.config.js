@@ -18,11 +18,21 @@ const httpOnly = [
 
 const nodeOnly = [
   { group: ['node:*'], message: runtimeNeutral },
-  { group: ['pg', 'pg-*', 'hono', 'hono/*', '@hono/*', 'zod', 'zod/*'], message: runtimeNeutral },
+  // Anchored: `drizzle-orm/pg-core` (an adapter's peer dependency) is not `pg`.
+  { regex: '^(pg|pg-[^/]+|hono|@hono/[^/]+|zod)(/.*)?$', message: runtimeNeutral },
 ]
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'dist', '.wrangler', '.sluice', 'bench/.work'] },
+  {
+    ignores: [
+      'node_modules',
+      '**/dist',
+      '.wrangler',
+      '.sluice',
+      'bench/.work',
+      'test/edge/adapters/prisma/generated',
+    ],
+  },
   { files: ['eslint/**/*.js'], languageOptions: { globals: { process: 'readonly' } } },
   js.configs.recommended,
   ...tseslint.configs.recommended,

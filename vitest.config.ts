@@ -7,7 +7,7 @@ const report = process.env.SLUICE_TEST_REPORT
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/setup/postgres.ts'],
+    globalSetup: ['test/setup/postgres.ts', 'test/setup/prisma.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Files run in parallel workers; each test names its own pools (application_name) so

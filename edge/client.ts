@@ -15,7 +15,13 @@ import { parseOptions, queryable, type Queryable } from './queryable.js'
 import { decodeResult, type QueryResult } from './result.js'
 import { retryPolicy, type RetryOptions } from './retry.js'
 import type { SqlQuery } from './sql.js'
-import { runTransaction, type Transaction, type TransactionRunOptions } from './transaction.js'
+import {
+  begin,
+  runTransaction,
+  type Transaction,
+  type TransactionHandle,
+  type TransactionRunOptions,
+} from './transaction.js'
 import {
   call,
   statementTimeout,
@@ -41,7 +47,10 @@ export interface ClientOptions extends ParseOptions {
 }
 
 /** Options of `batch`: the transaction's, the call's, and how to decode. */
-export interface BatchOptions extends TransactionOptions, CallOptions, ParseOptions {}
+export interface BatchOptions extends TransactionOptions, CallOptions, ParseOptions {
+  /** `array`: each row of every result is an array of values in column order. @default 'object' */
+  rowMode?: 'object' | 'array' | undefined
+}
 
 /** A batch's results, one per statement, typed by each `sql<Row>` statement. */
 export type BatchResults<Q extends readonly unknown[]> = {
@@ -50,7 +59,7 @@ export type BatchResults<Q extends readonly unknown[]> = {
   >
 }
 
-/** The client: `query`, `sql`, `batch` and `transaction`. */
+/** The client: `query`, `sql`, `batch`, `transaction` and `begin`. */
 export interface Client extends Queryable {
   /**
    * Runs statements in order in one transaction, all or nothing. A failure names the
@@ -70,13 +79,18 @@ export interface Client extends Queryable {
     callback: (tx: Transaction) => Promise<T>,
     options?: TransactionRunOptions,
   ): Promise<T>
+  /**
+   * Opens an interactive transaction and hands it over: the caller ends it with exactly one
+   * `commit()` or `rollback()`. For code that cannot wrap its work in a callback (an ORM's
+   * driver, say); prefer `transaction` otherwise.
+   * @example const tx = await db.begin({ isolation: 'serializable' }); await tx.sql`…`; await tx.commit()
+   */
+  begin(options?: TransactionRunOptions): Promise<TransactionHandle>
 }
 
 function checkOptions({ url, token, timeoutMs = 1 }: ClientOptions): void {
   if (!/^https?:\/\/./.test(url) || !token || !(timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS)) {
-    throw new TypeError(
-      'createClient needs the http(s) url of a Sluice gateway, a token, and a timeoutMs above 0 if any',
-    )
+    throw new TypeError('createClient needs an http(s) url, a token and any timeoutMs above 0')
   }
 }
 
@@ -105,13 +119,8 @@ export function createClient(options: ClientOptions): Client {
   const defaults: ParseOptions = options
   return {
     ...queryable(
-      (request, callOptions) =>
-        call<WireResult>(
-          t,
-          PATHS.query,
-          { ...request, timeoutMs: statementTimeout(t, callOptions) },
-          callOptions,
-        ),
+      t,
+      (request, callOptions) => call<WireResult>(t, PATHS.query, request, callOptions),
       defaults,
     ),
     async batch(statements, batchOptions = {}) {
@@ -128,10 +137,11 @@ export function createClient(options: ClientOptions): Client {
         timeoutMs: statementTimeout(t, batchOptions),
       }
       const { results } = await call<BatchResult>(t, PATHS.batch, body, batchOptions)
-      const parse = parseOptions(defaults, batchOptions)
+      const parse = { rowMode: batchOptions.rowMode, ...parseOptions(defaults, batchOptions) }
       return Promise.all(results.map((result) => decodeResult(result, parse))) as never
     },
     transaction: (callback, transactionOptions) =>
       runTransaction(t, defaults, callback, transactionOptions),
+    begin: (transactionOptions) => begin(t, defaults, transactionOptions),
   }
 }

@@ -8,7 +8,7 @@ import type { QueryRequest, QueryResult as WireResult } from '../src/protocol.js
 import { decodeResult, type DecodeOptions, type QueryResult } from './result.js'
 import { sql as buildSql, type SqlQuery } from './sql.js'
 import type { StandardSchemaV1 } from './standard-schema.js'
-import type { CallOptions } from './transport.js'
+import { statementTimeout, type CallOptions, type Transport } from './transport.js'
 
 /** Options of one `query`: how to decode it, and its deadline and signal. */
 export interface QueryOptions extends DecodeOptions, CallOptions {}
@@ -61,7 +61,7 @@ export interface Queryable {
   ): Promise<Row[]>
 }
 
-/** Sends one statement and answers its wire result. */
+/** Sends one statement (its `timeoutMs` set from the call's) and answers its wire result. */
 export type SendQuery = (request: QueryRequest, options: CallOptions) => Promise<WireResult>
 
 /** Merges per-call parse options over the client's. */
@@ -74,7 +74,7 @@ export function parseOptions(defaults: ParseOptions, options: ParseOptions): Par
 }
 
 /** Builds `query` and `sql` over `send`. */
-export function queryable(send: SendQuery, defaults: ParseOptions): Queryable {
+export function queryable(t: Transport, send: SendQuery, defaults: ParseOptions): Queryable {
   async function query(
     first: string | SqlQuery<unknown>,
     second?: Params | QueryOptions,
@@ -84,7 +84,10 @@ export function queryable(send: SendQuery, defaults: ParseOptions): Queryable {
       typeof first === 'string'
         ? [first, (second as Params) ?? [], third]
         : [first.text, first.values, second as QueryOptions | undefined]
-    const wire = await send({ sql: text, params: serializeParams(values) }, options)
+    const wire = await send(
+      { sql: text, params: serializeParams(values), timeoutMs: statementTimeout(t, options) },
+      options,
+    )
     return decodeResult(wire, { ...options, ...parseOptions(defaults, options) })
   }
   return {

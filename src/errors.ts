@@ -83,7 +83,7 @@ const BRAND = Symbol.for('sluice.error')
 /** Options of {@link SluiceError}: everything of the payload but code and message. */
 export type SluiceErrorOptions = Omit<ErrorPayload, 'code' | 'message' | 'retryable'> & {
   retryable?: boolean
-  /** Seconds for a `Retry-After` header. @default the code's {@link RETRY_AFTER_SECONDS} */
+  /** Seconds for a `Retry-After` header, over the code's {@link RETRY_AFTER_SECONDS}. */
   retryAfter?: number
   cause?: unknown
 }
@@ -104,7 +104,7 @@ export class SluiceError extends Error {
     this.name = 'SluiceError'
     this.code = code
     this.retryable = retryable ?? false
-    this.retryAfter = retryAfter ?? RETRY_AFTER_SECONDS[code]
+    this.retryAfter = retryAfter
     this.fields = fields
     Object.defineProperty(this, BRAND, { value: true })
   }

@@ -7,6 +7,7 @@ export {
   MAX_BATCH_STATEMENTS,
   MAX_PARAMS,
   MAX_TIMEOUT_MS,
+  OPERATIONS_PATHS,
   PATHS,
   REQUEST_ID_HEADER,
 } from './protocol.js'

@@ -88,11 +88,18 @@ export interface EndResult {
   committed: boolean
 }
 
-/** The HTTP paths of protocol v1. */
+/** The HTTP paths of protocol v1's API (POST). */
 export const PATHS = {
   query: '/v1/query',
   batch: '/v1/batch',
   transactions: '/v1/transactions',
+} as const
+
+/**
+ * The gateway's operational paths (GET). Apart from {@link PATHS} so that the edge client,
+ * which calls only the API, does not carry them in its bundle.
+ */
+export const OPERATIONS_PATHS = {
   healthz: '/healthz',
   readyz: '/readyz',
   metrics: '/metrics',

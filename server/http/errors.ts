@@ -5,7 +5,7 @@
  * direct `/v1/query` path (./direct-query.ts).
  */
 import type { Context } from 'hono'
-import { SluiceError, isSluiceError } from '../../src/errors.js'
+import { RETRY_AFTER_SECONDS, SluiceError, isSluiceError } from '../../src/errors.js'
 import { clientClosed, type ReportBug } from '../errors.js'
 import type { GatewayEnv } from './env.js'
 import { requestSignal } from './node-request.js'
@@ -31,7 +31,8 @@ export function toResponseError(
 
 /** The headers of an error answer beyond the content type: Retry-After where the code has one. */
 export function errorHeaders(error: SluiceError): Record<string, string> {
-  return error.retryAfter === undefined ? {} : { 'Retry-After': String(error.retryAfter) }
+  const seconds = error.retryAfter ?? RETRY_AFTER_SECONDS[error.code]
+  return seconds === undefined ? {} : { 'Retry-After': String(seconds) }
 }
 
 /**

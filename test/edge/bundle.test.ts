@@ -1,5 +1,6 @@
 import { build } from 'esbuild'
 import { describe, expect, it } from 'vitest'
+import { EDGE_BUDGET_BYTES, measureEdgeBundle } from '../../scripts/edge-size.js'
 
 // What `import 'sluice/edge'` ships: bundled for a browser, it must need nothing but the
 // client's own files and Web APIs.
@@ -34,5 +35,11 @@ describe('the edge client bundle', () => {
       .filter(([, input]) => input.bytesInOutput > 0)
       .map(([path]) => path)
     expect(used).toEqual(['edge/sql.ts'])
+  })
+
+  it('stays within its budget of 5 KB gzipped, adapters and all left out', async () => {
+    const { gzipped, outside } = await measureEdgeBundle()
+    expect(outside).toEqual([])
+    expect(gzipped).toBeLessThanOrEqual(EDGE_BUDGET_BYTES)
   })
 })

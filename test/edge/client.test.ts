@@ -239,6 +239,54 @@ describe.each(Object.keys(transports))('edge client over the %s', (transport) =>
       expect(error).toMatchObject({ sqlstate: '23502', statementIndex: 1, column: 'note' })
       expect(await admin(`select * from ${table}`)).toEqual([])
     })
+
+    it('returns every result as arrays in array mode, duplicate column names included', async () => {
+      const [first, second] = await db.batch(['select 1 as a, 2 as a', sql`select ${'x'} as b`], {
+        rowMode: 'array',
+      })
+      expect(first.rows).toEqual([[1, 2]])
+      expect(second.rows).toEqual([['x']])
+    })
+  })
+
+  describe('begin', () => {
+    it('hands over an open transaction that commits when told to', async () => {
+      const tx = await db.begin({ isolation: 'serializable' })
+      expect(tx.id).toEqual(expect.any(String))
+      await tx.query(`insert into ${table} values ($1, $2)`, [20, 'twenty'])
+      const [level] = await tx.sql`select current_setting('transaction_isolation') as level`
+      expect(level).toEqual({ level: 'serializable' })
+      // Not visible outside before the commit.
+      expect(await admin(`select * from ${table}`)).toEqual([])
+      expect(await tx.commit()).toEqual({ committed: true })
+      expect(await admin(`select id from ${table}`)).toEqual([{ id: 20 }])
+      await admin(`delete from ${table}`)
+    })
+
+    it('rolls back when told to, and the handle is dead afterwards', async () => {
+      const tx = await db.begin()
+      await tx.query(`insert into ${table} values ($1, $2)`, [21, 'twenty-one'])
+      expect(await tx.rollback()).toEqual({ committed: false })
+      expect(await admin(`select * from ${table}`)).toEqual([])
+      const error = await caught(tx.query('select 1'))
+      expect(isGatewayError(error) && error.code).toBe('TX_NOT_FOUND')
+    })
+
+    it('keeps savepoints: a failed statement rolls back to one and the rest commits', async () => {
+      const tx = await db.begin()
+      await tx.query(`insert into ${table} values ($1, $2)`, [22, 'kept'])
+      await tx.query('savepoint before_duplicate')
+      const error = await caught(tx.query(`insert into ${table} values ($1, $2)`, [22, 'dup']))
+      expect(error.sqlstate).toBe('23505')
+      await tx.query('rollback to savepoint before_duplicate')
+      await tx.query(`insert into ${table} values ($1, $2)`, [23, 'after'])
+      await tx.commit()
+      expect(await admin(`select id, note from ${table} order by id`)).toEqual([
+        { id: 22, note: 'kept' },
+        { id: 23, note: 'after' },
+      ])
+      await admin(`delete from ${table}`)
+    })
   })
 
   describe('transaction', () => {

@@ -8,7 +8,7 @@ import { dirname, relative, resolve, sep } from 'node:path'
 
 /** Lowest first. Top-level files count as the layer named here; others are free. */
 export const LAYERS = [
-  ['errors.ts', 'config', 'lifecycle'],
+  ['errors.ts', 'startup-error.ts', 'config', 'lifecycle'],
   ['pool'],
   ['metrics'],
   ['log'],
@@ -16,7 +16,8 @@ export const LAYERS = [
   ['engine'],
   ['admin'],
   ['http'],
-  ['gateway.ts', 'index.ts', 'embedded.ts', 'free-port.ts'],
+  ['embedded'],
+  ['gateway.ts', 'index.ts'],
   ['cli'],
   ['main.ts'],
 ]

@@ -3,7 +3,7 @@
  * a temp directory, scram-sha-256 auth, max_connections = 100, with a 100k-row table.
  */
 import pg from 'pg'
-import { startTemporaryPostgres } from '../../server/embedded.js'
+import { startTemporaryPostgres } from '../../server/embedded/postgres.js'
 
 /** A running benchmark database. */
 export interface BenchDatabase {

@@ -2,7 +2,7 @@
 import { execFile, execFileSync } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
 import { cpus, totalmem } from 'node:os'
-import { freePort } from '../../server/free-port.js'
+import { freePort } from '../../server/embedded/free-port.js'
 
 export { freePort }
 

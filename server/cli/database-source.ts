@@ -14,8 +14,8 @@ import {
 } from '../config/environment.js'
 import { ConfigError, loadConfigFile, singleTenantConfig } from '../config/load.js'
 import type { Config } from '../config/schema.js'
-import { startEmbedded, type EmbeddedDatabase } from '../embedded.js'
-import { DEFAULT_DATA_DIR, displayPath, keptSecret } from '../embedded-folder.js'
+import { startEmbedded, type EmbeddedDatabase } from '../embedded/postgres.js'
+import { DEFAULT_DATA_DIR, displayPath, keptSecret } from '../embedded/folder.js'
 import { generateToken } from './token.js'
 
 /** What `serve` was asked for on its command line. */

@@ -7,7 +7,7 @@ import { readFile, stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { envValue, type Env } from '../config/environment.js'
 import { ConfigError } from '../config/load.js'
-import { DEFAULT_DATA_DIR, displayPath, runningPostgres } from '../embedded-folder.js'
+import { DEFAULT_DATA_DIR, displayPath, runningPostgres } from '../embedded/folder.js'
 import { StartupError } from '../startup-error.js'
 import type { CliIo } from './io.js'
 

@@ -8,8 +8,8 @@
 import pg from 'pg'
 import type {} from 'vitest'
 import type { TestProject } from 'vitest/node'
-import { startTemporaryPostgres } from '../../server/embedded.js'
-import { freePort } from '../../server/free-port.js'
+import { startTemporaryPostgres } from '../../server/embedded/postgres.js'
+import { freePort } from '../../server/embedded/free-port.js'
 
 export { freePort }
 

@@ -5,7 +5,10 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../../server/config/load.js'
 import { createGateway, type Gateway } from '../../../server/gateway.js'
-import { startTemporaryPostgres, type TemporaryPostgres } from '../../../server/embedded.js'
+import {
+  startTemporaryPostgres,
+  type TemporaryPostgres,
+} from '../../../server/embedded/postgres.js'
 
 // A PostgreSQL with TLS on, its certificate signed by a CA made here with openssl.
 describe('TLS to the database', () => {

@@ -6,9 +6,9 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import pg from 'pg'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { freePort } from '../setup/postgres.js'
-import { eventually } from '../helpers/gateway.js'
-import { isRunning, killChildren, sluice, startSluice } from '../helpers/cli.js'
+import { freePort } from '../../setup/postgres.js'
+import { eventually } from '../../helpers/gateway.js'
+import { isRunning, killChildren, sluice, startSluice } from '../../helpers/cli.js'
 
 const folders: string[] = []
 afterEach(killChildren)

@@ -17,7 +17,7 @@ import {
   writeFile,
 } from 'node:fs/promises'
 import { dirname, isAbsolute, join, relative } from 'node:path'
-import { StartupError } from './startup-error.js'
+import { StartupError } from '../startup-error.js'
 
 /** The default folder of the embedded mode, relative to the working directory. */
 export const DEFAULT_DATA_DIR = '.sluice'

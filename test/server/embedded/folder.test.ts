@@ -3,8 +3,8 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { claimFolder, keptSecret, runningPostgres } from '../../server/embedded-folder.js'
-import { isStartupError } from '../../server/startup-error.js'
+import { claimFolder, keptSecret, runningPostgres } from '../../../server/embedded/folder.js'
+import { isStartupError } from '../../../server/startup-error.js'
 
 describe('the embedded folder', () => {
   let folder: string

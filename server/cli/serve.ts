@@ -36,19 +36,24 @@ function parseServeArgs(args: readonly string[]): ServeArgs {
   return parsed
 }
 
-/** The environment's overrides of a config: PORT, HOST, SLUICE_ADMIN_TOKEN, SLUICE_LOG_LEVEL. */
+function portOf(name: string, value: string): number {
+  const port = Number(value)
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new ConfigError([
+      `${name} (${JSON.stringify(value)}) must be a port number from 0 to 65535`,
+    ])
+  return port
+}
+
+/**
+ * The environment's overrides of a config: PORT, HOST, SLUICE_PG_PORT, SLUICE_ADMIN_TOKEN,
+ * SLUICE_LOG_LEVEL.
+ */
 export function applyEnv(config: Config, env: Env): Config {
   const server = { ...config.server }
   if (env.HOST) server.host = env.HOST
-  if (env.PORT) {
-    const port = Number(env.PORT)
-    if (!Number.isInteger(port) || port < 0 || port > 65535) {
-      throw new ConfigError([
-        `PORT (${JSON.stringify(env.PORT)}) must be a port number from 0 to 65535`,
-      ])
-    }
-    server.port = port
-  }
+  if (env.PORT) server.port = portOf('PORT', env.PORT)
+  if (env.SLUICE_PG_PORT) server.pgPort = portOf('SLUICE_PG_PORT', env.SLUICE_PG_PORT)
   if (env.SLUICE_ADMIN_TOKEN && server.adminToken === undefined) {
     if (env.SLUICE_ADMIN_TOKEN.length < 16)
       throw new ConfigError(['SLUICE_ADMIN_TOKEN must be at least 16 characters'])
@@ -115,11 +120,21 @@ export async function serveCommand(args: readonly string[], io: CliIo, env: Env)
     await embedded?.stop()
     throw error
   }
-  const { host, port } = config.server
+  const { host, port, pgPort } = config.server
   const server = createHttpServer(gateway.listener)
+  server.on('upgrade', gateway.upgrade)
   server.once('error', (error: NodeJS.ErrnoException) => {
     io.err(`sluice: cannot listen on ${host}:${port}: ${error.code ?? error.message}`)
     process.exit(1)
+  })
+  const pgServer = pgPort === undefined ? undefined : gateway.createPgListener()
+  pgServer?.once('error', (error: NodeJS.ErrnoException) => {
+    io.err(`sluice: cannot listen on ${host}:${pgPort}: ${error.code ?? error.message}`)
+    process.exit(1)
+  })
+  pgServer?.listen(pgPort, host, () => {
+    const address = `${host}:${(pgServer.address() as AddressInfo).port}`
+    io.out(`sluice: PostgreSQL protocol on ${address} (docs/wire.md)`)
   })
   server.listen(port, host, () => {
     const base = `http://${host}:${(server.address() as AddressInfo).port}`
@@ -160,6 +175,7 @@ export async function serveCommand(args: readonly string[], io: CliIo, env: Env)
       process.exit(1)
     }, graceMs + 15_000).unref()
     server.close()
+    pgServer?.close()
     const closeIdle = setInterval(() => server.closeIdleConnections(), 100)
     await gateway.close()
     clearInterval(closeIdle)

@@ -1,0 +1,889 @@
+/**
+ * One wire client, pooled per transaction. The session has no backend while its client is
+ * idle; the first message that needs one borrows a connection from the tenant's pool
+ * (admitted through server/tenants/admission.ts, like every HTTP request), and the
+ * connection goes back at the ReadyForQuery that leaves the client idle, through the
+ * pool's release path (which resets what may be dirty). Between the two, messages pass
+ * through ./relay.ts; named prepared statements are the session's own (./statements.ts);
+ * readonly tokens run inside READ ONLY transactions (./read-only.ts); state a transaction
+ * leaves in the session pins the backend to the session (./session-state.ts).
+ */
+import type { Duplex } from 'node:stream'
+import type { Role } from '../tenants/tokens.js'
+import { analyzeSql, type SqlAnalysis } from '../engine/analyze.js'
+import { beginSql } from '../engine/run.js'
+import { LightSignal } from '../lifecycle/abort.js'
+import type { RequestRecord } from '../log/request-recorder.js'
+import { admit, type Admitted } from '../tenants/admission.js'
+import type { Tenant } from '../tenants/tenant.js'
+import { errorFieldsOf } from './errors.js'
+import {
+  BodyReader,
+  CLOSE_COMPLETE,
+  MalformedMessage,
+  PARSE_COMPLETE,
+  backendKeyData,
+  cstring,
+  errorResponse,
+  parameterStatus,
+  readyForQuery,
+  type ErrorFields,
+} from './messages.js'
+import { AFTER_END_REFUSAL, endsTransaction, readOnlyRefusal } from './read-only.js'
+import type { MessageReader} from './reader.js';
+import { OversizedMessage, bodyOf, rawOf, type WireMessage } from './reader.js'
+import { Relay, UNTIL, queryMessage, type Pending, type RelaySink } from './relay.js'
+import type { WireServer, WireTransport } from './server.js'
+import { sessionStateKinds, sessionStateSql } from './session-state.js'
+import { applySettingsSql, type ClientParameters } from './startup.js'
+import {
+  ClientStatements,
+  MAX_CLIENT_STATEMENTS,
+  closeStatementMessage,
+  describeStatementMessage,
+  parseMessage,
+  readBindNames,
+  readParse,
+  rewriteBind,
+  type ClientStatement,
+} from './statements.js'
+
+// Frontend message types, as char codes.
+const M = {
+  bind: 66, // 'B'
+  close: 67, // 'C'
+  describe: 68, // 'D'
+  execute: 69, // 'E'
+  functionCall: 70, // 'F'
+  flush: 72, // 'H'
+  parse: 80, // 'P'
+  query: 81, // 'Q'
+  sync: 83, // 'S'
+  terminate: 88, // 'X'
+  copyDone: 99, // 'c'
+  copyData: 100, // 'd'
+  copyFail: 102, // 'f'
+} as const
+
+/** Client bytes buffered before the session stops reading its socket. */
+const INBOX_HIGH_BYTES = 1024 * 1024
+
+/** A Parse that fails in PostgreSQL's parser, to make a refusal fail the way PostgreSQL does. */
+const POISON = Buffer.concat([cstring('SLUICE REFUSED'), Buffer.from([0, 0])])
+
+/** How long PostgreSQL gets to honour a cancel before the socket is closed. */
+const CANCEL_GRACE_MS = 5_000
+
+/** What the handshake hands over. */
+export interface SessionInit {
+  stream: Duplex
+  reader: MessageReader
+  transport: WireTransport
+  client: ClientParameters
+  token: string
+  tenant: Tenant
+  role: Role
+  parameters: ReadonlyMap<string, string>
+  maxMessageBytes: number
+}
+
+/** One borrowed backend, from acquire to release. */
+interface Lease {
+  tenant: Tenant
+  relay: Relay
+  /** Ends the admitted work (it counts in flight until then). */
+  finish: () => void
+  record: RequestRecord
+  /** The first error code of the transaction, for its log line and metrics. */
+  code: string
+  settingsApplied: boolean
+}
+
+/** A wire client's session. */
+export class WireSession implements RelaySink {
+  readonly processId: number
+  readonly transport: WireTransport['kind']
+  private readonly secretKey: number
+  private readonly server: WireServer
+  private readonly stream: Duplex
+  private readonly reader: MessageReader
+  private readonly init: SessionInit
+  private tenantName: string
+  private readOnly: boolean
+  private readonly statements = new ClientStatements()
+  private readonly signal = new LightSignal()
+  private readonly inbox: WireMessage[] = []
+  private inboxHead = 0
+  private inboxBytes = 0
+  /** Why the inbox waits: a backend being borrowed, a gateway query, a readonly cycle. */
+  private stall: 'lease' | 'setup' | 'cycle' | 'end' | undefined
+  private lease: Lease | undefined
+  private unnamed: { text: string; analysis: SqlAnalysis } | undefined
+  private pinned = false
+  /** A statement that may leave session state ran since the last probe. */
+  private flagged = false
+  /** Readonly: the client sent its own BEGIN (it joined the gateway's transaction). */
+  private clientOpened = false
+  private cycleOpen = false
+  /** Readonly: a transaction-ending statement was bound in this cycle. */
+  private cycleEnded = false
+  /** An error was answered without a backend: skip to the next Sync. */
+  private skippingClient = false
+  private out: Buffer[] = []
+  private clientFull = false
+  private backendBlocked = false
+  private closed = false
+  private draining = false
+  private idleTimer: ReturnType<typeof setTimeout> | undefined
+  private transactionTimer: ReturnType<typeof setTimeout> | undefined
+  private transactions = 0
+  /** Pinning was refused: the backend goes back (and is reset) as soon as it is idle. */
+  private releaseNext = false
+  private readonly openedAt = Date.now()
+  private cycle: { started: number; sql: string; rows: number | null; error: unknown } | undefined
+
+  constructor(server: WireServer, init: SessionInit) {
+    this.server = server
+    this.init = init
+    this.stream = init.stream
+    this.transport = init.transport.kind
+    this.reader = init.reader
+    // The handshake read with PostgreSQL's startup limit; messages get the body limit.
+    this.reader.maxLength = init.maxMessageBytes
+    this.tenantName = init.tenant.name
+    this.readOnly = init.role === 'readonly'
+    const key = server.register(this)
+    this.processId = key.processId
+    this.secretKey = key.secretKey
+    this.greet()
+    this.stream.on('data', this.onData)
+    this.stream.on('drain', this.onDrain)
+    this.stream.on('close', this.onClose)
+    this.stream.on('error', this.onClose)
+    this.server.deps.logger.info(
+      {
+        session: this.processId,
+        tenant: this.tenantName,
+        transport: this.transport,
+        remoteAddress: init.transport.remoteAddress,
+        applicationName: init.client.applicationName || undefined,
+        readOnly: this.readOnly || undefined,
+      },
+      'wire session opened',
+    )
+    // Messages the client pipelined behind its password (Neon's pipelineConnect).
+    this.onData(undefined)
+  }
+
+  /** A CancelRequest with this session's key. */
+  cancelRequest(secretKey: number): void {
+    if (secretKey !== this.secretKey) return
+    const relay = this.lease?.relay
+    if (relay?.busy) this.cancelBackend(relay)
+  }
+
+  /** The gateway drains: an idle session closes now, a busy one when its transaction ends. */
+  drain(): void {
+    this.draining = true
+    if (this.atRest()) this.terminate(SHUTTING_DOWN)
+  }
+
+  /** The drain's grace period is over. */
+  shutdown(): void {
+    this.terminate(SHUTTING_DOWN)
+  }
+
+  // ---- RelaySink ----
+
+  toClient(data: Buffer): void {
+    this.out.push(data)
+  }
+
+  flush(): void {
+    if (this.out.length === 0 || this.closed) return
+    const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out)
+    this.out = []
+    if (!this.stream.write(data) && !this.clientFull) {
+      // The client reads slowly: stop reading PostgreSQL until it catches up.
+      this.clientFull = true
+      this.lease?.relay.pause(true)
+    }
+  }
+
+  notice(fields: Map<string, string>): boolean {
+    // "there is already a transaction in progress": a readonly client's BEGIN joined ours.
+    if (this.readOnly && fields.get('C') === '25001') {
+      this.clientOpened = true
+      return false
+    }
+    return true
+  }
+
+  clientError(fields: Map<string, string>): void {
+    if (this.lease && this.lease.code === '') this.lease.code = 'DATABASE_ERROR'
+    if (this.cycle && this.cycle.error === undefined)
+      this.cycle.error = { code: fields.get('C'), message: fields.get('M') }
+  }
+
+  commandComplete(tag: string): void {
+    // The client dropped prepared statements itself: the cache of this backend is stale.
+    if (tag.startsWith('DEALLOCATE') || tag === 'DISCARD ALL')
+      this.lease?.relay.connection.prepared.clear()
+    if (this.cycle) {
+      const count = Number(tag.slice(tag.lastIndexOf(' ') + 1))
+      this.cycle.rows = Number.isInteger(count) ? count : this.cycle.rows
+    }
+  }
+
+  backendFull(full: boolean): void {
+    this.backendBlocked = full
+    this.updateReading()
+  }
+
+  lost(): void {
+    this.terminate({
+      severity: 'FATAL',
+      code: '08006',
+      message: 'the connection to the database was lost',
+    })
+  }
+
+  stuck(): void {
+    const relay = this.lease?.relay
+    if (relay) this.cancelBackend(relay)
+  }
+
+  // ---- the client side ----
+
+  private greet(): void {
+    const { parameters, client } = this.init
+    const own = new Map<string, string>()
+    for (const [name, value] of client.settings) own.set(name, value)
+    for (const [name, value] of parameters) {
+      const lower = name.toLowerCase()
+      const shown =
+        lower === 'client_encoding'
+          ? 'UTF8'
+          : lower === 'application_name'
+            ? client.applicationName
+            : (own.get(lower) ?? value)
+      this.toClient(parameterStatus(name, shown))
+    }
+    this.toClient(backendKeyData(this.processId, this.secretKey))
+    this.toClient(readyForQuery('I'))
+    this.flush()
+  }
+
+  private readonly onData = (chunk: Buffer | undefined) => {
+    if (this.closed) return
+    if (chunk) this.reader.push(chunk)
+    clearTimeout(this.idleTimer)
+    try {
+      let next: WireMessage | undefined
+      while ((next = this.reader.next())) {
+        this.inbox.push(next)
+        this.inboxBytes += next.end - next.start
+      }
+    } catch (error) {
+      return this.protocolViolation(error)
+    }
+    this.pump()
+  }
+
+  private readonly onDrain = () => {
+    if (!this.clientFull) return
+    this.clientFull = false
+    this.lease?.relay.pause(false)
+  }
+
+  private readonly onClose = () => {
+    if (this.closed) return
+    this.finish('client closed the connection')
+  }
+
+  private updateReading(): void {
+    if (this.closed) return
+    const full = this.backendBlocked || this.inboxBytes > INBOX_HIGH_BYTES
+    if (full && !this.stream.isPaused()) this.stream.pause()
+    else if (!full && this.stream.isPaused()) this.stream.resume()
+  }
+
+  /** Handles queued client messages until one must wait. */
+  private pump(): void {
+    try {
+      while (!this.closed && this.stall === undefined && this.inboxHead < this.inbox.length) {
+        const next = this.inbox[this.inboxHead]!
+        if (!this.handle(next)) break
+        this.inboxHead++
+        this.inboxBytes -= next.end - next.start
+      }
+    } catch (error) {
+      return this.protocolViolation(error)
+    }
+    if (this.inboxHead === this.inbox.length) {
+      this.inbox.length = 0
+      this.inboxHead = 0
+    }
+    this.updateReading()
+    this.flush()
+  }
+
+  private resume(): void {
+    this.stall = undefined
+    this.pump()
+  }
+
+  /** Handles one message; false when it must wait (it is handled again later). */
+  private handle(m: WireMessage): boolean {
+    const type = m.type
+    if (type === M.terminate) {
+      this.finish('client terminated')
+      return true
+    }
+    if (type === M.sync) return this.sync(m)
+    const relay = this.lease?.relay
+    // PostgreSQL skips everything up to Sync after an error; so does the session.
+    if (this.skippingClient || relay?.skipping) return true
+    if (type === M.flush || type === M.copyData || type === M.copyDone || type === M.copyFail) {
+      relay?.send(rawOf(m))
+      return true
+    }
+    if (type === M.close && this.closeStatement(bodyOf(m))) return true
+    if (!KNOWN.has(type))
+      throw new MalformedMessage(`invalid frontend message type ${String.fromCharCode(type)}`)
+    if (!relay) {
+      this.borrow()
+      return false
+    }
+    if (!this.cycleOpen && !this.openCycle(relay)) return false
+    switch (type) {
+      case M.query:
+        this.query(relay, m)
+        break
+      case M.parse:
+        this.parse(relay, m)
+        break
+      case M.bind:
+        this.bind(relay, m)
+        break
+      case M.describe:
+        this.describe(relay, m)
+        break
+      case M.execute:
+        relay.send(rawOf(m), { until: UNTIL.execute })
+        break
+      case M.close:
+        relay.send(rawOf(m), { until: UNTIL.close })
+        break
+      default:
+        // FunctionCall: answered by FunctionCallResponse and ReadyForQuery.
+        relay.send(rawOf(m), this.cycleEnd())
+        this.endCycle()
+    }
+    return true
+  }
+
+  private sync(m: WireMessage): boolean {
+    const relay = this.lease?.relay
+    this.skippingClient = false
+    if (!relay) {
+      this.answer(readyForQuery('I'))
+      return true
+    }
+    relay.skipping = false
+    relay.send(rawOf(m), this.cycleEnd())
+    this.endCycle()
+    return true
+  }
+
+  /** A Close of a client's named statement: forgotten here, kept prepared on backends. */
+  private closeStatement(body: Buffer): boolean {
+    if (body[0] !== 83) return false
+    const name = new BodyReader(body.subarray(1)).cstring()
+    if (name === '') return false
+    this.statements.delete(name)
+    this.answer(CLOSE_COMPLETE)
+    return true
+  }
+
+  private answer(data: Buffer): void {
+    const relay = this.lease?.relay
+    if (relay) relay.answer(data)
+    else this.toClient(data)
+  }
+
+  /** The first message of a cycle (up to Sync): readonly tokens begin READ ONLY first. */
+  private openCycle(relay: Relay): boolean {
+    this.cycleOpen = true
+    this.cycle = { started: performance.now(), sql: '', rows: null, error: undefined }
+    if (!this.readOnly || relay.status !== 'I') return true
+    this.stall = 'setup'
+    void relay.query(beginSql({}, true)).then((result) => {
+      if (result.error || result.status !== 'T') {
+        return this.terminate({
+          severity: 'FATAL',
+          code: '08006',
+          message: 'the gateway could not begin the READ ONLY transaction',
+        })
+      }
+      this.resume()
+    })
+    return false
+  }
+
+  private cycleEnd(): Pending {
+    return { until: UNTIL.sync, sync: true, onReady: (status, raw) => this.ready(status, raw) }
+  }
+
+  private endCycle(): void {
+    this.cycleOpen = false
+    this.cycleEnded = false
+    // A readonly cycle's end may need a COMMIT before the next one starts.
+    if (this.readOnly) this.stall = 'cycle'
+  }
+
+  private note(text: string, analysis: SqlAnalysis): void {
+    if (analysis.sessionEffects) this.flagged = true
+    if (this.cycle && this.cycle.sql === '') this.cycle.sql = text
+  }
+
+  private query(relay: Relay, m: WireMessage): void {
+    const text = new BodyReader(bodyOf(m)).cstring()
+    const analysis = analyzeSql(text)
+    this.note(text, analysis)
+    const refusal = this.readOnly ? readOnlyRefusal(analysis, text) : undefined
+    if (refusal) {
+      relay.send(queryMessage('SLUICE REFUSED'), {
+        ...this.cycleEnd(),
+        replaceError: errorResponse(refusal),
+      })
+    } else relay.send(rawOf(m), this.cycleEnd())
+    this.endCycle()
+  }
+
+  private parse(relay: Relay, m: WireMessage): void {
+    const parsed = readParse(bodyOf(m))
+    if (parsed.name === '') {
+      this.unnamed = { text: parsed.text, analysis: analyzeSql(parsed.text) }
+      relay.send(rawOf(m), { until: UNTIL.parse })
+      return
+    }
+    if (this.statements.get(parsed.name)) {
+      return this.refuse(relay, {
+        severity: 'ERROR',
+        code: '42P05',
+        message: `prepared statement "${parsed.name}" already exists`,
+      })
+    }
+    if (this.statements.size >= MAX_CLIENT_STATEMENTS) {
+      return this.refuse(relay, {
+        severity: 'ERROR',
+        code: '53400',
+        message: `a session may hold at most ${MAX_CLIENT_STATEMENTS} prepared statements: close some`,
+      })
+    }
+    const statement = this.statements.add(parsed.name, parsed)
+    if (relay.connection.prepared.wireName(statement.key) !== undefined) {
+      relay.answer(PARSE_COMPLETE)
+      return
+    }
+    this.prepare(relay, statement, true)
+  }
+
+  /** Prepares a client's statement on this backend; returns its name there. */
+  private prepare(relay: Relay, statement: ClientStatement, own: boolean): string {
+    const { prepared } = relay.connection
+    const plan = prepared.wirePrepare(statement.key)
+    if (plan.close)
+      relay.send(closeStatementMessage(plan.close), { until: UNTIL.close, hidden: true })
+    relay.send(parseMessage(plan.name, statement.rest), {
+      until: UNTIL.parse,
+      hidden: !own,
+      showError: true,
+      onError: () => prepared.wireForget(statement.key),
+    })
+    return plan.name
+  }
+
+  /** The backend's name of a client's statement, prepared there first when needed. */
+  private backendName(relay: Relay, statement: ClientStatement): string {
+    return (
+      relay.connection.prepared.wireName(statement.key) ?? this.prepare(relay, statement, false)
+    )
+  }
+
+  private bind(relay: Relay, m: WireMessage): void {
+    const body = bodyOf(m)
+    const { portal, statement: name, restAt } = readBindNames(body)
+    let data = rawOf(m)
+    let source = this.unnamed
+    if (name !== '') {
+      const statement = this.statements.get(name)
+      if (!statement) return this.refuse(relay, missingStatement(name))
+      source = statement
+      data = rewriteBind(body, portal, this.backendName(relay, statement), restAt)
+    }
+    if (source) {
+      this.note(source.text, source.analysis)
+      if (this.readOnly) {
+        const refusal = this.cycleEnded
+          ? AFTER_END_REFUSAL
+          : readOnlyRefusal(source.analysis, source.text)
+        if (refusal) return this.refuse(relay, refusal)
+        if (endsTransaction(source.analysis)) this.cycleEnded = true
+      }
+    }
+    relay.send(data, { until: UNTIL.bind })
+  }
+
+  private describe(relay: Relay, m: WireMessage): void {
+    const body = bodyOf(m)
+    const name = new BodyReader(body.subarray(1)).cstring()
+    if (body[0] !== 83 || name === '') {
+      relay.send(rawOf(m), { until: UNTIL.describe })
+      return
+    }
+    const statement = this.statements.get(name)
+    if (!statement) return this.refuse(relay, missingStatement(name))
+    relay.send(describeStatementMessage(this.backendName(relay, statement)), {
+      until: UNTIL.describe,
+    })
+  }
+
+  /**
+   * Refuses an extended-protocol message so that PostgreSQL fails it too: the transaction
+   * aborts and the rest of the batch is skipped up to Sync, as for PostgreSQL's own errors.
+   */
+  private refuse(relay: Relay, fields: ErrorFields): void {
+    // The poison replaces the unnamed statement, as a failed Parse does in PostgreSQL.
+    this.unnamed = undefined
+    relay.send(parseMessage('', POISON), {
+      until: UNTIL.parse,
+      replaceError: errorResponse(fields),
+    })
+  }
+
+  // ---- the backend's ReadyForQuery, borrowing and releasing ----
+
+  private ready(status: string, raw: Buffer): void {
+    const lease = this.lease
+    if (!lease) return
+    if (this.readOnly && status !== 'I' && !this.clientOpened) {
+      // The client's statements ran inside the gateway's READ ONLY transaction: end it.
+      this.stall = 'end'
+      void lease.relay.query(status === 'T' ? 'COMMIT' : 'ROLLBACK').then((result) => {
+        if (result.status === '') return
+        if (result.error) this.toClient(errorResponse(fieldsOf(result.error)))
+        this.settle('I', undefined)
+      })
+      return
+    }
+    if (status === 'I') this.clientOpened = false
+    this.settle(status, raw)
+  }
+
+  /** The client's cycle is over: probe for session state if needed, answer, maybe release. */
+  private settle(status: string, raw: Buffer | undefined): void {
+    const lease = this.lease
+    if (!lease) return
+    this.reportCycle(lease)
+    if (status === 'I' && this.flagged && !this.pinned && !lease.relay.busy) {
+      this.stall = 'end'
+      void lease.relay.query(sessionStateSql(this.init.client.settings.keys())).then((result) => {
+        if (result.status === '') return
+        const kinds = result.error ? ['unknown'] : sessionStateKinds(result.rows)
+        this.flagged = false
+        if (kinds.length > 0) this.pin(lease, kinds)
+        this.toClient(raw ?? readyForQuery('I'))
+        this.afterReady('I')
+      })
+      return
+    }
+    this.toClient(raw ?? readyForQuery(status))
+    this.afterReady(status)
+  }
+
+  private pin(lease: Lease, kinds: string[]): void {
+    const { logger } = this.server.deps
+    if (this.server.tryPin(lease.tenant)) {
+      this.pinned = true
+      logger.info(
+        { session: this.processId, tenant: lease.tenant.name, state: kinds.join(', ') },
+        'wire session pinned to its backend',
+      )
+      return
+    }
+    // The state goes with the reset the connection gets on release.
+    this.flagged = true
+    lease.code = 'TX_LIMIT_REACHED'
+    this.toClient(
+      errorResponse({
+        severity: 'ERROR',
+        code: '53400',
+        message: `this session left ${kinds.join(', ')} behind, which needs a backend of its own, and tenant ${lease.tenant.name} already has its maximum of pinned sessions: the session state was reset`,
+        hint: 'Keep session state inside a transaction (SET LOCAL, pg_advisory_xact_lock, ON COMMIT DROP), or raise transactions.maxOpenShare.',
+      }),
+    )
+    this.releaseNext = true
+  }
+
+  private afterReady(status: string): void {
+    const lease = this.lease
+    if (!lease) return
+    if (this.stall === 'cycle' || this.stall === 'end') this.stall = undefined
+    if (status === 'I') {
+      clearTimeout(this.transactionTimer)
+      this.transactionTimer = undefined
+    } else {
+      this.transactionTimer ??= setTimeout(
+        () => this.expire('transaction timeout', '25P04'),
+        lease.tenant.config.transactions.maxTimeoutMs,
+      )
+    }
+    const quiet = !lease.relay.busy && this.inboxHead >= this.inbox.length
+    if (status === 'I' && !lease.relay.busy && (this.releaseNext || (quiet && !this.pinned)))
+      this.release()
+    else if (status !== 'I' && quiet) {
+      clearTimeout(this.idleTimer)
+      this.idleTimer = setTimeout(
+        () => this.expire('idle-in-transaction timeout', '25P03'),
+        lease.tenant.config.transactions.maxIdleTimeoutMs,
+      )
+    }
+    if (this.draining && this.atRest()) return this.terminate(SHUTTING_DOWN)
+    this.pump()
+  }
+
+  private expire(what: string, code: string): void {
+    this.terminate({ severity: 'FATAL', code, message: `terminating connection due to ${what}` })
+  }
+
+  /** Idle between transactions (a pinned session included), nothing outstanding. */
+  private atRest(): boolean {
+    const relay = this.lease?.relay
+    return !relay || (!relay.busy && relay.status === 'I' && this.stall === undefined)
+  }
+
+  private borrow(): void {
+    this.stall = 'lease'
+    void this.acquire().then(
+      () => {
+        if (this.closed || this.stall !== 'lease') return
+        this.resume()
+      },
+      (error: unknown) => {
+        this.server.deps.reportBug(error, undefined)
+        this.terminate(errorFieldsOf(error))
+      },
+    )
+  }
+
+  private async acquire(): Promise<void> {
+    let finish!: () => void
+    const done = new Promise<void>((resolve) => (finish = resolve))
+    let admitted: Admitted
+    try {
+      admitted = await new Promise<Admitted>((resolve, reject) => {
+        const work = (a: Admitted) => {
+          resolve(a)
+          return done
+        }
+        admit(this.server.deps.admission, { token: this.init.token }, work).catch(reject)
+      })
+    } catch (error) {
+      finish()
+      return this.refuseWithoutBackend(error)
+    }
+    const { tenant, principal } = admitted
+    let connection
+    try {
+      connection = await tenant.pool.acquire(this.signal, `wire session ${this.processId}`)
+    } catch (error) {
+      finish()
+      return this.refuseWithoutBackend(error)
+    }
+    if (this.closed) {
+      tenant.pool.release(connection)
+      finish()
+      return
+    }
+    this.tenantName = tenant.name
+    this.readOnly = principal.role === 'readonly'
+    this.transactions++
+    const relay = new Relay(connection, this, tenant.config.statementTimeoutMs + 1_000)
+    const lease: Lease = {
+      tenant,
+      relay,
+      finish,
+      record: this.server.deps.recorder.start(`pg-${this.processId}-${this.transactions}`),
+      code: '',
+      settingsApplied: false,
+    }
+    this.lease = lease
+    if (this.clientFull) relay.pause(true)
+    const { settings } = this.init.client
+    if (settings.size > 0) {
+      lease.settingsApplied = true
+      const result = await relay.query(applySettingsSql(settings))
+      if (result.error || result.status !== 'I') {
+        return this.terminate({
+          severity: 'FATAL',
+          code: result.error?.get('C') ?? '08006',
+          message: result.error?.get('M') ?? 'the connection to the database was lost',
+        })
+      }
+    }
+  }
+
+  /** No backend for this message: the client gets the error, and the session goes on. */
+  private refuseWithoutBackend(error: unknown): void {
+    const fields = errorFieldsOf(error)
+    if (this.closed) return
+    if (fields.severity === 'FATAL') return this.terminate(fields)
+    const next = this.inbox[this.inboxHead]
+    this.stall = undefined
+    this.toClient(errorResponse(fields))
+    if (next) {
+      this.inboxHead++
+      this.inboxBytes -= next.end - next.start
+      if (next.type === M.query) this.toClient(readyForQuery('I'))
+      else this.skippingClient = true
+    }
+    this.pump()
+  }
+
+  /** Returns the backend to the pool (reset there when its session may be dirty). */
+  private release(): void {
+    const lease = this.lease
+    if (!lease) return
+    this.lease = undefined
+    clearTimeout(this.idleTimer)
+    clearTimeout(this.transactionTimer)
+    this.transactionTimer = undefined
+    const { relay, tenant } = lease
+    const connection = relay.connection
+    const clean = relay.detach()
+    if (this.flagged || lease.settingsApplied || this.pinned) connection.dirty = true
+    // Answers were still due: PostgreSQL may be running a statement nobody waits for.
+    if (!clean && !connection.broken) void connection.cancel()
+    tenant.pool.release(connection, clean ? {} : { discard: true })
+    if (this.pinned) this.server.unpin(tenant.name)
+    this.pinned = false
+    this.releaseNext = false
+    this.flagged = false
+    this.clientOpened = false
+    this.cycleOpen = false
+    this.cycleEnded = false
+    if (this.stall !== 'lease') this.stall = undefined
+    lease.record.finish({
+      method: 'PG',
+      route: `pg-${this.transport}`,
+      path: this.transport === 'tcp' ? 'tcp' : '/v2',
+      status: lease.code === '' ? 200 : lease.code === 'DATABASE_ERROR' ? 400 : 500,
+      code: lease.code,
+      tenant: tenant.name,
+    })
+    lease.finish()
+  }
+
+  private reportCycle(lease: Lease): void {
+    const cycle = this.cycle
+    this.cycle = undefined
+    if (!cycle || cycle.sql === '') return
+    lease.record.scope.statement({
+      tenant: lease.tenant.name,
+      sql: cycle.sql,
+      params: undefined,
+      ms: performance.now() - cycle.started,
+      ...(cycle.error === undefined ? { rowCount: cycle.rows } : { error: cycle.error }),
+    })
+  }
+
+  private cancelBackend(relay: Relay): void {
+    const { connection } = relay
+    if (connection.cancelled) return
+    void connection.cancel()
+    // Should PostgreSQL not answer, the socket closes and the session learns it is lost.
+    setTimeout(() => {
+      if (relay.busy) void connection.close()
+    }, CANCEL_GRACE_MS).unref()
+  }
+
+  private protocolViolation(error: unknown): void {
+    if (error instanceof MalformedMessage || error instanceof OversizedMessage) {
+      return this.terminate({
+        severity: 'FATAL',
+        code: error instanceof OversizedMessage ? '54000' : '08P01',
+        message: error.message,
+      })
+    }
+    this.server.deps.reportBug(error, undefined)
+    this.terminate(errorFieldsOf(error))
+  }
+
+  /** Sends a FATAL error and closes the session. */
+  private terminate(fields: ErrorFields): void {
+    if (this.closed) return
+    this.toClient(errorResponse({ ...fields, severity: 'FATAL' }))
+    this.flush()
+    this.finish(fields.message)
+  }
+
+  private finish(reason: string): void {
+    if (this.closed) return
+    this.flush()
+    this.closed = true
+    this.signal.abort()
+    clearTimeout(this.idleTimer)
+    clearTimeout(this.transactionTimer)
+    this.release()
+    this.server.unregister(this)
+    this.stream.off('data', this.onData)
+    this.stream.end()
+    // A client that never reads what is left cannot keep the socket.
+    setTimeout(() => this.stream.destroy(), 5_000).unref()
+    this.server.deps.logger.info(
+      {
+        session: this.processId,
+        tenant: this.tenantName,
+        transport: this.transport,
+        transactions: this.transactions,
+        durationMs: Date.now() - this.openedAt,
+        reason,
+      },
+      'wire session closed',
+    )
+  }
+}
+
+const KNOWN = new Set<number>([
+  M.bind,
+  M.close,
+  M.describe,
+  M.execute,
+  M.functionCall,
+  M.parse,
+  M.query,
+])
+
+const SHUTTING_DOWN: ErrorFields = {
+  severity: 'FATAL',
+  code: '57P01',
+  message: 'the gateway is shutting down: reconnect to another instance',
+}
+
+function missingStatement(name: string): ErrorFields {
+  return {
+    severity: 'ERROR',
+    code: '26000',
+    message: `prepared statement "${name}" does not exist`,
+  }
+}
+
+function fieldsOf(fields: Map<string, string>): ErrorFields {
+  return {
+    severity: 'ERROR',
+    code: fields.get('C') ?? 'XX000',
+    message: fields.get('M') ?? 'error',
+  }
+}

@@ -30,7 +30,7 @@ import {
   type ErrorFields,
 } from './messages.js'
 import { AFTER_END_REFUSAL, endsTransaction, readOnlyRefusal } from './read-only.js'
-import type { MessageReader} from './reader.js';
+import type { MessageReader } from './reader.js'
 import { OversizedMessage, bodyOf, rawOf, type WireMessage } from './reader.js'
 import { Relay, UNTIL, queryMessage, type Pending, type RelaySink } from './relay.js'
 import type { WireServer, WireTransport } from './server.js'
@@ -158,6 +158,8 @@ export class WireSession implements RelaySink {
     this.greet()
     this.stream.on('data', this.onData)
     this.stream.on('drain', this.onDrain)
+    // A WebSocket's stream ends without closing (its write side stays open): 'end' too.
+    this.stream.on('end', this.onClose)
     this.stream.on('close', this.onClose)
     this.stream.on('error', this.onClose)
     this.server.deps.logger.info(

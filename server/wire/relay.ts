@@ -115,6 +115,8 @@ export class Relay {
   private runStart = 0
   private runEnd = 0
   private watchdog: ReturnType<typeof setTimeout> | undefined
+  /** Bytes for PostgreSQL, written together by {@link flushOut}: one write per batch. */
+  private out: Buffer[] = []
 
   constructor(
     connection: Connection,
@@ -132,10 +134,18 @@ export class Relay {
     return this.head < this.queue.length || this.copyIn
   }
 
-  /** Sends bytes to PostgreSQL, queueing what answers them. */
+  /** Queues bytes for PostgreSQL and what answers them; {@link flushOut} writes them. */
   send(data: Buffer, pending?: Pending): void {
     if (this.closed) return
     if (pending) this.push(pending)
+    this.out.push(data)
+  }
+
+  /** Writes what {@link send} queued, in one write (a syscall per message costs a lot). */
+  flushOut(): void {
+    if (this.out.length === 0 || this.closed) return
+    const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out)
+    this.out = []
     if (!this.socket.write(data)) this.sink.backendFull(true)
   }
 
@@ -160,6 +170,7 @@ export class Relay {
           resolve(result)
         },
       })
+      this.flushOut()
     })
   }
 

@@ -326,6 +326,7 @@ export class WireSession implements RelaySink {
       this.inbox.length = 0
       this.inboxHead = 0
     }
+    this.lease?.relay.flushOut()
     this.updateReading()
     this.flush()
   }

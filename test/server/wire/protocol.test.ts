@@ -170,6 +170,46 @@ describe('the wire protocol, from a hostile or careless client', () => {
 })
 
 describe('wire timeouts and the drain', () => {
+  it('answers 53300 when no backend frees up in time, and the session goes on', async () => {
+    const t = await startWireGateway({ pool: { min: 0, max: 1, acquireTimeoutMs: 200 } })
+    try {
+      const holder = await RawClient.connect(t.pgPort, t.token)
+      const waiter = await RawClient.connect(t.pgPort, t.token)
+      holder.send(frontend.query('begin'))
+      expect(await holder.cycle()).toMatchObject({ status: 'T' })
+      waiter.send(frontend.query('select 1'))
+      expect(await waiter.cycle()).toMatchObject({ types: 'EZ', errors: ['53300'], status: 'I' })
+      waiter.send(frontend.parse('', 'select 1'), frontend.bind('', ''), frontend.execute())
+      waiter.send(frontend.sync())
+      expect(await waiter.cycle()).toMatchObject({ types: 'EZ', errors: ['53300'] })
+      holder.send(frontend.query('commit'))
+      expect(await holder.cycle()).toMatchObject({ status: 'I' })
+      waiter.send(frontend.query('select 1'))
+      expect(await waiter.cycle()).toMatchObject({ types: 'TDCZ', errors: [] })
+    } finally {
+      await t.close()
+    }
+  })
+
+  it('ends a transaction open longer than transactions.maxTimeoutMs with 25P04', async () => {
+    const t = await startWireGateway({
+      pool: { min: 0, max: 1 },
+      transactions: { maxTimeoutMs: 300, timeoutMs: 300 },
+    })
+    try {
+      const client = await RawClient.connect(t.pgPort, t.token)
+      client.send(frontend.query('begin'))
+      expect(await client.cycle()).toMatchObject({ status: 'T' })
+      client.send(frontend.query('select pg_sleep(5)'))
+      const messages = await client.until('E')
+      expect(fieldsOf(messages.at(-1)!.body)).toMatchObject({ S: 'FATAL', C: '25P04' })
+      await client.closed
+      await eventually(() => t.gateway.tenants.get('main')!.pool.stats().poolInUse === 0)
+    } finally {
+      await t.close()
+    }
+  })
+
   it('ends a session idle inside its transaction with 25P03, and rolls it back', async () => {
     const t = await startWireGateway({
       pool: { min: 0, max: 2 },

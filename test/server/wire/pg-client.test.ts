@@ -1,6 +1,6 @@
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import pg from 'pg'
+import type pg from 'pg'
 import { admin, backends, eventually } from '../../helpers/gateway.js'
 import { pgClient, startWireGateway, type WireGateway } from '../../helpers/wire.js'
 

@@ -9,44 +9,30 @@
  * leaves in the session pins the backend to the session (./session-state.ts).
  */
 import type { Duplex } from 'node:stream'
-import type { Role } from '../tenants/tokens.js'
 import { analyzeSql, type SqlAnalysis } from '../engine/analyze.js'
 import { beginSql } from '../engine/run.js'
 import { LightSignal } from '../lifecycle/abort.js'
-import type { RequestRecord } from '../log/request-recorder.js'
-import { admit, type Admitted } from '../tenants/admission.js'
 import type { Tenant } from '../tenants/tenant.js'
+import type { Role } from '../tenants/tokens.js'
 import { errorFieldsOf } from './errors.js'
+import { Lease } from './lease.js'
 import {
   BodyReader,
   CLOSE_COMPLETE,
   MalformedMessage,
-  PARSE_COMPLETE,
   backendKeyData,
-  cstring,
   errorResponse,
   parameterStatus,
   readyForQuery,
   type ErrorFields,
 } from './messages.js'
 import { AFTER_END_REFUSAL, endsTransaction, readOnlyRefusal } from './read-only.js'
-import type { MessageReader } from './reader.js'
-import { OversizedMessage, bodyOf, rawOf, type WireMessage } from './reader.js'
-import { Relay, UNTIL, queryMessage, type Pending, type RelaySink } from './relay.js'
+import { OversizedMessage, bodyOf, rawOf, type MessageReader, type WireMessage } from './reader.js'
+import { UNTIL, queryMessage, type Pending, type Relay, type RelaySink } from './relay.js'
 import type { WireServer, WireTransport } from './server.js'
 import { sessionStateKinds, sessionStateSql } from './session-state.js'
 import { applySettingsSql, type ClientParameters } from './startup.js'
-import {
-  ClientStatements,
-  MAX_CLIENT_STATEMENTS,
-  closeStatementMessage,
-  describeStatementMessage,
-  parseMessage,
-  readBindNames,
-  readParse,
-  rewriteBind,
-  type ClientStatement,
-} from './statements.js'
+import { ClientStatements } from './statements.js'
 
 // Frontend message types, as char codes.
 const M = {
@@ -68,9 +54,6 @@ const M = {
 /** Client bytes buffered before the session stops reading its socket. */
 const INBOX_HIGH_BYTES = 1024 * 1024
 
-/** A Parse that fails in PostgreSQL's parser, to make a refusal fail the way PostgreSQL does. */
-const POISON = Buffer.concat([cstring('SLUICE REFUSED'), Buffer.from([0, 0])])
-
 /** How long PostgreSQL gets to honour a cancel before the socket is closed. */
 const CANCEL_GRACE_MS = 5_000
 
@@ -85,18 +68,6 @@ export interface SessionInit {
   role: Role
   parameters: ReadonlyMap<string, string>
   maxMessageBytes: number
-}
-
-/** One borrowed backend, from acquire to release. */
-interface Lease {
-  tenant: Tenant
-  relay: Relay
-  /** Ends the admitted work (it counts in flight until then). */
-  finish: () => void
-  record: RequestRecord
-  /** The first error code of the transaction, for its log line and metrics. */
-  code: string
-  settingsApplied: boolean
 }
 
 /** A wire client's session. */
@@ -118,7 +89,6 @@ export class WireSession implements RelaySink {
   /** Why the inbox waits: a backend being borrowed, a gateway query, a readonly cycle. */
   private stall: 'lease' | 'setup' | 'cycle' | 'end' | undefined
   private lease: Lease | undefined
-  private unnamed: { text: string; analysis: SqlAnalysis } | undefined
   private pinned = false
   /** A statement that may leave session state ran since the last probe. */
   private flagged = false
@@ -351,7 +321,10 @@ export class WireSession implements RelaySink {
       relay?.send(rawOf(m))
       return true
     }
-    if (type === M.close && this.closeStatement(bodyOf(m))) return true
+    if (type === M.close && this.statements.close(bodyOf(m))) {
+      this.answer(CLOSE_COMPLETE)
+      return true
+    }
     if (!KNOWN.has(type))
       throw new MalformedMessage(`invalid frontend message type ${String.fromCharCode(type)}`)
     if (!relay) {
@@ -364,13 +337,13 @@ export class WireSession implements RelaySink {
         this.query(relay, m)
         break
       case M.parse:
-        this.parse(relay, m)
+        this.statements.parse(relay, m)
         break
       case M.bind:
-        this.bind(relay, m)
+        this.statements.bind(relay, m, this.binding)
         break
       case M.describe:
-        this.describe(relay, m)
+        this.statements.describe(relay, m)
         break
       case M.execute:
         relay.send(rawOf(m), { until: UNTIL.execute })
@@ -396,16 +369,6 @@ export class WireSession implements RelaySink {
     relay.skipping = false
     relay.send(rawOf(m), this.cycleEnd())
     this.endCycle()
-    return true
-  }
-
-  /** A Close of a client's named statement: forgotten here, kept prepared on backends. */
-  private closeStatement(body: Buffer): boolean {
-    if (body[0] !== 83) return false
-    const name = new BodyReader(body.subarray(1)).cstring()
-    if (name === '') return false
-    this.statements.delete(name)
-    this.answer(CLOSE_COMPLETE)
     return true
   }
 
@@ -464,106 +427,13 @@ export class WireSession implements RelaySink {
     this.endCycle()
   }
 
-  private parse(relay: Relay, m: WireMessage): void {
-    const parsed = readParse(bodyOf(m))
-    if (parsed.name === '') {
-      this.unnamed = { text: parsed.text, analysis: analyzeSql(parsed.text) }
-      relay.send(rawOf(m), { until: UNTIL.parse })
-      return
-    }
-    if (this.statements.get(parsed.name)) {
-      return this.refuse(relay, {
-        severity: 'ERROR',
-        code: '42P05',
-        message: `prepared statement "${parsed.name}" already exists`,
-      })
-    }
-    if (this.statements.size >= MAX_CLIENT_STATEMENTS) {
-      return this.refuse(relay, {
-        severity: 'ERROR',
-        code: '53400',
-        message: `a session may hold at most ${MAX_CLIENT_STATEMENTS} prepared statements: close some`,
-      })
-    }
-    const statement = this.statements.add(parsed.name, parsed)
-    if (relay.connection.prepared.wireName(statement.key) !== undefined) {
-      relay.answer(PARSE_COMPLETE)
-      return
-    }
-    this.prepare(relay, statement, true)
-  }
-
-  /** Prepares a client's statement on this backend; returns its name there. */
-  private prepare(relay: Relay, statement: ClientStatement, own: boolean): string {
-    const { prepared } = relay.connection
-    const plan = prepared.wirePrepare(statement.key)
-    if (plan.close)
-      relay.send(closeStatementMessage(plan.close), { until: UNTIL.close, hidden: true })
-    relay.send(parseMessage(plan.name, statement.rest), {
-      until: UNTIL.parse,
-      hidden: !own,
-      showError: true,
-      onError: () => prepared.wireForget(statement.key),
-    })
-    return plan.name
-  }
-
-  /** The backend's name of a client's statement, prepared there first when needed. */
-  private backendName(relay: Relay, statement: ClientStatement): string {
-    return (
-      relay.connection.prepared.wireName(statement.key) ?? this.prepare(relay, statement, false)
-    )
-  }
-
-  private bind(relay: Relay, m: WireMessage): void {
-    const body = bodyOf(m)
-    const { portal, statement: name, restAt } = readBindNames(body)
-    let data = rawOf(m)
-    let source = this.unnamed
-    if (name !== '') {
-      const statement = this.statements.get(name)
-      if (!statement) return this.refuse(relay, missingStatement(name))
-      source = statement
-      data = rewriteBind(body, portal, this.backendName(relay, statement), restAt)
-    }
-    if (source) {
-      this.note(source.text, source.analysis)
-      if (this.readOnly) {
-        const refusal = this.cycleEnded
-          ? AFTER_END_REFUSAL
-          : readOnlyRefusal(source.analysis, source.text)
-        if (refusal) return this.refuse(relay, refusal)
-        if (endsTransaction(source.analysis)) this.cycleEnded = true
-      }
-    }
-    relay.send(data, { until: UNTIL.bind })
-  }
-
-  private describe(relay: Relay, m: WireMessage): void {
-    const body = bodyOf(m)
-    const name = new BodyReader(body.subarray(1)).cstring()
-    if (body[0] !== 83 || name === '') {
-      relay.send(rawOf(m), { until: UNTIL.describe })
-      return
-    }
-    const statement = this.statements.get(name)
-    if (!statement) return this.refuse(relay, missingStatement(name))
-    relay.send(describeStatementMessage(this.backendName(relay, statement)), {
-      until: UNTIL.describe,
-    })
-  }
-
-  /**
-   * Refuses an extended-protocol message so that PostgreSQL fails it too: the transaction
-   * aborts and the rest of the batch is skipped up to Sync, as for PostgreSQL's own errors.
-   */
-  private refuse(relay: Relay, fields: ErrorFields): void {
-    // The poison replaces the unnamed statement, as a failed Parse does in PostgreSQL.
-    this.unnamed = undefined
-    relay.send(parseMessage('', POISON), {
-      until: UNTIL.parse,
-      replaceError: errorResponse(fields),
-    })
+  /** A statement about to be bound: noted, and held to the readonly rules. */
+  private readonly binding = (text: string, analysis: SqlAnalysis): ErrorFields | undefined => {
+    this.note(text, analysis)
+    if (!this.readOnly) return undefined
+    const refusal = this.cycleEnded ? AFTER_END_REFUSAL : readOnlyRefusal(analysis, text)
+    if (!refusal && endsTransaction(analysis)) this.cycleEnded = true
+    return refusal
   }
 
   // ---- the backend's ReadyForQuery, borrowing and releasing ----
@@ -682,52 +552,29 @@ export class WireSession implements RelaySink {
   }
 
   private async acquire(): Promise<void> {
-    let finish!: () => void
-    const done = new Promise<void>((resolve) => (finish = resolve))
-    let admitted: Admitted
+    let borrowed: Awaited<ReturnType<typeof Lease.borrow>>
     try {
-      admitted = await new Promise<Admitted>((resolve, reject) => {
-        const work = (a: Admitted) => {
-          resolve(a)
-          return done
-        }
-        admit(this.server.deps.admission, { token: this.init.token }, work).catch(reject)
+      borrowed = await Lease.borrow({
+        deps: this.server.deps,
+        token: this.init.token,
+        signal: this.signal,
+        holder: `wire session ${this.processId}`,
+        requestId: `pg-${this.processId}-${this.transactions + 1}`,
+        sink: this,
       })
     } catch (error) {
-      finish()
       return this.refuseWithoutBackend(error)
     }
-    const { tenant, principal } = admitted
-    let connection
-    try {
-      connection = await tenant.pool.acquire(this.signal, `wire session ${this.processId}`)
-    } catch (error) {
-      finish()
-      return this.refuseWithoutBackend(error)
-    }
-    if (this.closed) {
-      tenant.pool.release(connection)
-      finish()
-      return
-    }
-    this.tenantName = tenant.name
-    this.readOnly = principal.role === 'readonly'
+    const { lease, principal } = borrowed
     this.transactions++
-    const relay = new Relay(connection, this, tenant.config.statementTimeoutMs + 1_000)
-    const lease: Lease = {
-      tenant,
-      relay,
-      finish,
-      record: this.server.deps.recorder.start(`pg-${this.processId}-${this.transactions}`),
-      code: '',
-      settingsApplied: false,
-    }
+    if (this.closed) return lease.release(this.leaseEnd(false))
+    this.tenantName = lease.tenant.name
+    this.readOnly = principal.role === 'readonly'
     this.lease = lease
-    if (this.clientFull) relay.pause(true)
+    if (this.clientFull) lease.relay.pause(true)
     const { settings } = this.init.client
     if (settings.size > 0) {
-      lease.settingsApplied = true
-      const result = await relay.query(applySettingsSql(settings))
+      const result = await lease.relay.query(applySettingsSql(settings))
       if (result.error || result.status !== 'I') {
         return this.terminate({
           severity: 'FATAL',
@@ -763,14 +610,10 @@ export class WireSession implements RelaySink {
     clearTimeout(this.idleTimer)
     clearTimeout(this.transactionTimer)
     this.transactionTimer = undefined
-    const { relay, tenant } = lease
-    const connection = relay.connection
-    const clean = relay.detach()
-    if (this.flagged || lease.settingsApplied || this.pinned) connection.dirty = true
-    // Answers were still due: PostgreSQL may be running a statement nobody waits for.
-    if (!clean && !connection.broken) void connection.cancel()
-    tenant.pool.release(connection, clean ? {} : { discard: true })
-    if (this.pinned) this.server.unpin(tenant.name)
+    // The client's startup settings were applied to it: the pool's reset takes them away.
+    const applied = this.init.client.settings.size > 0
+    lease.release(this.leaseEnd(this.flagged || this.pinned || applied))
+    if (this.pinned) this.server.unpin(lease.tenant.name)
     this.pinned = false
     this.releaseNext = false
     this.flagged = false
@@ -778,15 +621,11 @@ export class WireSession implements RelaySink {
     this.cycleOpen = false
     this.cycleEnded = false
     if (this.stall !== 'lease') this.stall = undefined
-    lease.record.finish({
-      method: 'PG',
-      route: `pg-${this.transport}`,
-      path: this.transport === 'tcp' ? 'tcp' : '/v2',
-      status: lease.code === '' ? 200 : lease.code === 'DATABASE_ERROR' ? 400 : 500,
-      code: lease.code,
-      tenant: tenant.name,
-    })
-    lease.finish()
+  }
+
+  private leaseEnd(dirty: boolean) {
+    const path = this.transport === 'tcp' ? 'tcp' : '/v2'
+    return { dirty, route: `pg-${this.transport}`, path }
   }
 
   private reportCycle(lease: Lease): void {
@@ -873,14 +712,6 @@ const SHUTTING_DOWN: ErrorFields = {
   severity: 'FATAL',
   code: '57P01',
   message: 'the gateway is shutting down: reconnect to another instance',
-}
-
-function missingStatement(name: string): ErrorFields {
-  return {
-    severity: 'ERROR',
-    code: '26000',
-    message: `prepared statement "${name}" does not exist`,
-  }
 }
 
 function fieldsOf(fields: Map<string, string>): ErrorFields {

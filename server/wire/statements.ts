@@ -7,10 +7,29 @@
  * Bind, Describe and Close name the client's statement; the relay rewrites the name.
  */
 import { analyzeSql, type SqlAnalysis } from '../engine/analyze.js'
-import { BodyReader, MalformedMessage, cstring, message } from './messages.js'
+import {
+  BodyReader,
+  MalformedMessage,
+  PARSE_COMPLETE,
+  cstring,
+  errorResponse,
+  message,
+  type ErrorFields,
+} from './messages.js'
+import { bodyOf, rawOf, type WireMessage } from './reader.js'
+import { UNTIL, type Relay } from './relay.js'
 
 /** Statements one session may hold: a client that never closes them cannot grow for ever. */
 export const MAX_CLIENT_STATEMENTS = 10_000
+
+/** A Parse that fails in PostgreSQL's parser, to make a refusal fail the way PostgreSQL does. */
+const POISON = Buffer.concat([cstring('SLUICE REFUSED'), Buffer.from([0, 0])])
+
+/**
+ * Told of each statement about to be bound (its text and analysis); returns a refusal
+ * (readonly rules), or undefined to let it run.
+ */
+export type BindCheck = (text: string, analysis: SqlAnalysis) => ErrorFields | undefined
 
 /** A client's named statement. */
 export interface ClientStatement {
@@ -64,36 +83,135 @@ export function rewriteBind(body: Buffer, portal: string, statement: string, res
   return message('B', Buffer.concat([cstring(portal), cstring(statement), body.subarray(restAt)]))
 }
 
-/** A Describe of a statement. */
-export function describeStatementMessage(name: string): Buffer {
-  return message('D', Buffer.concat([Buffer.from('S'), cstring(name)]))
+function missingStatement(name: string): ErrorFields {
+  return {
+    severity: 'ERROR',
+    code: '26000',
+    message: `prepared statement "${name}" does not exist`,
+  }
 }
 
-/** The named statements of one client session. */
+/** The statements of one client session, and how its extended-protocol messages map. */
 export class ClientStatements {
   private readonly byName = new Map<string, ClientStatement>()
+  /** The unnamed statement's text: PostgreSQL's own, known here for the checks at Bind. */
+  private unnamed: { text: string; analysis: SqlAnalysis } | undefined
 
-  get size(): number {
-    return this.byName.size
-  }
-
-  get(name: string): ClientStatement | undefined {
-    return this.byName.get(name)
-  }
-
-  /** Remembers a client's Parse of `name`. */
-  add(name: string, parsed: ParsedParse): ClientStatement {
+  /** A Parse: an unnamed one goes through; a named one is remembered, prepared if needed. */
+  parse(relay: Relay, m: WireMessage): void {
+    const parsed = readParse(bodyOf(m))
+    if (parsed.name === '') {
+      this.unnamed = { text: parsed.text, analysis: analyzeSql(parsed.text) }
+      relay.send(rawOf(m), { until: UNTIL.parse })
+      return
+    }
+    if (this.byName.has(parsed.name)) {
+      return this.refuse(relay, {
+        severity: 'ERROR',
+        code: '42P05',
+        message: `prepared statement "${parsed.name}" already exists`,
+      })
+    }
+    if (this.byName.size >= MAX_CLIENT_STATEMENTS) {
+      return this.refuse(relay, {
+        severity: 'ERROR',
+        code: '53400',
+        message: `a session may hold at most ${MAX_CLIENT_STATEMENTS} prepared statements: close some`,
+      })
+    }
     const statement: ClientStatement = {
       key: parsed.rest.toString('latin1'),
       rest: Buffer.from(parsed.rest),
       text: parsed.text,
       analysis: analyzeSql(parsed.text),
     }
-    this.byName.set(name, statement)
-    return statement
+    this.byName.set(parsed.name, statement)
+    // Already prepared on this backend (by this client or another): answered here.
+    if (relay.connection.prepared.wireName(statement.key) !== undefined)
+      relay.answer(PARSE_COMPLETE)
+    else this.prepare(relay, statement, true)
   }
 
-  delete(name: string): void {
+  /** A Bind: a named statement's backend name replaces the client's. */
+  bind(relay: Relay, m: WireMessage, check: BindCheck): void {
+    const body = bodyOf(m)
+    const { portal, statement: name, restAt } = readBindNames(body)
+    let data = rawOf(m)
+    let source = this.unnamed
+    if (name !== '') {
+      const statement = this.byName.get(name)
+      if (!statement) return this.refuse(relay, missingStatement(name))
+      source = statement
+      data = rewriteBind(body, portal, this.backendName(relay, statement), restAt)
+    }
+    const refusal = source && check(source.text, source.analysis)
+    if (refusal) return this.refuse(relay, refusal)
+    relay.send(data, { until: UNTIL.bind })
+  }
+
+  /** A Describe: of a named statement, under its backend name. */
+  describe(relay: Relay, m: WireMessage): void {
+    const body = bodyOf(m)
+    const name = new BodyReader(body.subarray(1)).cstring()
+    if (body[0] !== 83 || name === '') {
+      relay.send(rawOf(m), { until: UNTIL.describe })
+      return
+    }
+    const statement = this.byName.get(name)
+    if (!statement) return this.refuse(relay, missingStatement(name))
+    relay.send(
+      message('D', Buffer.concat([Buffer.from('S'), cstring(this.backendName(relay, statement))])),
+      {
+        until: UNTIL.describe,
+      },
+    )
+  }
+
+  /**
+   * A Close of a named statement: forgotten here, kept prepared on backends for others.
+   * False for any other Close, which goes to PostgreSQL.
+   */
+  close(body: Buffer): boolean {
+    if (body[0] !== 83) return false
+    const name = new BodyReader(body.subarray(1)).cstring()
+    if (name === '') return false
     this.byName.delete(name)
+    return true
+  }
+
+  /**
+   * Refuses an extended-protocol message so that PostgreSQL fails it too: the transaction
+   * aborts and the rest of the batch is skipped up to Sync, as for PostgreSQL's own errors.
+   */
+  refuse(relay: Relay, fields: ErrorFields): void {
+    // The poison replaces the unnamed statement, as a failed Parse does in PostgreSQL.
+    this.unnamed = undefined
+    relay.send(parseMessage('', POISON), {
+      until: UNTIL.parse,
+      replaceError: errorResponse(fields),
+    })
+  }
+
+  /** Prepares a client's statement on this backend; returns its name there. */
+  private prepare(relay: Relay, statement: ClientStatement, own: boolean): string {
+    const { prepared } = relay.connection
+    const plan = prepared.wirePrepare(statement.key)
+    if (plan.close)
+      relay.send(closeStatementMessage(plan.close), { until: UNTIL.close, hidden: true })
+    // The client's own Parse is answered to it; one sent for its Bind is not, its error is.
+    relay.send(parseMessage(plan.name, statement.rest), {
+      until: UNTIL.parse,
+      hidden: !own,
+      showError: true,
+      onError: () => prepared.wireForget(statement.key),
+    })
+    return plan.name
+  }
+
+  /** The backend's name of a client's statement, prepared there first when needed. */
+  private backendName(relay: Relay, statement: ClientStatement): string {
+    return (
+      relay.connection.prepared.wireName(statement.key) ?? this.prepare(relay, statement, false)
+    )
   }
 }

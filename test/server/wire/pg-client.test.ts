@@ -290,3 +290,31 @@ describe('readonly tokens on the wire', () => {
     expect((await client.query('select 2 as two')).rows).toEqual([{ two: 2 }])
   })
 })
+
+describe('wire sessions across a config reload', () => {
+  it('ends a session whose token a reload removed, at its next transaction, with 28P01', async () => {
+    let next: Config | undefined
+    const t = await startWireGateway(
+      { pool: { min: 0, max: 2 } },
+      { loadConfig: async () => next! },
+    )
+    try {
+      const revoked = await pgClient(t, t.readonlyToken)
+      const kept = await pgClient(t)
+      const metrics = await t.gateway.metrics.render()
+      expect(metrics).toContain('sluice_wire_sessions{transport="tcp"} 2')
+      const main = t.gateway.config.tenants.main!
+      next = {
+        ...t.gateway.config,
+        tenants: { main: { ...main, tokens: main.tokens.filter((e) => e.role === 'readwrite') } },
+      }
+      await t.gateway.admin.reload()
+      const error = await caught(() => revoked.query('select 1'))
+      expect(error.code).toBe('28P01')
+      expect((await kept.query('select 1 as one')).rows).toEqual([{ one: 1 }])
+      await kept.end()
+    } finally {
+      await t.close()
+    }
+  })
+})

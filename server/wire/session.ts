@@ -15,6 +15,7 @@ import { LightSignal } from '../lifecycle/abort.js'
 import type { Tenant } from '../tenants/tenant.js'
 import type { Role } from '../tenants/tokens.js'
 import { errorFieldsOf } from './errors.js'
+import { ClientSocket } from './client-socket.js'
 import { Lease } from './lease.js'
 import {
   BodyReader,
@@ -51,9 +52,6 @@ const M = {
   copyFail: 102, // 'f'
 } as const
 
-/** Client bytes buffered before the session stops reading its socket. */
-const INBOX_HIGH_BYTES = 1024 * 1024
-
 /** How long PostgreSQL gets to honour a cancel before the socket is closed. */
 const CANCEL_GRACE_MS = 5_000
 
@@ -76,16 +74,12 @@ export class WireSession implements RelaySink {
   readonly transport: WireTransport['kind']
   private readonly secretKey: number
   private readonly server: WireServer
-  private readonly stream: Duplex
-  private readonly reader: MessageReader
+  private readonly client: ClientSocket
   private readonly init: SessionInit
   private tenantName: string
   private readOnly: boolean
   private readonly statements = new ClientStatements()
   private readonly signal = new LightSignal()
-  private readonly inbox: WireMessage[] = []
-  private inboxHead = 0
-  private inboxBytes = 0
   /** Why the inbox waits: a backend being borrowed, a gateway query, a readonly cycle. */
   private stall: 'lease' | 'setup' | 'cycle' | 'end' | undefined
   private lease: Lease | undefined
@@ -99,9 +93,6 @@ export class WireSession implements RelaySink {
   private cycleEnded = false
   /** An error was answered without a backend: skip to the next Sync. */
   private skippingClient = false
-  private out: Buffer[] = []
-  private clientFull = false
-  private backendBlocked = false
   private closed = false
   private draining = false
   private idleTimer: ReturnType<typeof setTimeout> | undefined
@@ -115,23 +106,24 @@ export class WireSession implements RelaySink {
   constructor(server: WireServer, init: SessionInit) {
     this.server = server
     this.init = init
-    this.stream = init.stream
     this.transport = init.transport.kind
-    this.reader = init.reader
     // The handshake read with PostgreSQL's startup limit; messages get the body limit.
-    this.reader.maxLength = init.maxMessageBytes
+    init.reader.maxLength = init.maxMessageBytes
+    this.client = new ClientSocket(init.stream, init.reader, {
+      messages: () => {
+        clearTimeout(this.idleTimer)
+        this.pump()
+      },
+      gone: () => this.finish('client closed the connection'),
+      full: (full) => this.lease?.relay.pause(full),
+      violation: (error) => this.protocolViolation(error),
+    })
     this.tenantName = init.tenant.name
     this.readOnly = init.role === 'readonly'
     const key = server.register(this)
     this.processId = key.processId
     this.secretKey = key.secretKey
     this.greet()
-    this.stream.on('data', this.onData)
-    this.stream.on('drain', this.onDrain)
-    // A WebSocket's stream ends without closing (its write side stays open): 'end' too.
-    this.stream.on('end', this.onClose)
-    this.stream.on('close', this.onClose)
-    this.stream.on('error', this.onClose)
     this.server.deps.logger.info(
       {
         session: this.processId,
@@ -144,7 +136,7 @@ export class WireSession implements RelaySink {
       'wire session opened',
     )
     // Messages the client pipelined behind its password (Neon's pipelineConnect).
-    this.onData(undefined)
+    this.client.start()
   }
 
   /** A CancelRequest with this session's key. */
@@ -168,18 +160,11 @@ export class WireSession implements RelaySink {
   // ---- RelaySink ----
 
   toClient(data: Buffer): void {
-    this.out.push(data)
+    this.client.send(data)
   }
 
   flush(): void {
-    if (this.out.length === 0 || this.closed) return
-    const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out)
-    this.out = []
-    if (!this.stream.write(data) && !this.clientFull) {
-      // The client reads slowly: stop reading PostgreSQL until it catches up.
-      this.clientFull = true
-      this.lease?.relay.pause(true)
-    }
+    this.client.flush()
   }
 
   notice(fields: Map<string, string>): boolean {
@@ -208,8 +193,7 @@ export class WireSession implements RelaySink {
   }
 
   backendFull(full: boolean): void {
-    this.backendBlocked = full
-    this.updateReading()
+    this.client.blockOnBackend(full)
   }
 
   lost(): void {
@@ -246,58 +230,19 @@ export class WireSession implements RelaySink {
     this.flush()
   }
 
-  private readonly onData = (chunk: Buffer | undefined) => {
-    if (this.closed) return
-    if (chunk) this.reader.push(chunk)
-    clearTimeout(this.idleTimer)
-    try {
-      let next: WireMessage | undefined
-      while ((next = this.reader.next())) {
-        this.inbox.push(next)
-        this.inboxBytes += next.end - next.start
-      }
-    } catch (error) {
-      return this.protocolViolation(error)
-    }
-    this.pump()
-  }
-
-  private readonly onDrain = () => {
-    if (!this.clientFull) return
-    this.clientFull = false
-    this.lease?.relay.pause(false)
-  }
-
-  private readonly onClose = () => {
-    if (this.closed) return
-    this.finish('client closed the connection')
-  }
-
-  private updateReading(): void {
-    if (this.closed) return
-    const full = this.backendBlocked || this.inboxBytes > INBOX_HIGH_BYTES
-    if (full && !this.stream.isPaused()) this.stream.pause()
-    else if (!full && this.stream.isPaused()) this.stream.resume()
-  }
-
   /** Handles queued client messages until one must wait. */
   private pump(): void {
     try {
-      while (!this.closed && this.stall === undefined && this.inboxHead < this.inbox.length) {
-        const next = this.inbox[this.inboxHead]!
+      let next: WireMessage | undefined
+      while (!this.closed && this.stall === undefined && (next = this.client.peek())) {
         if (!this.handle(next)) break
-        this.inboxHead++
-        this.inboxBytes -= next.end - next.start
+        this.client.consume()
       }
     } catch (error) {
       return this.protocolViolation(error)
     }
-    if (this.inboxHead === this.inbox.length) {
-      this.inbox.length = 0
-      this.inboxHead = 0
-    }
     this.lease?.relay.flushOut()
-    this.updateReading()
+    this.client.updateReading()
     this.flush()
   }
 
@@ -513,7 +458,7 @@ export class WireSession implements RelaySink {
         lease.tenant.config.transactions.maxTimeoutMs,
       )
     }
-    const quiet = !lease.relay.busy && this.inboxHead >= this.inbox.length
+    const quiet = !lease.relay.busy && this.client.peek() === undefined
     if (status === 'I' && !lease.relay.busy && (this.releaseNext || (quiet && !this.pinned)))
       this.release()
     else if (status !== 'I' && quiet) {
@@ -571,7 +516,7 @@ export class WireSession implements RelaySink {
     this.tenantName = lease.tenant.name
     this.readOnly = principal.role === 'readonly'
     this.lease = lease
-    if (this.clientFull) lease.relay.pause(true)
+    if (this.client.isFull) lease.relay.pause(true)
     const { settings } = this.init.client
     if (settings.size > 0) {
       const result = await lease.relay.query(applySettingsSql(settings))
@@ -590,12 +535,11 @@ export class WireSession implements RelaySink {
     const fields = errorFieldsOf(error)
     if (this.closed) return
     if (fields.severity === 'FATAL') return this.terminate(fields)
-    const next = this.inbox[this.inboxHead]
+    const next = this.client.peek()
     this.stall = undefined
     this.toClient(errorResponse(fields))
     if (next) {
-      this.inboxHead++
-      this.inboxBytes -= next.end - next.start
+      this.client.consume()
       if (next.type === M.query) this.toClient(readyForQuery('I'))
       else this.skippingClient = true
     }
@@ -673,17 +617,13 @@ export class WireSession implements RelaySink {
 
   private finish(reason: string): void {
     if (this.closed) return
-    this.flush()
     this.closed = true
     this.signal.abort()
     clearTimeout(this.idleTimer)
     clearTimeout(this.transactionTimer)
     this.release()
     this.server.unregister(this)
-    this.stream.off('data', this.onData)
-    this.stream.end()
-    // A client that never reads what is left cannot keep the socket.
-    setTimeout(() => this.stream.destroy(), 5_000).unref()
+    this.client.close()
     this.server.deps.logger.info(
       {
         session: this.processId,

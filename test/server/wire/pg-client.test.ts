@@ -1,6 +1,7 @@
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type pg from 'pg'
+import type { Config } from '../../../server/config/schema.js'
 import { admin, backends, eventually } from '../../helpers/gateway.js'
 import { pgClient, startWireGateway, type WireGateway } from '../../helpers/wire.js'
 

@@ -141,10 +141,18 @@ function wireSection(r: BenchResults): string {
   const rows = runs.map((w) => {
     const same = (system: WireRun['system']) =>
       runs.find((o) => o.system === system && o.mode === w.mode && o.concurrency === w.concurrency)
+    if (w.errors < 0) {
+      return `| ${w.mode} | ${w.concurrency} | ${w.system} | failed: \`prepared statement "P_0" already exists\` | | | | | |`
+    }
     const bouncer = same('PgBouncer')
     const direct = same('PostgreSQL (direct)')
-    const added = direct ? `+${((w.p50 - direct.p50) * 1000).toFixed(0)} µs` : 'n/a'
-    return `| ${w.mode} | ${w.concurrency} | ${w.system} | ${rate(w.tps)} | ${formatMs(w.p50)} | ${formatMs(w.p99)} | ${w.system === 'PostgreSQL (direct)' ? '—' : added} | ${bouncer ? ratio(w.tps / bouncer.tps) : 'n/a'} | ${w.errors} |`
+    const us = direct ? Math.round((w.p50 - direct.p50) * 1000) : Number.NaN
+    const added =
+      w.system === 'PostgreSQL (direct)' || !Number.isFinite(us)
+        ? '—'
+        : `${us >= 0 ? '+' : '−'}${Math.abs(us)} µs`
+    const versus = bouncer && bouncer.errors >= 0 ? ratio(w.tps / bouncer.tps) : 'n/a'
+    return `| ${w.mode} | ${w.concurrency} | ${w.system} | ${rate(w.tps)} | ${formatMs(w.p50)} | ${formatMs(w.p99)} | ${added} | ${versus} | ${w.errors} |`
   })
   return `## PostgreSQL protocol (pgbench)
 
@@ -156,7 +164,9 @@ Parse/Bind/Execute/Sync with the unnamed statement each time; \`-M prepared\` pr
 named statement once per client connection, which PgBouncer (1.18, without
 \`max_prepared_statements\`) passes to whichever backend runs it and Sluice prepares again
 on each backend that needs it. "Added p50" is the median latency over the direct connection's
-at the same concurrency. Sluice runs with its default config (a log line per transaction).
+at the same concurrency (at c=64 both poolers queue 64 clients onto 16 backends, which the
+direct connections do not). Sluice runs with its default config: info-level session lines,
+a debug line and the request metrics per transaction.
 
 | mode | clients | system | tps | p50 | p99 | added p50 | × PgBouncer | errors |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- |

@@ -21,6 +21,8 @@ import { UNTIL, type Relay } from './relay.js'
 
 /** Statements one session may hold: a client that never closes them cannot grow for ever. */
 export const MAX_CLIENT_STATEMENTS = 10_000
+/** And their text, in bytes: 10,000 statements of a megabyte each would not fit in memory. */
+export const MAX_CLIENT_STATEMENT_BYTES = 16 * 1024 * 1024
 
 /** A Parse that fails in PostgreSQL's parser, to make a refusal fail the way PostgreSQL does. */
 const POISON = Buffer.concat([cstring('SLUICE REFUSED'), Buffer.from([0, 0])])
@@ -94,6 +96,7 @@ function missingStatement(name: string): ErrorFields {
 /** The statements of one client session, and how its extended-protocol messages map. */
 export class ClientStatements {
   private readonly byName = new Map<string, ClientStatement>()
+  private bytes = 0
   /** The unnamed statement's text: PostgreSQL's own, known here for the checks at Bind. */
   private unnamed: { text: string; analysis: SqlAnalysis } | undefined
 
@@ -112,11 +115,14 @@ export class ClientStatements {
         message: `prepared statement "${parsed.name}" already exists`,
       })
     }
-    if (this.byName.size >= MAX_CLIENT_STATEMENTS) {
+    if (
+      this.byName.size >= MAX_CLIENT_STATEMENTS ||
+      this.bytes + parsed.rest.length > MAX_CLIENT_STATEMENT_BYTES
+    ) {
       return this.refuse(relay, {
         severity: 'ERROR',
         code: '53400',
-        message: `a session may hold at most ${MAX_CLIENT_STATEMENTS} prepared statements: close some`,
+        message: `a session may hold at most ${MAX_CLIENT_STATEMENTS} prepared statements of ${MAX_CLIENT_STATEMENT_BYTES / 1024 / 1024} MiB in all: close some`,
       })
     }
     const statement: ClientStatement = {
@@ -126,6 +132,7 @@ export class ClientStatements {
       analysis: analyzeSql(parsed.text),
     }
     this.byName.set(parsed.name, statement)
+    this.bytes += statement.rest.length
     // Already prepared on this backend (by this client or another): answered here.
     if (relay.connection.prepared.wireName(statement.key) !== undefined)
       relay.answer(PARSE_COMPLETE)
@@ -175,7 +182,11 @@ export class ClientStatements {
     if (body[0] !== 83) return false
     const name = new BodyReader(body.subarray(1)).cstring()
     if (name === '') return false
-    this.byName.delete(name)
+    const statement = this.byName.get(name)
+    if (statement) {
+      this.byName.delete(name)
+      this.bytes -= statement.rest.length
+    }
     return true
   }
 

@@ -25,6 +25,8 @@ import { runProfile } from './scenarios/profile.js'
 import { runServerless } from './scenarios/serverless.js'
 import { runStorm } from './scenarios/storm.js'
 import { runThroughput } from './scenarios/throughput.js'
+import { runWire } from './scenarios/wire.js'
+import { freePort } from './lib/system.js'
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url))
 const MAX_CONNECTIONS = 100
@@ -48,8 +50,9 @@ function log(line: string): void {
   console.log(`[${s}s] ${line}`)
 }
 
-function gatewayConfig(db: BenchDatabase, token: string): ConfigInput {
+function gatewayConfig(db: BenchDatabase, token: string, pgPort: number): ConfigInput {
   return {
+    server: { pgPort },
     tenants: {
       bench: {
         connection: { url: db.url },
@@ -84,7 +87,8 @@ async function main(): Promise<void> {
     })
     cleanups.push(() => bouncer.stop())
     const token = randomBytes(24).toString('base64url')
-    const config = gatewayConfig(db, token)
+    const pgPort = await freePort()
+    const config = gatewayConfig(db, token, pgPort)
     const gateway: BenchGateway = await startGateway(config)
     cleanups.push(() => gateway.stop())
     log(`PostgreSQL :${db.port}, PgBouncer :${bouncer.port}, Sluice :${gateway.port}`)
@@ -103,6 +107,7 @@ async function main(): Promise<void> {
       serverless: [],
       throughput: [],
       storm: [],
+      wire: [],
       memory: undefined,
       profile: undefined,
     }
@@ -138,6 +143,18 @@ async function main(): Promise<void> {
           poolSize: POOL_SIZE,
         },
         quick ? [1, 64] : [1, 16, 64, 256],
+        throughputSeconds,
+        log,
+      )
+    }
+    if (!skip.has('wire')) {
+      results.wire = await runWire(
+        {
+          databaseUrl: db.url,
+          pgbouncerUrl: bouncer.url,
+          gatewayUrl: `postgres://bench:${token}@127.0.0.1:${pgPort}/bench`,
+        },
+        quick ? [1, 64] : [1, 16, 64],
         throughputSeconds,
         log,
       )

@@ -15,6 +15,7 @@ export const LAYERS = [
   ['tenants'],
   ['engine'],
   ['admin'],
+  ['wire'],
   ['http'],
   ['embedded'],
   ['gateway.ts', 'index.ts'],

@@ -6,6 +6,7 @@
  * `close()` drains and closes everything. docs/architecture.md draws the map.
  */
 import type { Hono } from 'hono'
+import type { Server as NetServer } from 'node:net'
 import { createAdmin, type Admin } from './admin/admin.js'
 import type { Config } from './config/schema.js'
 import { TransactionRegistry } from './engine/transactions.js'
@@ -14,6 +15,7 @@ import { createApp } from './http/app.js'
 import type { HttpDeps } from './http/deps.js'
 import type { GatewayEnv } from './http/env.js'
 import { createRequestListener, type RequestListener } from './http/listener.js'
+import { createUpgradeListener, type UpgradeListener } from './http/websocket.js'
 import { Lifecycle } from './lifecycle/lifecycle.js'
 import { silentLogger, type Logger } from './log/logger.js'
 import { logPoolEvent } from './log/pool-log.js'
@@ -23,6 +25,8 @@ import type { PoolEvent } from './pool/pool.js'
 import { readiness, type Readiness } from './tenants/readiness.js'
 import { createTenant, type Tenant } from './tenants/tenant.js'
 import { TenantSet } from './tenants/tenant-set.js'
+import { WireServer, type WireOptions } from './wire/server.js'
+import { createPgListener, pgTlsContext } from './wire/tcp.js'
 
 /** Options of {@link createGateway}. */
 export interface GatewayOptions {
@@ -38,6 +42,8 @@ export interface GatewayOptions {
   reportBug?: ReportBug
   /** Extra routes mounted before the v1 API. */
   extraRoutes?: (app: Hono<GatewayEnv>) => void
+  /** Options of the PostgreSQL protocol side (server/wire/). */
+  wire?: WireOptions
 }
 
 /** A running gateway's handle. */
@@ -49,6 +55,18 @@ export interface Gateway {
    * Hono for speed (server/http/direct-query.ts). Use it with `http.createServer`.
    */
   readonly listener: RequestListener
+  /**
+   * The HTTP server's 'upgrade' listener: the PostgreSQL protocol over WebSocket at `/v2`
+   * (Neon's `wsProxy`, server/http/websocket.ts).
+   */
+  readonly upgrade: UpgradeListener
+  /** The PostgreSQL protocol's sessions, whichever listener they came through. */
+  readonly wire: WireServer
+  /**
+   * A TCP server speaking the PostgreSQL protocol (with `server.pgTls`, TLS after
+   * SSLRequest), not yet listening: the CLI listens on `server.pgPort`.
+   */
+  createPgListener(): NetServer
   readonly tenants: ReadonlyMap<string, Tenant>
   readonly lifecycle: Lifecycle
   readonly transactions: TransactionRegistry
@@ -115,8 +133,20 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     extraRoutes: options.extraRoutes,
   }
   const app = createApp(deps)
+  const wire = new WireServer(
+    {
+      admission: deps,
+      config: () => set.config,
+      logger,
+      recorder: deps.recorder,
+      metrics,
+      reportBug,
+    },
+    options.wire,
+  )
 
   let listener: RequestListener | undefined
+  let upgrade: UpgradeListener | undefined
   let closing: Promise<void> | undefined
   return {
     get config() {
@@ -127,6 +157,12 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       listener ??= createRequestListener(app, deps)
       return listener
     },
+    get upgrade() {
+      upgrade ??= createUpgradeListener(wire, config.server.bodyLimitBytes)
+      return upgrade
+    },
+    wire,
+    createPgListener: () => createPgListener(wire, pgTlsContext(config)),
     tenants: set.tenants,
     lifecycle,
     transactions,
@@ -140,12 +176,15 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     close(graceMs = set.config.server.shutdownGraceMs) {
       closing ??= (async () => {
         lifecycle.draining = true
+        // Idle wire sessions close now; the others when their transaction ends.
+        wire.drain()
         // In-flight requests and open transactions share one grace period; then what is
         // left is rolled back and every connection closes.
         const deadline = Date.now() + graceMs
         const requestsDone = await lifecycle.settled(graceMs)
         const transactionsDone = await transactions.settled(Math.max(0, deadline - Date.now()))
         await transactions.closeAll()
+        wire.close()
         const finished = requestsDone && transactionsDone
         await Promise.all([
           ...[...set.tenants.values()].map((t) => (finished ? t.pool.close() : t.pool.destroy())),

@@ -3,11 +3,12 @@
  * through PgBouncer, and wrk through Sluice, for `SELECT 1` and an indexed point query.
  * Each run is bounded by time; a short warm-up run comes first and is not counted.
  */
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { startMinimalServer } from '../lib/minimal-server.js'
+import { pgbench } from '../lib/pgbench.js'
 import { ITEM_ROWS, POINT_SQL } from '../lib/postgres.js'
 import { percentile } from '../lib/stats.js'
 import { run } from '../lib/system.js'
@@ -89,74 +90,21 @@ async function inProcess(
   }
 }
 
-async function pgbench(
+async function bouncer(
   url: string,
   workload: Workload,
   concurrency: number,
   seconds: number,
 ): Promise<ThroughputRun> {
-  const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-pgbench-'))
-  try {
-    const script = join(dir, 'script.sql')
-    await writeFile(
-      script,
-      workload === 'SELECT 1'
-        ? 'SELECT 1;\n'
-        : `\\set id random(1, ${ITEM_ROWS})\n${POINT_SQL.replace('$1', ':id')};\n`,
-    )
-    const parsed = new URL(url)
-    const env = { ...process.env, PGPASSWORD: decodeURIComponent(parsed.password) }
-    const base = [
-      '-h',
-      '127.0.0.1',
-      '-p',
-      parsed.port,
-      '-U',
-      decodeURIComponent(parsed.username),
-      '-n',
-      '-M',
-      'extended',
-      '-f',
-      script,
-      '-c',
-      String(concurrency),
-      '-j',
-      '1',
-    ]
-    const database = parsed.pathname.slice(1)
-    await run('pgbench', [...base, '-T', '1', database], { env })
-    const prefix = join(dir, 'tx')
-    const output = await run(
-      'pgbench',
-      [...base, '-T', String(seconds), '-l', `--log-prefix=${prefix}`, database],
-      { env, timeoutMs: (seconds + 60) * 1000 },
-    )
-    const latencies: number[] = []
-    let errors = 0
-    for (const file of await readdir(dir)) {
-      if (!file.startsWith('tx')) continue
-      for (const line of (await readFile(join(dir, file), 'utf8')).split('\n')) {
-        const fields = line.split(' ')
-        if (fields.length < 3) continue
-        // client_id transaction_no time(µs) script_no epoch µs; time is "failed" on error
-        const us = Number(fields[2])
-        if (Number.isFinite(us)) latencies.push(us / 1000)
-        else errors++
-      }
-    }
-    latencies.sort((a, b) => a - b)
-    const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(output)
-    return {
-      system: 'PgBouncer (pgbench)',
-      workload,
-      concurrency,
-      rps: tps ? Number(tps[1]) : latencies.length / seconds,
-      p50: percentile(latencies, 50),
-      p99: percentile(latencies, 99),
-      errors,
-    }
-  } finally {
-    await rm(dir, { recursive: true, force: true })
+  const result = await pgbench(url, workload, 'extended', concurrency, seconds)
+  return {
+    system: 'PgBouncer (pgbench)',
+    workload,
+    concurrency,
+    rps: result.tps,
+    p50: result.p50,
+    p99: result.p99,
+    errors: result.errors,
   }
 }
 
@@ -236,7 +184,7 @@ export async function runThroughput(
       for (const concurrency of concurrencies) {
         const group = [
           await inProcess(targets.databaseUrl, targets.poolSize, workload, concurrency, seconds),
-          await pgbench(targets.pgbouncerUrl, workload, concurrency, seconds),
+          await bouncer(targets.pgbouncerUrl, workload, concurrency, seconds),
           await wrk(
             minimal.url,
             '-',

@@ -102,17 +102,23 @@ async function serve(request: ServeRequest, io: CliIo, env: Env): Promise<void> 
         'internal error (a bug: please report it)',
       ),
   })
-  const { host, port } = config.server
+  const { host, port, pgPort } = config.server
   const server = createHttpServer(gateway.listener)
+  server.on('upgrade', gateway.upgrade)
+  const pgServer = pgPort === undefined ? undefined : gateway.createPgListener()
   try {
     await gateway.start()
     await listen(server, host, port)
+    if (pgServer) await listen(pgServer, host, pgPort!)
   } catch (error) {
+    server.close()
+    pgServer?.close()
     await gateway.close(0)
     await embedded?.stop()
     throw redacted(error, secretsOf(config))
   }
   server.on('error', (error) => logger.error({ error: errorMessage(error) }, 'server error'))
+  pgServer?.on('error', (error) => logger.error({ error: errorMessage(error) }, 'server error'))
   process.on('SIGHUP', function reloadOnHangup() {
     gateway.admin.reload().then(
       (report) => io.out(`sluice: config reloaded: ${JSON.stringify(report)}`),
@@ -139,6 +145,7 @@ async function serve(request: ServeRequest, io: CliIo, env: Env): Promise<void> 
       process.exit(1)
     }, graceMs + 15_000).unref()
     server.close()
+    pgServer?.close()
     const closeIdle = setInterval(() => server.closeIdleConnections(), 100)
     await gateway.close()
     clearInterval(closeIdle)
@@ -176,6 +183,10 @@ async function serve(request: ServeRequest, io: CliIo, env: Env): Promise<void> 
     io.out(
       `sluice: try: curl -s ${base}/v1/query -H 'Authorization: Bearer ${printToken}' -d '{"sql":"select now() as t"}'`,
     )
+  }
+  if (pgServer) {
+    const address = `${host}:${(pgServer.address() as AddressInfo).port}`
+    io.out(`sluice: PostgreSQL protocol on ${address} (docs/wire.md)`)
   }
   io.out(`sluice: listening on ${base}`)
 }

@@ -23,6 +23,7 @@ export type Env = Record<string, string | undefined>
 export interface ServerOverrides {
   host?: string
   port?: number
+  pgPort?: number
   adminToken?: string
   logLevel?: LogConfig['level']
 }
@@ -48,17 +49,21 @@ export function databaseUrlProblems(name: string, url: string): string[] {
   return parsed.problems.map((problem) => `${name} (${shown}): ${problem}`)
 }
 
-/** Reads PORT, HOST, SLUICE_ADMIN_TOKEN and SLUICE_LOG_LEVEL; lists every problem. */
+/** Reads PORT, HOST, SLUICE_PG_PORT, SLUICE_ADMIN_TOKEN and SLUICE_LOG_LEVEL; lists every problem. */
 export function readServerOverrides(env: Env): { overrides: ServerOverrides; problems: string[] } {
   const overrides: ServerOverrides = {}
   const problems: string[] = []
   const host = envValue(env, 'HOST')
   if (host !== undefined) overrides.host = host
-  const port = envValue(env, 'PORT')
-  if (port !== undefined) {
+  for (const [name, key] of [
+    ['PORT', 'port'],
+    ['SLUICE_PG_PORT', 'pgPort'],
+  ] as const) {
+    const port = envValue(env, name)
+    if (port === undefined) continue
     const number = Number(port)
-    if (/^\d+$/.test(port) && number <= 65535) overrides.port = number
-    else problems.push(`PORT (${JSON.stringify(port)}) must be a port number from 0 to 65535`)
+    if (/^\d+$/.test(port) && number <= 65535) overrides[key] = number
+    else problems.push(`${name} (${JSON.stringify(port)}) must be a port number from 0 to 65535`)
   }
   const adminToken = envValue(env, 'SLUICE_ADMIN_TOKEN')
   if (adminToken !== undefined) {
@@ -83,6 +88,7 @@ export function applyOverrides(config: Config, overrides: ServerOverrides): Conf
   const server = { ...config.server }
   if (overrides.host !== undefined) server.host = overrides.host
   if (overrides.port !== undefined) server.port = overrides.port
+  if (overrides.pgPort !== undefined) server.pgPort = overrides.pgPort
   if (overrides.adminToken !== undefined && server.adminToken === undefined)
     server.adminToken = overrides.adminToken
   if (overrides.logLevel !== undefined) server.log = { ...server.log, level: overrides.logLevel }

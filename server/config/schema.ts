@@ -178,6 +178,20 @@ export const serverSchema = z
       .default(true)
       .describe('Serve /metrics without a token; false = require the admin token'),
     log: logSchema.prefault({}),
+    pgPort: int(0)
+      .max(65535)
+      .optional()
+      .describe(
+        'Also serve the PostgreSQL protocol on this TCP port (psql, pg, pgbench…); off when unset (docs/wire.md)',
+      ),
+    pgTls: z
+      .object({
+        certFile: z.string().min(1).describe('PEM certificate (chain) of the pgPort listener'),
+        keyFile: z.string().min(1).describe('PEM private key of that certificate'),
+      })
+      .strict()
+      .optional()
+      .describe('TLS for pgPort: SSLRequest is answered with S when set, N otherwise'),
   })
   .strict()
 

@@ -24,7 +24,34 @@ export interface SqlAnalysis {
   copyStream: boolean
   /** The highest `$n` parameter used (0 for none): PostgreSQL expects exactly that many. */
   maxParam: number
+  /**
+   * Holds a word that may leave state in the session (SET, LISTEN, PREPARE, temp tables,
+   * advisory locks…). Only a hint for the wire protocol, which then asks PostgreSQL whether
+   * to pin the session to its backend (server/wire/session-state.ts). Isolation never rests
+   * on it: every borrow is reset whatever ran (server/pool/session-reset.ts).
+   */
+  sessionWords: boolean
 }
+
+const SESSION_WORDS = new Set([
+  'set',
+  'reset',
+  'set_config',
+  'prepare',
+  'deallocate',
+  'listen',
+  'unlisten',
+  'temp',
+  'temporary',
+  'pg_temp',
+  'declare',
+  'discard',
+  'load',
+  'lock',
+  'do',
+  'call',
+  'setseed',
+])
 
 const TRANSACTION_LEADS = new Set(['begin', 'start', 'commit', 'end', 'rollback', 'abort'])
 
@@ -57,6 +84,7 @@ function scan(sql: string): SqlAnalysis {
   let transactionControl = false
   let copyStream = false
   let maxParam = 0
+  let sessionWords = false
   const length = sql.length
   let i = 0
 
@@ -72,6 +100,7 @@ function scan(sql: string): SqlAnalysis {
       // ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name only unwinds to a savepoint.
       transactionControl = false
     }
+    if (SESSION_WORDS.has(w) || w.includes('advisory')) sessionWords = true
     if ((w === 'stdin' || w === 'stdout') && statementLead === 'copy') copyStream = true
     wordsInStatement++
   }
@@ -163,5 +192,5 @@ function scan(sql: string): SqlAnalysis {
     if (c > 32 && wordsInStatement === 0) word('')
     i++
   }
-  return { statements, leading, transactionControl, copyStream, maxParam }
+  return { statements, leading, transactionControl, copyStream, maxParam, sessionWords }
 }

@@ -21,8 +21,10 @@ export interface RequestLogOptions {
   metrics?: Metrics
 }
 
-// Probes and scrapes come every few seconds: log them only at debug, unless they fail.
-const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics'])
+// Probes and scrapes come every few seconds: log them only at debug, unless they fail. So
+// do the transactions of PostgreSQL protocol sessions (server/wire/), whose sessions log at
+// info: a line per transaction would cost pgbench-rate clients a write each.
+const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics', 'pg-tcp', 'pg-websocket'])
 
 /** A short, stable id of a SQL text: groups slow statements without logging their text. */
 export function sqlHash(sql: string): string {

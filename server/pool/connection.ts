@@ -3,6 +3,7 @@
  * decides on (age, idle time, whether it broke or was cancelled).
  */
 import { connect as netConnect } from 'node:net'
+import type { Duplex } from 'node:stream'
 import pg from 'pg'
 import { PreparedStatements, isStalePlan, type PreparedOptions } from './prepared.js'
 import { Statement, type StatementOptions, type StatementOutcome } from './statement.js'
@@ -21,6 +22,17 @@ interface BackendKey {
   secretKey: number | null
 }
 
+// pg's protocol connection and its socket (a TLS socket once upgraded); not in @types/pg.
+interface PgInternals {
+  connection: { stream: Duplex; on(event: string, listener: (msg: never) => void): void }
+  _txStatus: string | null
+}
+
+/** A socket lent out by {@link Connection.detach}: raw bytes both ways. */
+export interface RawSocket {
+  readonly stream: Duplex
+}
+
 /** A pooled connection. Created by {@link openConnection}. */
 export class Connection {
   readonly id = nextId++
@@ -35,15 +47,22 @@ export class Connection {
   cancelled = false
   /** The named prepared statements of this session. */
   readonly prepared: PreparedStatements
+  /** The ParameterStatus values PostgreSQL reported at startup (server_version, TimeZone…). */
+  readonly parameters: ReadonlyMap<string, string>
   private readonly cancelTarget: CancelTarget
+  /** pg's own data listeners, while the socket is detached. */
+  private pgListeners: ((...args: unknown[]) => void)[] | undefined
+  private rawListener: ((chunk: Buffer) => void) | undefined
 
   constructor(
     client: pg.Client,
     lifetimeMs: number,
     cancelTarget: CancelTarget,
     prepared: PreparedOptions = { threshold: null, max: 0 },
+    parameters: ReadonlyMap<string, string> = new Map(),
   ) {
     this.client = client
+    this.parameters = parameters
     this.cancelTarget = cancelTarget
     this.prepared = new PreparedStatements(`sluice_${this.id}`, prepared)
     // Up to 5% earlier, so connections opened together do not all recycle together.
@@ -124,6 +143,40 @@ export class Connection {
     })
   }
 
+  // ---- Raw access, for the PostgreSQL protocol relay (server/wire/) ----
+
+  /**
+   * Lends the socket itself: pg's parser stops seeing the bytes PostgreSQL sends, which go to
+   * `onData` instead, until {@link attach}. Only for a borrowed connection at a ReadyForQuery
+   * boundary (pg's parser holds no partial message then), with nothing queued on the client.
+   */
+  detach(onData: (chunk: Buffer) => void): RawSocket {
+    const { stream } = (this.client as unknown as PgInternals).connection
+    if (this.pgListeners) throw new Error('connection already detached')
+    this.pgListeners = stream.listeners('data') as ((...args: unknown[]) => void)[]
+    // Swapped in one step: a flowing stream would drop a chunk that found no listener.
+    for (const listener of this.pgListeners) stream.off('data', listener)
+    this.rawListener = onData
+    stream.on('data', onData)
+    return { stream }
+  }
+
+  /**
+   * Gives the socket back to pg at a ReadyForQuery boundary, with the transaction status
+   * PostgreSQL last reported on it ('I', 'T' or 'E'), so the pool's release sees the truth.
+   */
+  attach(transactionStatus: string): void {
+    const internals = this.client as unknown as PgInternals
+    const { stream } = internals.connection
+    if (!this.pgListeners || !this.rawListener) return
+    stream.off('data', this.rawListener)
+    for (const listener of this.pgListeners) stream.on('data', listener)
+    this.pgListeners = undefined
+    this.rawListener = undefined
+    stream.resume()
+    internals._txStatus = transactionStatus
+  }
+
   /** Closes the connection; never throws. */
   async close(): Promise<void> {
     this.broken = true
@@ -145,6 +198,13 @@ export async function openConnection(
   const client = new pg.Client(config)
   // An error before connect() settles is reported by connect(); this keeps it from crashing us.
   client.on('error', () => {})
+  // The wire relay reports these to its clients (server/wire/); pg itself keeps none.
+  const parameters = new Map<string, string>()
+  ;(client as unknown as PgInternals).connection.on(
+    'parameterStatus',
+    (msg: { parameterName: string; parameterValue: string }) =>
+      parameters.set(msg.parameterName, msg.parameterValue),
+  )
   await client.connect()
-  return new Connection(client, lifetimeMs, cancelTarget, prepared)
+  return new Connection(client, lifetimeMs, cancelTarget, prepared, parameters)
 }

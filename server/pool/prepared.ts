@@ -29,6 +29,8 @@ export class PreparedStatements {
   // Both maps are in least-recently-used-first order.
   private readonly names = new Map<string, string>()
   private readonly runs = new Map<string, number>()
+  /** Statements prepared for wire clients (server/wire/), by text and parameter types. */
+  private readonly wire = new Map<string, string>()
   private next = 1
 
   constructor(
@@ -79,6 +81,40 @@ export class PreparedStatements {
   clear(): void {
     this.names.clear()
     this.runs.clear()
+    this.wire.clear()
+  }
+
+  /**
+   * The name under which a wire client's statement (`key`: its text and parameter types) is
+   * prepared on this connection, if it is; marks it recently used.
+   */
+  wireName(key: string): string | undefined {
+    const name = this.wire.get(key)
+    if (name !== undefined) {
+      this.wire.delete(key)
+      this.wire.set(key, name)
+    }
+    return name
+  }
+
+  /**
+   * Names a wire client's statement about to be prepared on this connection (up to `max`
+   * of them, as PgBouncer's max_prepared_statements); `close` is one to close first.
+   */
+  wirePrepare(key: string): { name: string; close?: string } {
+    const plan: { name: string; close?: string } = { name: `${this.prefix}_${this.next++}` }
+    if (this.wire.size >= Math.max(1, this.options.max)) {
+      const [oldest, closing] = this.wire.entries().next().value!
+      this.wire.delete(oldest)
+      plan.close = closing
+    }
+    this.wire.set(key, plan.name)
+    return plan
+  }
+
+  /** Forgets a wire statement (its Parse failed, or PostgreSQL no longer has it). */
+  wireForget(key: string): void {
+    this.wire.delete(key)
   }
 }
 

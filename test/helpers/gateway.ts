@@ -136,5 +136,5 @@ export async function eventually(
  * the direct `/v1/query` path plus the Hono app). Wait for 'listening' before reading the port.
  */
 export function serveGateway(gateway: Gateway): Server {
-  return createServer(gateway.listener).listen(0, '127.0.0.1')
+  return createServer(gateway.listener).on('upgrade', gateway.upgrade).listen(0, '127.0.0.1')
 }

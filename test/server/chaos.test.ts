@@ -1,6 +1,9 @@
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { Client as NeonClient, neonConfig } from '@neondatabase/serverless'
+import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import ws from 'ws'
 import {
   admin,
   backends,
@@ -9,6 +12,7 @@ import {
   startTestGateway,
   type TestGateway,
 } from '../helpers/gateway.js'
+import { pgClient, startWireGateway, type WireGateway } from '../helpers/wire.js'
 
 // A small seeded PRNG, so a failure can be replayed.
 function random(seed: number) {
@@ -161,5 +165,145 @@ describe.each([
     expect(outcomes.get('200')).toBeGreaterThan(total / 3)
     expect(outcomes.get('aborted') ?? 0).toBeGreaterThan(0)
     expect(outcomes.get('STATEMENT_TIMEOUT') ?? 0).toBeGreaterThan(0)
+  }, 120_000)
+})
+
+// The same, over the PostgreSQL protocol: pg over TCP and Neon's driver over the /v2
+// WebSocket, with clients killed mid-statement and mid-transaction, cancels, pinned
+// session state and readonly tokens. The pool must end idle and every session clean.
+describe('chaos over the PostgreSQL protocol', () => {
+  let t: WireGateway
+  beforeAll(async () => {
+    t = await startWireGateway({
+      pool: { min: 2, max: 8, acquireTimeoutMs: 10_000 },
+      transactions: { maxOpenShare: 0.25 },
+    })
+    neonConfig.webSocketConstructor = ws
+    neonConfig.useSecureWebSocket = false
+    neonConfig.wsProxy = (host, port) => `${t.httpHost}/v2?address=${host}:${port}`
+  })
+  afterAll(() => t?.close())
+
+  it('returns the pool to idle, clean, after clients killed mid-statement and mid-transaction', async () => {
+    const next = random(Number(process.env.CHAOS_SEED ?? 11))
+    const outcomes = new Map<string, number>()
+    const note = (key: string) => outcomes.set(key, (outcomes.get(key) ?? 0) + 1)
+    const EXPECTED = new Set(['22012', '42P01', '57014', '25006', '53400', '57P01', 'killed'])
+    // Drops the socket without a Terminate: TCP for pg, the WebSocket for Neon's client.
+    const kill = (client: pg.Client) => {
+      const stream = (client as any).connection.stream
+      if (stream.ws) stream.ws.terminate()
+      else stream.destroy()
+    }
+    const connectTo = async (token = t.token): Promise<pg.Client> => {
+      if (next() < 0.3) {
+        const client = new NeonClient(`postgresql://sluice:${token}@db.invalid/main`)
+        client.on('error', () => {})
+        await client.connect()
+        return client as unknown as pg.Client
+      }
+      return pgClient(t, token)
+    }
+
+    const one = async () => {
+      const roll = next()
+      const client = await connectTo(roll > 0.93 ? t.readonlyToken : t.token)
+      try {
+        if (roll < 0.25) await client.query('select $1::int + 1 as n', [Math.floor(roll * 100)])
+        else if (roll < 0.32) await client.query('select 1/0')
+        else if (roll < 0.4) {
+          await client.query({ name: 'chaos_named', text: 'select $1::text as v', values: ['a'] })
+          await client.query({ name: 'chaos_named', text: 'select $1::text as v', values: ['b'] })
+        } else if (roll < 0.5) {
+          await client.query('begin')
+          await client.query("set local timezone = 'Asia/Tokyo'")
+          await client.query('create temp table chaos_wire (x int) on commit drop')
+          if (next() < 0.5) await client.query('commit')
+          else await client.query('rollback')
+        } else if (roll < 0.6) {
+          // Killed mid-transaction, between statements.
+          await client.query('begin')
+          await client.query('select pg_advisory_xact_lock(99)')
+          note('killed')
+          return kill(client)
+        } else if (roll < 0.68) {
+          // Killed while its statement runs.
+          void client.query('select pg_sleep(0.3)').catch(() => {})
+          await new Promise((resolve) => setImmediate(resolve))
+          note('killed')
+          return kill(client)
+        } else if (roll < 0.76) {
+          await client.query('begin')
+          await client.query("set local statement_timeout = '20ms'")
+          await client.query('select pg_sleep(1)')
+        } else if (roll < 0.86) {
+          const dirt = [
+            "set timezone = 'Asia/Tokyo'",
+            'select pg_advisory_lock(777)',
+            'prepare chaos_p as select 1',
+            'listen chaos',
+            'create temp table chaos_tmp (x int)',
+          ]
+          await client.query(dirt[Math.floor(next() * dirt.length)]!)
+          await client.query('select 1')
+        } else if (roll < 0.93) {
+          // Left inside a transaction: closing the session rolls it back.
+          await client.query('begin')
+          await client.query('select 1')
+        } else {
+          await client.query('create table chaos_readonly (x int)')
+        }
+        note('ok')
+      } catch (error) {
+        const code = (error as { code?: string }).code ?? 'none'
+        expect(EXPECTED, String(error)).toContain(code)
+        note(code)
+      }
+      await client.end().catch(() => {})
+    }
+
+    const total = 800
+    let started = 0
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (started < total) {
+          started++
+          await one()
+        }
+      }),
+    )
+
+    const pool = t.gateway.tenants.get('main')!.pool
+    await eventually(() => t.gateway.wire.size === 0, 15_000)
+    await eventually(
+      () => pool.stats().poolInUse === 0 && pool.stats().requestsWaiting === 0,
+      15_000,
+    )
+    expect(t.gateway.wire.pinnedCount()).toBe(0)
+    const stats = pool.stats()
+    expect(stats.poolAvailable).toBe(stats.poolSize)
+    await eventually(async () =>
+      (await backends(t.applicationName)).every((b) => b.state === 'idle'),
+    )
+    const locks = await admin(
+      "select count(*)::int as n from pg_locks l join pg_stat_activity a using (pid) where l.locktype = 'advisory' and a.application_name = $1",
+      [t.applicationName],
+    )
+    expect(locks[0].n).toBe(0)
+    // Every connection, borrowed at once by a wire transaction, shows a clean session.
+    const clients = await Promise.all(Array.from({ length: stats.poolSize }, () => pgClient(t)))
+    await Promise.all(clients.map((c) => c.query('begin')))
+    const answers = await Promise.all(
+      clients.map((c) =>
+        c.query(
+          "select current_setting('timezone') || ',' || (select count(*) from pg_prepared_statements where from_sql) || ',' || (select count(*) from pg_listening_channels()) || ',' || coalesce(to_regclass('chaos_tmp')::text, '-') as state",
+        ),
+      ),
+    )
+    await Promise.all(clients.map((c) => c.query('commit').then(() => c.end())))
+    for (const answer of answers) expect(answer.rows[0].state).toBe('UTC,0,0,-')
+    expect(outcomes.get('ok')).toBeGreaterThan(total / 3)
+    expect(outcomes.get('killed') ?? 0).toBeGreaterThan(0)
+    expect(outcomes.get('57014') ?? 0).toBeGreaterThan(0)
   }, 120_000)
 })

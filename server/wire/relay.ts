@@ -1,0 +1,356 @@
+/**
+ * The backend side of a wire session: one pooled connection's socket, lent by the pool
+ * (`Connection.detach`), with PostgreSQL's messages passed to the client as they come.
+ * Every message the relay sends to PostgreSQL that gets an answer is queued as a
+ * {@link Pending}, so each answer is matched to its request in order: the client's own
+ * messages (their answers go through), the gateway's (answers swallowed: a statement
+ * prepared again on this backend, a session-state probe, the BEGIN READ ONLY of a readonly
+ * token), and answers the relay makes up itself (a ParseComplete for a statement already
+ * prepared here), which are sent once the queue reaches them. After an error PostgreSQL
+ * skips every message up to the next Sync; so does the queue.
+ */
+import type { Duplex } from 'node:stream'
+import type { Connection } from '../pool/connection.js'
+import { cstring, message, readFields } from './messages.js'
+import { MessageReader, bodyOf, type WireMessage } from './reader.js'
+
+// Backend message types, as char codes.
+const T = {
+  parseComplete: 49, // '1'
+  bindComplete: 50, // '2'
+  closeComplete: 51, // '3'
+  commandComplete: 67, // 'C'
+  dataRow: 68, // 'D'
+  error: 69, // 'E'
+  copyIn: 71, // 'G'
+  copyOut: 72, // 'H'
+  emptyQuery: 73, // 'I'
+  notice: 78, // 'N'
+  notification: 65, // 'A'
+  parameterStatus: 83, // 'S'
+  rowDescription: 84, // 'T'
+  ready: 90, // 'Z'
+  noData: 110, // 'n'
+  portalSuspended: 115, // 's'
+} as const
+
+/** The answers that complete each kind of request (a Sync or Query ends at ReadyForQuery). */
+export const UNTIL = {
+  parse: [T.parseComplete],
+  bind: [T.bindComplete],
+  describe: [T.rowDescription, T.noData],
+  execute: [T.commandComplete, T.emptyQuery, T.portalSuspended],
+  close: [T.closeComplete],
+  sync: [T.ready],
+} as const satisfies Record<string, readonly number[]>
+
+/** One request sent to PostgreSQL (or an answer made up by the relay), awaiting its answer. */
+export interface Pending {
+  /** Types that complete it; a `sync` one (Sync, Query, FunctionCall) ends at ReadyForQuery. */
+  readonly until: readonly number[]
+  readonly sync?: boolean
+  /** Sent by the gateway: its answers never reach the client. */
+  readonly hidden?: boolean
+  /** A hidden request whose error the client must see (a statement prepared again for it). */
+  readonly showError?: boolean
+  /** An answer made up by the relay, sent when the queue reaches it. */
+  readonly synthetic?: Buffer
+  /** Sent instead of PostgreSQL's error: a refusal made to fail the way PostgreSQL fails. */
+  readonly replaceError?: Buffer
+  /** ReadyForQuery of a sync request, with the transaction status. */
+  onReady?(status: string, message: Buffer): void
+  /** It failed, or was skipped after an earlier error (then `fields` is undefined). */
+  onError?(fields: Map<string, string> | undefined): void
+  /** A DataRow of a hidden query. */
+  onRow?(body: Buffer): void
+}
+
+/** What the relay tells the session it serves. */
+export interface RelaySink {
+  /** Bytes for the client, in order. */
+  toClient(data: Buffer): void
+  /** Called once a backend chunk is processed: time to write what was collected. */
+  flush(): void
+  /** A NoticeResponse for the client: return false to drop it. */
+  notice(fields: Map<string, string>): boolean
+  /** An error or CommandComplete the client sees (for statement timing and cache upkeep). */
+  clientError(fields: Map<string, string>): void
+  commandComplete(tag: string): void
+  /** PostgreSQL can take no more for now (`true`), or can again. */
+  backendFull(full: boolean): void
+  /** The socket to PostgreSQL closed or failed. */
+  lost(): void
+  /** Nothing came back for a request for longer than the watchdog allows. */
+  stuck(): void
+}
+
+/** What a hidden query returned. */
+export interface HiddenResult {
+  /** The transaction status after it ('' when the connection was lost). */
+  status: string
+  error: Map<string, string> | undefined
+  rows: Buffer[]
+}
+
+/** A Query message. */
+export function queryMessage(sql: string): Buffer {
+  return message('Q', cstring(sql))
+}
+
+/** The relay of one borrowed connection. */
+export class Relay {
+  readonly connection: Connection
+  /** The transaction status of the last ReadyForQuery. */
+  status = 'I'
+  /** An error made PostgreSQL skip messages, and no Sync was sent since. */
+  skipping = false
+  private readonly socket: Duplex
+  private readonly reader = new MessageReader(2 ** 31)
+  private queue: Pending[] = []
+  private head = 0
+  private copyIn = false
+  private closed = false
+  // A run of consecutive forwarded messages in one buffer, written as one slice.
+  private run: Buffer | undefined
+  private runStart = 0
+  private runEnd = 0
+  private watchdog: ReturnType<typeof setTimeout> | undefined
+  /** Bytes for PostgreSQL, written together by {@link flushOut}: one write per batch. */
+  private out: Buffer[] = []
+
+  constructor(
+    connection: Connection,
+    private readonly sink: RelaySink,
+    private readonly watchdogMs: number,
+  ) {
+    this.connection = connection
+    this.socket = connection.detach((chunk) => this.onData(chunk)).stream
+    this.socket.on('close', this.onClose)
+    this.socket.on('drain', this.onDrain)
+  }
+
+  /** Requests still awaiting answers. */
+  get busy(): boolean {
+    return this.head < this.queue.length || this.copyIn
+  }
+
+  /** Queues bytes for PostgreSQL and what answers them; {@link flushOut} writes them. */
+  send(data: Buffer, pending?: Pending): void {
+    if (this.closed) return
+    if (pending) this.push(pending)
+    this.out.push(data)
+  }
+
+  /** Writes what {@link send} queued, in one write (a syscall per message costs a lot). */
+  flushOut(): void {
+    if (this.out.length === 0 || this.closed) return
+    const data = this.out.length === 1 ? this.out[0]! : Buffer.concat(this.out)
+    this.out = []
+    if (!this.socket.write(data)) this.sink.backendFull(true)
+  }
+
+  /** Queues an answer made up by the relay; sent at once when nothing is outstanding. */
+  answer(data: Buffer): void {
+    if (this.head >= this.queue.length) this.emit(data)
+    else this.push({ until: [], synthetic: data })
+  }
+
+  /** Runs gateway SQL whose answers the client never sees. */
+  query(sql: string): Promise<HiddenResult> {
+    return new Promise((resolve) => {
+      const result: HiddenResult = { status: '', error: undefined, rows: [] }
+      this.send(queryMessage(sql), {
+        until: UNTIL.sync,
+        sync: true,
+        hidden: true,
+        onRow: (body) => result.rows.push(Buffer.from(body)),
+        onError: (fields) => (result.error ??= fields ?? new Map([['M', 'connection lost']])),
+        onReady: (status) => {
+          result.status = status
+          resolve(result)
+        },
+      })
+      this.flushOut()
+    })
+  }
+
+  /** Stops reading PostgreSQL (the client reads slowly), or starts again. */
+  pause(paused: boolean): void {
+    if (paused) this.socket.pause()
+    else this.socket.resume()
+  }
+
+  /**
+   * Gives the socket back to pg. Only at a ReadyForQuery boundary (`busy` false); returns
+   * false when the connection must be discarded instead.
+   */
+  detach(): boolean {
+    if (this.closed) return false
+    this.closed = true
+    clearTimeout(this.watchdog)
+    this.socket.off('close', this.onClose)
+    this.socket.off('drain', this.onDrain)
+    if (this.busy || this.reader.pending > 0) {
+      this.abandon()
+      return false
+    }
+    this.connection.attach(this.status)
+    return true
+  }
+
+  private abandon(): void {
+    // Answers still due would reach nobody, and pg's parser cannot resume mid-stream.
+    const pending = this.queue.slice(this.head)
+    this.queue = []
+    this.head = 0
+    for (const item of pending) {
+      if (item.hidden) item.onError?.(undefined)
+      if (item.hidden && item.sync) item.onReady?.('', Buffer.alloc(0))
+    }
+  }
+
+  private readonly onClose = () => {
+    if (this.closed) return
+    this.closed = true
+    clearTimeout(this.watchdog)
+    this.abandon()
+    this.sink.lost()
+  }
+
+  private readonly onDrain = () => this.sink.backendFull(false)
+
+  private push(pending: Pending): void {
+    this.queue.push(pending)
+    if (!pending.synthetic) this.armWatchdog()
+  }
+
+  private armWatchdog(): void {
+    clearTimeout(this.watchdog)
+    if (this.copyIn || this.head >= this.queue.length) {
+      this.watchdog = undefined
+      return
+    }
+    this.watchdog = setTimeout(() => this.sink.stuck(), this.watchdogMs)
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return
+    this.reader.push(chunk)
+    let next: WireMessage | undefined
+    while ((next = this.reader.next())) this.dispatch(next)
+    this.flushRun()
+    if (this.watchdog) this.armWatchdog()
+    this.sink.flush()
+  }
+
+  private emit(data: Buffer): void {
+    this.flushRun()
+    this.sink.toClient(data)
+  }
+
+  private forward(m: WireMessage): void {
+    if (this.run === m.buffer && this.runEnd === m.start) {
+      this.runEnd = m.end
+      return
+    }
+    this.flushRun()
+    this.run = m.buffer
+    this.runStart = m.start
+    this.runEnd = m.end
+  }
+
+  private flushRun(): void {
+    if (!this.run) return
+    const slice = this.run.subarray(this.runStart, this.runEnd)
+    this.run = undefined
+    this.sink.toClient(slice)
+  }
+
+  private pop(): void {
+    this.head++
+    if (this.head === this.queue.length) {
+      this.queue = []
+      this.head = 0
+    }
+    // Answers made up by the relay go out once every earlier request is answered.
+    while (this.head < this.queue.length && this.queue[this.head]!.synthetic) {
+      this.emit(this.queue[this.head]!.synthetic!)
+      this.head++
+    }
+    if (this.head === this.queue.length) {
+      this.queue = []
+      this.head = 0
+    }
+  }
+
+  private dispatch(m: WireMessage): void {
+    const type = m.type
+    const item = this.head < this.queue.length ? this.queue[this.head] : undefined
+    if (type === T.ready) {
+      this.status = String.fromCharCode(m.buffer[m.start + 5]!)
+      this.copyIn = false
+      if (!item) return this.forward(m)
+      this.pop()
+      if (item.hidden) return item.onReady?.(this.status, Buffer.alloc(0))
+      this.flushRun()
+      return item.onReady?.(this.status, m.buffer.subarray(m.start, m.end))
+    }
+    if (type === T.error) return this.failed(m, item)
+    if (type === T.notification) return this.forward(m)
+    if (type === T.parameterStatus) {
+      if (!item?.hidden) this.forward(m)
+      return
+    }
+    if (type === T.notice) {
+      if (item?.hidden) return
+      const fields = readFields(bodyOf(m))
+      if (this.sink.notice(fields)) this.forward(m)
+      return
+    }
+    if (!item) return this.forward(m)
+    if (item.hidden) {
+      if (type === T.dataRow) item.onRow?.(bodyOf(m))
+    } else {
+      this.forward(m)
+      if (type === T.commandComplete) {
+        this.flushRun()
+        this.sink.commandComplete(m.buffer.toString('utf8', m.start + 5, m.end - 1))
+      }
+    }
+    if (type === T.copyIn) {
+      this.copyIn = true
+      clearTimeout(this.watchdog)
+      this.watchdog = undefined
+    } else if (type === T.copyOut) this.copyIn = false
+    if (!item.sync && item.until.includes(type as never)) {
+      if (type === T.commandComplete) this.copyIn = false
+      this.pop()
+    } else if (item.sync && type === T.commandComplete) this.copyIn = false
+  }
+
+  private failed(m: WireMessage, item: Pending | undefined): void {
+    const fields = readFields(bodyOf(m))
+    this.copyIn = false
+    if (!item) return this.forward(m)
+    if (item.replaceError) this.emit(item.replaceError)
+    else if (!item.hidden || item.showError) {
+      this.forward(m)
+      this.flushRun()
+      this.sink.clientError(fields)
+    }
+    item.onError?.(fields)
+    // A Query's error is one of its answers: ReadyForQuery still ends it.
+    if (item.sync) return
+    this.head++
+    // PostgreSQL now skips every message up to the next Sync, answering none of them.
+    while (this.head < this.queue.length && !this.queue[this.head]!.sync) {
+      this.queue[this.head]!.onError?.(undefined)
+      this.head++
+    }
+    if (this.head >= this.queue.length) {
+      this.queue = []
+      this.head = 0
+      this.skipping = true
+    }
+  }
+}

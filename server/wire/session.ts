@@ -1,0 +1,662 @@
+/**
+ * One wire client, pooled per transaction. The session has no backend while its client is
+ * idle; the first message that needs one borrows a connection from the tenant's pool
+ * (admitted through server/tenants/admission.ts, like every HTTP request), and the
+ * connection goes back at the ReadyForQuery that leaves the client idle, through the
+ * pool's release path (which resets every session). Between the two, messages pass
+ * through ./relay.ts; named prepared statements are the session's own (./statements.ts);
+ * readonly tokens run inside READ ONLY transactions (./read-only.ts); state a transaction
+ * leaves in the session pins the backend to the session (./session-state.ts).
+ */
+import type { Duplex } from 'node:stream'
+import { analyzeSql, type SqlAnalysis } from '../engine/analyze.js'
+import { beginSql } from '../engine/run.js'
+import { LightSignal } from '../lifecycle/abort.js'
+import type { Tenant } from '../tenants/tenant.js'
+import type { Role } from '../tenants/tokens.js'
+import { errorFieldsOf } from './errors.js'
+import { ClientSocket } from './client-socket.js'
+import { Lease, type LeaseEnd } from './lease.js'
+import {
+  BodyReader,
+  CLOSE_COMPLETE,
+  MalformedMessage,
+  backendKeyData,
+  errorResponse,
+  parameterStatus,
+  readyForQuery,
+  type ErrorFields,
+} from './messages.js'
+import { AFTER_END_REFUSAL, endsTransaction, readOnlyRefusal } from './read-only.js'
+import { OversizedMessage, bodyOf, rawOf, type MessageReader, type WireMessage } from './reader.js'
+import { UNTIL, queryMessage, type Pending, type Relay, type RelaySink } from './relay.js'
+import type { WireServer, WireTransport } from './server.js'
+import { sessionStateKinds, sessionStateSql } from './session-state.js'
+import { applySettingsSql, type ClientParameters } from './startup.js'
+import { ClientStatements } from './statements.js'
+
+// Frontend message types, as char codes.
+const M = {
+  bind: 66, // 'B'
+  close: 67, // 'C'
+  describe: 68, // 'D'
+  execute: 69, // 'E'
+  functionCall: 70, // 'F'
+  flush: 72, // 'H'
+  parse: 80, // 'P'
+  query: 81, // 'Q'
+  sync: 83, // 'S'
+  terminate: 88, // 'X'
+  copyDone: 99, // 'c'
+  copyData: 100, // 'd'
+  copyFail: 102, // 'f'
+} as const
+
+/** How long PostgreSQL gets to honour a cancel before the socket is closed. */
+const CANCEL_GRACE_MS = 5_000
+
+/** What the handshake hands over. */
+export interface SessionInit {
+  stream: Duplex
+  reader: MessageReader
+  transport: WireTransport
+  client: ClientParameters
+  token: string
+  tenant: Tenant
+  role: Role
+  parameters: ReadonlyMap<string, string>
+  maxMessageBytes: number
+}
+
+/** A wire client's session. */
+export class WireSession implements RelaySink {
+  readonly processId: number
+  readonly transport: WireTransport['kind']
+  private readonly secretKey: number
+  private readonly server: WireServer
+  private readonly client: ClientSocket
+  private readonly init: SessionInit
+  private tenantName: string
+  private readOnly: boolean
+  private readonly statements = new ClientStatements()
+  private readonly signal = new LightSignal()
+  /** Why the inbox waits: a backend being borrowed, a gateway query, a readonly cycle. */
+  private stall: 'lease' | 'setup' | 'cycle' | 'end' | undefined
+  private lease: Lease | undefined
+  private pinned = false
+  /** A statement that may leave session state ran since the last probe. */
+  private flagged = false
+  /** Readonly: the client sent its own BEGIN (it joined the gateway's transaction). */
+  private clientOpened = false
+  private cycleOpen = false
+  /** Readonly: a transaction-ending statement was bound in this cycle. */
+  private cycleEnded = false
+  /** An error was answered without a backend: skip to the next Sync. */
+  private skippingClient = false
+  private closed = false
+  private draining = false
+  private idleTimer: ReturnType<typeof setTimeout> | undefined
+  private transactionTimer: ReturnType<typeof setTimeout> | undefined
+  private transactions = 0
+  /** Pinning was refused: the backend goes back (and is reset) as soon as it is idle. */
+  private releaseNext = false
+  private readonly openedAt = Date.now()
+  private cycle: { started: number; sql: string; rows: number | null; error: unknown } | undefined
+
+  constructor(server: WireServer, init: SessionInit) {
+    this.server = server
+    this.init = init
+    this.transport = init.transport.kind
+    // The handshake read with PostgreSQL's startup limit; messages get the body limit.
+    init.reader.maxLength = init.maxMessageBytes
+    this.client = new ClientSocket(init.stream, init.reader, {
+      messages: () => {
+        clearTimeout(this.idleTimer)
+        this.pump()
+      },
+      gone: () => this.finish('client closed the connection'),
+      full: (full) => this.lease?.relay.pause(full),
+      violation: (error) => this.protocolViolation(error),
+    })
+    this.tenantName = init.tenant.name
+    this.readOnly = init.role === 'readonly'
+    const key = server.register(this)
+    this.processId = key.processId
+    this.secretKey = key.secretKey
+    this.greet()
+    this.server.deps.logger.info(
+      {
+        session: this.processId,
+        tenant: this.tenantName,
+        transport: this.transport,
+        remoteAddress: init.transport.remoteAddress,
+        applicationName: init.client.applicationName || undefined,
+        readOnly: this.readOnly || undefined,
+      },
+      'wire session opened',
+    )
+    // Messages the client pipelined behind its password (Neon's pipelineConnect).
+    this.client.start()
+  }
+
+  /** A CancelRequest with this session's key. */
+  cancelRequest(secretKey: number): void {
+    if (secretKey !== this.secretKey) return
+    const relay = this.lease?.relay
+    if (relay?.busy) this.cancelBackend(relay)
+  }
+
+  /** The gateway drains: an idle session closes now, a busy one when its transaction ends. */
+  drain(): void {
+    this.draining = true
+    if (this.atRest()) this.terminate(SHUTTING_DOWN)
+  }
+
+  /** The drain's grace period is over. */
+  shutdown(): void {
+    this.terminate(SHUTTING_DOWN)
+  }
+
+  // ---- RelaySink ----
+
+  toClient(data: Buffer): void {
+    this.client.send(data)
+  }
+
+  flush(): void {
+    this.client.flush()
+  }
+
+  notice(fields: Map<string, string>): boolean {
+    // "there is already a transaction in progress": a readonly client's BEGIN joined ours.
+    if (this.readOnly && fields.get('C') === '25001') {
+      this.clientOpened = true
+      return false
+    }
+    return true
+  }
+
+  clientError(fields: Map<string, string>): void {
+    if (this.lease && this.lease.code === '') this.lease.code = 'DATABASE_ERROR'
+    if (this.cycle && this.cycle.error === undefined)
+      this.cycle.error = { code: fields.get('C'), message: fields.get('M') }
+  }
+
+  commandComplete(tag: string): void {
+    // The client dropped prepared statements itself: the cache of this backend is stale.
+    if (tag.startsWith('DEALLOCATE') || tag === 'DISCARD ALL')
+      this.lease?.relay.connection.prepared.clear()
+    if (this.cycle) {
+      const count = Number(tag.slice(tag.lastIndexOf(' ') + 1))
+      this.cycle.rows = Number.isInteger(count) ? count : this.cycle.rows
+    }
+  }
+
+  backendFull(full: boolean): void {
+    this.client.blockOnBackend(full)
+  }
+
+  lost(): void {
+    this.terminate({
+      severity: 'FATAL',
+      code: '08006',
+      message: 'the connection to the database was lost',
+    })
+  }
+
+  stuck(): void {
+    const relay = this.lease?.relay
+    if (relay) this.cancelBackend(relay)
+  }
+
+  // ---- the client side ----
+
+  private greet(): void {
+    const { parameters, client } = this.init
+    const own = new Map<string, string>()
+    for (const [name, value] of client.settings) own.set(name, value)
+    for (const [name, value] of parameters) {
+      const lower = name.toLowerCase()
+      const shown =
+        lower === 'client_encoding'
+          ? 'UTF8'
+          : lower === 'application_name'
+            ? client.applicationName
+            : (own.get(lower) ?? value)
+      this.toClient(parameterStatus(name, shown))
+    }
+    this.toClient(backendKeyData(this.processId, this.secretKey))
+    this.toClient(readyForQuery('I'))
+    this.flush()
+  }
+
+  /** Handles queued client messages until one must wait. */
+  private pump(): void {
+    try {
+      let next: WireMessage | undefined
+      while (!this.closed && this.stall === undefined && (next = this.client.peek())) {
+        if (!this.handle(next)) break
+        this.client.consume()
+      }
+    } catch (error) {
+      return this.protocolViolation(error)
+    }
+    this.lease?.relay.flushOut()
+    this.client.updateReading()
+    this.flush()
+  }
+
+  private resume(): void {
+    this.stall = undefined
+    this.pump()
+  }
+
+  /** Handles one message; false when it must wait (it is handled again later). */
+  private handle(m: WireMessage): boolean {
+    const type = m.type
+    if (type === M.terminate) {
+      this.finish('client terminated')
+      return true
+    }
+    if (type === M.sync) return this.sync(m)
+    const relay = this.lease?.relay
+    // PostgreSQL skips everything up to Sync after an error; so does the session.
+    if (this.skippingClient || relay?.skipping) return true
+    if (type === M.flush || type === M.copyData || type === M.copyDone || type === M.copyFail) {
+      relay?.send(rawOf(m))
+      return true
+    }
+    if (type === M.close && this.statements.close(bodyOf(m))) {
+      this.answer(CLOSE_COMPLETE)
+      return true
+    }
+    if (!KNOWN.has(type))
+      throw new MalformedMessage(`invalid frontend message type ${String.fromCharCode(type)}`)
+    if (!relay) {
+      this.borrow()
+      return false
+    }
+    if (!this.cycleOpen && !this.openCycle(relay)) return false
+    switch (type) {
+      case M.query:
+        this.query(relay, m)
+        break
+      case M.parse:
+        this.statements.parse(relay, m)
+        break
+      case M.bind:
+        this.statements.bind(relay, m, this.binding)
+        break
+      case M.describe:
+        this.statements.describe(relay, m)
+        break
+      case M.execute:
+        relay.send(rawOf(m), { until: UNTIL.execute })
+        break
+      case M.close:
+        relay.send(rawOf(m), { until: UNTIL.close })
+        break
+      default:
+        // FunctionCall: answered by FunctionCallResponse and ReadyForQuery.
+        relay.send(rawOf(m), this.cycleEnd())
+        this.endCycle()
+    }
+    return true
+  }
+
+  private sync(m: WireMessage): boolean {
+    const relay = this.lease?.relay
+    this.skippingClient = false
+    if (!relay) {
+      this.answer(readyForQuery('I'))
+      return true
+    }
+    relay.skipping = false
+    relay.send(rawOf(m), this.cycleEnd())
+    this.endCycle()
+    return true
+  }
+
+  private answer(data: Buffer): void {
+    const relay = this.lease?.relay
+    if (relay) relay.answer(data)
+    else this.toClient(data)
+  }
+
+  /** The first message of a cycle (up to Sync): readonly tokens begin READ ONLY first. */
+  private openCycle(relay: Relay): boolean {
+    this.cycleOpen = true
+    this.cycle = { started: performance.now(), sql: '', rows: null, error: undefined }
+    if (!this.readOnly || relay.status !== 'I') return true
+    this.stall = 'setup'
+    void relay.query(beginSql({}, true)).then((result) => {
+      if (result.error || result.status !== 'T') {
+        return this.terminate({
+          severity: 'FATAL',
+          code: '08006',
+          message: 'the gateway could not begin the READ ONLY transaction',
+        })
+      }
+      this.resume()
+    })
+    return false
+  }
+
+  private cycleEnd(): Pending {
+    return { until: UNTIL.sync, sync: true, onReady: (status, raw) => this.ready(status, raw) }
+  }
+
+  private endCycle(): void {
+    this.cycleOpen = false
+    this.cycleEnded = false
+    // A readonly cycle's end may need a COMMIT before the next one starts.
+    if (this.readOnly) this.stall = 'cycle'
+  }
+
+  private note(text: string, analysis: SqlAnalysis): void {
+    if (analysis.sessionWords) this.flagged = true
+    if (this.cycle && this.cycle.sql === '') this.cycle.sql = text
+  }
+
+  private query(relay: Relay, m: WireMessage): void {
+    const text = new BodyReader(bodyOf(m)).cstring()
+    const analysis = analyzeSql(text)
+    this.note(text, analysis)
+    const refusal = this.readOnly ? readOnlyRefusal(analysis, text) : undefined
+    if (refusal) {
+      relay.send(queryMessage('SLUICE REFUSED'), {
+        ...this.cycleEnd(),
+        replaceError: errorResponse(refusal),
+      })
+    } else relay.send(rawOf(m), this.cycleEnd())
+    this.endCycle()
+  }
+
+  /** A statement about to be bound: noted, and held to the readonly rules. */
+  private readonly binding = (text: string, analysis: SqlAnalysis): ErrorFields | undefined => {
+    this.note(text, analysis)
+    if (!this.readOnly) return undefined
+    const refusal = this.cycleEnded ? AFTER_END_REFUSAL : readOnlyRefusal(analysis, text)
+    if (!refusal && endsTransaction(analysis)) this.cycleEnded = true
+    return refusal
+  }
+
+  // ---- the backend's ReadyForQuery, borrowing and releasing ----
+
+  private ready(status: string, raw: Buffer): void {
+    const lease = this.lease
+    if (!lease) return
+    if (this.readOnly && status !== 'I' && !this.clientOpened) {
+      // The client's statements ran inside the gateway's READ ONLY transaction: end it.
+      this.stall = 'end'
+      void lease.relay.query(status === 'T' ? 'COMMIT' : 'ROLLBACK').then((result) => {
+        if (result.status === '') return
+        if (result.error) this.toClient(errorResponse(fieldsOf(result.error)))
+        this.settle('I', undefined)
+      })
+      return
+    }
+    if (status === 'I') this.clientOpened = false
+    this.settle(status, raw)
+  }
+
+  /** The client's cycle is over: probe for session state if needed, answer, maybe release. */
+  private settle(status: string, raw: Buffer | undefined): void {
+    const lease = this.lease
+    if (!lease) return
+    this.reportCycle(lease)
+    if (status === 'I' && this.flagged && !this.pinned && !lease.relay.busy) {
+      this.stall = 'end'
+      void lease.relay.query(sessionStateSql(this.init.client.settings.keys())).then((result) => {
+        if (result.status === '') return
+        const kinds = result.error ? ['unknown'] : sessionStateKinds(result.rows)
+        this.flagged = false
+        if (kinds.length > 0) this.pin(lease, kinds)
+        this.toClient(raw ?? readyForQuery('I'))
+        this.afterReady('I')
+      })
+      return
+    }
+    this.toClient(raw ?? readyForQuery(status))
+    this.afterReady(status)
+  }
+
+  private pin(lease: Lease, kinds: string[]): void {
+    const { logger } = this.server.deps
+    if (this.server.tryPin(lease.tenant)) {
+      this.pinned = true
+      logger.info(
+        { session: this.processId, tenant: lease.tenant.name, state: kinds.join(', ') },
+        'wire session pinned to its backend',
+      )
+      return
+    }
+    // The state goes with the reset the connection gets on release.
+    this.flagged = true
+    lease.code = 'TX_LIMIT_REACHED'
+    this.toClient(
+      errorResponse({
+        severity: 'ERROR',
+        code: '53400',
+        message: `this session left ${kinds.join(', ')} behind, which needs a backend of its own, and tenant ${lease.tenant.name} already has its maximum of pinned sessions: the session state was reset`,
+        hint: 'Keep session state inside a transaction (SET LOCAL, pg_advisory_xact_lock, ON COMMIT DROP), or raise transactions.maxOpenShare.',
+      }),
+    )
+    this.releaseNext = true
+  }
+
+  private afterReady(status: string): void {
+    const lease = this.lease
+    if (!lease) return
+    if (this.stall === 'cycle' || this.stall === 'end') this.stall = undefined
+    if (status === 'I') {
+      clearTimeout(this.transactionTimer)
+      this.transactionTimer = undefined
+    } else {
+      this.transactionTimer ??= setTimeout(
+        () => this.expire('transaction timeout', '25P04'),
+        lease.tenant.config.transactions.maxTimeoutMs,
+      )
+    }
+    const quiet = !lease.relay.busy && this.client.peek() === undefined
+    if (status === 'I' && !lease.relay.busy && (this.releaseNext || (quiet && !this.pinned)))
+      this.release()
+    else if (status !== 'I' && quiet) {
+      clearTimeout(this.idleTimer)
+      this.idleTimer = setTimeout(
+        () => this.expire('idle-in-transaction timeout', '25P03'),
+        lease.tenant.config.transactions.maxIdleTimeoutMs,
+      )
+    }
+    if (this.draining && this.atRest()) return this.terminate(SHUTTING_DOWN)
+    this.pump()
+  }
+
+  private expire(what: string, code: string): void {
+    this.terminate({ severity: 'FATAL', code, message: `terminating connection due to ${what}` })
+  }
+
+  /** Idle between transactions (a pinned session included), nothing outstanding. */
+  private atRest(): boolean {
+    const relay = this.lease?.relay
+    return !relay || (!relay.busy && relay.status === 'I' && this.stall === undefined)
+  }
+
+  private borrow(): void {
+    this.stall = 'lease'
+    void this.acquire().then(
+      () => {
+        if (this.closed || this.stall !== 'lease') return
+        this.resume()
+      },
+      (error: unknown) => {
+        this.server.deps.reportBug(error, undefined)
+        this.terminate(errorFieldsOf(error))
+      },
+    )
+  }
+
+  private async acquire(): Promise<void> {
+    let borrowed: Awaited<ReturnType<typeof Lease.borrow>>
+    try {
+      borrowed = await Lease.borrow({
+        deps: this.server.deps,
+        token: this.init.token,
+        signal: this.signal,
+        holder: `wire session ${this.processId}`,
+        requestId: `pg-${this.processId}-${this.transactions + 1}`,
+        sink: this,
+      })
+    } catch (error) {
+      return this.refuseWithoutBackend(error)
+    }
+    const { lease, principal } = borrowed
+    this.transactions++
+    if (this.closed) return lease.release(this.leaseEnd())
+    this.tenantName = lease.tenant.name
+    this.readOnly = principal.role === 'readonly'
+    this.lease = lease
+    if (this.client.isFull) lease.relay.pause(true)
+    const { settings } = this.init.client
+    if (settings.size > 0) {
+      const result = await lease.relay.query(applySettingsSql(settings))
+      if (result.error || result.status !== 'I') {
+        return this.terminate({
+          severity: 'FATAL',
+          code: result.error?.get('C') ?? '08006',
+          message: result.error?.get('M') ?? 'the connection to the database was lost',
+        })
+      }
+    }
+  }
+
+  /** No backend for this message: the client gets the error, and the session goes on. */
+  private refuseWithoutBackend(error: unknown): void {
+    const fields = errorFieldsOf(error)
+    if (this.closed) return
+    if (fields.severity === 'FATAL') return this.terminate(fields)
+    const next = this.client.peek()
+    this.stall = undefined
+    this.toClient(errorResponse(fields))
+    if (next) {
+      this.client.consume()
+      if (next.type === M.query) this.toClient(readyForQuery('I'))
+      else this.skippingClient = true
+    }
+    this.pump()
+  }
+
+  /** Returns the backend to the pool, which resets its session. */
+  private release(): void {
+    const lease = this.lease
+    if (!lease) return
+    this.lease = undefined
+    clearTimeout(this.idleTimer)
+    clearTimeout(this.transactionTimer)
+    this.transactionTimer = undefined
+    // The pool's reset takes away whatever the session holds (the client's startup settings too).
+    lease.release(this.leaseEnd())
+    if (this.pinned) this.server.unpin(lease.tenant.name)
+    this.pinned = false
+    this.releaseNext = false
+    this.flagged = false
+    this.clientOpened = false
+    this.cycleOpen = false
+    this.cycleEnded = false
+    if (this.stall !== 'lease') this.stall = undefined
+  }
+
+  private leaseEnd(): LeaseEnd {
+    const path = this.transport === 'tcp' ? 'tcp' : '/v2'
+    return { route: `pg-${this.transport}`, path }
+  }
+
+  private reportCycle(lease: Lease): void {
+    const cycle = this.cycle
+    this.cycle = undefined
+    if (!cycle || cycle.sql === '') return
+    lease.record.scope.statement({
+      tenant: lease.tenant.name,
+      sql: cycle.sql,
+      params: undefined,
+      ms: performance.now() - cycle.started,
+      ...(cycle.error === undefined ? { rowCount: cycle.rows } : { error: cycle.error }),
+    })
+  }
+
+  private cancelBackend(relay: Relay): void {
+    const { connection } = relay
+    if (connection.cancelled) return
+    void connection.cancel()
+    // Should PostgreSQL not answer, the socket closes and the session learns it is lost.
+    setTimeout(() => {
+      if (relay.busy) void connection.close()
+    }, CANCEL_GRACE_MS).unref()
+  }
+
+  private protocolViolation(error: unknown): void {
+    if (error instanceof MalformedMessage || error instanceof OversizedMessage) {
+      return this.terminate({
+        severity: 'FATAL',
+        code: error instanceof OversizedMessage ? '54000' : '08P01',
+        message: error.message,
+      })
+    }
+    this.server.deps.reportBug(error, undefined)
+    this.terminate(errorFieldsOf(error))
+  }
+
+  /** Sends a FATAL error and closes the session. */
+  private terminate(fields: ErrorFields): void {
+    if (this.closed) return
+    this.toClient(errorResponse({ ...fields, severity: 'FATAL' }))
+    this.flush()
+    this.finish(fields.message)
+  }
+
+  private finish(reason: string): void {
+    if (this.closed) return
+    this.closed = true
+    this.signal.abort()
+    clearTimeout(this.idleTimer)
+    clearTimeout(this.transactionTimer)
+    this.release()
+    this.server.unregister(this)
+    this.client.close()
+    this.server.deps.logger.info(
+      {
+        session: this.processId,
+        tenant: this.tenantName,
+        transport: this.transport,
+        transactions: this.transactions,
+        durationMs: Date.now() - this.openedAt,
+        reason,
+      },
+      'wire session closed',
+    )
+  }
+}
+
+const KNOWN = new Set<number>([
+  M.bind,
+  M.close,
+  M.describe,
+  M.execute,
+  M.functionCall,
+  M.parse,
+  M.query,
+])
+
+const SHUTTING_DOWN: ErrorFields = {
+  severity: 'FATAL',
+  code: '57P01',
+  message: 'the gateway is shutting down: reconnect to another instance',
+}
+
+function fieldsOf(fields: Map<string, string>): ErrorFields {
+  return {
+    severity: 'ERROR',
+    code: fields.get('C') ?? 'XX000',
+    message: fields.get('M') ?? 'error',
+  }
+}

@@ -1,0 +1,248 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { admin, backends, eventually } from '../../helpers/gateway.js'
+import { RawClient, fieldsOf, frontend } from '../../helpers/raw-pg.js'
+import { startWireGateway, type WireGateway } from '../../helpers/wire.js'
+
+// What no driver sends: hand-made pipelines, malformed and oversized messages, clients that
+// vanish mid-statement. Each must end in a clear error, never a hang, and a clean pool.
+
+describe('the wire protocol, from a hostile or careless client', () => {
+  let t: WireGateway
+  const table = `wire_raw_${process.pid}`
+  const pool = () => t.gateway.tenants.get('main')!.pool
+
+  beforeAll(async () => {
+    t = await startWireGateway(
+      { pool: { min: 0, max: 2 } },
+      { server: { bodyLimitBytes: 64 * 1024 }, wire: { handshakeTimeoutMs: 300 } },
+    )
+    await admin(`create table ${table} (x int)`)
+  })
+  afterAll(async () => {
+    await admin(`drop table if exists ${table}`)
+    await t?.close()
+  })
+
+  it('fails a whole pipeline, as PostgreSQL does, when one of its statements is refused', async () => {
+    const client = await RawClient.connect(t.pgPort, t.token)
+    client.send(
+      frontend.parse('', `insert into ${table} values (1)`),
+      frontend.bind('', ''),
+      frontend.execute(),
+      frontend.bind('', 'never_prepared'),
+      frontend.execute(),
+      frontend.sync(),
+    )
+    const answer = await client.cycle()
+    expect(answer.types).toBe('12CEZ')
+    expect(answer.errors).toEqual(['26000'])
+    expect(answer.status).toBe('I')
+    // The insert ran in the same implicit transaction, which the error rolled back.
+    expect(await admin(`select * from ${table}`)).toEqual([])
+    client.send(
+      frontend.parse('dup', 'select 1'),
+      frontend.parse('dup', 'select 2'),
+      frontend.sync(),
+    )
+    expect(await client.cycle()).toMatchObject({ types: '1EZ', errors: ['42P05'] })
+    client.send(frontend.terminate())
+    await client.closed
+  })
+
+  it('answers a Parse of a statement this backend already prepared without asking PostgreSQL', async () => {
+    const first = await RawClient.connect(t.pgPort, t.token)
+    const second = await RawClient.connect(t.pgPort, t.token)
+    const text = `select count(*) from ${table} where x = $1`
+    for (const client of [first, second]) {
+      client.send(frontend.parse('s1', text), frontend.bind('', 's1', ['1']), frontend.execute())
+      client.send(frontend.sync())
+      expect(await client.cycle()).toMatchObject({ types: '12DCZ', errors: [] })
+    }
+    // Sessions borrow the most recently returned backend: both ran on one, prepared once.
+    second.send(
+      frontend.query(
+        "select count(*) from pg_prepared_statements where statement like 'select count(*) from wire_raw%'",
+      ),
+    )
+    const counted = await second.until('Z')
+    const row = counted.find((m) => m.type === 'D')!.body
+    expect(row.toString('utf8', 6)).toBe('1')
+    first.send(frontend.terminate())
+    second.send(frontend.terminate())
+  })
+
+  it('keeps a readonly token from running a statement bound after COMMIT in the same batch', async () => {
+    const client = await RawClient.connect(t.pgPort, t.readonlyToken)
+    client.send(
+      frontend.parse('', 'commit'),
+      frontend.bind('', ''),
+      frontend.execute(),
+      frontend.parse('', `insert into ${table} values (2)`),
+      frontend.bind('', ''),
+      frontend.execute(),
+      frontend.sync(),
+    )
+    const answer = await client.cycle()
+    expect(answer.errors).toEqual(['25006'])
+    expect(answer.status).toBe('I')
+    expect(await admin(`select * from ${table}`)).toEqual([])
+    client.send(frontend.query('select 1'))
+    expect(await client.cycle()).toMatchObject({ types: 'TDCZ', status: 'I' })
+  })
+
+  it('ends a session with 08P01 on an unknown message type, and the pool stays clean', async () => {
+    const client = await RawClient.connect(t.pgPort, t.token)
+    client.send(Buffer.from([0x7a, 0, 0, 0, 4]))
+    const error = await client.next()
+    expect(error.type).toBe('E')
+    expect(fieldsOf(error.body)).toMatchObject({ S: 'FATAL', C: '08P01' })
+    await client.closed
+    expect(pool().stats().poolInUse).toBe(0)
+  })
+
+  it('ends a session with 54000 on a message over the body limit, without reading it all', async () => {
+    const client = await RawClient.connect(t.pgPort, t.token)
+    const header = Buffer.alloc(5)
+    header[0] = 0x51
+    header.writeInt32BE(100 * 1024 * 1024, 1)
+    client.send(header, Buffer.alloc(1024))
+    const error = await client.next()
+    expect(fieldsOf(error.body)).toMatchObject({ S: 'FATAL', C: '54000' })
+    await client.closed
+  })
+
+  it('refuses a startup it cannot speak, and bytes smuggled after an SSLRequest', async () => {
+    const old = await RawClient.open(t.pgPort)
+    const v2 = Buffer.alloc(8)
+    v2.writeInt32BE(8)
+    v2.writeInt32BE(0x00020000, 4)
+    old.send(v2)
+    expect(fieldsOf((await old.next()).body)).toMatchObject({ C: '08P01' })
+    await old.closed
+
+    const ssl = Buffer.alloc(8)
+    ssl.writeInt32BE(8)
+    ssl.writeInt32BE(80877103, 4)
+    const plain = await RawClient.open(t.pgPort)
+    plain.send(ssl)
+    // No certificate configured: 'N', and the client may go on in the clear.
+    expect(
+      await new Promise((resolve) => plain.socket.once('data', (d) => resolve(d.toString()))),
+    ).toBe('N')
+    plain.socket.destroy()
+
+    const smuggler = await RawClient.open(t.pgPort)
+    smuggler.send(ssl, frontend.query('select 1'))
+    await smuggler.closed
+  })
+
+  it('closes a connection that never authenticates', async () => {
+    const silent = await RawClient.open(t.pgPort)
+    await silent.closed
+    const halfway = await RawClient.open(t.pgPort)
+    halfway.send(frontend.startup({ user: 'main' }))
+    expect((await halfway.next()).type).toBe('R')
+    await halfway.closed
+  })
+
+  it('cancels and discards the backend of a client that vanishes mid-statement', async () => {
+    const client = await RawClient.connect(t.pgPort, t.token)
+    client.send(frontend.query('select pg_sleep(30)'))
+    await eventually(async () =>
+      (await backends(t.applicationName)).some((b) => b.state === 'active'),
+    )
+    client.socket.destroy()
+    await eventually(async () =>
+      (await backends(t.applicationName)).every((b) => b.state !== 'active'),
+    )
+    await eventually(() => pool().stats().poolInUse === 0)
+  })
+
+  it('rolls back the transaction of a client that vanishes inside it', async () => {
+    const client = await RawClient.connect(t.pgPort, t.token)
+    client.send(frontend.query(`begin; insert into ${table} values (3)`))
+    expect(await client.cycle()).toMatchObject({ status: 'T' })
+    client.socket.destroy()
+    await eventually(() => pool().stats().poolInUse === 0)
+    expect(await admin(`select * from ${table}`)).toEqual([])
+    expect((await backends(t.applicationName)).filter((b) => b.state !== 'idle')).toEqual([])
+  })
+})
+
+describe('wire timeouts and the drain', () => {
+  it('answers 53300 when no backend frees up in time, and the session goes on', async () => {
+    const t = await startWireGateway({ pool: { min: 0, max: 1, acquireTimeoutMs: 200 } })
+    try {
+      const holder = await RawClient.connect(t.pgPort, t.token)
+      const waiter = await RawClient.connect(t.pgPort, t.token)
+      holder.send(frontend.query('begin'))
+      expect(await holder.cycle()).toMatchObject({ status: 'T' })
+      waiter.send(frontend.query('select 1'))
+      expect(await waiter.cycle()).toMatchObject({ types: 'EZ', errors: ['53300'], status: 'I' })
+      waiter.send(frontend.parse('', 'select 1'), frontend.bind('', ''), frontend.execute())
+      waiter.send(frontend.sync())
+      expect(await waiter.cycle()).toMatchObject({ types: 'EZ', errors: ['53300'] })
+      holder.send(frontend.query('commit'))
+      expect(await holder.cycle()).toMatchObject({ status: 'I' })
+      waiter.send(frontend.query('select 1'))
+      expect(await waiter.cycle()).toMatchObject({ types: 'TDCZ', errors: [] })
+    } finally {
+      await t.close()
+    }
+  })
+
+  it('ends a transaction open longer than transactions.maxTimeoutMs with 25P04', async () => {
+    const t = await startWireGateway({
+      pool: { min: 0, max: 1 },
+      transactions: { maxTimeoutMs: 300, timeoutMs: 300 },
+    })
+    try {
+      const client = await RawClient.connect(t.pgPort, t.token)
+      client.send(frontend.query('begin'))
+      expect(await client.cycle()).toMatchObject({ status: 'T' })
+      client.send(frontend.query('select pg_sleep(5)'))
+      const messages = await client.until('E')
+      expect(fieldsOf(messages.at(-1)!.body)).toMatchObject({ S: 'FATAL', C: '25P04' })
+      await client.closed
+      await eventually(() => t.gateway.tenants.get('main')!.pool.stats().poolInUse === 0)
+    } finally {
+      await t.close()
+    }
+  })
+
+  it('ends a session idle inside its transaction with 25P03, and rolls it back', async () => {
+    const t = await startWireGateway({
+      pool: { min: 0, max: 2 },
+      transactions: { maxIdleTimeoutMs: 200, idleTimeoutMs: 200 },
+    })
+    try {
+      const client = await RawClient.connect(t.pgPort, t.token)
+      client.send(frontend.query('begin'))
+      expect(await client.cycle()).toMatchObject({ status: 'T' })
+      const error = await client.next()
+      expect(fieldsOf(error.body)).toMatchObject({ S: 'FATAL', C: '25P03' })
+      await client.closed
+      await eventually(() => t.gateway.tenants.get('main')!.pool.stats().poolInUse === 0)
+    } finally {
+      await t.close()
+    }
+  })
+
+  it('lets a transaction finish during the drain, then ends its session with 57P01', async () => {
+    const t = await startWireGateway({ pool: { min: 0, max: 2 } })
+    const idle = await RawClient.connect(t.pgPort, t.token)
+    const busy = await RawClient.connect(t.pgPort, t.token)
+    busy.send(frontend.query('begin'))
+    expect(await busy.cycle()).toMatchObject({ status: 'T' })
+    const closing = t.gateway.close(10_000)
+    // The idle session is told at once.
+    expect(fieldsOf((await idle.next()).body)).toMatchObject({ S: 'FATAL', C: '57P01' })
+    busy.send(frontend.query('select 1'))
+    expect(await busy.cycle()).toMatchObject({ types: 'TDCZ', status: 'T' })
+    busy.send(frontend.query('commit'))
+    expect(await busy.cycle()).toMatchObject({ status: 'I' })
+    expect(fieldsOf((await busy.next()).body)).toMatchObject({ S: 'FATAL', C: '57P01' })
+    await closing
+    await t.close()
+  })
+})

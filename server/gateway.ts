@@ -28,6 +28,9 @@ import { TenantSet } from './tenants/tenant-set.js'
 import { WireServer, type WireOptions } from './wire/server.js'
 import { createPgListener, pgTlsContext } from './wire/tcp.js'
 
+// After the drain, cancelled statements answer within a round trip; this bounds the wait.
+const CANCELLED_WORK_MS = 5_000
+
 /** Options of {@link createGateway}. */
 export interface GatewayOptions {
   /** Where logs go. @default a silent logger (in-process gateways, tests) */
@@ -79,8 +82,16 @@ export interface Gateway {
   /** Each tenant's database answers? */
   readiness(): Promise<Readiness>
   /**
-   * Stops: new requests get SHUTTING_DOWN, in-flight ones get `graceMs` to finish, then
-   * every connection is closed (statements still running are cancelled with them).
+   * Starts the drain: `/readyz` answers 503, new work gets SHUTTING_DOWN (open transactions
+   * may still query, commit and roll back), and every answer closes its keep-alive socket,
+   * so clients reconnect elsewhere. The listeners keep accepting; `close` ends it.
+   */
+  drain(): void
+  /**
+   * Stops: drains (if not yet), gives in-flight requests and open transactions up to
+   * `graceMs` to finish, then cancels the statements still running (they answer
+   * SHUTTING_DOWN), rolls back what is open and closes every connection.
+   * @default graceMs server.drainGraceMs
    */
   close(graceMs?: number): Promise<void>
 }
@@ -145,6 +156,13 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     options.wire,
   )
 
+  const drain = (): void => {
+    if (lifecycle.draining) return
+    lifecycle.draining = true
+    // Idle wire sessions close now; the others when their transaction ends.
+    wire.drain()
+  }
+
   let listener: RequestListener | undefined
   let upgrade: UpgradeListener | undefined
   let closing: Promise<void> | undefined
@@ -173,17 +191,18 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       await Promise.all([...set.tenants.values()].map((t) => t.pool.start()))
     },
     readiness: ready,
-    close(graceMs = set.config.server.shutdownGraceMs) {
+    drain,
+    close(graceMs = set.config.server.drainGraceMs) {
       closing ??= (async () => {
-        lifecycle.draining = true
-        // Idle wire sessions close now; the others when their transaction ends.
-        wire.drain()
-        // In-flight requests and open transactions share one grace period; then what is
-        // left is rolled back and every connection closes.
+        drain()
+        // In-flight requests and open transactions share one grace period.
         const deadline = Date.now() + graceMs
         const requestsDone = await lifecycle.settled(graceMs)
         const transactionsDone = await transactions.settled(Math.max(0, deadline - Date.now()))
+        // Then what still runs is cancelled (SHUTTING_DOWN), what is open rolls back.
+        lifecycle.stopping.abort()
         await transactions.closeAll()
+        await lifecycle.settled(CANCELLED_WORK_MS)
         wire.close()
         const finished = requestsDone && transactionsDone
         await Promise.all([

@@ -99,7 +99,12 @@ export async function openDatabaseSource(
   const embedded = await startEmbedded(folder, options.debug ? { log: options.debug } : {})
   try {
     const chosen = token ?? (await embeddedToken(folder))
-    const config = applyOverrides(singleTenantConfig(embedded.url, chosen), overrides)
+    // A laptop has no load balancer to wait for, and Ctrl-C stops the embedded PostgreSQL too
+    // (the terminal signals it): the drain ends at once.
+    const config = applyOverrides(
+      singleTenantConfig(embedded.url, chosen, { drainGraceMs: 0 }),
+      overrides,
+    )
     return { config, configFile, embedded, printToken: token ? undefined : chosen }
   } catch (error) {
     await embedded.stop()

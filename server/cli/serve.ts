@@ -137,18 +137,24 @@ async function serve(request: ServeRequest, io: CliIo, env: Env): Promise<void> 
       process.exit(1)
     }
     stopping = true
-    const graceMs = gateway.config.server.shutdownGraceMs
-    io.out(`sluice: ${signal}: draining (up to ${graceMs} ms)`)
+    const graceMs = gateway.config.server.drainGraceMs
+    io.out(
+      `sluice: ${signal}: draining for ${graceMs} ms (/readyz answers 503, new work SHUTTING_DOWN, open transactions may finish; a second signal exits now)`,
+    )
     // Should a connection never come back (a bug), do not hang for ever.
     setTimeout(() => {
       io.err('sluice: the drain did not finish in time: exiting with connections still open')
       process.exit(1)
     }, graceMs + 15_000).unref()
+    // The listeners keep accepting for the whole grace, so a load balancer has time to stop
+    // routing here; every answer meanwhile closes its keep-alive socket.
+    gateway.drain()
+    await new Promise((resolve) => setTimeout(resolve, graceMs))
     server.close()
     pgServer?.close()
-    const closeIdle = setInterval(() => server.closeIdleConnections(), 100)
-    await gateway.close()
-    clearInterval(closeIdle)
+    server.closeIdleConnections()
+    // What still runs is cancelled (SHUTTING_DOWN) and open transactions roll back.
+    await gateway.close(0)
     server.closeAllConnections()
     await embedded?.stop()
     io.out('sluice: stopped')

@@ -74,10 +74,21 @@ export function substituteEnv(
   return input
 }
 
+/** Keys that earlier versions knew, with what to do instead. */
+const RETIRED_KEYS: Record<string, string> = {
+  shutdownGraceMs: 'renamed: write it as server.drainGraceMs (docs/configuration.md)',
+  resetMode:
+    'removed: every session is now reset after every borrow, whatever ran (docs/pooling.md): delete the key',
+}
+
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): Problem {
   const at = formatPath(issue.path)
   const value = valueAt(input, issue.path)
   if (issue.code === 'unrecognized_keys') {
+    const retired = issue.keys.filter((key) => RETIRED_KEYS[key] !== undefined)
+    if (retired.length === issue.keys.length) {
+      return { at, text: retired.map((key) => `${at}.${key}: ${RETIRED_KEYS[key]}`).join('; ') }
+    }
     return {
       at,
       text: `${at}: unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')} (remove ${issue.keys.length > 1 ? 'them' : 'it'}, or check the spelling in docs/configuration.md)`,
@@ -179,7 +190,7 @@ export async function loadConfigFile(
 export function singleTenantConfig(
   url: string,
   token: string,
-  server: { host?: string; port?: number } = {},
+  server: { host?: string; port?: number; drainGraceMs?: number } = {},
 ): Config {
   const document: ConfigInput = {
     server: { ...server },

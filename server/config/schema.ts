@@ -167,7 +167,11 @@ export const serverSchema = z
     bodyLimitBytes: int(1)
       .default(1024 * 1024)
       .describe('Request bodies over this get PAYLOAD_TOO_LARGE'),
-    shutdownGraceMs: int(0).default(10_000).describe('How long SIGTERM waits for in-flight work'),
+    drainGraceMs: int(0)
+      .default(10_000)
+      .describe(
+        'On SIGTERM/SIGINT, how long the gateway keeps accepting (answering SHUTTING_DOWN) while a load balancer stops routing to it and open transactions finish; then what still runs is cancelled',
+      ),
     adminToken: z
       .string()
       .min(TOKEN_MIN_LENGTH, { error: TOKEN_TOO_SHORT })

@@ -1,43 +1,66 @@
 /**
- * Deadlines and client aborts for work on a borrowed connection. When either fires, the
+ * Deadlines, client aborts and the end of a drain, for work on a borrowed connection. When one fires, the
  * running statement is cancelled in PostgreSQL with a real CancelRequest, the work settles
  * with PostgreSQL's answer, and the connection is discarded (a late cancel must never hit
  * the next request). Should PostgreSQL not answer the cancel, the socket is closed.
  */
 import type { AbortLike } from '../lifecycle/abort.js'
 import type { Connection } from '../pool/connection.js'
+import { shuttingDown } from '../errors.js'
 import { toSluiceError } from './db-error.js'
 
 /** How long to wait for PostgreSQL to honour a cancel before closing the socket. */
 const CANCEL_GRACE_MS = 5_000
 
-/** Runs `work`, cancelling it after `timeoutMs` or when `signal` aborts. */
+/** What can cut a statement short besides its deadline. */
+export interface CancelSignals {
+  /** Aborts when the client goes away. */
+  signal?: AbortLike | undefined
+  /** Aborts when the gateway's drain ends: the statement ends as SHUTTING_DOWN. */
+  shutdown?: AbortLike | undefined
+}
+
+/**
+ * Runs `work`, cancelling it after `timeoutMs`, when the client goes away or when the
+ * gateway stops; its error then says which (STATEMENT_TIMEOUT, CLIENT_CLOSED is decided by
+ * the HTTP side, SHUTTING_DOWN).
+ */
 export async function withCancellation<T>(
   connection: Connection,
   timeoutMs: number,
-  signal: AbortLike | undefined,
+  signals: CancelSignals,
   work: () => Promise<T>,
 ): Promise<T> {
   let timedOut = false
+  let stopped = false
   let fallback: ReturnType<typeof setTimeout> | undefined
   const cancel = () => {
     if (connection.cancelled) return
     void connection.cancel()
     fallback = setTimeout(() => void connection.close(), CANCEL_GRACE_MS)
   }
+  const stop = () => {
+    stopped = true
+    cancel()
+  }
   const timer = setTimeout(() => {
     timedOut = true
     cancel()
   }, timeoutMs)
+  const { signal, shutdown } = signals
   signal?.addEventListener('abort', cancel)
+  shutdown?.addEventListener('abort', stop)
   try {
     if (signal?.aborted) cancel()
+    if (shutdown?.aborted) stop()
     return await work()
   } catch (error) {
+    if (stopped) throw shuttingDown()
     throw toSluiceError(error, { timedOut })
   } finally {
     clearTimeout(timer)
     clearTimeout(fallback)
     signal?.removeEventListener('abort', cancel)
+    shutdown?.removeEventListener('abort', stop)
   }
 }

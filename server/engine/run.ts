@@ -27,6 +27,8 @@ export interface RunContext {
   principal: Principal
   /** Aborts when the HTTP client goes away. */
   signal?: AbortLike | undefined
+  /** Aborts when the gateway's drain ends (lifecycle.stopping). */
+  shutdown?: AbortLike | undefined
   /** For the hold-time watchdog's warnings. */
   requestId?: string
   /** Receives each statement's timing, for logs and metrics. */
@@ -176,7 +178,7 @@ export async function withConnection<T>(
   const { pool } = context.tenant
   const connection = await pool.acquire(context.signal, context.requestId)
   try {
-    return await withCancellation(connection, timeoutMs, context.signal, () => work(connection))
+    return await withCancellation(connection, timeoutMs, context, () => work(connection))
   } finally {
     pool.release(connection)
   }

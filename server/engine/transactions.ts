@@ -178,7 +178,7 @@ export class TransactionRegistry {
       throw error
     }
     try {
-      await withCancellation(connection, tenant.config.statementTimeoutMs, context.signal, () =>
+      await withCancellation(connection, tenant.config.statementTimeoutMs, context, () =>
         connection.simple(beginSql(request, readOnly)),
       )
       if (context.signal?.aborted) throw clientClosed()
@@ -209,7 +209,7 @@ export class TransactionRegistry {
     return tx.serial(async () => {
       const timeoutMs = effectiveTimeout(tx.tenant, request.timeoutMs)
       try {
-        return await withCancellation(tx.connection, timeoutMs, context.signal, () =>
+        return await withCancellation(tx.connection, timeoutMs, context, () =>
           execute(
             tx.connection,
             { tenant: tx.tenant, statements: context.statements },

@@ -27,6 +27,11 @@ const CONTINUES_TRANSACTION = /^\/v1\/transactions\/[^/]+\/(query|commit|rollbac
 export function createApp(deps: HttpDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>()
   app.use(requestId())
+  app.use(async function closeWhileDraining(c, next) {
+    await next()
+    // Draining: the client reconnects (elsewhere) for its next request.
+    if (deps.lifecycle.draining) c.header('Connection', 'close')
+  })
   app.use(requestLog(deps.recorder))
   app.route('/', healthRoutes(deps.readiness))
   app.route('/', metricsRoute(deps.metrics, deps.admin, deps.publicMetrics))

@@ -40,6 +40,8 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
         'content-length': Buffer.byteLength(body),
         ...extra,
       }
+      // Draining: the client reconnects (elsewhere) for its next request.
+      if (deps.lifecycle.draining) headers.connection = 'close'
       // A client that went away gets nothing: there is no one to write to.
       if (!res.destroyed) res.writeHead(status, headers).end(body)
       record.finish({ method: 'POST', route: ROUTE, path: ROUTE, status, code, tenant: tenantName })
@@ -50,11 +52,11 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
       declaredBytes: declaredLength(req),
     }
     const answer = async (): Promise<string> =>
-      admit(deps, request, async ({ principal, tenant }) => {
+      admit(deps, request, async ({ principal, tenant, shutdown }) => {
         tenantName = tenant.name
         const text = await readNodeBody(req, deps.bodyLimitBytes)
         const body = parseBody(text, queryRequestSchema, undefined, quickQueryRequest)
-        const context = { tenant, principal, signal, requestId, statements: record.scope }
+        const context = { tenant, principal, signal, shutdown, requestId, statements: record.scope }
         return JSON.stringify(await runQuery(context, body))
       })
 

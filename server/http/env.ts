@@ -1,5 +1,6 @@
 /** The per-request variables every gateway handler can read. */
 import type { ErrorCode } from '../../src/errors.js'
+import type { AbortLike } from '../lifecycle/abort.js'
 import type { StatementScope } from '../log/statement-scope.js'
 import type { Tenant } from '../tenants/tenant.js'
 import type { Principal } from '../tenants/tokens.js'
@@ -10,6 +11,8 @@ export interface GatewayEnv {
     requestId: string
     principal: Principal
     tenant: Tenant
+    /** Aborts when the gateway's drain ends. */
+    shutdown: AbortLike
     /** The body limit in force (bodies are read with it). */
     bodyLimitBytes: number
     /** Set when the response is an error, for logs and metrics. */

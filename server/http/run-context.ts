@@ -10,6 +10,7 @@ export function runContext(c: Context<GatewayEnv>): RunContext {
     tenant: c.get('tenant'),
     principal: c.get('principal'),
     signal: requestSignal(c),
+    shutdown: c.get('shutdown'),
     requestId: c.get('requestId'),
     statements: c.get('statementScope'),
   }

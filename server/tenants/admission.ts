@@ -6,6 +6,7 @@
  * reload can wait for it.
  */
 import { payloadTooLarge, unauthorized } from '../errors.js'
+import type { AbortLike } from '../lifecycle/abort.js'
 import type { Lifecycle } from '../lifecycle/lifecycle.js'
 import type { Tenant } from './tenant.js'
 import type { Principal, TokenIndex } from './tokens.js'
@@ -30,10 +31,12 @@ export interface AdmissionRequest {
   continuesTransaction?: boolean
 }
 
-/** An admitted request's caller and tenant. */
+/** An admitted request's caller and tenant, and the signal of the gateway's stop. */
 export interface Admitted {
   principal: Principal
   tenant: Tenant
+  /** Aborts when the drain ends: pass it to the engine (RunContext.shutdown). */
+  shutdown: AbortLike
 }
 
 /**
@@ -53,5 +56,6 @@ export function admit<T>(
   // A reload may have removed the tenant since the token index was read.
   const tenant = principal && deps.tenants.get(principal.tenant)
   if (!principal || !tenant) throw unauthorized('unknown token')
-  return deps.lifecycle.track(() => work({ principal, tenant }))
+  const shutdown = deps.lifecycle.stopping
+  return deps.lifecycle.track(() => work({ principal, tenant, shutdown }))
 }

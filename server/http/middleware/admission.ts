@@ -32,9 +32,10 @@ export function admission(
       declaredBytes: declaredBodyLength(c),
       continuesTransaction: options.continuesTransaction?.(c) ?? false,
     }
-    await admit(deps, request, async ({ principal, tenant }) => {
+    await admit(deps, request, async ({ principal, tenant, shutdown }) => {
       c.set('principal', principal)
       c.set('tenant', tenant)
+      c.set('shutdown', shutdown)
       c.set('bodyLimitBytes', deps.bodyLimitBytes)
       await next()
     })

@@ -46,6 +46,18 @@ describe('config', () => {
     expect(config.tenants.acme!.tokens[0]).toEqual({ token, role: 'readwrite' })
   })
 
+  it('says what became of keys that earlier versions knew', () => {
+    expect(
+      problems({
+        server: { shutdownGraceMs: 5000 },
+        tenants: { acme: tenant({ session: { resetMode: 'always' } }) },
+      }),
+    ).toEqual([
+      'server.shutdownGraceMs: renamed: write it as server.drainGraceMs (docs/configuration.md)',
+      'tenants.acme.session.resetMode: removed: every session is now reset after every borrow, whatever ran (docs/pooling.md): delete the key',
+    ])
+  })
+
   it('names the path and both values when min is greater than max', () => {
     expect(problems({ tenants: { acme: tenant({ pool: { min: 20, max: 10 } }) } })).toEqual([
       'tenants.acme.pool.min (20) is greater than tenants.acme.pool.max (10): lower min or raise max',

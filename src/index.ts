@@ -7,6 +7,7 @@ export {
   MAX_BATCH_STATEMENTS,
   MAX_PARAMS,
   MAX_TIMEOUT_MS,
+  NDJSON_MEDIA_TYPE,
   PATHS,
   REQUEST_ID_HEADER,
 } from './protocol.js'
@@ -20,6 +21,9 @@ export type {
   IsolationLevel,
   QueryRequest,
   QueryResult,
+  StreamEnd,
+  StreamHead,
+  StreamRequest,
   TransactionOptions,
   WireParam,
   WireValue,

@@ -20,6 +20,7 @@ import type { Connection } from '../pool/connection.js'
 import { analyzeSql, type SqlAnalysis } from './analyze.js'
 import type { Tenant } from '../tenants/tenant.js'
 import { withCancellation } from './cancellation.js'
+import { bufferedLimits, resultTooLarge } from './result-limits.js'
 
 /** Who runs what, where. */
 export interface RunContext {
@@ -65,7 +66,8 @@ export function effectiveTimeout(tenant: Tenant, requested: number | undefined):
   return requested === undefined ? cap : Math.min(requested, cap)
 }
 
-function toText(params: readonly WireParam[] | undefined): (string | null)[] {
+/** Parameters as PostgreSQL text. */
+export function toText(params: readonly WireParam[] | undefined): (string | null)[] {
   if (!params) return []
   return params.map((p) => (p === null ? null : typeof p === 'string' ? p : String(p)))
 }
@@ -104,24 +106,14 @@ export async function execute(
   const options = {
     text: request.sql,
     values: toText(request.params),
-    maxRows: tenant.config.maxRows,
-    maxBytes: budget.remaining,
+    ...bufferedLimits(tenant, budget.remaining),
   }
   // Timed for the statement histogram and the slow-statement log (server/log/).
   const outcome = await timeStatement(context.statements, tenant.name, request, () =>
     alone ? connection.runPrepared(options) : connection.run(options),
   )
   budget.remaining -= outcome.bytes
-  if (outcome.tooLarge) {
-    const limit =
-      outcome.tooLarge === 'rows'
-        ? `more than ${tenant.config.maxRows} rows (the tenant's maxRows)`
-        : `more than ${tenant.config.maxResultBytes} bytes (the tenant's maxResultBytes)`
-    throw new SluiceError(
-      'RESULT_TOO_LARGE',
-      `the result has ${limit}: add a LIMIT or select fewer columns`,
-    )
-  }
+  if (outcome.tooLarge) throw resultTooLarge(tenant, outcome.tooLarge, false)
   return {
     command: outcome.command,
     rowCount: outcome.rowCount,

@@ -1,11 +1,19 @@
 /**
  * One PostgreSQL connection as the pool sees it: a pg Client plus the facts the pool
- * decides on (age, idle time, whether the session may be dirty, whether it broke).
+ * decides on (age, idle time, whether the session may be dirty, whether it broke), the
+ * wire meter that counts its results before pg reads them (./wire-meter.ts), and the
+ * flow control of a streaming statement (pausing the socket pg reads).
  */
 import { connect as netConnect } from 'node:net'
 import pg from 'pg'
 import { PreparedStatements, isStalePlan, type PreparedOptions } from './prepared.js'
-import { Statement, type StatementOptions, type StatementOutcome } from './statement.js'
+import {
+  Statement,
+  type RowSink,
+  type StatementOptions,
+  type StatementOutcome,
+} from './statement.js'
+import { WireMeter } from './wire-meter.js'
 
 /** Where to send a cancel request: the server's address, as the connection used it. */
 export interface CancelTarget {
@@ -21,7 +29,33 @@ interface BackendKey {
   secretKey: number | null
 }
 
-/** A pooled connection. Created by {@link openConnection}. */
+/** The socket pg's parser reads: a net.Socket, or the TLS socket over it. */
+interface WireStream {
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown
+  pause(): unknown
+  resume(): unknown
+  destroy(): unknown
+}
+
+// pg's Connection, the part we hook: pg calls attachListeners(stream) with the stream its
+// parser will read, once that stream carries protocol messages (after TLS is set up).
+interface PgConnection {
+  stream: WireStream
+  attachListeners(stream: WireStream): void
+}
+
+/** Makes `meter` see every byte of `client`'s protocol stream before pg's parser does. */
+function meterClient(client: pg.Client, meter: WireMeter): void {
+  const connection = (client as unknown as { connection: PgConnection }).connection
+  const attach = connection.attachListeners.bind(connection)
+  connection.attachListeners = (stream) => {
+    // Listeners run in the order they were added: the meter's first.
+    meter.watch(stream)
+    attach(stream)
+  }
+}
+
+/** A pooled connection, made by {@link openConnection} around a pg Client not yet connected. */
 export class Connection {
   readonly id = nextId++
   readonly client: pg.Client
@@ -38,6 +72,10 @@ export class Connection {
   /** The named prepared statements of this session. */
   readonly prepared: PreparedStatements
   private readonly cancelTarget: CancelTarget
+  private readonly meter: WireMeter
+  /** The statement most recently sent. */
+  private current: Statement | undefined
+  private paused = false
 
   constructor(
     client: pg.Client,
@@ -47,6 +85,9 @@ export class Connection {
   ) {
     this.client = client
     this.cancelTarget = cancelTarget
+    // Before connect(): the meter must see the stream from its first message.
+    this.meter = new WireMeter(() => this.discard())
+    meterClient(client, this.meter)
     this.prepared = new PreparedStatements(`sluice_${this.id}`, prepared)
     // Up to 5% earlier, so connections opened together do not all recycle together.
     this.expiresAt = this.createdAt + lifetimeMs * (1 - Math.random() * 0.05)
@@ -69,9 +110,51 @@ export class Connection {
 
   /** Runs one statement, unnamed. */
   run(options: StatementOptions): Promise<StatementOutcome> {
-    const statement = new Statement(options)
+    const statement = new Statement(options, this.meter)
+    this.current = statement
     this.client.query(statement as unknown as pg.QueryConfig)
     return statement.promise
+  }
+
+  /**
+   * Runs one statement and hands its rows to `sink` as they arrive. The caller paces them
+   * with {@link pauseReading} and {@link resumeReading}.
+   */
+  async stream(options: StatementOptions, sink: RowSink): Promise<StatementOutcome> {
+    try {
+      return await this.run({ ...options, sink })
+    } finally {
+      // The sink may have paused after the last row and will not resume a finished stream.
+      this.resumeReading()
+    }
+  }
+
+  /**
+   * Stops reading from PostgreSQL: the rows already received are still delivered, then the
+   * socket's buffers fill and PostgreSQL waits (TCP backpressure). Its statement timeout
+   * still runs.
+   */
+  pauseReading(): void {
+    if (this.paused) return
+    this.paused = true
+    this.wire()?.pause()
+  }
+
+  /** Reads from PostgreSQL again after {@link pauseReading}. */
+  resumeReading(): void {
+    if (!this.paused) return
+    this.paused = false
+    this.wire()?.resume()
+  }
+
+  /**
+   * Stops whatever this connection runs, at once: a cancel request for PostgreSQL, and the
+   * socket closed so that nothing more is read. The connection is never reused.
+   */
+  discard(): void {
+    this.broken = true
+    void this.cancel()
+    this.wire()?.destroy()
   }
 
   /**
@@ -103,6 +186,10 @@ export class Connection {
    */
   cancel(): Promise<void> {
     this.cancelled = true
+    // PostgreSQL acts on a cancel only once it can write again: a paused stream reads on,
+    // dropping its rows.
+    this.current?.cancelling()
+    this.resumeReading()
     const { processID: pid, secretKey: key } = this.client as unknown as BackendKey
     if (pid == null || key == null) return Promise.resolve()
     return new Promise((resolve) => {
@@ -126,6 +213,10 @@ export class Connection {
     })
   }
 
+  private wire(): WireStream | undefined {
+    return (this.client as unknown as { connection?: PgConnection }).connection?.stream
+  }
+
   /** Closes the connection; never throws. */
   async close(): Promise<void> {
     this.broken = true
@@ -147,6 +238,7 @@ export async function openConnection(
   const client = new pg.Client(config)
   // An error before connect() settles is reported by connect(); this keeps it from crashing us.
   client.on('error', () => {})
+  const connection = new Connection(client, lifetimeMs, cancelTarget, prepared)
   await client.connect()
-  return new Connection(client, lifetimeMs, cancelTarget, prepared)
+  return connection
 }

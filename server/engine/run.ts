@@ -17,6 +17,7 @@ import type { Principal } from '../tenants/tokens.js'
 import { toSluiceError } from './db-error.js'
 import { timeStatement, type StatementScope } from '../log/statement-scope.js'
 import type { Connection } from '../pool/connection.js'
+import type { RowSink, StatementOptions } from '../pool/statement.js'
 import { analyzeSql, type SqlAnalysis } from './analyze.js'
 import type { Tenant } from '../tenants/tenant.js'
 import { withCancellation } from './cancellation.js'
@@ -93,7 +94,7 @@ export interface ByteBudget {
  * Runs one statement on a connection and shapes its result, enforcing the tenant's row limit
  * and the response's byte budget (shared by the statements of a batch or transaction).
  * `alone`: the statement is its own implicit transaction, so it may run as a named prepared
- * statement (server/pool/prepared.ts).
+ * statement (server/pool/prepared.ts). With a `sink`, the rows go there as they arrive.
  */
 export async function execute(
   connection: Connection,
@@ -101,13 +102,15 @@ export async function execute(
   request: QueryRequest,
   budget: ByteBudget = { remaining: context.tenant.config.maxResultBytes },
   alone = false,
+  sink?: RowSink,
 ): Promise<QueryResult> {
   const { tenant } = context
-  const options = {
+  const options: StatementOptions = {
     text: request.sql,
     values: toText(request.params),
     ...bufferedLimits(tenant, budget.remaining),
   }
+  if (sink) options.sink = sink
   // Timed for the statement histogram and the slow-statement log (server/log/).
   const outcome = await timeStatement(context.statements, tenant.name, request, () =>
     alone ? connection.runPrepared(options) : connection.run(options),
@@ -147,8 +150,16 @@ export async function withConnection<T>(
   }
 }
 
-/** `POST /v1/query`: one statement. */
-export async function runQuery(context: RunContext, request: QueryRequest): Promise<QueryResult> {
+/**
+ * Runs the one statement of a `/v1/query` on a borrowed connection, a readonly token's
+ * inside a READ ONLY transaction. `work` is told whether the statement runs alone in its
+ * implicit transaction (so it may be a named prepared statement).
+ */
+export async function runSingle<T>(
+  context: RunContext,
+  request: QueryRequest,
+  work: (connection: Connection, alone: boolean) => Promise<T>,
+): Promise<T> {
   const analysis = checkStatement(request.sql, 'sql')
   const readOnly = context.principal.role === 'readonly'
   return withConnection(
@@ -157,11 +168,10 @@ export async function runQuery(context: RunContext, request: QueryRequest): Prom
     async (connection) => {
       if (analysis.sessionEffects) connection.dirty = true
       // A session-changing statement is reset away after this request: no use preparing it.
-      if (!readOnly)
-        return execute(connection, context, request, undefined, !analysis.sessionEffects)
+      if (!readOnly) return work(connection, !analysis.sessionEffects)
       await connection.simple(beginSql({}, true))
       try {
-        const result = await execute(connection, context, request)
+        const result = await work(connection, false)
         await connection.simple('COMMIT')
         return result
       } catch (error) {
@@ -169,6 +179,28 @@ export async function runQuery(context: RunContext, request: QueryRequest): Prom
         throw error
       }
     },
+  )
+}
+
+/** `POST /v1/query`: one statement. */
+export function runQuery(context: RunContext, request: QueryRequest): Promise<QueryResult> {
+  return runSingle(context, request, (connection, alone) =>
+    execute(connection, context, request, undefined, alone),
+  )
+}
+
+/**
+ * `POST /v1/query` for an answer written as the rows arrive: the same limits as
+ * {@link runQuery}, but each row goes to `sink` instead of into the result (whose `rows`
+ * stay empty), so the caller can encode it at once.
+ */
+export function runQueryInto(
+  context: RunContext,
+  request: QueryRequest,
+  sink: RowSink,
+): Promise<QueryResult> {
+  return runSingle(context, request, (connection, alone) =>
+    execute(connection, context, request, undefined, alone, sink),
   )
 }
 

@@ -12,15 +12,7 @@ import { timeStatement } from '../log/statement-scope.js'
 import type { Connection } from '../pool/connection.js'
 import type { RowSink } from '../pool/statement.js'
 import { resultTooLarge, streamLimits } from './result-limits.js'
-import {
-  beginSql,
-  checkStatement,
-  effectiveTimeout,
-  rollbackQuietly,
-  toText,
-  withConnection,
-  type RunContext,
-} from './run.js'
+import { runSingle, toText, type RunContext } from './run.js'
 
 /** Pauses and resumes a stream's rows. */
 export interface Flow {
@@ -66,28 +58,10 @@ export async function streamOn(
 }
 
 /** `POST /v1/query` with `Accept: application/x-ndjson`: one statement, streamed. */
-export async function streamQuery(
+export function streamQuery(
   context: RunContext,
   request: QueryRequest,
   sink: StreamSink,
 ): Promise<StreamSummary> {
-  const analysis = checkStatement(request.sql, 'sql')
-  const readOnly = context.principal.role === 'readonly'
-  return withConnection(
-    context,
-    effectiveTimeout(context.tenant, request.timeoutMs),
-    async (connection) => {
-      if (analysis.sessionEffects) connection.dirty = true
-      if (!readOnly) return streamOn(connection, context, request, sink)
-      await connection.simple(beginSql({}, true))
-      try {
-        const summary = await streamOn(connection, context, request, sink)
-        await connection.simple('COMMIT')
-        return summary
-      } catch (error) {
-        await rollbackQuietly(connection)
-        throw error
-      }
-    },
-  )
+  return runSingle(context, request, (connection) => streamOn(connection, context, request, sink))
 }

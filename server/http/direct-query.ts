@@ -7,7 +7,7 @@
  * apart; `test/server/http/direct-query.test.ts` compares them response by response.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import { runQuery } from '../engine/run.js'
+import { runQueryInto } from '../engine/run.js'
 import { streamQuery } from '../engine/stream.js'
 import { admit } from '../tenants/admission.js'
 import { bearerToken } from '../tenants/tokens.js'
@@ -18,7 +18,8 @@ import { declaredLength, disconnectSignal, readNodeBody } from './node-request.j
 import { quickQueryRequest } from './query-request.js'
 import { requestIdOf } from './request-id.js'
 import { queryRequestSchema, streamRequestSchema } from './schemas.js'
-import { sendText } from './send.js'
+import { JsonAnswer } from './json-answer.js'
+import { sendBody } from './send.js'
 import { wantsStream, writeStream } from './stream-query.js'
 import { nodeTarget } from './stream-target.js'
 
@@ -39,15 +40,14 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
 
     const finish = (status: number, code: string) =>
       record.finish({ method: 'POST', route: ROUTE, path: ROUTE, status, code, tenant: tenantName })
-    const respond = (status: number, body: string, code: string, extra = {}) => {
+    const respond = (status: number, body: string | Buffer[], code: string, extra = {}) => {
       const headers: OutgoingHttpHeaders = {
         'x-request-id': requestId,
         'content-type': 'application/json',
-        'content-length': Buffer.byteLength(body),
         ...extra,
       }
-      // A client that went away gets nothing (sendText checks): there is no one to write to.
-      sendText(res, status, headers, body)
+      // A client that went away gets nothing (sendBody checks): there is no one to write to.
+      sendBody(res, status, headers, body)
       finish(status, code)
     }
     const errorOf = (error: unknown) =>
@@ -59,14 +59,15 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
     }
     const streaming = wantsStream(req.headers.accept)
     // A JSON answer's text, or the error code a stream ended with ('' for success).
-    const answer = async (): Promise<{ json: string } | { streamed: string }> =>
+    const answer = async (): Promise<{ json: string | Buffer[] } | { streamed: string }> =>
       admit(deps, request, async ({ principal, tenant }) => {
         tenantName = tenant.name
         const text = await readNodeBody(req, deps.bodyLimitBytes)
         const context = { tenant, principal, signal, requestId, statements: record.scope }
         if (!streaming) {
           const body = parseBody(text, queryRequestSchema, undefined, quickQueryRequest)
-          return { json: JSON.stringify(await runQuery(context, body)) }
+          const json = new JsonAnswer()
+          return { json: json.finish(await runQueryInto(context, body, json)) }
         }
         const body = parseBody(text, streamRequestSchema)
         const streamed = await writeStream(nodeTarget(res), {

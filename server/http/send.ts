@@ -18,37 +18,60 @@ function sliceEnd(text: string, offset: number): number {
   return end < text.length && last >= 0xd800 && last <= 0xdbff ? end - 1 : end
 }
 
-/** Writes a whole answer to Node's `res`, slice by slice as the client reads. */
-export function sendText(
+/**
+ * Writes a whole answer to Node's `res` as the client reads it: text slice by slice, or
+ * byte chunks one by one, each let go once written. Sets Content-Length.
+ */
+export function sendBody(
   res: ServerResponse,
   status: number,
   headers: OutgoingHttpHeaders,
-  text: string,
+  body: string | Buffer[],
 ): void {
   if (res.destroyed) return
-  res.writeHead(status, headers)
-  if (text.length <= SEND_CHUNK_CHARS) {
-    res.end(text)
+  const length =
+    typeof body === 'string'
+      ? Buffer.byteLength(body)
+      : body.reduce((sum, chunk) => sum + chunk.length, 0)
+  res.writeHead(status, { ...headers, 'content-length': length })
+  if (typeof body === 'string' && body.length <= SEND_CHUNK_CHARS) {
+    res.end(body)
     return
   }
   let offset = 0
-  const next = (): void => {
-    while (!res.destroyed) {
-      const end = sliceEnd(text, offset)
-      const slice = text.slice(offset, end)
-      offset = end
-      if (offset >= text.length) {
-        res.end(slice)
+  let index = 0
+  // The next piece to write, or undefined at the end.
+  const piece = (): string | Buffer | undefined => {
+    if (typeof body !== 'string') {
+      const chunk = body[index]
+      body[index++] = EMPTY
+      return chunk
+    }
+    if (offset >= body.length) return undefined
+    const end = sliceEnd(body, offset)
+    const slice = body.slice(offset, end)
+    offset = end
+    return slice
+  }
+  let next = piece()
+  const write = (): void => {
+    while (!res.destroyed && next !== undefined) {
+      const current = next
+      next = piece()
+      if (next === undefined) {
+        res.end(current)
         return
       }
-      if (!res.write(slice)) {
-        res.once('drain', next)
+      if (!res.write(current)) {
+        res.once('drain', write)
         return
       }
     }
   }
-  next()
+  write()
 }
+
+const EMPTY = Buffer.alloc(0)
 
 /**
  * A web body for `text`: the text itself when small, else a stream of slices pulled as the

@@ -72,11 +72,26 @@ export interface Client extends Queryable {
   ): Promise<T>
 }
 
-function checkOptions({ url, token, timeoutMs = 1 }: ClientOptions): void {
+/** Checks the options once and builds what every call of the client shares. */
+export function transportOf(options: ClientOptions): Transport {
+  const { url, token, timeoutMs = 1 } = options
   if (!/^https?:\/\/./.test(url) || !token || !(timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS)) {
     throw new TypeError(
       'createClient needs the http(s) url of a Sluice gateway, a token, and a timeoutMs above 0 if any',
     )
+  }
+  const userFetch = options.fetch
+  return {
+    url: url.replace(/\/+$/, ''),
+    headers: {
+      ...options.headers,
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+    },
+    // Called unbound: some runtimes refuse `fetch` with another `this`.
+    fetch: userFetch ?? ((url, init) => fetch(url, init)),
+    timeoutMs: options.timeoutMs ?? 30_000,
+    retry: retryPolicy(options.retry),
   }
 }
 
@@ -88,21 +103,11 @@ function checkOptions({ url, token, timeoutMs = 1 }: ClientOptions): void {
  * const { rows } = await db.query('select now() as now')
  */
 export function createClient(options: ClientOptions): Client {
-  checkOptions(options)
-  const userFetch = options.fetch
-  const t: Transport = {
-    url: options.url.replace(/\/+$/, ''),
-    headers: {
-      ...options.headers,
-      authorization: `Bearer ${options.token}`,
-      'content-type': 'application/json',
-    },
-    // Called unbound: some runtimes refuse `fetch` with another `this`.
-    fetch: userFetch ?? ((url, init) => fetch(url, init)),
-    timeoutMs: options.timeoutMs ?? 30_000,
-    retry: retryPolicy(options.retry),
-  }
-  const defaults: ParseOptions = options
+  return clientOn(transportOf(options), options)
+}
+
+/** The client over a built transport; `defaults` are its parse options. */
+export function clientOn(t: Transport, defaults: ParseOptions): Client {
   return {
     ...queryable(
       (request, callOptions) =>

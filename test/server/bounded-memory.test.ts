@@ -64,7 +64,7 @@ describe('bounded memory', () => {
   it('refuses a 200 MB value before it costs memory, buffered or streamed', async () => {
     for (const headers of [{}, { Accept: 'application/x-ndjson' }]) {
       await gw.resetPeak()
-    const before = await gw.rssMiB()
+      const before = await gw.rssMiB()
       const answer = await post({ sql: "select repeat('x', 200 * 1000 * 1000)" }, headers)
       expect(answer.status).toBe(413)
       expect(JSON.parse(answer.text).error.code).toBe('RESULT_TOO_LARGE')

@@ -296,9 +296,11 @@ an int, a timestamptz, a short text; ${(s.textBytes / 1e6).toFixed(0)} MB as COP
 time. *COPY*: \`psql -c "COPY (…) TO STDOUT"\`, PostgreSQL's own text with nothing parsed (its
 first row counts psql's start and connection). *pg-cursor*: node-postgres with a cursor in the
 bench process, 10,000 rows a fetch, values parsed. *Sluice*: the edge client's \`db.stream()\`
-(\`sluice/edge/stream\`, Node's fetch) through the gateway's NDJSON stream, values parsed, the
-gateway's RSS read from /proc (peak above its idle RSS just before). MB/s is COPY's text bytes
-over each run's time.
+(\`sluice/edge/stream\`, Node's fetch) through the gateway's NDJSON stream, values parsed as
+pg parses them. *NDJSON by fetch*: the same stream read by fetch and only counted, the
+gateway's own pace. The gateway's RSS is read from /proc (its peak above its idle RSS just
+before). MB/s is COPY's text bytes over each run's time. The bench process, PostgreSQL and the
+gateway share the machine's cores, so a reader that parses also slows the others.
 
 | reader | rows/s | MB/s | time | × COPY | first row | gateway peak RSS |
 | --- | --- | --- | --- | --- | --- | --- |

@@ -2,9 +2,10 @@
  * Streaming (issue 15): one large result read three ways, side by side: `psql -c "COPY (…)
  * TO STDOUT"` (the practical limit: PostgreSQL's own text, no parsing), `pg` with a cursor
  * in-process (pg-cursor, 10,000 rows a fetch, values parsed), and Sluice's edge client
- * (`db.stream()` from `sluice/edge/stream`, values parsed) over HTTP. Then the time to the
- * first row against PostgreSQL's own, and 30 slow readers at once, with the gateway's
- * resident set read from /proc throughout.
+ * (`db.stream()` from `sluice/edge/stream`, values parsed) over HTTP, and the same NDJSON read
+ * by fetch and not parsed (the gateway's own pace). Then the time to the first row against
+ * PostgreSQL's own, and 30 slow readers at once, with the gateway's resident set read from
+ * /proc throughout.
  */
 import { spawn } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
@@ -22,7 +23,11 @@ const FIRST_ROW_SQL = `select * from ${STREAM_TABLE} limit 50`
 
 /** One contender's read of the whole table. */
 export interface StreamRun {
-  system: 'psql COPY TO STDOUT' | 'pg + pg-cursor, in-process' | 'Sluice, edge client db.stream()'
+  system:
+    | 'psql COPY TO STDOUT'
+    | 'pg + pg-cursor, in-process'
+    | 'Sluice, edge client db.stream()'
+    | 'Sluice, NDJSON read by fetch, not parsed'
   rows: number
   seconds: number
   rowsPerSecond: number
@@ -76,7 +81,7 @@ export async function createStreamTable(databaseUrl: string, rows: number): Prom
     await client.query(`drop table if exists ${STREAM_TABLE}`)
     await client.query(
       `create unlogged table ${STREAM_TABLE} as
-       select n as id, md5(n::text) as name, (n * 7919) % 100000 as score,
+       select n as id, md5(n::text) as name, ((n::int8 * 7919) % 100000)::int4 as score,
               timestamptz '2026-01-01 00:00:00+00' + n * interval '1 second' as created_at,
               'note ' || (n % 1000) as note
        from generate_series(1, ${rows}) n`,
@@ -171,6 +176,39 @@ async function sluiceRun(options: StreamOptions, textBytes: number): Promise<Str
   }
 }
 
+/** The gateway's own pace: its NDJSON read by fetch and counted, nothing parsed. */
+async function ndjsonRun(options: StreamOptions, textBytes: number): Promise<StreamRun> {
+  await resetPeak(options.gatewayPid)
+  const idle = await rssMiB(options.gatewayPid)
+  const started = performance.now()
+  const res = await fetch(`${options.gatewayUrl}/v1/query`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${options.token}`, accept: 'application/x-ndjson' },
+    body: JSON.stringify({ sql: STREAM_SQL, timeoutMs: 3_600_000 }),
+  })
+  const reader = res.body!.getReader()
+  let first = 0
+  let lines = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    if (first === 0) first = performance.now()
+    for (let i = value.indexOf(10); i >= 0; i = value.indexOf(10, i + 1)) lines++
+  }
+  const seconds = (performance.now() - started) / 1000
+  // The first line holds the fields and the last the command tag.
+  const rows = lines - 2
+  return {
+    system: 'Sluice, NDJSON read by fetch, not parsed',
+    rows,
+    seconds,
+    rowsPerSecond: rows / seconds,
+    mbPerSecond: textBytes / 1e6 / seconds,
+    firstRowMs: first - started,
+    gatewayPeakAboveIdleMiB: (await peakMiB(options.gatewayPid)) - idle,
+  }
+}
+
 /** p50 of the time to the first row: pg-cursor's `read(1)` vs the edge client's first row. */
 async function firstRow(
   options: StreamOptions,
@@ -234,7 +272,7 @@ async function slowReaders(
         const { done, value } = await reader.read()
         if (done) break
         bytes += value.length
-        for (const byte of value) if (byte === 10) rowsRead++
+        for (let i = value.indexOf(10); i >= 0; i = value.indexOf(10, i + 1)) rowsRead++
         await sleep(pauseMs)
       }
     } catch {
@@ -270,6 +308,8 @@ export async function runStream(
   log(
     `stream: Sluice ${sluice.seconds.toFixed(1)} s, gateway peak +${sluice.gatewayPeakAboveIdleMiB!.toFixed(1)} MiB`,
   )
+  const ndjson = await ndjsonRun(options, copy.bytes)
+  log(`stream: NDJSON by fetch ${ndjson.seconds.toFixed(1)} s`)
   const first = await firstRow(options, 50)
   log(
     `stream: first row p50 PostgreSQL ${first.postgresP50Ms.toFixed(2)} ms, Sluice ${first.sluiceP50Ms.toFixed(2)} ms`,
@@ -284,7 +324,7 @@ export async function runStream(
   return {
     rows: options.rows,
     textBytes,
-    runs: [copyRunResult, cursor, sluice],
+    runs: [copyRunResult, cursor, sluice, ndjson],
     firstRow: first,
     slowReaders: slow,
   }

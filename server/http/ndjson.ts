@@ -5,32 +5,36 @@
  * statement fails after the answer began. The status line is written with the first row (or
  * the end), so a statement that fails before any row gets an ordinary error answer.
  *
- * Rows are gathered into one write per chunk PostgreSQL sent, or per
- * {@link SEND_CHUNK_CHARS}; when the client's socket does not take a write, the rows are
- * paused at the database until it drains. What a stream holds is thus one such write plus
- * the rows of one socket read, whatever the result's size.
+ * Rows come as PostgreSQL's bytes and are encoded straight to JSON (./row-json.ts), gathered
+ * into one write per chunk PostgreSQL sent, or per {@link SEND_CHUNK_CHARS} bytes; when the
+ * client's socket does not take a write, the rows are paused at the database until it
+ * drains. What a stream holds is thus one such write plus the rows of one socket read,
+ * whatever the result's size.
  */
 import type { ErrorBody } from '../../src/errors.js'
 import type { FieldDescription, WireValue } from '../../src/protocol.js'
 import type { Flow, StreamSink, StreamSummary } from '../engine/stream.js'
+import { RowEncoder } from './row-json.js'
 import { SEND_CHUNK_CHARS } from './send.js'
 
 /** How rows are printed: arrays in column order, or objects keyed by column name. */
 export type RowMode = 'array' | 'object'
 
-/** Where a stream's text goes, with backpressure: Node's response, or a web stream. */
+/** Where a stream's bytes go, with backpressure: Node's response, or a web stream. */
 export interface StreamTarget {
   /** Starts the answer: status 200 with `headers`. */
   open(headers: Record<string, string>): void
-  /** Writes `text`; false when the client is not keeping up (then wait for `onDrain`). */
-  write(text: string): boolean
+  /** Writes `bytes`; false when the client is not keeping up (then wait for `onDrain`). */
+  write(bytes: Uint8Array): boolean
   /** Calls `listener` once, when the client has caught up. */
   onDrain(listener: () => void): void
-  /** Writes `text` and ends the answer. */
-  end(text: string): void
+  /** Writes `bytes` and ends the answer. */
+  end(bytes: Uint8Array): void
   /** The client went away: nothing written reaches anyone. */
   readonly closed: boolean
 }
+
+const NEWLINE = 0x0a
 
 /** Writes one stream as NDJSON; the engine feeds it as a {@link StreamSink}. */
 export class NdjsonWriter implements StreamSink {
@@ -38,8 +42,7 @@ export class NdjsonWriter implements StreamSink {
   opened = false
   private flow: Flow | undefined
   private head = '{"fields":[]}\n'
-  private keys: string[] | undefined
-  private pending = ''
+  private readonly encoder = new RowEncoder(SEND_CHUNK_CHARS + 4096)
   private scheduled = false
   private waiting = false
   private readonly flushSoon = (): void => {
@@ -59,18 +62,25 @@ export class NdjsonWriter implements StreamSink {
 
   fields(fields: FieldDescription[]): void {
     this.head = `${JSON.stringify({ fields })}\n`
-    if (this.rowMode === 'object') this.keys = fields.map((f) => `${JSON.stringify(f.name)}:`)
+    if (this.rowMode === 'object')
+      this.encoder.keys = fields.map((f) => Buffer.from(`${JSON.stringify(f.name)}:`))
+  }
+
+  rawRow(bytes: Buffer, start: number, end: number): void {
+    if (!this.opened) this.open()
+    this.encoder.row(bytes, start, end, -1, NEWLINE)
+    this.written()
   }
 
   row(values: WireValue[]): void {
     if (!this.opened) this.open()
-    this.pending += this.line(values)
-    if (this.pending.length >= SEND_CHUNK_CHARS) this.flush()
-    else if (!this.scheduled) {
-      // Every row of one socket read arrives in the same turn: write them together after it.
-      this.scheduled = true
-      queueMicrotask(this.flushSoon)
-    }
+    const keys = this.encoder.keys
+    this.encoder.text(
+      keys === undefined
+        ? `${JSON.stringify(values)}\n`
+        : `{${values.map((v, i) => keys[i]!.toString() + JSON.stringify(v)).join(',')}}\n`,
+    )
+    this.written()
   }
 
   /** Ends the stream with its summary line. */
@@ -92,25 +102,23 @@ export class NdjsonWriter implements StreamSink {
   private open(): void {
     this.opened = true
     this.target.open(this.headers)
-    this.pending = this.head
+    this.encoder.text(this.head)
   }
 
-  private line(values: WireValue[]): string {
-    const keys = this.keys
-    if (keys === undefined) return `${JSON.stringify(values)}\n`
-    let text = '{'
-    for (let i = 0; i < values.length; i++) {
-      if (i > 0) text += ','
-      text += keys[i]! + JSON.stringify(values[i])
+  private written(): void {
+    if (this.encoder.length >= SEND_CHUNK_CHARS) this.flush()
+    else if (!this.scheduled) {
+      // Every row of one socket read arrives in the same turn: write them together after it.
+      this.scheduled = true
+      queueMicrotask(this.flushSoon)
     }
-    return `${text}}\n`
   }
 
   private flush(): void {
-    const text = this.pending
-    this.pending = ''
-    if (text === '' || this.target.closed) return
-    if (this.target.write(text) || this.waiting) return
+    if (this.encoder.length === 0) return
+    const bytes = this.encoder.take()
+    if (this.target.closed) return
+    if (this.target.write(bytes) || this.waiting) return
     this.waiting = true
     this.flow?.pause()
     this.target.onDrain(() => {
@@ -120,8 +128,8 @@ export class NdjsonWriter implements StreamSink {
   }
 
   private end(last: string): void {
-    const text = this.pending + last
-    this.pending = ''
-    if (!this.target.closed) this.target.end(text)
+    this.encoder.text(last)
+    const bytes = this.encoder.take()
+    if (!this.target.closed) this.target.end(bytes)
   }
 }

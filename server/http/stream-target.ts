@@ -12,12 +12,12 @@ export function nodeTarget(res: ServerResponse): StreamTarget {
     open(headers) {
       res.writeHead(200, headers)
     },
-    write: (text) => res.write(text),
+    write: (bytes) => res.write(bytes),
     onDrain(listener) {
       res.once('drain', listener)
     },
-    end(text) {
-      res.end(text)
+    end(bytes) {
+      res.end(bytes)
     },
     get closed() {
       return res.destroyed
@@ -34,7 +34,6 @@ export interface WebTarget extends StreamTarget {
 
 /** A target whose text becomes `body`; `onCancel` runs when its reader cancels it. */
 export function webTarget(onCancel: () => void): WebTarget {
-  const encoder = new TextEncoder()
   let controller!: ReadableStreamDefaultController<Uint8Array>
   let drained: (() => void) | undefined
   let closed = false
@@ -62,15 +61,15 @@ export function webTarget(onCancel: () => void): WebTarget {
     body,
     opened,
     open,
-    write(text) {
-      controller.enqueue(encoder.encode(text))
+    write(bytes) {
+      controller.enqueue(bytes)
       return (controller.desiredSize ?? 0) > 0
     },
     onDrain(listener) {
       drained = listener
     },
-    end(text) {
-      controller.enqueue(encoder.encode(text))
+    end(bytes) {
+      controller.enqueue(bytes)
       controller.close()
       closed = true
     },

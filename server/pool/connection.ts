@@ -4,6 +4,7 @@
  * wire meter that counts its results before pg reads them (./wire-meter.ts), and the
  * flow control of a streaming statement (pausing the socket pg reads).
  */
+import { EventEmitter } from 'node:events'
 import { connect as netConnect } from 'node:net'
 import pg from 'pg'
 import { PreparedStatements, isStalePlan, type PreparedOptions } from './prepared.js'
@@ -29,29 +30,35 @@ interface BackendKey {
   secretKey: number | null
 }
 
-/** The socket pg's parser reads: a net.Socket, or the TLS socket over it. */
+/** The socket pg reads: a net.Socket, or the TLS socket over it. */
 interface WireStream {
   on(event: 'data', listener: (chunk: Buffer) => void): unknown
+  on(event: 'end', listener: () => void): unknown
   pause(): unknown
   resume(): unknown
   destroy(): unknown
 }
 
 // pg's Connection, the part we hook: pg calls attachListeners(stream) with the stream its
-// parser will read, once that stream carries protocol messages (after TLS is set up).
+// parser would read, once that stream carries protocol messages (after TLS is set up), and
+// its parser listens to nothing but 'data' and 'end'.
 interface PgConnection {
   stream: WireStream
-  attachListeners(stream: WireStream): void
+  attachListeners(stream: WireStream | EventEmitter): void
 }
 
-/** Makes `meter` see every byte of `client`'s protocol stream before pg's parser does. */
-function meterClient(client: pg.Client, meter: WireMeter): void {
+/**
+ * Puts `meter` between `client`'s protocol stream and pg's parser: the meter reads every
+ * byte first and passes on to pg what pg should parse.
+ */
+function meterClient(client: pg.Client, meter: WireMeter, parserInput: EventEmitter): void {
   const connection = (client as unknown as { connection: PgConnection }).connection
   const attach = connection.attachListeners.bind(connection)
   connection.attachListeners = (stream) => {
-    // Listeners run in the order they were added: the meter's first.
-    meter.watch(stream)
-    attach(stream)
+    const wire = stream as WireStream
+    wire.on('data', (chunk) => meter.read(chunk))
+    wire.on('end', () => parserInput.emit('end'))
+    attach(parserInput)
   }
 }
 
@@ -86,8 +93,12 @@ export class Connection {
     this.client = client
     this.cancelTarget = cancelTarget
     // Before connect(): the meter must see the stream from its first message.
-    this.meter = new WireMeter(() => this.discard())
-    meterClient(client, this.meter)
+    const parserInput = new EventEmitter()
+    this.meter = new WireMeter(
+      (bytes) => parserInput.emit('data', bytes),
+      () => this.discard(),
+    )
+    meterClient(client, this.meter, parserInput)
     this.prepared = new PreparedStatements(`sluice_${this.id}`, prepared)
     // Up to 5% earlier, so connections opened together do not all recycle together.
     this.expiresAt = this.createdAt + lifetimeMs * (1 - Math.random() * 0.05)

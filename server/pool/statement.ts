@@ -6,7 +6,7 @@
  * of them; past a limit the connection is discarded and the statement settles as too large.
  */
 import type { FieldDescription, QueryResult, WireValue } from '../../src/protocol.js'
-import type { MeterLimits, OverLimit, WireMeter } from './wire-meter.js'
+import type { MeterLimits, OverLimit, RawRows, WireMeter } from './wire-meter.js'
 
 /** Which limit stopped a statement, and the size of the message that passed it. */
 export interface TooLarge {
@@ -22,10 +22,13 @@ export interface StatementOutcome extends QueryResult {
 }
 
 /** Where a streaming statement's columns and rows go, as they arrive. */
-export interface RowSink {
+export interface RowSink extends Partial<RawRows> {
   /** The columns, once, before any row (not called for a statement without rows). */
   fields(fields: FieldDescription[]): void
-  /** One row. */
+  /**
+   * One row, as text values. A sink with `rawRow` gets PostgreSQL's bytes there instead,
+   * straight from the wire meter, and pg never parses them.
+   */
   row(values: WireValue[]): void
 }
 
@@ -71,7 +74,7 @@ interface WireConnection {
 const TAG = /^([A-Za-z]+)(?: (\d+))?(?: (\d+))?/
 
 /** Runs one statement and resolves with its result; see {@link StatementOptions}. */
-export class Statement {
+export class Statement implements RawRows {
   readonly text: string
   readonly name: string | undefined
   readonly promise: Promise<StatementOutcome>
@@ -111,11 +114,13 @@ export class Statement {
 
   submit(connection: WireConnection): Error | null {
     const { maxRows, maxBytes, maxRowBytes } = this.options
-    this.meter?.begin({ maxRows, maxBytes, maxRowBytes }, (kind, declaredBytes) => {
+    const raw = this.options.sink?.rawRow === undefined ? undefined : this
+    const onOver = (kind: OverLimit, declaredBytes: number) => {
       this.tooLarge = { kind, declaredBytes }
       this.dropping = true
       this.rows = []
-    })
+    }
+    this.meter?.begin({ maxRows, maxBytes, maxRowBytes }, onOver, raw)
     if (this.options.simple) {
       connection.query(this.text)
       return null
@@ -146,6 +151,10 @@ export class Statement {
       dataTypeModifier: f.dataTypeModifier,
     }))
     this.options.sink?.fields(this.fields)
+  }
+
+  rawRow(bytes: Buffer, start: number, end: number): void {
+    if (!this.dropping) this.options.sink!.rawRow!(bytes, start, end)
   }
 
   handleDataRow(msg: { fields: WireValue[] }): void {

@@ -1,11 +1,15 @@
 /**
- * Counts a connection's results on the wire, before pg reads them. pg's parser holds each
- * backend message whole before handing it over, so a single row of 200 MB costs that much
- * (twice, while its buffer doubles) and a value over ~512 MiB throws ERR_STRING_TOO_LONG out
- * of the socket's data handler, taking the process down. The meter reads only each message's
- * type and declared length as the bytes arrive, counts the statement's rows and bytes, and
- * reports a message the limits do not allow before any of its body is buffered: the
- * connection then cancels the statement and closes the socket, so nothing more is read.
+ * Stands between a connection's socket and pg's parser. pg's parser holds each backend
+ * message whole before handing it over, so a single row of 200 MB costs that much (twice,
+ * while its buffer doubles) and a value over ~512 MiB throws ERR_STRING_TOO_LONG out of the
+ * socket's data handler, taking the process down. The meter reads each message's type and
+ * declared length as the bytes arrive, counts the statement's rows and bytes, and stops at a
+ * message the limits do not allow before any of its body is buffered: the connection then
+ * cancels the statement and closes the socket, and pg reads nothing more.
+ *
+ * For a streaming statement it also takes the rows out of what pg parses and hands each one
+ * over as PostgreSQL's bytes (a {@link RawRows}), so that they can be encoded without a
+ * JavaScript string per value; every other message still goes to pg, in order.
  */
 
 /** Type byte of a DataRow message. */
@@ -37,7 +41,13 @@ export type OverLimit = 'rows' | 'bytes' | 'row' | 'message'
 /** Told when a message passes a limit, before the connection is discarded. */
 export type OverLimitHandler = (kind: OverLimit, declaredBytes: number) => void
 
-/** Watches one connection's incoming bytes. */
+/** Takes a streaming statement's rows as PostgreSQL sent them. */
+export interface RawRows {
+  /** One DataRow's body, `bytes[start, end)`: a 16-bit column count, then each value. */
+  rawRow(bytes: Buffer, start: number, end: number): void
+}
+
+/** Watches one connection's incoming bytes and passes them on to pg's parser. */
 export class WireMeter {
   /** Rows of the current statement so far. */
   rows = 0
@@ -45,83 +55,115 @@ export class WireMeter {
   bytes = 0
   private limits: MeterLimits = {}
   private onOver: OverLimitHandler | undefined
+  private raw: RawRows | undefined
   private stopped = false
   /** Body bytes of the current message still to come. */
   private skip = 0
-  /** A header split across chunks: its bytes so far. */
-  private readonly header = new Uint8Array(5)
-  private headerFill = 0
+  /** A row being gathered across chunks for `raw`. */
+  private row: Buffer | undefined
+  private rowFill = 0
+  /** The start of a header split across chunks, not yet passed on. */
+  private carry: Buffer | undefined
 
-  /** `discard` stops the connection (cancel, close) once any message passes a limit. */
-  constructor(private readonly discard: () => void) {}
+  /**
+   * `forward` hands bytes to pg's parser; `discard` stops the connection (cancel, close) once
+   * a message passes a limit.
+   */
+  constructor(
+    private readonly forward: (bytes: Buffer) => void,
+    private readonly discard: () => void,
+  ) {}
 
-  /** Counts what arrives on `stream` (the stream pg's parser reads; attach before pg does). */
-  watch(stream: { on(event: 'data', listener: (chunk: Buffer) => void): unknown }): void {
-    stream.on('data', (chunk) => this.read(chunk))
-  }
-
-  /** Starts counting a statement's rows under `limits`; `onOver` hears of the first breach. */
-  begin(limits: MeterLimits, onOver: OverLimitHandler | undefined): void {
+  /**
+   * Starts a statement: counts its rows under `limits`, tells `onOver` of the first breach,
+   * and hands its rows to `raw` instead of pg when given.
+   */
+  begin(limits: MeterLimits, onOver: OverLimitHandler | undefined, raw?: RawRows): void {
     this.rows = 0
     this.bytes = 0
     this.limits = limits
     this.onOver = onOver
+    this.raw = raw
   }
 
-  /** Reads one chunk's message headers, stepping over their bodies. */
-  read(chunk: Uint8Array): void {
+  /** Reads one chunk from the socket. */
+  read(input: Buffer): void {
+    if (this.stopped) return
+    const chunk = this.carry ? Buffer.concat([this.carry, input]) : input
+    this.carry = undefined
     const end = chunk.length
     let offset = 0
-    while (offset < end && !this.stopped) {
+    // The first byte not yet passed on (to pg, or to `raw`).
+    let from = 0
+    while (offset < end) {
       if (this.skip > 0) {
         const n = Math.min(this.skip, end - offset)
         this.skip -= n
-        offset += n
+        if (this.row !== undefined) {
+          chunk.copy(this.row, this.rowFill, offset, offset + n)
+          this.rowFill += n
+          offset += n
+          from = offset
+          if (this.skip === 0) {
+            const row = this.row
+            this.row = undefined
+            this.raw?.rawRow(row, 0, row.length)
+          }
+        } else offset += n
         continue
       }
-      let type: number
-      let length: number
-      if (this.headerFill === 0 && end - offset >= 5) {
-        type = chunk[offset]!
-        length =
-          ((chunk[offset + 1]! << 24) |
-            (chunk[offset + 2]! << 16) |
-            (chunk[offset + 3]! << 8) |
-            chunk[offset + 4]!) >>>
-          0
-        offset += 5
-      } else {
-        while (this.headerFill < 5 && offset < end)
-          this.header[this.headerFill++] = chunk[offset++]!
-        if (this.headerFill < 5) return
-        this.headerFill = 0
-        const h = this.header
-        type = h[0]!
-        length = ((h[1]! << 24) | (h[2]! << 16) | (h[3]! << 8) | h[4]!) >>> 0
+      if (end - offset < 5) {
+        // Held back until the rest of the header says what the message is.
+        if (from < offset) this.forward(chunk.subarray(from, offset))
+        this.carry = Buffer.from(chunk.subarray(offset))
+        return
       }
-      this.check(type, length)
+      const type = chunk[offset]!
+      const length = chunk.readUInt32BE(offset + 1)
+      if (!this.allowed(type, length)) return
       // The declared length counts its own 4 bytes.
-      this.skip = Math.max(0, length - 4)
+      const body = Math.max(0, length - 4)
+      if (type !== DATA_ROW || this.raw === undefined) {
+        offset += 5
+        this.skip = body
+        continue
+      }
+      if (from < offset) this.forward(chunk.subarray(from, offset))
+      const start = offset + 5
+      if (start + body <= end) {
+        offset = start + body
+        from = offset
+        this.raw.rawRow(chunk, start, offset)
+      } else {
+        this.row = Buffer.allocUnsafe(body)
+        this.rowFill = 0
+        this.skip = body
+        offset = start
+        from = offset
+      }
     }
+    if (from < end) this.forward(from === 0 ? chunk : chunk.subarray(from))
   }
 
-  private check(type: number, length: number): void {
+  private allowed(type: number, length: number): boolean {
     if (type !== DATA_ROW) {
-      if (length > MAX_OTHER_MESSAGE_BYTES) this.over('message', length)
-      return
+      if (length > MAX_OTHER_MESSAGE_BYTES) return this.over('message', length)
+      return true
     }
     const { maxRows, maxBytes, maxRowBytes } = this.limits
     this.rows++
     this.bytes += length
     if (length > MAX_MESSAGE_BYTES || (maxRowBytes !== undefined && length > maxRowBytes))
-      this.over('row', length)
-    else if (maxRows !== undefined && this.rows > maxRows) this.over('rows', length)
-    else if (maxBytes !== undefined && this.bytes > maxBytes) this.over('bytes', length)
+      return this.over('row', length)
+    if (maxRows !== undefined && this.rows > maxRows) return this.over('rows', length)
+    if (maxBytes !== undefined && this.bytes > maxBytes) return this.over('bytes', length)
+    return true
   }
 
-  private over(kind: OverLimit, length: number): void {
+  private over(kind: OverLimit, length: number): false {
     this.stopped = true
     this.onOver?.(kind, length)
     this.discard()
+    return false
   }
 }

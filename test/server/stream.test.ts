@@ -19,7 +19,7 @@ beforeAll(async () => {
   t = await startTestGateway({
     pool: { min: 1, max: 3 },
     stream: { maxRows: 50_000 },
-    maxResultBytes: 64 * 1024,
+    maxResultBytes: 512 * 1024,
   })
   server = serveGateway(t.gateway)
   await new Promise((resolve) => server.once('listening', resolve))
@@ -56,6 +56,29 @@ describe('streaming a result as NDJSON', () => {
     expect(answer.lines[0]).toEqual({ fields: json.fields })
     expect(answer.lines.slice(1, -1)).toEqual(json.rows)
     expect(answer.lines.at(-1)).toEqual({ command: 'SELECT', rowCount: 1000 })
+  })
+
+  it('encodes every kind of text exactly as the JSON answer does', async () => {
+    // Quotes, backslashes, control characters, non-ASCII text, empty strings and NULLs, a
+    // value that spans several socket reads, and a column name that needs escaping.
+    const sql = `select E'say "hi"\\\\there' as "q""uote", E'tab\\tnew\\nline\\x01' as ctl,
+      'a "quoted" word' as quoted, 'héllo wörld ✓ 漢字 😀' as unicode, '' as empty, null::text as nothing,
+      repeat('ab', 60000) as long, n from generate_series(1, 3) n`
+    const json = (await t.json('/v1/query', { sql }, undefined)).body
+    const viaSocket = await fetch(`${base}/v1/query`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${t.token}` },
+      body: JSON.stringify({ sql }),
+    })
+    expect(await viaSocket.json()).toEqual(json)
+    const answer = await stream({ sql })
+    expect(answer.lines.slice(1, -1)).toEqual(json.rows)
+    const objects = await stream({ sql, rowMode: 'object' })
+    const names = json.fields.map((f: { name: string }) => f.name)
+    expect(names[0]).toBe('q"uote')
+    expect(objects.lines.slice(1, -1)).toEqual(
+      json.rows.map((row: unknown[]) => Object.fromEntries(row.map((v, i) => [names[i], v]))),
+    )
   })
 
   it('prints rows as objects keyed by column name with rowMode "object"', async () => {
@@ -110,7 +133,7 @@ describe('streaming a result as NDJSON', () => {
   it('streams far more than maxResultBytes, but refuses a single row over it', async () => {
     const big = await stream({ sql: "select repeat('x', 1000) from generate_series(1, 1000)" })
     expect(big.lines.at(-1)).toEqual({ command: 'SELECT', rowCount: 1000 })
-    const answer = await stream({ sql: "select repeat('x', 100 * 1024)" })
+    const answer = await stream({ sql: "select repeat('x', 600 * 1024)" })
     expect(answer.status).toBe(413)
     expect(answer.lines[0].error.code).toBe('RESULT_TOO_LARGE')
   })

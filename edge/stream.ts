@@ -180,7 +180,11 @@ function rowStream(
           const lines = JSON.parse(`[${text.slice(0, cut).replaceAll('\n', ',')}]`) as unknown[]
           for (const line of lines) {
             if (Array.isArray(line)) {
-              const values = line.map((v: string | null, i) => (v === null ? null : parsers[i]!(v)))
+              const values = line as unknown[]
+              for (let i = 0; i < values.length; i++) {
+                const text = values[i] as string | null
+                if (text !== null) values[i] = parsers[i]!(text)
+              }
               let row: unknown =
                 options.rowMode === 'array'
                   ? values

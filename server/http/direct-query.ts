@@ -15,7 +15,7 @@ import { parseBody } from './body.js'
 import type { HttpDeps } from './deps.js'
 import { errorHeaders, toResponseError } from './errors.js'
 import { declaredLength, disconnectSignal, readNodeBody } from './node-request.js'
-import { quickQueryRequest } from './query-request.js'
+import { quickQueryRequest, quickStreamRequest } from './query-request.js'
 import { requestIdOf } from './request-id.js'
 import { queryRequestSchema, streamRequestSchema } from './schemas.js'
 import { JsonAnswer } from './json-answer.js'
@@ -69,7 +69,7 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
           const json = new JsonAnswer()
           return { json: json.finish(await runQueryInto(context, body, json)) }
         }
-        const body = parseBody(text, streamRequestSchema)
+        const body = parseBody(text, streamRequestSchema, undefined, quickStreamRequest)
         const streamed = await writeStream(nodeTarget(res), {
           requestId,
           request: body,

@@ -93,6 +93,13 @@ describe('streaming a result as NDJSON', () => {
     ])
   })
 
+  it('refuses an unknown rowMode with BAD_REQUEST, naming the field', async () => {
+    const answer = await stream({ sql: 'select 1', rowMode: 'columns' })
+    expect(answer.status).toBe(400)
+    expect(answer.lines[0].error.code).toBe('BAD_REQUEST')
+    expect(answer.lines[0].error.message).toContain('rowMode')
+  })
+
   it('ends a statement without rows with its command tag, after an empty fields line', async () => {
     await admin('create table if not exists stream_probe (id int)')
     const answer = await stream({ sql: 'insert into stream_probe values (1), (2)' })

@@ -5,7 +5,7 @@ import { streamQuery } from '../../engine/stream.js'
 import type { ReportBug } from '../../errors.js'
 import { readBody } from '../body.js'
 import type { GatewayEnv } from '../env.js'
-import { quickQueryRequest } from '../query-request.js'
+import { quickQueryRequest, quickStreamRequest } from '../query-request.js'
 import { runContext } from '../run-context.js'
 import { queryRequestSchema, streamRequestSchema } from '../schemas.js'
 import { jsonAnswer } from '../send.js'
@@ -15,7 +15,7 @@ import { streamResponse, wantsStream } from '../stream-query.js'
 export function queryRoute(reportBug: ReportBug): Hono<GatewayEnv> {
   return new Hono<GatewayEnv>().post('/v1/query', async function query(c) {
     if (wantsStream(c.req.header('Accept'))) {
-      const request = await readBody(c, streamRequestSchema)
+      const request = await readBody(c, streamRequestSchema, undefined, quickStreamRequest)
       return streamResponse(c, request, reportBug, (context, sink) =>
         streamQuery(context, request, sink),
       )

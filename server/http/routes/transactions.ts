@@ -8,6 +8,7 @@ import type { TransactionRegistry } from '../../engine/transactions.js'
 import type { ReportBug } from '../../errors.js'
 import { readBody } from '../body.js'
 import type { GatewayEnv } from '../env.js'
+import { quickStreamRequest } from '../query-request.js'
 import { runContext } from '../run-context.js'
 import { beginRequestSchema, queryRequestSchema, streamRequestSchema } from '../schemas.js'
 import { jsonAnswer } from '../send.js'
@@ -27,7 +28,7 @@ export function transactionRoutes(
     .post('/v1/transactions/:id/query', async function transactionQuery(c) {
       const id = c.req.param('id')
       if (wantsStream(c.req.header('Accept'))) {
-        const request = await readBody(c, streamRequestSchema)
+        const request = await readBody(c, streamRequestSchema, undefined, quickStreamRequest)
         return streamResponse(c, request, reportBug, (context, sink) =>
           transactions.stream(context, id, request, sink),
         )

@@ -124,7 +124,6 @@ describe('bounded memory', () => {
     await eventually(() => sendTimeouts() >= 30, 30_000)
     for (const socket of sockets) socket.destroy()
     const grown = (await gw.peakRssMiB()) - before
-    console.log('30 unread 9 MB answers: peak RSS above before', grown.toFixed(1), 'MiB')
     // docs/operations.md: each unread answer holds at most its JSON text (~9 MB here).
     expect(grown).toBeLessThan(30 * 9 + 32)
     expect((await post({ sql: 'select 1' })).status).toBe(200)
@@ -148,7 +147,6 @@ describe('bounded memory', () => {
       return waiting.length === 8
     })
     const grown = (await gw.peakRssMiB()) - before
-    console.log('30 unread streams: peak RSS above before', grown.toFixed(1), 'MiB')
     expect(grown).toBeLessThan(64)
     await eventually(() => sendTimeouts() >= 60, 30_000)
     for (const socket of sockets) socket.destroy()

@@ -41,7 +41,7 @@ export class JsonAnswer implements RowSink {
     const { command, rowCount, fields } = result
     const head = `${JSON.stringify({ command, rowCount, fields }).slice(0, -1)},"rows":[`
     this.encoder.text(']}')
-    const chunks = [Buffer.from(head), ...this.chunks, this.encoder.take()]
+    const chunks = [Buffer.from(head), ...this.chunks, this.encoder.take(true)]
     this.chunks.length = 0
     return chunks
   }

@@ -129,7 +129,7 @@ export class NdjsonWriter implements StreamSink {
 
   private end(last: string): void {
     this.encoder.text(last)
-    const bytes = this.encoder.take()
+    const bytes = this.encoder.take(true)
     if (!this.target.closed) this.target.end(bytes)
   }
 }

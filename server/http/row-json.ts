@@ -10,6 +10,7 @@ const QUOTE = 0x22
 const BACKSLASH = 0x5c
 const COMMA = 0x2c
 const NULL = Buffer.from('null')
+const EMPTY = Buffer.alloc(0)
 
 /** Appends JSON rows (and any text) to byte buffers, taken out a buffer at a time. */
 export class RowEncoder {
@@ -20,7 +21,8 @@ export class RowEncoder {
   private out: Buffer
   private pos = 0
 
-  constructor(initialBytes = 4096) {
+  // Under 4 KiB, Buffer.allocUnsafe serves from Node's shared pool (no allocation of its own).
+  constructor(initialBytes = 2048) {
     this.out = Buffer.allocUnsafe(initialBytes)
   }
 
@@ -83,11 +85,11 @@ export class RowEncoder {
     this.pos = o
   }
 
-  /** The bytes appended so far; appending goes on in a new buffer. */
-  take(): Buffer {
+  /** The bytes appended so far; appending goes on in a new buffer, unless this is the `last`. */
+  take(last = false): Buffer {
     const taken = this.out.subarray(0, this.pos)
     // As large as the last one (a stream's chunks are alike), unless a huge row grew it.
-    this.out = Buffer.allocUnsafe(Math.min(this.out.length, 256 * 1024))
+    this.out = last ? EMPTY : Buffer.allocUnsafe(Math.min(this.out.length, 256 * 1024))
     this.pos = 0
     return taken
   }

@@ -1,11 +1,12 @@
 /**
  * `npm run bench`: sets up PostgreSQL (embedded, scram-sha-256), PgBouncer (Debian's
- * package, transaction mode) and the gateway, runs every scenario of issue 6 against
+ * package, transaction mode) and the gateway, runs every scenario of issues 6 and 15 against
  * 127.0.0.1 only, and writes bench/RESULTS.md, bench/latency.svg and
  * bench/results/latest.json. Every loop is bounded in count and time.
  *
- * Options: `--quick` (short runs, for trying the harness), `--skip=memory,profile,...`,
+ * Options: `--quick` (short runs, for trying the harness), `--skip=memory,profile,stream,...`,
  * `--report` (no runs: write RESULTS.md again from results/latest.json and NOTES.md).
+ * `BENCH_STREAM_ROWS` sets the streaming scenario's rows (10 million; 1 million with --quick).
  */
 import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
@@ -24,6 +25,7 @@ import { runMemory } from './scenarios/memory.js'
 import { runProfile } from './scenarios/profile.js'
 import { runServerless } from './scenarios/serverless.js'
 import { runStorm } from './scenarios/storm.js'
+import { createStreamTable, runStream } from './scenarios/stream.js'
 import { runThroughput } from './scenarios/throughput.js'
 import { runWire } from './scenarios/wire.js'
 import { freePort } from './lib/system.js'
@@ -43,6 +45,7 @@ const skip = new Set(
     .filter(Boolean),
 )
 const throughputSeconds = Number(process.env.BENCH_SECONDS ?? (quick ? 2 : 5))
+const streamRows = Number(process.env.BENCH_STREAM_ROWS ?? (quick ? 1_000_000 : 10_000_000))
 
 const startedAt = Date.now()
 function log(line: string): void {
@@ -59,6 +62,8 @@ function gatewayConfig(db: BenchDatabase, token: string, pgPort: number): Config
         pool: { min: POOL_SIZE, max: POOL_SIZE },
         tokens: [{ token }],
         session: { applicationName: APPLICATION_NAME },
+        // Streaming 10 million rows takes longer than the default 30 s statement timeout.
+        statementTimeoutMs: 3_600_000,
       },
     },
   }
@@ -110,6 +115,7 @@ async function main(): Promise<void> {
       wire: [],
       memory: undefined,
       profile: undefined,
+      stream: undefined,
     }
 
     if (!skip.has('serverless')) {
@@ -201,6 +207,21 @@ async function main(): Promise<void> {
       } finally {
         await admin.end()
       }
+    }
+    if (!skip.has('stream')) {
+      log(`stream: loading ${streamRows.toLocaleString('en-US')} rows`)
+      await createStreamTable(db.url, streamRows)
+      results.stream = await runStream(
+        {
+          databaseUrl: db.url,
+          gatewayUrl: gateway.url,
+          gatewayPid: gateway.pid,
+          token,
+          rows: streamRows,
+          slowSeconds: quick ? 4 : 10,
+        },
+        log,
+      )
     }
     // The main gateway is done; the profile gets the machine to itself.
     await gateway.stop()

@@ -88,9 +88,24 @@ export interface Client extends Queryable {
   begin(options?: TransactionRunOptions): Promise<TransactionHandle>
 }
 
-function checkOptions({ url, token, timeoutMs = 1 }: ClientOptions): void {
+/** Checks the options once and builds what every call of the client shares. */
+export function transportOf(options: ClientOptions): Transport {
+  const { url, token, timeoutMs = 1 } = options
   if (!/^https?:\/\/./.test(url) || !token || !(timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS)) {
     throw new TypeError('createClient needs an http(s) url, a token and any timeoutMs above 0')
+  }
+  const userFetch = options.fetch
+  return {
+    url: url.replace(/\/+$/, ''),
+    headers: {
+      ...options.headers,
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+    },
+    // Called unbound: some runtimes refuse `fetch` with another `this`.
+    fetch: userFetch ?? ((url, init) => fetch(url, init)),
+    timeoutMs: options.timeoutMs ?? 30_000,
+    retry: retryPolicy(options.retry),
   }
 }
 
@@ -102,21 +117,11 @@ function checkOptions({ url, token, timeoutMs = 1 }: ClientOptions): void {
  * const { rows } = await db.query('select now() as now')
  */
 export function createClient(options: ClientOptions): Client {
-  checkOptions(options)
-  const userFetch = options.fetch
-  const t: Transport = {
-    url: options.url.replace(/\/+$/, ''),
-    headers: {
-      ...options.headers,
-      authorization: `Bearer ${options.token}`,
-      'content-type': 'application/json',
-    },
-    // Called unbound: some runtimes refuse `fetch` with another `this`.
-    fetch: userFetch ?? ((url, init) => fetch(url, init)),
-    timeoutMs: options.timeoutMs ?? 30_000,
-    retry: retryPolicy(options.retry),
-  }
-  const defaults: ParseOptions = options
+  return clientOn(transportOf(options), options)
+}
+
+/** The client over a built transport; `defaults` are its parse options. */
+export function clientOn(t: Transport, defaults: ParseOptions): Client {
   return {
     ...queryable(
       t,

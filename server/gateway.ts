@@ -134,6 +134,8 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     tokens: set.tokens,
     tenants: set.tenants,
     bodyLimitBytes: config.server.bodyLimitBytes,
+    sendTimeoutMs: config.server.sendTimeoutMs,
+    logger,
     transactions,
     readiness: ready,
     reportBug,

@@ -50,6 +50,29 @@ export interface QueryResult {
   rows: WireValue[][]
 }
 
+/**
+ * The media type of a streamed result: send it in `Accept` on `/v1/query` or
+ * `/v1/transactions/{id}/query` and the rows come as NDJSON lines (docs/protocol.md).
+ */
+export const NDJSON_MEDIA_TYPE = 'application/x-ndjson'
+
+/** Body of a streamed query: a {@link QueryRequest} that may choose how rows are printed. */
+export interface StreamRequest extends QueryRequest {
+  /** Each row line as an array in column order, or an object keyed by column name. @default 'array' */
+  rowMode?: 'array' | 'object' | undefined
+}
+
+/** First line of a stream. */
+export interface StreamHead {
+  fields: FieldDescription[]
+}
+
+/** Last line of a stream that succeeded; a failed one ends with an {@link ErrorBody} line. */
+export interface StreamEnd {
+  command: string
+  rowCount: number | null
+}
+
 /** Transaction options shared by batches and interactive transactions. */
 export interface TransactionOptions {
   isolation?: IsolationLevel | undefined

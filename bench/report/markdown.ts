@@ -8,6 +8,7 @@ import type { MemoryResult } from '../scenarios/memory.js'
 import type { ProfileResult } from '../scenarios/profile.js'
 import type { ServerlessCase } from '../scenarios/serverless.js'
 import type { StormResult } from '../scenarios/storm.js'
+import type { StreamResult } from '../scenarios/stream.js'
 import type { ThroughputRun, Workload } from '../scenarios/throughput.js'
 import type { WireRun } from '../scenarios/wire.js'
 
@@ -30,6 +31,8 @@ export interface BenchResults {
   wire?: WireRun[]
   memory: MemoryResult | undefined
   profile: ProfileResult | undefined
+  /** Absent in results written before the streaming scenario existed. */
+  stream?: StreamResult | undefined
 }
 
 /** A target of the issue and how this run did. */
@@ -58,7 +61,37 @@ function serverlessCase(r: BenchResults, method: ServerlessCase['method'], delay
   return r.serverless.find((c) => c.method === method && c.delayMs === delayMs)
 }
 
-/** The issue's three speed targets, judged on this run. */
+/** Issue 15's streaming targets, judged on this run. */
+function streamVerdicts(s: StreamResult): TargetVerdict[] {
+  const copy = s.runs.find((run) => run.system === 'psql COPY TO STDOUT')
+  const sluice = s.runs.find((run) => run.system === 'Sluice, edge client db.stream()')
+  if (!copy || !sluice) return []
+  const x = sluice.rowsPerSecond / copy.rowsPerSecond
+  const peak = sluice.gatewayPeakAboveIdleMiB ?? Number.NaN
+  const added = s.firstRow.sluiceP50Ms - s.firstRow.postgresP50Ms
+  return [
+    {
+      target: 'stream: Sluice (edge client) ≥ 0.5× COPY TO STDOUT rows/s',
+      measured: `${ratio(x)} (${rate(sluice.rowsPerSecond)} vs ${rate(copy.rowsPerSecond)} rows/s)`,
+      met: x >= 0.5,
+      gap: x >= 0.5 ? '' : `${ratio(x / 0.5)} of the target`,
+    },
+    {
+      target: `stream: gateway peak RSS above idle ≤ 64 MiB (${s.rows.toLocaleString('en-US')} rows)`,
+      measured: `+${peak.toFixed(1)} MiB`,
+      met: peak <= 64,
+      gap: peak <= 64 ? '' : `${(peak - 64).toFixed(1)} MiB over`,
+    },
+    {
+      target: "stream: first row within 2 ms of PostgreSQL's first row (p50)",
+      measured: `+${added.toFixed(2)} ms (${formatMs(s.firstRow.sluiceP50Ms)} vs ${formatMs(s.firstRow.postgresP50Ms)})`,
+      met: added <= 2,
+      gap: added <= 2 ? '' : `${(added - 2).toFixed(2)} ms over`,
+    },
+  ]
+}
+
+/** The issues' speed targets, judged on this run. */
 export function verdicts(r: BenchResults): TargetVerdict[] {
   const out: TargetVerdict[] = []
   for (const workload of ['SELECT 1', 'point query'] as const) {
@@ -132,6 +165,7 @@ export function verdicts(r: BenchResults): TargetVerdict[] {
       gap: x >= 0.5 ? '' : `${rate(0.5 * bouncer.tps - sluice.tps)} tps short`,
     })
   }
+  if (r.stream) out.push(...streamVerdicts(r.stream))
   return out
 }
 
@@ -307,6 +341,47 @@ function memorySection(r: BenchResults): string {
 `
 }
 
+function streamSection(r: BenchResults): string {
+  const s = r.stream
+  if (!s) return '## Streaming\n\nNot measured in this run.\n'
+  const copy = s.runs.find((run) => run.system === 'psql COPY TO STDOUT')
+  const rows = s.runs.map((run) => {
+    const name = run.system.startsWith('Sluice') ? `**${run.system}**` : run.system
+    const peak =
+      run.gatewayPeakAboveIdleMiB === undefined
+        ? ''
+        : `+${run.gatewayPeakAboveIdleMiB.toFixed(1)} MiB`
+    return `| ${name} | ${rate(run.rowsPerSecond)} | ${run.mbPerSecond.toFixed(1)} | ${run.seconds.toFixed(1)} s | ${ratio(copy ? run.rowsPerSecond / copy.rowsPerSecond : Number.NaN)} | ${formatMs(run.firstRowMs)} | ${peak} |`
+  })
+  const slow = s.slowReaders
+  return `## Streaming
+
+One table of ${s.rows.toLocaleString('en-US')} rows (\`${'select * from stream_rows'}\`: an int, an md5 text,
+an int, a timestamptz, a short text; ${(s.textBytes / 1e6).toFixed(0)} MB as COPY's text) read whole, one reader at a
+time. *COPY*: \`psql -c "COPY (…) TO STDOUT"\`, PostgreSQL's own text with nothing parsed (its
+first row counts psql's start and connection). *pg-cursor*: node-postgres with a cursor in the
+bench process, 10,000 rows a fetch, values parsed. *Sluice*: the edge client's \`db.stream()\`
+(\`sluice/edge/stream\`, Node's fetch) through the gateway's NDJSON stream, values parsed as
+pg parses them. *NDJSON by fetch*: the same stream read by fetch and only counted, the
+gateway's own pace. The gateway's RSS is read from /proc (its peak above its idle RSS just
+before). MB/s is COPY's text bytes over each run's time. The bench process, PostgreSQL and the
+gateway share the machine's cores, so a reader that parses also slows the others.
+
+| reader | rows/s | MB/s | time | × COPY | first row | gateway peak RSS |
+| --- | --- | --- | --- | --- | --- | --- |
+${rows.join('\n')}
+
+Time to the first row of \`select * from stream_rows limit 50\`, p50 of ${s.firstRow.samples} after a
+warm-up: PostgreSQL's (pg-cursor's \`read(1)\` on an open connection) ${formatMs(s.firstRow.postgresP50Ms)},
+Sluice's edge client on a kept-alive connection ${formatMs(s.firstRow.sluiceP50Ms)}.
+
+${slow.clients} slow readers at once, each streaming the whole table and reading one chunk every
+200 ms (about ${(slow.bytesPerSecondEach / 1024).toFixed(0)} KiB/s each; the pool lends ${r.settings.poolSize} connections, so the others
+wait) for ${slow.seconds} s: the gateway's RSS rose ${slow.gatewayPeakAboveIdleMiB.toFixed(1)} MiB above its idle
+${slow.gatewayIdleRssMiB.toFixed(0)} MiB.
+`
+}
+
 function profileSection(r: BenchResults): string {
   const p = r.profile
   if (!p) return '## Profile\n\nNot measured in this run.\n'
@@ -339,7 +414,7 @@ export function resultsMarkdown(r: BenchResults, notes: string | undefined): str
 Generated by \`${r.command}\` (bench/run.ts); do not edit by hand: the optimisation notes
 come from bench/NOTES.md. Raw numbers: \`bench/results/latest.json\`.
 
-## Targets (issues 6 and 19)
+## Targets (issues 6, 15 and 19)
 
 | target | this run | verdict |
 | --- | --- | --- |
@@ -351,6 +426,7 @@ ${throughputSection(r)}
 ${wireSection(r)}
 ${stormSection(r)}
 ${memorySection(r)}
+${streamSection(r)}
 ${profileSection(r)}
 ${notes ? `\n${notes.trim()}\n` : ''}`
 }

@@ -125,6 +125,20 @@ export const transactionsSchema = z
   })
   .strict()
 
+/** Limits of streamed results (`Accept: application/x-ndjson`); each row stays within maxResultBytes. */
+export const streamSchema = z
+  .object({
+    maxRows: int(1)
+      .nullable()
+      .default(null)
+      .describe('Rows per stream before it ends with RESULT_TOO_LARGE; null = no limit'),
+    maxBytes: int(1)
+      .nullable()
+      .default(null)
+      .describe('Bytes of rows per stream before it ends with RESULT_TOO_LARGE; null = no limit'),
+  })
+  .strict()
+
 /** One tenant: a database, its pool, its tokens and its limits. */
 export const tenantSchema = z
   .object({
@@ -137,7 +151,10 @@ export const tenantSchema = z
     maxRows: int(1).default(100_000).describe('Rows per result before RESULT_TOO_LARGE'),
     maxResultBytes: int(1)
       .default(10 * 1024 * 1024)
-      .describe('Bytes of text values per response before RESULT_TOO_LARGE'),
+      .describe(
+        'Bytes of rows per answer before RESULT_TOO_LARGE (counted as sent by PostgreSQL); also the most one streamed row may have',
+      ),
+    stream: streamSchema.prefault({}),
     session: sessionSchema.prefault({}),
     transactions: transactionsSchema.prefault({}),
   })
@@ -171,6 +188,11 @@ export const serverSchema = z
       .default(10_000)
       .describe(
         'On SIGTERM/SIGINT, how long the gateway keeps accepting (answering SHUTTING_DOWN) while a load balancer stops routing to it and open transactions finish; then what still runs is cancelled',
+      ),
+    sendTimeoutMs: int(1)
+      .default(30_000)
+      .describe(
+        'Close the connection of a client that reads nothing of its answer for this long (between two writes, as nginx send_timeout)',
       ),
     adminToken: z
       .string()

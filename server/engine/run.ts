@@ -17,9 +17,11 @@ import type { Principal } from '../tenants/tokens.js'
 import { toSluiceError } from './db-error.js'
 import { timeStatement, type StatementScope } from '../log/statement-scope.js'
 import type { Connection } from '../pool/connection.js'
+import type { RowSink, StatementOptions } from '../pool/statement.js'
 import { analyzeSql, type SqlAnalysis } from './analyze.js'
 import type { Tenant } from '../tenants/tenant.js'
 import { withCancellation } from './cancellation.js'
+import { bufferedLimits, resultTooLarge } from './result-limits.js'
 
 /** Who runs what, where. */
 export interface RunContext {
@@ -94,7 +96,8 @@ export function effectiveTimeout(tenant: Tenant, requested: number | undefined):
   return requested === undefined ? cap : Math.min(requested, cap)
 }
 
-function toText(params: readonly WireParam[] | undefined): (string | null)[] {
+/** Parameters as PostgreSQL text. */
+export function toText(params: readonly WireParam[] | undefined): (string | null)[] {
   if (!params) return []
   return params.map((p) => (p === null ? null : typeof p === 'string' ? p : String(p)))
 }
@@ -120,7 +123,7 @@ export interface ByteBudget {
  * Runs one statement on a connection and shapes its result, enforcing the tenant's row limit
  * and the response's byte budget (shared by the statements of a batch or transaction).
  * `alone`: the statement is its own implicit transaction, so it may run as a named prepared
- * statement (server/pool/prepared.ts).
+ * statement (server/pool/prepared.ts). With a `sink`, the rows go there as they arrive.
  */
 export async function execute(
   connection: Connection,
@@ -128,29 +131,21 @@ export async function execute(
   request: QueryRequest,
   budget: ByteBudget = { remaining: context.tenant.config.maxResultBytes },
   alone = false,
+  sink?: RowSink,
 ): Promise<QueryResult> {
   const { tenant } = context
-  const options = {
+  const options: StatementOptions = {
     text: request.sql,
     values: toText(request.params),
-    maxRows: tenant.config.maxRows,
-    maxBytes: budget.remaining,
+    ...bufferedLimits(tenant, budget.remaining),
   }
+  if (sink) options.sink = sink
   // Timed for the statement histogram and the slow-statement log (server/log/).
   const outcome = await timeStatement(context.statements, tenant.name, request, () =>
     alone ? connection.runPrepared(options) : connection.run(options),
   )
   budget.remaining -= outcome.bytes
-  if (outcome.tooLarge) {
-    const limit =
-      outcome.tooLarge === 'rows'
-        ? `more than ${tenant.config.maxRows} rows (the tenant's maxRows)`
-        : `more than ${tenant.config.maxResultBytes} bytes (the tenant's maxResultBytes)`
-    throw new SluiceError(
-      'RESULT_TOO_LARGE',
-      `the result has ${limit}: add a LIMIT or select fewer columns`,
-    )
-  }
+  if (outcome.tooLarge) throw resultTooLarge(tenant, outcome.tooLarge, false)
   return {
     command: outcome.command,
     rowCount: outcome.rowCount,
@@ -184,18 +179,26 @@ export async function withConnection<T>(
   }
 }
 
-/** `POST /v1/query`: one statement. */
-export async function runQuery(context: RunContext, request: QueryRequest): Promise<QueryResult> {
+/**
+ * Runs the one statement of a `/v1/query` on a borrowed connection, a readonly token's
+ * inside a READ ONLY transaction. `work` is told whether the statement runs alone in its
+ * implicit transaction (so it may be a named prepared statement).
+ */
+export async function runSingle<T>(
+  context: RunContext,
+  request: QueryRequest,
+  work: (connection: Connection, alone: boolean) => Promise<T>,
+): Promise<T> {
   checkStatement(request)
   const readOnly = context.principal.role === 'readonly'
   return withConnection(
     context,
     effectiveTimeout(context.tenant, request.timeoutMs),
     async (connection) => {
-      if (!readOnly) return execute(connection, context, request, undefined, true)
+      if (!readOnly) return work(connection, true)
       await connection.simple(beginSql({}, true))
       try {
-        const result = await execute(connection, context, request)
+        const result = await work(connection, false)
         await connection.simple('COMMIT')
         return result
       } catch (error) {
@@ -203,6 +206,28 @@ export async function runQuery(context: RunContext, request: QueryRequest): Prom
         throw error
       }
     },
+  )
+}
+
+/** `POST /v1/query`: one statement. */
+export function runQuery(context: RunContext, request: QueryRequest): Promise<QueryResult> {
+  return runSingle(context, request, (connection, alone) =>
+    execute(connection, context, request, undefined, alone),
+  )
+}
+
+/**
+ * `POST /v1/query` for an answer written as the rows arrive: the same limits as
+ * {@link runQuery}, but each row goes to `sink` instead of into the result (whose `rows`
+ * stay empty), so the caller can encode it at once.
+ */
+export function runQueryInto(
+  context: RunContext,
+  request: QueryRequest,
+  sink: RowSink,
+): Promise<QueryResult> {
+  return runSingle(context, request, (connection, alone) =>
+    execute(connection, context, request, undefined, alone, sink),
   )
 }
 

@@ -24,6 +24,7 @@ import {
   type RunContext,
 } from './run.js'
 import { withCancellation } from './cancellation.js'
+import { streamOn, type StreamSink, type StreamSummary } from './stream.js'
 import { clientClosed } from '../errors.js'
 import { InFlight, type Ticket } from '../lifecycle/in-flight.js'
 import type { Connection } from '../pool/connection.js'
@@ -203,44 +204,27 @@ export class TransactionRegistry {
   }
 
   /** `POST /v1/transactions/{id}/query`. */
-  async query(context: RunContext, id: string, request: QueryRequest): Promise<QueryResult> {
-    const tx = this.lookup(context, id)
-    checkStatement(request)
-    return tx.serial(async () => {
-      const timeoutMs = effectiveTimeout(tx.tenant, request.timeoutMs)
-      try {
-        return await withCancellation(tx.connection, timeoutMs, context, () =>
-          execute(
-            tx.connection,
-            { tenant: tx.tenant, statements: context.statements },
-            request,
-            tx.budget,
-          ),
-        )
-      } catch (error) {
-        const failure = toSluiceError(error)
-        if (tx.connection.cancelled || tx.connection.broken) {
-          // A cancelled connection is never reused: the transaction ends with it.
-          const how = context.signal?.aborted
-            ? 'it was cancelled: its client went away during a statement'
-            : `it was rolled back: its statement failed with ${failure.code}`
-          await this.finish(tx, 'rollback', how)
-          throw failure
-        }
-        if (
-          failure.code === 'DATABASE_ERROR' ||
-          failure.code === 'CONFLICT' ||
-          failure.code === 'FORBIDDEN'
-        ) {
-          throw new SluiceError(
-            failure.code,
-            `${failure.message} (the transaction is now aborted: roll back, or roll back to a savepoint)`,
-            { ...failure.fields, retryable: failure.retryable },
-          )
-        }
-        throw failure
-      }
-    })
+  query(context: RunContext, id: string, request: QueryRequest): Promise<QueryResult> {
+    return this.statement(context, id, request, (tx) =>
+      execute(
+        tx.connection,
+        { tenant: tx.tenant, statements: context.statements },
+        request,
+        tx.budget,
+      ),
+    )
+  }
+
+  /** `POST /v1/transactions/{id}/query` with `Accept: application/x-ndjson`. */
+  stream(
+    context: RunContext,
+    id: string,
+    request: QueryRequest,
+    sink: StreamSink,
+  ): Promise<StreamSummary> {
+    return this.statement(context, id, request, (tx) =>
+      streamOn(tx.connection, { tenant: tx.tenant, statements: context.statements }, request, sink),
+    )
   }
 
   /** `POST /v1/transactions/{id}/commit`. */
@@ -265,6 +249,45 @@ export class TransactionRegistry {
     const all = [...this.open.values()]
     for (const tx of all) tx.expire(reason)
     await Promise.all(all.map((tx) => tx.idle()))
+  }
+
+  /** Runs one statement of a transaction: in turn, under its timeout, ending it when lost. */
+  private async statement<T>(
+    context: RunContext,
+    id: string,
+    request: QueryRequest,
+    run: (tx: OpenTransaction) => Promise<T>,
+  ): Promise<T> {
+    const tx = this.lookup(context, id)
+    checkStatement(request)
+    return tx.serial(async () => {
+      const timeoutMs = effectiveTimeout(tx.tenant, request.timeoutMs)
+      try {
+        return await withCancellation(tx.connection, timeoutMs, context, () => run(tx))
+      } catch (error) {
+        const failure = toSluiceError(error)
+        if (tx.connection.cancelled || tx.connection.broken) {
+          // A cancelled connection is never reused: the transaction ends with it.
+          const how = context.signal?.aborted
+            ? 'it was cancelled: its client went away during a statement'
+            : `it was rolled back: its statement failed with ${failure.code}`
+          await this.finish(tx, 'rollback', how)
+          throw failure
+        }
+        if (
+          failure.code === 'DATABASE_ERROR' ||
+          failure.code === 'CONFLICT' ||
+          failure.code === 'FORBIDDEN'
+        ) {
+          throw new SluiceError(
+            failure.code,
+            `${failure.message} (the transaction is now aborted: roll back, or roll back to a savepoint)`,
+            { ...failure.fields, retryable: failure.retryable },
+          )
+        }
+        throw failure
+      }
+    })
   }
 
   private lookup(context: RunContext, id: string): OpenTransaction {

@@ -44,9 +44,9 @@ export function createApp(deps: HttpDeps): Hono<GatewayEnv> {
       continuesTransaction: (c) => CONTINUES_TRANSACTION.test(c.req.path),
     }),
   )
-  app.route('/', queryRoute())
+  app.route('/', queryRoute(deps.reportBug))
   app.route('/', batchRoute())
-  app.route('/', transactionRoutes(deps.transactions))
+  app.route('/', transactionRoutes(deps.transactions, deps.reportBug))
   app.route('/', neonSqlRoute(deps))
   app.notFound(notFound)
   app.onError((error, c) => renderError(error, c, deps.reportBug))

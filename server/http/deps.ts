@@ -3,6 +3,7 @@ import type { Hono } from 'hono'
 import type { Admin } from '../admin/admin.js'
 import type { TransactionRegistry } from '../engine/transactions.js'
 import type { ReportBug } from '../errors.js'
+import type { Logger } from '../log/logger.js'
 import type { RequestRecorder } from '../log/request-recorder.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { AdmissionDeps } from '../tenants/admission.js'
@@ -20,6 +21,10 @@ export interface HttpDeps extends AdmissionDeps {
   metrics: Metrics
   /** Serve `/metrics` without a token? Read on each scrape. */
   publicMetrics: () => boolean
+  /** Close the connection of a client that reads nothing of its answer for this long. */
+  sendTimeoutMs: number
+  /** For the events of the HTTP side that no request line tells (send timeouts). */
+  logger: Logger
   /** Extra routes mounted before the v1 API (tests, embedders). */
   extraRoutes?: ((app: Hono<GatewayEnv>) => void) | undefined
 }

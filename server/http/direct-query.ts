@@ -2,21 +2,26 @@
  * `POST /v1/query` straight on Node's http objects, for speed: the route every serverless
  * caller hits, served without building a Hono context, a web Request or a Response. It
  * runs the same steps as the Hono app with the same code (the request id rule, the request
- * recorder, admission, body reading and validation, `runQuery`, the error table), so a
- * client cannot tell the two apart; `test/server/http/direct-query.test.ts` compares them
- * response by response.
+ * recorder, admission, body reading and validation, `runQuery` or, for `Accept:
+ * application/x-ndjson`, `streamQuery`, the error table), so a client cannot tell the two
+ * apart; `test/server/http/direct-query.test.ts` compares them response by response.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
-import { runQuery } from '../engine/run.js'
+import { runQueryInto } from '../engine/run.js'
+import { streamQuery } from '../engine/stream.js'
 import { admit } from '../tenants/admission.js'
 import { bearerToken } from '../tenants/tokens.js'
 import { parseBody } from './body.js'
 import type { HttpDeps } from './deps.js'
 import { errorHeaders, toResponseError } from './errors.js'
 import { declaredLength, disconnectSignal, readNodeBody } from './node-request.js'
-import { quickQueryRequest } from './query-request.js'
+import { quickQueryRequest, quickStreamRequest } from './query-request.js'
 import { requestIdOf } from './request-id.js'
-import { queryRequestSchema } from './schemas.js'
+import { queryRequestSchema, streamRequestSchema } from './schemas.js'
+import { JsonAnswer } from './json-answer.js'
+import { sendBody } from './send.js'
+import { wantsStream, writeStream } from './stream-query.js'
+import { nodeTarget } from './stream-target.js'
 
 const ROUTE = '/v1/query'
 
@@ -33,42 +38,57 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
     const signal = disconnectSignal(req, res)
     let tenantName = ''
 
-    const respond = (status: number, body: string, code: string, extra = {}) => {
+    const finish = (status: number, code: string) =>
+      record.finish({ method: 'POST', route: ROUTE, path: ROUTE, status, code, tenant: tenantName })
+    const respond = (status: number, body: string | Buffer[], code: string, extra = {}) => {
       const headers: OutgoingHttpHeaders = {
         'x-request-id': requestId,
         'content-type': 'application/json',
-        'content-length': Buffer.byteLength(body),
         ...extra,
       }
       // Draining: the client reconnects (elsewhere) for its next request.
       if (deps.lifecycle.draining) headers.connection = 'close'
-      // A client that went away gets nothing: there is no one to write to.
-      if (!res.destroyed) res.writeHead(status, headers).end(body)
-      record.finish({ method: 'POST', route: ROUTE, path: ROUTE, status, code, tenant: tenantName })
+      // A client that went away gets nothing (sendBody checks): there is no one to write to.
+      sendBody(res, status, headers, body)
+      finish(status, code)
     }
+    const errorOf = (error: unknown) =>
+      toResponseError(error, { aborted: signal.aborted, requestId }, deps.reportBug)
 
     const request = {
       token: bearerToken(req.headers.authorization),
       declaredBytes: declaredLength(req),
     }
-    const answer = async (): Promise<string> =>
+    const streaming = wantsStream(req.headers.accept)
+    // A JSON answer's text, or the error code a stream ended with ('' for success).
+    const answer = async (): Promise<{ json: string | Buffer[] } | { streamed: string }> =>
       admit(deps, request, async ({ principal, tenant, shutdown }) => {
         tenantName = tenant.name
         const text = await readNodeBody(req, deps.bodyLimitBytes)
-        const body = parseBody(text, queryRequestSchema, undefined, quickQueryRequest)
         const context = { tenant, principal, signal, shutdown, requestId, statements: record.scope }
-        return JSON.stringify(await runQuery(context, body))
+        if (!streaming) {
+          const body = parseBody(text, queryRequestSchema, undefined, quickQueryRequest)
+          const json = new JsonAnswer()
+          return { json: json.finish(await runQueryInto(context, body, json)) }
+        }
+        const body = parseBody(text, streamRequestSchema, undefined, quickStreamRequest)
+        const streamed = await writeStream(nodeTarget(res), {
+          requestId,
+          request: body,
+          run: (sink) => streamQuery(context, body, sink),
+          errorOf,
+        })
+        return { streamed }
       })
 
     answer()
       .then(
-        (body) => respond(200, body, ''),
+        (answered) => {
+          if ('json' in answered) respond(200, answered.json, '')
+          else finish(200, answered.streamed)
+        },
         (error: unknown) => {
-          const sluice = toResponseError(
-            error,
-            { aborted: signal.aborted, requestId },
-            deps.reportBug,
-          )
+          const sluice = errorOf(error)
           const body = JSON.stringify(sluice.toBody())
           respond(sluice.status, body, sluice.code, errorHeaders(sluice))
         },

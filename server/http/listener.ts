@@ -1,6 +1,7 @@
 /**
  * The gateway's Node request listener: `POST /v1/query` goes the direct way
- * (./direct-query.ts), everything else through the Hono app and @hono/node-server.
+ * (./direct-query.ts), everything else through the Hono app and @hono/node-server. Every
+ * response is watched by the send watchdog (`server.sendTimeoutMs`, ./send-watchdog.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer, type Server } from 'node:http'
@@ -9,6 +10,7 @@ import type { Hono } from 'hono'
 import type { HttpDeps } from './deps.js'
 import { directQuery, isDirectQuery } from './direct-query.js'
 import type { GatewayEnv } from './env.js'
+import { sendWatchdog } from './send-watchdog.js'
 
 /** A Node `http.Server` request listener. */
 export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void
@@ -17,7 +19,11 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
 export function createRequestListener(app: Hono<GatewayEnv>, deps: HttpDeps): RequestListener {
   const viaHono = getRequestListener(app.fetch)
   const query = directQuery(deps)
+  const watchdog = sendWatchdog(deps.sendTimeoutMs, (event) =>
+    deps.logger.warn(event, 'send timeout: the client stopped reading, its connection closed'),
+  )
   return function sluice(req, res) {
+    watchdog.watch(res)
     if (isDirectQuery(req)) query(req, res)
     else void viaHono(req, res)
   }

@@ -4,7 +4,12 @@
  * `undefined` for anything else, so zod still validates (and words the error of) every body
  * that is not plainly valid. Errors stay zod's, byte for byte.
  */
-import { MAX_PARAMS, MAX_TIMEOUT_MS, type QueryRequest } from '../../src/protocol.js'
+import {
+  MAX_PARAMS,
+  MAX_TIMEOUT_MS,
+  type QueryRequest,
+  type StreamRequest,
+} from '../../src/protocol.js'
 
 function isWireParam(value: unknown): boolean {
   return (
@@ -41,5 +46,16 @@ export function quickQueryRequest(json: unknown): QueryRequest | undefined {
     }
     request.timeoutMs = timeoutMs
   }
+  return request
+}
+
+/** {@link quickQueryRequest} for a streamed query, which may also carry `rowMode`. */
+export function quickStreamRequest(json: unknown): StreamRequest | undefined {
+  const request: StreamRequest | undefined = quickQueryRequest(json)
+  if (request === undefined) return undefined
+  const rowMode = (json as { rowMode?: unknown }).rowMode
+  if (rowMode === undefined) return request
+  if (rowMode !== 'array' && rowMode !== 'object') return undefined
+  request.rowMode = rowMode
   return request
 }

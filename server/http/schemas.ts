@@ -11,6 +11,7 @@ import {
   type BatchRequest,
   type BeginRequest,
   type QueryRequest,
+  type StreamRequest,
 } from '../../src/protocol.js'
 
 const timeoutMs = z.int().positive().max(MAX_TIMEOUT_MS)
@@ -24,6 +25,11 @@ export const queryRequestSchema = z.object({
     .optional(),
   timeoutMs: timeoutMs.optional(),
 }) satisfies z.ZodType<QueryRequest>
+
+/** Body of a streamed `/v1/query` or transaction query. */
+export const streamRequestSchema = queryRequestSchema.extend({
+  rowMode: z.enum(['array', 'object']).optional(),
+}) satisfies z.ZodType<StreamRequest>
 
 const transactionOptions = {
   isolation: z.enum(ISOLATION_LEVELS).optional(),

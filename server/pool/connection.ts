@@ -1,12 +1,22 @@
 /**
  * One PostgreSQL connection as the pool sees it: a pg Client plus the facts the pool
- * decides on (age, idle time, whether it broke or was cancelled).
+ * decides on (age, idle time, whether it broke or was cancelled), the wire meter that counts
+ * its results before pg reads them (./wire-meter.ts), the flow control of a streaming
+ * statement (pausing the socket pg reads), and raw access to its socket for the
+ * PostgreSQL protocol relay (server/wire/).
  */
+import { EventEmitter } from 'node:events'
 import { connect as netConnect } from 'node:net'
 import type { Duplex } from 'node:stream'
 import pg from 'pg'
 import { PreparedStatements, isStalePlan, type PreparedOptions } from './prepared.js'
-import { Statement, type StatementOptions, type StatementOutcome } from './statement.js'
+import {
+  Statement,
+  type RowSink,
+  type StatementOptions,
+  type StatementOutcome,
+} from './statement.js'
+import { WireMeter } from './wire-meter.js'
 
 /** Where to send a cancel request: the server's address, as the connection used it. */
 export interface CancelTarget {
@@ -33,7 +43,39 @@ export interface RawSocket {
   readonly stream: Duplex
 }
 
-/** A pooled connection. Created by {@link openConnection}. */
+/** The socket pg reads: a net.Socket, or the TLS socket over it. */
+interface WireStream {
+  on(event: 'data', listener: (chunk: Buffer) => void): unknown
+  on(event: 'end', listener: () => void): unknown
+  pause(): unknown
+  resume(): unknown
+  destroy(): unknown
+}
+
+// pg's Connection, the part we hook: pg calls attachListeners(stream) with the stream its
+// parser would read, once that stream carries protocol messages (after TLS is set up), and
+// its parser listens to nothing but 'data' and 'end'.
+interface PgConnection {
+  stream: WireStream
+  attachListeners(stream: WireStream | EventEmitter): void
+}
+
+/**
+ * Puts `meter` between `client`'s protocol stream and pg's parser: the meter reads every
+ * byte first and passes on to pg what pg should parse.
+ */
+function meterClient(client: pg.Client, meter: WireMeter, parserInput: EventEmitter): void {
+  const connection = (client as unknown as { connection: PgConnection }).connection
+  const attach = connection.attachListeners.bind(connection)
+  connection.attachListeners = (stream) => {
+    const wire = stream as WireStream
+    wire.on('data', (chunk) => meter.read(chunk))
+    wire.on('end', () => parserInput.emit('end'))
+    attach(parserInput)
+  }
+}
+
+/** A pooled connection, made by {@link openConnection} around a pg Client not yet connected. */
 export class Connection {
   readonly id = nextId++
   readonly client: pg.Client
@@ -53,6 +95,10 @@ export class Connection {
   /** pg's own data listeners, while the socket is detached. */
   private pgListeners: ((...args: unknown[]) => void)[] | undefined
   private rawListener: ((chunk: Buffer) => void) | undefined
+  private readonly meter: WireMeter
+  /** The statement most recently sent. */
+  private current: Statement | undefined
+  private paused = false
 
   constructor(
     client: pg.Client,
@@ -64,6 +110,13 @@ export class Connection {
     this.client = client
     this.parameters = parameters
     this.cancelTarget = cancelTarget
+    // Before connect(): the meter must see the stream from its first message.
+    const parserInput = new EventEmitter()
+    this.meter = new WireMeter(
+      (bytes) => parserInput.emit('data', bytes),
+      () => this.discard(),
+    )
+    meterClient(client, this.meter, parserInput)
     this.prepared = new PreparedStatements(`sluice_${this.id}`, prepared)
     // Up to 5% earlier, so connections opened together do not all recycle together.
     this.expiresAt = this.createdAt + lifetimeMs * (1 - Math.random() * 0.05)
@@ -86,9 +139,51 @@ export class Connection {
 
   /** Runs one statement, unnamed. */
   run(options: StatementOptions): Promise<StatementOutcome> {
-    const statement = new Statement(options)
+    const statement = new Statement(options, this.meter)
+    this.current = statement
     this.client.query(statement as unknown as pg.QueryConfig)
     return statement.promise
+  }
+
+  /**
+   * Runs one statement and hands its rows to `sink` as they arrive. The caller paces them
+   * with {@link pauseReading} and {@link resumeReading}.
+   */
+  async stream(options: StatementOptions, sink: RowSink): Promise<StatementOutcome> {
+    try {
+      return await this.run({ ...options, sink })
+    } finally {
+      // The sink may have paused after the last row and will not resume a finished stream.
+      this.resumeReading()
+    }
+  }
+
+  /**
+   * Stops reading from PostgreSQL: the rows already received are still delivered, then the
+   * socket's buffers fill and PostgreSQL waits (TCP backpressure). Its statement timeout
+   * still runs.
+   */
+  pauseReading(): void {
+    if (this.paused) return
+    this.paused = true
+    this.wire()?.pause()
+  }
+
+  /** Reads from PostgreSQL again after {@link pauseReading}. */
+  resumeReading(): void {
+    if (!this.paused) return
+    this.paused = false
+    this.wire()?.resume()
+  }
+
+  /**
+   * Stops whatever this connection runs, at once: a cancel request for PostgreSQL, and the
+   * socket closed so that nothing more is read. The connection is never reused.
+   */
+  discard(): void {
+    this.broken = true
+    void this.cancel()
+    this.wire()?.destroy()
   }
 
   /**
@@ -120,6 +215,10 @@ export class Connection {
    */
   cancel(): Promise<void> {
     this.cancelled = true
+    // PostgreSQL acts on a cancel only once it can write again: a paused stream reads on,
+    // dropping its rows.
+    this.current?.cancelling()
+    this.resumeReading()
     const { processID: pid, secretKey: key } = this.client as unknown as BackendKey
     if (pid == null || key == null) return Promise.resolve()
     return new Promise((resolve) => {
@@ -177,6 +276,10 @@ export class Connection {
     internals._txStatus = transactionStatus
   }
 
+  private wire(): WireStream | undefined {
+    return (this.client as unknown as { connection?: PgConnection }).connection?.stream
+  }
+
   /** Closes the connection; never throws. */
   async close(): Promise<void> {
     this.broken = true
@@ -205,6 +308,8 @@ export async function openConnection(
     (msg: { parameterName: string; parameterValue: string }) =>
       parameters.set(msg.parameterName, msg.parameterValue),
   )
+  // Made before connect(): its wire meter must see the stream from the first message.
+  const connection = new Connection(client, lifetimeMs, cancelTarget, prepared, parameters)
   await client.connect()
-  return new Connection(client, lifetimeMs, cancelTarget, prepared, parameters)
+  return connection
 }

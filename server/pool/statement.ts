@@ -1,19 +1,39 @@
 /**
  * One statement on the wire, as a pg "submittable": pg's Client drives the protocol and
- * calls these handlers. Rows stay PostgreSQL's own text (no parsing), and the tenant's row
- * and byte limits are counted as rows arrive, so an oversized result is never held whole.
+ * calls these handlers. Rows stay PostgreSQL's own text (no parsing). They are either kept
+ * for one answer, or handed one by one to a {@link RowSink} (a stream). The connection's
+ * wire meter (./wire-meter.ts) counts them against the limits before pg's parser holds any
+ * of them; past a limit the connection is discarded and the statement settles as too large.
  */
 import type { FieldDescription, QueryResult, WireValue } from '../../src/protocol.js'
+import type { MeterLimits, OverLimit, RawRows, WireMeter } from './wire-meter.js'
+
+/** Which limit stopped a statement, and the size of the message that passed it. */
+export interface TooLarge {
+  kind: OverLimit
+  declaredBytes: number
+}
 
 /** What a finished statement reports; `tooLarge` is set when a limit was passed. */
 export interface StatementOutcome extends QueryResult {
-  /** Size of the rows as counted against maxBytes. */
+  /** Bytes of the rows, as the wire meter counted them. */
   bytes: number
-  tooLarge?: 'rows' | 'bytes'
+  tooLarge?: TooLarge
+}
+
+/** Where a streaming statement's columns and rows go, as they arrive. */
+export interface RowSink extends Partial<RawRows> {
+  /** The columns, once, before any row (not called for a statement without rows). */
+  fields(fields: FieldDescription[]): void
+  /**
+   * One row, as text values. A sink with `rawRow` gets PostgreSQL's bytes there instead,
+   * straight from the wire meter, and pg never parses them.
+   */
+  row(values: WireValue[]): void
 }
 
 /** Options of {@link Statement}. */
-export interface StatementOptions {
+export interface StatementOptions extends MeterLimits {
   text: string
   /** Parameters already in PostgreSQL text form. */
   values?: readonly (string | null)[]
@@ -25,8 +45,8 @@ export interface StatementOptions {
   prepared?: boolean
   /** A prepared statement to close first (evicted from the connection's cache). */
   close?: string
-  maxRows?: number
-  maxBytes?: number
+  /** Stream the rows here instead of keeping them. */
+  sink?: RowSink
 }
 
 interface PgField {
@@ -54,24 +74,27 @@ interface WireConnection {
 const TAG = /^([A-Za-z]+)(?: (\d+))?(?: (\d+))?/
 
 /** Runs one statement and resolves with its result; see {@link StatementOptions}. */
-export class Statement {
+export class Statement implements RawRows {
   readonly text: string
   readonly name: string | undefined
   readonly promise: Promise<StatementOutcome>
   private readonly options: StatementOptions
+  private readonly meter: WireMeter | undefined
   private fields: FieldDescription[] = []
   private rows: WireValue[][] = []
   private command = ''
   private rowCount: number | null = null
-  private bytes = 0
-  private tooLarge: 'rows' | 'bytes' | undefined
+  private tooLarge: TooLarge | undefined
+  /** Rows are dropped from now on (over a limit, or cancelled). */
+  private dropping = false
   private resolve!: (outcome: StatementOutcome) => void
   private reject!: (error: unknown) => void
   // pg checks for this to decide whether to wrap the call in a promise of its own.
   callback: ((err: unknown) => void) | undefined
 
-  constructor(options: StatementOptions) {
+  constructor(options: StatementOptions, meter?: WireMeter) {
     this.options = options
+    this.meter = meter
     this.text = options.text
     this.name = options.name
     this.promise = new Promise((resolve, reject) => {
@@ -81,7 +104,23 @@ export class Statement {
     this.callback = () => {}
   }
 
+  /**
+   * A cancel is on its way: a stream's sink takes no more rows (a kept result keeps them,
+   * in case the statement finishes first).
+   */
+  cancelling(): void {
+    if (this.options.sink) this.dropping = true
+  }
+
   submit(connection: WireConnection): Error | null {
+    const { maxRows, maxBytes, maxRowBytes } = this.options
+    const raw = this.options.sink?.rawRow === undefined ? undefined : this
+    const onOver = (kind: OverLimit, declaredBytes: number) => {
+      this.tooLarge = { kind, declaredBytes }
+      this.dropping = true
+      this.rows = []
+    }
+    this.meter?.begin({ maxRows, maxBytes, maxRowBytes }, onOver, raw)
     if (this.options.simple) {
       connection.query(this.text)
       return null
@@ -111,25 +150,17 @@ export class Statement {
       dataTypeSize: f.dataTypeSize,
       dataTypeModifier: f.dataTypeModifier,
     }))
+    this.options.sink?.fields(this.fields)
+  }
+
+  rawRow(bytes: Buffer, start: number, end: number): void {
+    if (!this.dropping) this.options.sink!.rawRow!(bytes, start, end)
   }
 
   handleDataRow(msg: { fields: WireValue[] }): void {
-    if (this.tooLarge) return
-    const row = msg.fields
-    let size = 8
-    for (const value of row) if (value !== null) size += value.length
-    this.bytes += size
-    if (this.options.maxRows !== undefined && this.rows.length >= this.options.maxRows) {
-      this.tooLarge = 'rows'
-      this.rows = []
-      return
-    }
-    if (this.options.maxBytes !== undefined && this.bytes > this.options.maxBytes) {
-      this.tooLarge = 'bytes'
-      this.rows = []
-      return
-    }
-    this.rows.push(row)
+    if (this.dropping) return
+    if (this.options.sink) this.options.sink.row(msg.fields)
+    else this.rows.push(msg.fields)
   }
 
   handleCommandComplete(msg: { text: string }): void {
@@ -144,21 +175,18 @@ export class Statement {
   }
 
   handleError(error: unknown): void {
+    // Past a limit the connection was closed under the statement: that is why it failed.
+    if (this.tooLarge) {
+      this.resolve(this.outcome())
+      return
+    }
     // pg drops the statement as active when an error arrives, so no ReadyForQuery reaches it:
     // settle now. pg holds later statements on this client until PostgreSQL is ready again.
     this.reject(error)
   }
 
   handleReadyForQuery(): void {
-    const outcome: StatementOutcome = {
-      command: this.command,
-      rowCount: this.rowCount,
-      fields: this.fields,
-      rows: this.rows,
-      bytes: this.bytes,
-    }
-    if (this.tooLarge) outcome.tooLarge = this.tooLarge
-    this.resolve(outcome)
+    this.resolve(this.outcome())
   }
 
   handlePortalSuspended(): void {}
@@ -168,4 +196,16 @@ export class Statement {
   }
 
   handleCopyData(): void {}
+
+  private outcome(): StatementOutcome {
+    const outcome: StatementOutcome = {
+      command: this.command,
+      rowCount: this.rowCount,
+      fields: this.fields,
+      rows: this.rows,
+      bytes: this.meter?.bytes ?? 0,
+    }
+    if (this.tooLarge) outcome.tooLarge = this.tooLarge
+    return outcome
+  }
 }

@@ -40,7 +40,7 @@ export interface TenantSetOptions {
 }
 
 // Server keys read once, when the HTTP server starts.
-const RESTART_KEYS = ['host', 'port', 'bodyLimitBytes'] as const
+const RESTART_KEYS = ['host', 'port', 'bodyLimitBytes', 'sendTimeoutMs'] as const
 
 function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b)

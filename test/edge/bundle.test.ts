@@ -1,6 +1,6 @@
 import { build } from 'esbuild'
 import { describe, expect, it } from 'vitest'
-import { EDGE_BUDGET_BYTES, measureEdgeBundle } from '../../scripts/edge-size.js'
+import { EDGE_BUDGET_BYTES, EDGE_ENTRIES, measureEdgeBundle } from '../../scripts/edge-size.js'
 
 // What `import 'sluice/edge'` ships: bundled for a browser, it must need nothing but the
 // client's own files and Web APIs.
@@ -41,5 +41,13 @@ describe('the edge client bundle', () => {
     const { gzipped, outside } = await measureEdgeBundle()
     expect(outside).toEqual([])
     expect(gzipped).toBeLessThanOrEqual(EDGE_BUDGET_BYTES)
+  })
+
+  it('keeps each entry point within its budget (streaming: 8 KB)', async () => {
+    for (const entry of EDGE_ENTRIES) {
+      const { gzipped, outside } = await measureEdgeBundle(entry.file)
+      expect(outside, entry.name).toEqual([])
+      expect(gzipped, entry.name).toBeLessThanOrEqual(entry.budget)
+    }
   })
 })

@@ -176,10 +176,11 @@ describe('config reload', () => {
     expect(body).toMatchObject({ updated: ['main'], replaced: [], restartNeeded: ['server.port'] })
     expect(g.gateway.tenants.get('main')!.pool).toBe(pool)
     expect((await g.query(oldToken, 'select 1')).status).toBe(401)
-    // The new limit applies: two rows are over maxRows 1.
+    expect(await backends(app)).toEqual([expect.objectContaining({ pid: before!.pid })])
+    // The new limit applies: two rows are over maxRows 1 (the statement is stopped, and its
+    // connection with it).
     const res = await g.query(newTokenValue, 'select generate_series(1, 2)')
     expect(res.status).toBe(413)
-    expect(await backends(app)).toEqual([expect.objectContaining({ pid: before!.pid })])
   })
 
   it('refuses an invalid config with the reasons, and the old config keeps serving', async () => {

@@ -16,11 +16,16 @@ import { NEON_HEADERS } from '../neon/protocol.js'
 import { paramToText, readNeonOptions, readNeonPayload } from '../neon/request.js'
 import { neonResultJson } from '../neon/result.js'
 import { runContext } from '../run-context.js'
+import { textBody } from '../send.js'
 
 function jsonResponse(text: string, headers: Record<string, string> = {}): Response {
-  return new Response(text, {
+  return new Response(textBody(text), {
     status: 200,
-    headers: { 'Content-Type': 'application/json', ...headers },
+    headers: {
+      'Content-Type': 'application/json',
+      'Content-Length': String(Buffer.byteLength(text)),
+      ...headers,
+    },
   })
 }
 

@@ -109,7 +109,11 @@ describe('TLS to the database', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  const ask = async (connection: Record<string, unknown>) => {
+  const ask = async (
+    connection: Record<string, unknown>,
+    sql = 'select ssl::text from pg_stat_ssl where pid = pg_backend_pid()',
+    headers: Record<string, string> = {},
+  ) => {
     const config = parseConfig(
       {
         tenants: {
@@ -129,12 +133,11 @@ describe('TLS to the database', () => {
     gateways.push(gateway)
     const res = await gateway.app.request('/v1/query', {
       method: 'POST',
-      headers: { Authorization: `Bearer ${token}` },
-      body: JSON.stringify({
-        sql: 'select ssl::text from pg_stat_ssl where pid = pg_backend_pid()',
-      }),
+      headers: { Authorization: `Bearer ${token}`, ...headers },
+      body: JSON.stringify({ sql }),
     })
-    return { status: res.status, body: (await res.json()) as any }
+    const text = await res.text()
+    return { status: res.status, body: JSON.parse(text.split('\n')[0]!) as any, text }
   }
 
   it('verifies the server against a CA with sslmode verify-full', async () => {
@@ -162,5 +165,28 @@ describe('TLS to the database', () => {
     const { status, body } = await ask({ sslmode: 'disable' })
     expect(status).toBe(200)
     expect(body.rows).toEqual([['false']])
+  })
+
+  it('counts the rows a TLS connection carries: a 600 MiB value is refused, never buffered', async () => {
+    // Without the wire meter on the TLS socket, pg would buffer the value and crash this
+    // process with ERR_STRING_TOO_LONG.
+    const { status, body } = await ask(
+      { sslmode: 'require' },
+      "select repeat('x', 600 * 1024 * 1024)",
+    )
+    expect(status).toBe(413)
+    expect(body.error.code).toBe('RESULT_TOO_LARGE')
+  })
+
+  it('streams over a TLS connection', async () => {
+    const { status, text } = await ask(
+      { sslmode: 'require' },
+      "select n, repeat('x', 100) from (select generate_series(1, 20000) as n) s",
+      { Accept: 'application/x-ndjson' },
+    )
+    expect(status).toBe(200)
+    const lines = text.trimEnd().split('\n')
+    expect(lines).toHaveLength(20_002)
+    expect(JSON.parse(lines.at(-1)!)).toEqual({ command: 'SELECT', rowCount: 20_000 })
   })
 })

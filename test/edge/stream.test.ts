@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
+import { z } from 'zod'
+import {
+  createClient,
+  isDatabaseError,
+  isGatewayError,
+  sql,
+  type ClientOptions,
+  type RowStream,
+  type StreamingClient,
+} from '../../edge/streaming.js'
+import { admin, eventually, startTestGateway, type TestGateway } from '../helpers/gateway.js'
+import { listenTestGateway } from './listen.js'
+
+async function caught(work: () => Promise<unknown>): Promise<any> {
+  try {
+    await work()
+  } catch (error) {
+    return error
+  }
+  throw new Error('expected a rejection')
+}
+
+async function all<Row>(stream: RowStream<Row>): Promise<Row[]> {
+  const rows: Row[] = []
+  for await (const row of stream) rows.push(row)
+  return rows
+}
+
+// One contract, two transports, as for query: the in-process app and a listening gateway.
+const transports: Record<string, () => Promise<{ t: TestGateway; options: ClientOptions }>> = {
+  'in-process app': async () => {
+    const t = await startTestGateway({ pool: { min: 1, max: 3 } })
+    const fetch = async (url: string, init: RequestInit) => t.gateway.app.request(url, init)
+    return { t, options: { url: 'http://gateway.test', token: t.token, fetch } }
+  },
+  'listening gateway': async () => {
+    const t = await listenTestGateway({ pool: { min: 1, max: 3 } })
+    return { t, options: { url: t.url, token: t.token } }
+  },
+}
+
+describe.each(Object.keys(transports))('db.stream over the %s', (transport) => {
+  let t: TestGateway
+  let db: StreamingClient
+
+  beforeAll(async () => {
+    const made = await transports[transport]!()
+    t = made.t
+    db = createClient(made.options)
+  })
+  afterAll(() => t.close())
+
+  /** Nothing of this gateway still runs in PostgreSQL, and the pool lends nothing. */
+  const settled = () =>
+    eventually(async () => {
+      const active = await admin(
+        "select 1 from pg_stat_activity where application_name = $1 and state <> 'idle'",
+        [t.applicationName],
+      )
+      return active.length === 0 && t.gateway.tenants.get('main')!.pool.stats().poolInUse === 0
+    })
+
+  it('yields rows parsed with the same codecs as query, then knows the command tag', async () => {
+    const text = `select n, n::int8 as big, ('2026-01-01'::date + n) as day, array[n, n + 1] as pair,
+      jsonb_build_object('n', n) as doc from (select generate_series(1, 5000) as n) s`
+    const stream = db.stream(text)
+    const rows = await all(stream)
+    const { rows: buffered } = await db.query(text)
+    expect(rows).toEqual(buffered)
+    expect(rows[0]).toEqual({
+      n: 1,
+      big: '1',
+      day: new Date('2026-01-02T00:00:00.000Z'),
+      pair: [1, 2],
+      doc: { n: 1 },
+    })
+    expect(stream.fields!.map((f) => f.name)).toEqual(['n', 'big', 'day', 'pair', 'doc'])
+    expect(stream.command).toBe('SELECT')
+    expect(stream.rowCount).toBe(5000)
+  })
+
+  it('takes params, a sql query, or a template (the streaming sql tag)', async () => {
+    const org = "o'brien"
+    const fromParams = await all(db.stream('select $1::text as org, $2::int4 as n', [org, 2]))
+    const fromQuery = await all(db.stream(sql`select ${org}::text as org, ${2}::int4 as n`))
+    const fromTemplate = await all(db.stream`select ${org}::text as org, ${2}::int4 as n`)
+    expect(fromParams).toEqual([{ org, n: 2 }])
+    expect(fromQuery).toEqual(fromParams)
+    expect(fromTemplate).toEqual(fromParams)
+    const typed = db.stream<[number]>('select 1', [], { rowMode: 'array' })
+    expectTypeOf(typed).toEqualTypeOf<RowStream<[number]>>()
+    expect(await all(typed)).toEqual([[1]])
+  })
+
+  it('validates each row with a Standard Schema', async () => {
+    const Row = z.object({ n: z.number().max(2) })
+    const ok = await all(db.stream('select generate_series(1, 2) as n', [], { schema: Row }))
+    expect(ok).toEqual([{ n: 1 }, { n: 2 }])
+    const error = await caught(() =>
+      all(db.stream('select generate_series(1, 3) as n', [], { schema: Row })),
+    )
+    expect(error.code).toBe('VALIDATION_ERROR')
+  })
+
+  it('throws the database error of a statement that fails before its first row', async () => {
+    const error = await caught(() => all(db.stream('select * from no_such_table')))
+    expect(isDatabaseError(error)).toBe(true)
+    expect(error.sqlstate).toBe('42P01')
+  })
+
+  it('throws the database error of a statement that fails mid-stream, after its rows so far', async () => {
+    const rows: unknown[] = []
+    const error = await caught(async () => {
+      for await (const row of db.stream(
+        'select case when n = 4000 then 1 / (n - n) else n end as v from (select generate_series(1, 5000) as n) s',
+      ))
+        rows.push(row)
+    })
+    expect(isDatabaseError(error)).toBe(true)
+    expect(error.sqlstate).toBe('22012')
+    expect(rows.length).toBeGreaterThan(0)
+    expect(rows.length).toBeLessThan(4000)
+    await settled()
+  })
+
+  it('cancels the statement when the loop breaks early', async () => {
+    let seen = 0
+    for await (const _row of db.stream(
+      "select n, repeat('x', 1000) from (select generate_series(1, 10000000) as n) s",
+    )) {
+      if (++seen === 10) break
+    }
+    expect(seen).toBe(10)
+    await settled()
+  })
+
+  it('cancels the statement when its signal aborts', async () => {
+    const controller = new AbortController()
+    const error = await caught(async () => {
+      for await (const _row of db.stream(
+        "select n, repeat('x', 1000) from (select generate_series(1, 10000000) as n) s",
+        [],
+        { signal: controller.signal },
+      ))
+        controller.abort(new Error('enough'))
+    })
+    expect(error.message).toBe('enough')
+    await settled()
+  })
+
+  it('streams inside a transaction', async () => {
+    const seen = await db.transaction(async (tx) => {
+      await tx.query('create temp table stream_tx_edge (n int) on commit drop')
+      await tx.query('insert into stream_tx_edge select generate_series(1, 2500)')
+      return all(tx.stream<{ n: number }>('select n from stream_tx_edge order by n'))
+    })
+    expect(seen).toHaveLength(2500)
+    expect(seen.at(-1)).toEqual({ n: 2500 })
+  })
+
+  it('is a gateway error, not a network one, when a stream passes its limit', async () => {
+    const limited = await startTestGateway({ stream: { maxRows: 10 } })
+    try {
+      const fetch = async (url: string, init: RequestInit) => limited.gateway.app.request(url, init)
+      const client = createClient({ url: 'http://gateway.test', token: limited.token, fetch })
+      const error = await caught(() => all(client.stream('select generate_series(1, 100)')))
+      expect(isGatewayError(error)).toBe(true)
+      expect(error.code).toBe('RESULT_TOO_LARGE')
+    } finally {
+      await limited.close()
+    }
+  })
+})

@@ -1,0 +1,249 @@
+import type { Server } from 'node:http'
+import { connect, type AddressInfo, type Socket } from 'node:net'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  admin,
+  backends,
+  eventually,
+  serveGateway,
+  startTestGateway,
+  type TestGateway,
+} from '../helpers/gateway.js'
+import { streamRequest } from '../helpers/ndjson.js'
+
+let t: TestGateway
+let server: Server
+let base: string
+
+beforeAll(async () => {
+  t = await startTestGateway({
+    pool: { min: 1, max: 3 },
+    stream: { maxRows: 50_000 },
+    maxResultBytes: 512 * 1024,
+  })
+  server = serveGateway(t.gateway)
+  await new Promise((resolve) => server.once('listening', resolve))
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+})
+
+afterAll(async () => {
+  server.closeAllConnections()
+  await new Promise((resolve) => server.close(resolve))
+  await t.close()
+})
+
+const stream = (body: unknown, path = '/v1/query', token = t.token) =>
+  streamRequest(base + path, token, body)
+
+/** The pool is back to its idle state with no backend still running a statement. */
+async function poolSettles(): Promise<void> {
+  await eventually(async () => {
+    const stats = t.gateway.tenants.get('main')!.pool.stats()
+    const active = (await backends(t.applicationName)).filter((b) => b.state !== 'idle')
+    return stats.poolInUse === 0 && active.length === 0
+  })
+}
+
+describe('streaming a result as NDJSON', () => {
+  it('sends the fields, one line per row with the JSON answer’s values, then the command tag', async () => {
+    const sql = 'select i, md5(i::text) as h, null::text as n from generate_series(1, 1000) i'
+    const answer = await stream({ sql })
+    expect(answer.status).toBe(200)
+    expect(answer.contentType).toBe('application/x-ndjson')
+    expect(answer.requestId).toBeTruthy()
+    const json = (await t.json('/v1/query', { sql })).body
+    expect(answer.lines.length).toBe(json.rows.length + 2)
+    expect(answer.lines[0]).toEqual({ fields: json.fields })
+    expect(answer.lines.slice(1, -1)).toEqual(json.rows)
+    expect(answer.lines.at(-1)).toEqual({ command: 'SELECT', rowCount: 1000 })
+  })
+
+  it('encodes every kind of text exactly as the JSON answer does', async () => {
+    // Quotes, backslashes, control characters, non-ASCII text, empty strings and NULLs, a
+    // value that spans several socket reads, and a column name that needs escaping.
+    const sql = `select E'say "hi"\\\\there' as "q""uote", E'tab\\tnew\\nline\\x01' as ctl,
+      'a "quoted" word' as quoted, 'héllo wörld ✓ 漢字 😀' as unicode, '' as empty, null::text as nothing,
+      repeat('ab', 60000) as long, n from generate_series(1, 3) n`
+    const json = (await t.json('/v1/query', { sql }, undefined)).body
+    const viaSocket = await fetch(`${base}/v1/query`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${t.token}` },
+      body: JSON.stringify({ sql }),
+    })
+    expect(await viaSocket.json()).toEqual(json)
+    const answer = await stream({ sql })
+    expect(answer.lines.slice(1, -1)).toEqual(json.rows)
+    const objects = await stream({ sql, rowMode: 'object' })
+    const names = json.fields.map((f: { name: string }) => f.name)
+    expect(names[0]).toBe('q"uote')
+    expect(objects.lines.slice(1, -1)).toEqual(
+      json.rows.map((row: unknown[]) => Object.fromEntries(row.map((v, i) => [names[i], v]))),
+    )
+  })
+
+  it('prints rows as objects keyed by column name with rowMode "object"', async () => {
+    const answer = await stream({
+      sql: 'select $1::int4 as a, $2::text as "b c"',
+      params: ['1', 'x'],
+      rowMode: 'object',
+    })
+    expect(answer.lines.slice(1)).toEqual([
+      { a: '1', 'b c': 'x' },
+      { command: 'SELECT', rowCount: 1 },
+    ])
+  })
+
+  it('refuses an unknown rowMode with BAD_REQUEST, naming the field', async () => {
+    const answer = await stream({ sql: 'select 1', rowMode: 'columns' })
+    expect(answer.status).toBe(400)
+    expect(answer.lines[0].error.code).toBe('BAD_REQUEST')
+    expect(answer.lines[0].error.message).toContain('rowMode')
+  })
+
+  it('ends a statement without rows with its command tag, after an empty fields line', async () => {
+    await admin('create table if not exists stream_probe (id int)')
+    const answer = await stream({ sql: 'insert into stream_probe values (1), (2)' })
+    expect(answer.lines).toEqual([{ fields: [] }, { command: 'INSERT', rowCount: 2 }])
+  })
+
+  it('answers an ordinary error when the statement fails before its first row', async () => {
+    const answer = await stream({ sql: 'select * from no_such_table' })
+    expect(answer.status).toBe(400)
+    expect(answer.contentType).toContain('application/json')
+    expect(answer.lines[0].error).toMatchObject({ code: 'DATABASE_ERROR', sqlstate: '42P01' })
+  })
+
+  it('ends with an error line when the statement fails mid-way, and the connection stays clean', async () => {
+    const answer = await stream({
+      sql: 'select case when i = 3000 then 1 / (i - i) else i end as v from generate_series(1, 5000) i',
+    })
+    expect(answer.status).toBe(200)
+    const last = answer.lines.at(-1)
+    expect(last.error).toMatchObject({ code: 'DATABASE_ERROR', sqlstate: '22012' })
+    expect(answer.lines.length).toBeGreaterThan(2)
+    expect(answer.lines.length).toBeLessThan(3002)
+    await poolSettles()
+    const after = await stream({ sql: 'select 1 as one' })
+    expect(after.lines.at(-1)).toEqual({ command: 'SELECT', rowCount: 1 })
+  })
+
+  it('ends with RESULT_TOO_LARGE past stream.maxRows', async () => {
+    const answer = await stream({ sql: 'select i from generate_series(1, 1000000) i' })
+    expect(answer.status).toBe(200)
+    expect(answer.lines.at(-1).error).toMatchObject({ code: 'RESULT_TOO_LARGE' })
+    expect(answer.lines.at(-1).error.message).toContain('stream.maxRows')
+    // Refused at the header of row 50,001: never more rows than the limit.
+    expect(answer.lines.length - 2).toBeLessThanOrEqual(50_000)
+    await poolSettles()
+  })
+
+  it('streams far more than maxResultBytes, but refuses a single row over it', async () => {
+    const big = await stream({ sql: "select repeat('x', 1000) from generate_series(1, 1000)" })
+    expect(big.lines.at(-1)).toEqual({ command: 'SELECT', rowCount: 1000 })
+    const answer = await stream({ sql: "select repeat('x', 600 * 1024)" })
+    expect(answer.status).toBe(413)
+    expect(answer.lines[0].error.code).toBe('RESULT_TOO_LARGE')
+  })
+
+  it('ends with STATEMENT_TIMEOUT when the statement outlives its timeout', async () => {
+    const answer = await stream({
+      // PostgreSQL sends its output in 8 kB buffers: the first rows must fill one.
+      sql: "select repeat('x', 1000), pg_sleep(case when i > 20 then 0.2 else 0 end) from generate_series(1, 100) i",
+      timeoutMs: 500,
+    })
+    expect(answer.status).toBe(200)
+    expect(answer.lines.at(-1).error).toMatchObject({ code: 'STATEMENT_TIMEOUT' })
+    await poolSettles()
+  })
+
+  it('runs a readonly token’s stream read-only', async () => {
+    const read = await stream({ sql: 'select 1 as n' }, '/v1/query', t.readonlyToken)
+    expect(read.lines.at(-1)).toEqual({ command: 'SELECT', rowCount: 1 })
+    const write = await stream(
+      { sql: 'insert into stream_probe values (3) returning id' },
+      '/v1/query',
+      t.readonlyToken,
+    )
+    expect(write.status).toBe(403)
+    expect(write.lines[0].error).toMatchObject({ code: 'FORBIDDEN', sqlstate: '25006' })
+  })
+
+  it('streams inside an interactive transaction, which sees its own writes', async () => {
+    await admin('create table if not exists stream_tx (id int)')
+    await admin('truncate stream_tx')
+    const { body: tx } = await t.json('/v1/transactions', {})
+    await t.json(`/v1/transactions/${tx.id}/query`, {
+      sql: 'insert into stream_tx select generate_series(1, 3000)',
+    })
+    const answer = await stream(
+      { sql: 'select id from stream_tx order by id' },
+      `/v1/transactions/${tx.id}/query`,
+    )
+    expect(answer.status).toBe(200)
+    expect(answer.lines.length).toBe(3002)
+    expect(answer.lines[1]).toEqual(['1'])
+    expect(answer.lines.at(-1)).toEqual({ command: 'SELECT', rowCount: 3000 })
+    expect((await t.json(`/v1/transactions/${tx.id}/commit`, {})).body).toEqual({ committed: true })
+    expect(await admin('select count(*)::int as n from stream_tx')).toEqual([{ n: 3000 }])
+  })
+
+  it('streams through the in-process app too (a web stream)', async () => {
+    const answer = await streamRequest(
+      'http://in-process/v1/query',
+      t.token,
+      {
+        sql: 'select generate_series(1, 3000) as n',
+      },
+      { fetch: (url, init) => t.gateway.app.request(url, init) },
+    )
+    expect(answer.lines.length).toBe(3002)
+    expect(answer.lines.at(-1)).toEqual({ command: 'SELECT', rowCount: 3000 })
+  })
+})
+
+describe('a streaming client that goes away', () => {
+  /** Sends a raw streaming request and reads until `bytes` arrived. */
+  function readSome(sql: string, bytes: number): Promise<Socket> {
+    const body = JSON.stringify({ sql })
+    const port = (server.address() as AddressInfo).port
+    return new Promise((resolve, reject) => {
+      const socket = connect(port, '127.0.0.1')
+      let seen = 0
+      socket.on('data', (chunk: Buffer) => {
+        seen += chunk.length
+        if (seen >= bytes) {
+          socket.pause()
+          resolve(socket)
+        }
+      })
+      socket.once('error', reject)
+      socket.write(
+        `POST /v1/query HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${t.token}\r\n` +
+          `Accept: application/x-ndjson\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      )
+    })
+  }
+
+  it('cancels its statement in PostgreSQL, and the pool comes back clean', async () => {
+    // 40 MB, far more than the sockets' buffers hold. A set-returning function in the select
+    // list streams its rows (in FROM it would gather them all first).
+    const socket = await readSome(
+      "select n, repeat('x', 1000) from (select generate_series(1, 40000) as n) s",
+      200_000,
+    )
+    // While nobody reads, the statement waits on its socket: paused, not buffered.
+    await eventually(async () => {
+      const rows = await admin(
+        "select wait_event from pg_stat_activity where application_name = $1 and state = 'active'",
+        [t.applicationName],
+      )
+      return rows.some((r) => r.wait_event === 'ClientWrite')
+    })
+    socket.destroy()
+    await poolSettles()
+    expect((await stream({ sql: 'select 1 as n' })).lines.at(-1)).toEqual({
+      command: 'SELECT',
+      rowCount: 1,
+    })
+  })
+})

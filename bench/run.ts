@@ -58,6 +58,7 @@ function gatewayConfig(db: BenchDatabase, token: string, pgPort: number): Config
     server: { pgPort },
     tenants: {
       bench: {
+        allowPrivilegedRole: true,
         connection: { url: db.url },
         pool: { min: POOL_SIZE, max: POOL_SIZE },
         tokens: [{ token }],

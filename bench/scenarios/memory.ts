@@ -32,6 +32,7 @@ export function manyTenants(url: string, count: number): ConfigInput {
   const tenants: ConfigInput['tenants'] = {}
   for (let i = 0; i < count; i++) {
     tenants[`t${i}`] = {
+      allowPrivilegedRole: true,
       connection: { url },
       pool: { min: 0, max: 5 },
       tokens: [{ token: `bench-tenant-token-${i.toString().padStart(6, '0')}` }],

@@ -89,7 +89,11 @@ export async function openDatabaseSource(
   if (problems.length > 0) throw new ConfigError(problems)
   if (url !== undefined) {
     const chosen = token ?? generateToken()
-    const config = applyOverrides(singleTenantConfig(url, chosen), overrides)
+    const allowPrivilegedRole = envValue(env, 'SLUICE_ALLOW_PRIVILEGED_ROLE') === '1'
+    const config = applyOverrides(
+      singleTenantConfig(url, chosen, {}, { allowPrivilegedRole }),
+      overrides,
+    )
     return { config, configFile, embedded: undefined, printToken: token ? undefined : chosen }
   }
   const folder = resolve(request.dataDir ?? envValue(env, 'SLUICE_DATA_DIR') ?? DEFAULT_DATA_DIR)
@@ -102,7 +106,8 @@ export async function openDatabaseSource(
     // A laptop has no load balancer to wait for, and Ctrl-C stops the embedded PostgreSQL too
     // (the terminal signals it): the drain ends at once.
     const config = applyOverrides(
-      singleTenantConfig(embedded.url, chosen, { drainGraceMs: 0 }),
+      // The embedded database is the developer's own, on this machine, as its superuser.
+      singleTenantConfig(embedded.url, chosen, { drainGraceMs: 0 }, { allowPrivilegedRole: true }),
       overrides,
     )
     return { config, configFile, embedded, printToken: token ? undefined : chosen }

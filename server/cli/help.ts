@@ -30,13 +30,17 @@ Environment:
                                   ./.sluice/token, so it stays the same across restarts)
   SLUICE_ADMIN_TOKEN              admin API token when the config sets no server.adminToken
   SLUICE_LOG_LEVEL                override server.log.level (fatal … trace, silent)
+  SLUICE_PG_PORT                  serve the PostgreSQL protocol on this port (server.pgPort)
+  SLUICE_DRAIN_GRACE_MS           override server.drainGraceMs (how long a drain keeps accepting)
+  SLUICE_ALLOW_PRIVILEGED_ROLE=1  serve DATABASE_URL even as a superuser or privileged role
   SLUICE_DATA_DIR (./.sluice)     the embedded mode's folder (or --data-dir DIR)
   SLUICE_DEBUG=1                  print the embedded PostgreSQL's log, and the detail of a failure
 
 Embedded mode: Ctrl-C stops the gateway and its PostgreSQL; delete ./.sluice to start over
 with an empty database; "sluice embedded-url" prints a psql-ready URL while it runs.
 
-Signals: SIGTERM / SIGINT drain in-flight work and exit 0; SIGHUP reloads the config file
+Signals: SIGTERM / SIGINT drain (keep accepting for server.drainGraceMs, answering new work
+SHUTTING_DOWN while open transactions finish) and exit 0; SIGHUP reloads the config file
 (an invalid file is refused and the running config keeps serving).
 Exit codes: 0 stopped, 1 cannot start (the cause on stderr), 2 invalid configuration.`
 

@@ -24,6 +24,7 @@ export interface ServerOverrides {
   host?: string
   port?: number
   pgPort?: number
+  drainGraceMs?: number
   adminToken?: string
   logLevel?: LogConfig['level']
 }
@@ -49,7 +50,10 @@ export function databaseUrlProblems(name: string, url: string): string[] {
   return parsed.problems.map((problem) => `${name} (${shown}): ${problem}`)
 }
 
-/** Reads PORT, HOST, SLUICE_PG_PORT, SLUICE_ADMIN_TOKEN and SLUICE_LOG_LEVEL; lists every problem. */
+/**
+ * Reads PORT, HOST, SLUICE_PG_PORT, SLUICE_DRAIN_GRACE_MS, SLUICE_ADMIN_TOKEN and
+ * SLUICE_LOG_LEVEL; lists every problem.
+ */
 export function readServerOverrides(env: Env): { overrides: ServerOverrides; problems: string[] } {
   const overrides: ServerOverrides = {}
   const problems: string[] = []
@@ -64,6 +68,15 @@ export function readServerOverrides(env: Env): { overrides: ServerOverrides; pro
     const number = Number(port)
     if (/^\d+$/.test(port) && number <= 65535) overrides[key] = number
     else problems.push(`${name} (${JSON.stringify(port)}) must be a port number from 0 to 65535`)
+  }
+  const drain = envValue(env, 'SLUICE_DRAIN_GRACE_MS')
+  if (drain !== undefined) {
+    if (/^\d+$/.test(drain) && Number.isSafeInteger(Number(drain)))
+      overrides.drainGraceMs = Number(drain)
+    else
+      problems.push(
+        `SLUICE_DRAIN_GRACE_MS (${JSON.stringify(drain)}) must be a whole number of milliseconds`,
+      )
   }
   const adminToken = envValue(env, 'SLUICE_ADMIN_TOKEN')
   if (adminToken !== undefined) {
@@ -89,6 +102,7 @@ export function applyOverrides(config: Config, overrides: ServerOverrides): Conf
   if (overrides.host !== undefined) server.host = overrides.host
   if (overrides.port !== undefined) server.port = overrides.port
   if (overrides.pgPort !== undefined) server.pgPort = overrides.pgPort
+  if (overrides.drainGraceMs !== undefined) server.drainGraceMs = overrides.drainGraceMs
   if (overrides.adminToken !== undefined && server.adminToken === undefined)
     server.adminToken = overrides.adminToken
   if (overrides.logLevel !== undefined) server.log = { ...server.log, level: overrides.logLevel }

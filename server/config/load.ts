@@ -191,10 +191,13 @@ export function singleTenantConfig(
   url: string,
   token: string,
   server: { host?: string; port?: number; drainGraceMs?: number } = {},
+  tenant: { allowPrivilegedRole?: boolean } = {},
 ): Config {
   const document: ConfigInput = {
     server: { ...server },
-    tenants: { default: { connection: { url }, tokens: [{ token, role: 'readwrite' }] } },
+    tenants: {
+      default: { connection: { url }, tokens: [{ token, role: 'readwrite' }], ...tenant },
+    },
   }
   // The URL and the token are values, not templates: no ${ENV} substitution.
   return validate(document, [])

@@ -145,6 +145,12 @@ export const tenantSchema = z
     connection: connectionSchema,
     pool: poolSchema.prefault({}),
     tokens: z.array(tokenSchema).min(1, { error: 'needs at least one token' }),
+    allowPrivilegedRole: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Serve the tenant even when its database role is a superuser, has BYPASSRLS or may reach server files or programs (every token holder runs SQL as that role)',
+      ),
     statementTimeoutMs: int(1)
       .default(30_000)
       .describe('Cap (and default) for a request timeoutMs'),

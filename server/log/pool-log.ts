@@ -2,6 +2,7 @@
  * Pool events as log lines, the way psycopg.pool's logger reports them: connections opened
  * and recycled at info, losses, failed connects and failed health checks at warn.
  */
+import { isSluiceError } from '../../src/errors.js'
 import { redactText } from '../config/redact.js'
 import type { PoolEvent } from '../pool/pool.js'
 import type { Logger } from './logger.js'
@@ -21,7 +22,10 @@ export function logPoolEvent(logger: Logger, tenant: string, event: PoolEvent): 
       logger.info({ tenant, pid: event.pid, reason: event.reason }, 'connection recycled')
       break
     case 'connect-failed':
-      logger.warn({ tenant, error: errorMessage(event.error) }, 'cannot connect to the database')
+      if (isSluiceError(event.error) && event.error.code === 'FORBIDDEN')
+        logger.error({ tenant, error: event.error.message }, 'refusing to serve the tenant')
+      else
+        logger.warn({ tenant, error: errorMessage(event.error) }, 'cannot connect to the database')
       break
     case 'lost':
       logger.warn({ tenant, pid: event.pid }, 'connection lost')

@@ -4,7 +4,7 @@
  * and idleness, health-checks connections that sat idle, and hands out only clean
  * sessions (see ./session-reset.ts).
  */
-import { SluiceError } from '../../src/errors.js'
+import { SluiceError, isSluiceError } from '../../src/errors.js'
 import type { PoolConfig } from '../config/schema.js'
 import { clientClosed, databaseUnreachable, shuttingDown } from '../errors.js'
 import type { AbortLike } from '../lifecycle/abort.js'
@@ -490,7 +490,8 @@ export class Pool {
     if (!waiter) return
     this.settle(waiter)
     this.counters.requestsErrors++
-    waiter.reject(databaseUnreachable(error))
+    // The gateway's own refusal (a privileged role, say) says why; anything else is the link.
+    waiter.reject(isSluiceError(error) ? error : databaseUnreachable(error))
     this.grow()
   }
 

@@ -6,6 +6,7 @@ import type { TenantConfig } from '../config/schema.js'
 import { openConnection } from '../pool/connection.js'
 import { resolveConnection } from '../pool/pg-config.js'
 import { Pool, type PoolEvent } from '../pool/pool.js'
+import { privilegedRole, privilegesOf } from './privileges.js'
 
 /** Options of {@link createTenant}. */
 export interface TenantOptions {
@@ -32,7 +33,23 @@ export function createTenant(
   const pool = new Pool({
     ...config.pool,
     checkTimeoutMs: config.connection.connectTimeoutMs,
-    connect: () => openConnection(resolved.client, lifetimeMs, resolved.cancel, prepared),
+    connect: async () => {
+      const connection = await openConnection(
+        resolved.client,
+        lifetimeMs,
+        resolved.cancel,
+        prepared,
+      )
+      if (config.allowPrivilegedRole) return connection
+      // Asked of every new connection, so a role that loses its privileges is served again.
+      const { role, privileges } = await privilegesOf(connection).catch(async (error) => {
+        await connection.close()
+        throw error
+      })
+      if (privileges.length === 0) return connection
+      await connection.close()
+      throw privilegedRole(name, role, privileges)
+    },
     ...(onPoolEvent ? { onEvent: (event: PoolEvent) => onPoolEvent(name, event) } : {}),
   })
   return { name, config, pool }

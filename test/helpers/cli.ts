@@ -58,12 +58,16 @@ export function cleanEnv(env: Record<string, string | undefined> = {}): NodeJS.P
     'SLUICE_DATA_DIR',
     'SLUICE_DEBUG',
     'SLUICE_LOG_LEVEL',
+    'SLUICE_DRAIN_GRACE_MS',
     'PORT',
     'HOST',
     // Set by `npm test`: the CLI would believe npm runs it (see server/cli/serve.ts).
     'npm_lifecycle_event',
   ])
     delete base[name]
+  // The test database's user is a superuser: DATABASE_URL mode would refuse it otherwise
+  // (server/tenants/privileges.ts). A test of that refusal sets it to undefined.
+  base.SLUICE_ALLOW_PRIVILEGED_ROLE = '1'
   for (const [name, value] of Object.entries(env)) {
     if (value === undefined) delete base[name]
     else base[name] = value

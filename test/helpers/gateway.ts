@@ -64,6 +64,9 @@ export async function startTestGateway(
             { token, role: 'readwrite' },
             { token: readonlyToken, role: 'readonly' },
           ],
+          // The test database's user is a superuser; test/server/tenants/privileges.test.ts
+          // checks the refusal with roles of its own.
+          allowPrivilegedRole: true,
           ...tenant,
           pool: { min: 0, ...tenant.pool },
           session: { applicationName, ...tenant.session },

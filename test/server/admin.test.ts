@@ -25,6 +25,7 @@ describe('the admin API', () => {
         server: { adminToken },
         extraTenants: {
           other: {
+            allowPrivilegedRole: true,
             connection: { url: databaseUrl() },
             pool: { min: 0, max: 2 },
             tokens: [{ token: otherToken }],

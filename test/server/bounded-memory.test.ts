@@ -15,6 +15,7 @@ describe('bounded memory', () => {
       server: { sendTimeoutMs: 1500, log: { level: 'info' } },
       tenants: {
         main: {
+          allowPrivilegedRole: true,
           connection: { url: databaseUrl() },
           tokens: [
             { token, role: 'readwrite' },

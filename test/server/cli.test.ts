@@ -156,6 +156,7 @@ describe('sluice serve', () => {
       connection: { url: databaseUrl() },
       pool: { min: 1, max: 2 },
       tokens: [{ token }],
+      allowPrivilegedRole: true,
     })
     const file = await configFile('serve.json', {
       server: { adminToken, log: { level: 'warn' } },

@@ -77,6 +77,7 @@ describe('the drain, over real sockets', () => {
             pool: { min: 2, max: 8 },
             tokens: [{ token }],
             session: { applicationName },
+            allowPrivilegedRole: true,
           },
         },
       }),

@@ -55,6 +55,7 @@ describe('GET /metrics', () => {
         extraTenants: {
           down: {
             // Nothing listens on port 1: every connection attempt fails.
+            allowPrivilegedRole: true,
             connection: {
               url: 'postgres://app:metrics-secret-pw@127.0.0.1:1/app',
               connectTimeoutMs: 500,

@@ -6,7 +6,12 @@ import { databaseUrl, newToken } from '../helpers/gateway.js'
 describe('the sluice/server entry point', () => {
   it('builds, serves and closes a gateway from a config, as its example shows', async () => {
     const token = newToken()
-    const config = server.singleTenantConfig(databaseUrl(), token)
+    const config = server.singleTenantConfig(
+      databaseUrl(),
+      token,
+      {},
+      { allowPrivilegedRole: true },
+    )
     expectTypeOf(config).toEqualTypeOf<Config>()
     const gateway = server.createGateway(config)
     expectTypeOf(gateway).toEqualTypeOf<Gateway>()

@@ -36,6 +36,7 @@ async function reloadableGateway(document: ConfigInput) {
 
 function tenant(applicationName: string, token: string, pool: { min: number; max: number }) {
   return {
+    allowPrivilegedRole: true,
     connection: { url: databaseUrl() },
     pool,
     tokens: [{ token }],

@@ -5,7 +5,7 @@ import { admin, backends, databaseUrl, newToken, startTestGateway } from '../hel
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-async function startMain(): Promise<{
+async function startMain(drainGraceMs = '0'): Promise<{
   child: ReturnType<typeof spawn>
   port: number
   token: string
@@ -15,7 +15,14 @@ async function startMain(): Promise<{
   const port = await freePort()
   const token = newToken()
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    env: { ...process.env, DATABASE_URL: databaseUrl(), PORT: String(port), SLUICE_TOKEN: token },
+    env: {
+      ...process.env,
+      DATABASE_URL: databaseUrl(),
+      SLUICE_ALLOW_PRIVILEGED_ROLE: '1',
+      SLUICE_DRAIN_GRACE_MS: drainGraceMs,
+      PORT: String(port),
+      SLUICE_TOKEN: token,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
@@ -78,7 +85,7 @@ describe('graceful shutdown', () => {
   })
 
   it('exits at once, with code 1, on a second signal during the drain', async () => {
-    const main = await startMain()
+    const main = await startMain('10000')
     const slow = fetch(`http://127.0.0.1:${main.port}/v1/query`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${main.token}` },

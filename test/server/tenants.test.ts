@@ -10,6 +10,7 @@ describe('tenant isolation', () => {
       {
         extraTenants: {
           other: {
+            allowPrivilegedRole: true,
             connection: { url: databaseUrl('other') },
             tokens: [{ token: otherToken }],
             pool: { min: 0, max: 2 },

@@ -174,6 +174,7 @@ describe('hold-time watchdog', () => {
       {
         tenants: {
           w: {
+            allowPrivilegedRole: true,
             connection: { url: databaseUrl() },
             tokens: [{ token: 'watchdog-token-0123456789' }],
             pool: { min: 0, max: 1, holdWarningMs: 100 },

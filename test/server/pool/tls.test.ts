@@ -118,6 +118,7 @@ describe('TLS to the database', () => {
       {
         tenants: {
           t: {
+            allowPrivilegedRole: true,
             connection: {
               url: `postgres://postgres:${encodeURIComponent(server.password)}@localhost:${server.port}/postgres`,
               ...connection,

@@ -23,6 +23,7 @@ describe('sluice serve with SLUICE_PG_PORT', () => {
         ...process.env,
         SLUICE_CONFIG: '',
         DATABASE_URL: databaseUrl(),
+        SLUICE_ALLOW_PRIVILEGED_ROLE: '1',
         SLUICE_TOKEN: token,
         PORT: String(port),
         SLUICE_PG_PORT: String(pgPort),

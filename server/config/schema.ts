@@ -109,6 +109,34 @@ export const sessionSchema = z
   })
   .strict()
 
+/** An origin as browsers send it (`https://app.example.com`, no path), or `*`. */
+const origin = z.string().refine(
+  (value) => {
+    if (value === '*') return true
+    try {
+      return new URL(value).origin === value
+    } catch {
+      return false
+    }
+  },
+  {
+    error:
+      'must be an origin such as "https://app.example.com" (scheme, host, port; no path), or "*"',
+  },
+)
+
+/** Browsers: which web origins may call the tenant's API (docs/client.md#browsers). */
+export const corsSchema = z
+  .object({
+    origins: z
+      .array(origin)
+      .default([])
+      .describe(
+        'Web origins whose pages may call this tenant with its tokens ("*" for any); none by default',
+      ),
+  })
+  .strict()
+
 /** Interactive transaction limits. */
 export const transactionsSchema = z
   .object({
@@ -163,6 +191,7 @@ export const tenantSchema = z
     stream: streamSchema.prefault({}),
     session: sessionSchema.prefault({}),
     transactions: transactionsSchema.prefault({}),
+    cors: corsSchema.prefault({}),
   })
   .strict()
 

@@ -8,6 +8,7 @@ import { Hono } from 'hono'
 import { bearerToken } from '../tenants/tokens.js'
 import type { HttpDeps } from './deps.js'
 import type { GatewayEnv } from './env.js'
+import { cors } from './cors.js'
 import { notFound, renderError } from './errors.js'
 import { admission } from './middleware/admission.js'
 import { requestLog } from './middleware/request-log.js'
@@ -37,6 +38,9 @@ export function createApp(deps: HttpDeps): Hono<GatewayEnv> {
   app.route('/', metricsRoute(deps.metrics, deps.admin, deps.publicMetrics))
   app.route('/', adminRoutes(deps.admin))
   deps.extraRoutes?.(app)
+  // Before admission: a preflight carries no token.
+  app.use('/v1/*', cors(deps.tenants))
+  app.use('/sql', cors(deps.tenants))
   app.use(
     '/v1/*',
     admission(deps, {

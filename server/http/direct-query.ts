@@ -10,8 +10,10 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import { runQueryInto } from '../engine/run.js'
 import { streamQuery } from '../engine/stream.js'
 import { admit } from '../tenants/admission.js'
+import type { Tenant } from '../tenants/tenant.js'
 import { bearerToken } from '../tenants/tokens.js'
 import { parseBody } from './body.js'
+import { corsHeaders } from './cors.js'
 import type { HttpDeps } from './deps.js'
 import { errorHeaders, toResponseError } from './errors.js'
 import { declaredLength, disconnectSignal, readNodeBody } from './node-request.js'
@@ -37,6 +39,7 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
     const record = deps.recorder.start(requestId)
     const signal = disconnectSignal(req, res)
     let tenantName = ''
+    let admitted: Tenant | undefined
 
     const finish = (status: number, code: string) =>
       record.finish({ method: 'POST', route: ROUTE, path: ROUTE, status, code, tenant: tenantName })
@@ -48,6 +51,7 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
       }
       // Draining: the client reconnects (elsewhere) for its next request.
       if (deps.lifecycle.draining) headers.connection = 'close'
+      Object.assign(headers, corsHeaders(req.headers.origin, admitted, deps.tenants))
       // A client that went away gets nothing (sendBody checks): there is no one to write to.
       sendBody(res, status, headers, body)
       finish(status, code)
@@ -64,6 +68,7 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
     const answer = async (): Promise<{ json: string | Buffer[] } | { streamed: string }> =>
       admit(deps, request, async ({ principal, tenant, shutdown }) => {
         tenantName = tenant.name
+        admitted = tenant
         const text = await readNodeBody(req, deps.bodyLimitBytes)
         const context = { tenant, principal, signal, shutdown, requestId, statements: record.scope }
         if (!streaming) {
@@ -72,7 +77,8 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
           return { json: json.finish(await runQueryInto(context, body, json)) }
         }
         const body = parseBody(text, streamRequestSchema, undefined, quickStreamRequest)
-        const streamed = await writeStream(nodeTarget(res), {
+        const cors = corsHeaders(req.headers.origin, tenant, deps.tenants)
+        const streamed = await writeStream(nodeTarget(res, cors), {
           requestId,
           request: body,
           run: (sink) => streamQuery(context, body, sink),

@@ -15,6 +15,8 @@ export interface GatewayEnv {
     shutdown: AbortLike
     /** The body limit in force (bodies are read with it). */
     bodyLimitBytes: number
+    /** The CORS headers for an answer from `tenant` (set by the CORS middleware). */
+    corsHeaders: (tenant: Tenant | undefined) => Record<string, string>
     /** Set when the response is an error, for logs and metrics. */
     errorCode: ErrorCode
     /** Receives each statement's timing (logs, metrics); set by the request log. */

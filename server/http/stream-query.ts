@@ -106,7 +106,8 @@ export async function streamResponse(
   const { outgoing } = nodeBindings(c)
   if (outgoing && typeof outgoing.writeHead === 'function') {
     // Written on Node's response, so the request's log line waits for the stream's end.
-    const code = await writeStream(nodeTarget(outgoing), job)
+    const cors = c.get('corsHeaders')?.(c.get('tenant')) ?? {}
+    const code = await writeStream(nodeTarget(outgoing, cors), job)
     if (code !== '') c.set('errorCode', code)
     return new Response(null, { headers: ALREADY_SENT })
   }

@@ -6,11 +6,11 @@
 import type { ServerResponse } from 'node:http'
 import type { StreamTarget } from './ndjson.js'
 
-/** A target over Node's `res`. */
-export function nodeTarget(res: ServerResponse): StreamTarget {
+/** A target over Node's `res`; `extra` headers (CORS) join the stream's own. */
+export function nodeTarget(res: ServerResponse, extra: Record<string, string> = {}): StreamTarget {
   return {
     open(headers) {
-      res.writeHead(200, headers)
+      res.writeHead(200, { ...headers, ...extra })
     },
     write: (bytes) => res.write(bytes),
     onDrain(listener) {

@@ -11,8 +11,13 @@ import {
   type QueryResult,
   type SqlQuery,
 } from '../../edge/index.js'
-import { admin, eventually, startTestGateway, type TestGateway } from '../helpers/gateway.js'
-import { listenTestGateway } from './listen.js'
+import {
+  admin,
+  eventually,
+  listenTestGateway,
+  startTestGateway,
+  type TestGateway,
+} from '../helpers/gateway.js'
 
 /** Buffers become plain Uint8Arrays so pg's and the client's bytes compare equal. */
 function normalize(value: unknown): unknown {

@@ -2,8 +2,7 @@ import { createServer } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClient, isClientError, isGatewayError, type Fetch } from '../../edge/index.js'
 import { backoff, neverSent } from '../../edge/retry.js'
-import { admin } from '../helpers/gateway.js'
-import { listenTestGateway, type ListeningGateway } from './listen.js'
+import { admin, type ListeningGateway, listenTestGateway } from '../helpers/gateway.js'
 
 async function caught(promise: Promise<unknown>): Promise<any> {
   try {

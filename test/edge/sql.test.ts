@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClient, sql, type Client } from '../../edge/index.js'
-import { admin } from '../helpers/gateway.js'
-import { listenTestGateway, type ListeningGateway } from './listen.js'
+import { admin, type ListeningGateway, listenTestGateway } from '../helpers/gateway.js'
 
 describe('sql', () => {
   it('numbers each value as a parameter and keeps the text as written', () => {

@@ -9,8 +9,13 @@ import {
   type RowStream,
   type StreamingClient,
 } from '../../edge/streaming.js'
-import { admin, eventually, startTestGateway, type TestGateway } from '../helpers/gateway.js'
-import { listenTestGateway } from './listen.js'
+import {
+  admin,
+  eventually,
+  listenTestGateway,
+  startTestGateway,
+  type TestGateway,
+} from '../helpers/gateway.js'
 
 async function caught(work: () => Promise<unknown>): Promise<any> {
   try {

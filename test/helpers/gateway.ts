@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import pg from 'pg'
 import { inject } from 'vitest'
 import { parseConfig } from '../../server/config/load.js'
@@ -140,4 +141,31 @@ export async function eventually(
  */
 export function serveGateway(gateway: Gateway): Server {
   return createServer(gateway.listener).on('upgrade', gateway.upgrade).listen(0, '127.0.0.1')
+}
+
+/** A test gateway plus its listening URL. */
+export interface ListeningGateway extends TestGateway {
+  url: string
+}
+
+/**
+ * Starts a test gateway (see startTestGateway) listening on 127.0.0.1 on a free port, for
+ * clients that go over the network; `close()` closes the server too.
+ */
+export async function listenTestGateway(
+  ...args: Parameters<typeof startTestGateway>
+): Promise<ListeningGateway> {
+  const t = await startTestGateway(...args)
+  const server = serveGateway(t.gateway)
+  await new Promise((resolve) => server.once('listening', resolve))
+  const { port } = server.address() as AddressInfo
+  return {
+    ...t,
+    url: `http://127.0.0.1:${port}`,
+    async close() {
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+      await t.close()
+    },
+  }
 }

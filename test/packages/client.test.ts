@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { listenTestGateway, type ListeningGateway } from '../edge/listen.js'
+import { listenTestGateway, type ListeningGateway } from '../helpers/gateway.js'
 
 // The client package as a user gets it: packed (its prepack builds it from edge/ and src/),
 // installed offline into an empty project, imported from JavaScript and TypeScript.

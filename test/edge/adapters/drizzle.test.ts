@@ -22,8 +22,14 @@ import pg from 'pg'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createClient, isGatewayError, type Client } from '../../../edge/index.js'
 import { drizzle, type SluiceDatabase } from '../../../edge/adapters/drizzle/index.js'
-import { admin, backends, databaseUrl, eventually } from '../../helpers/gateway.js'
-import { listenTestGateway, type ListeningGateway } from '../listen.js'
+import {
+  admin,
+  backends,
+  databaseUrl,
+  eventually,
+  type ListeningGateway,
+  listenTestGateway,
+} from '../../helpers/gateway.js'
 
 // Drizzle through drizzle(client) and a listening gateway, compared result for result with
 // drizzle-orm/node-postgres running the same code on the same database.

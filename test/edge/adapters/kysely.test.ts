@@ -13,8 +13,14 @@ import pg from 'pg'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createClient, isGatewayError, type Client } from '../../../edge/index.js'
 import { SluiceDialect, toSqlQuery } from '../../../edge/adapters/kysely/index.js'
-import { admin, backends, databaseUrl, eventually } from '../../helpers/gateway.js'
-import { listenTestGateway, type ListeningGateway } from '../listen.js'
+import {
+  admin,
+  backends,
+  databaseUrl,
+  eventually,
+  type ListeningGateway,
+  listenTestGateway,
+} from '../../helpers/gateway.js'
 
 // Kysely through SluiceDialect and a listening gateway, compared result for result with
 // Kysely's own PostgresDialect (node-postgres) running the same code on the same database.

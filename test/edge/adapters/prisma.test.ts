@@ -2,8 +2,14 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createClient, type ClientOptions } from '../../../edge/index.js'
 import { PrismaSluice, type PrismaSluiceOptions } from '../../../edge/adapters/prisma/index.js'
-import { admin, backends, databaseUrl, eventually } from '../../helpers/gateway.js'
-import { listenTestGateway, type ListeningGateway } from '../listen.js'
+import {
+  admin,
+  backends,
+  databaseUrl,
+  eventually,
+  type ListeningGateway,
+  listenTestGateway,
+} from '../../helpers/gateway.js'
 import { Prisma, PrismaClient } from './prisma/generated/client.js'
 
 // Prisma 7 through PrismaSluice and a listening gateway, beside Prisma's own pg adapter on the

@@ -7,7 +7,7 @@ import {
   handler as lambdaHandler,
   type ApiGatewayEvent,
 } from '../../../edge/examples/lambda.js'
-import { listenTestGateway, type ListeningGateway } from '../listen.js'
+import { listenTestGateway, type ListeningGateway } from '../../helpers/gateway.js'
 import { cleanEnv, root } from '../../helpers/cli.js'
 
 const run = promisify(execFile)

@@ -1,8 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import { unstable_startWorker } from 'wrangler'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { admin } from '../../helpers/gateway.js'
-import { listenTestGateway, type ListeningGateway } from '../listen.js'
+import { admin, type ListeningGateway, listenTestGateway } from '../../helpers/gateway.js'
 
 // The example Worker in real workerd (wrangler's local runtime), against a real gateway on
 // a real PostgreSQL. Starting workerd takes a few seconds, so one Worker serves every test.

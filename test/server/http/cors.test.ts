@@ -3,28 +3,24 @@
  * the allow headers on every answer (errors and streams included) only when the caller's
  * own tenant allows the origin, on the direct path and the Hono app alike.
  */
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   databaseUrl,
+  listenTestGateway,
   newToken,
-  serveGateway,
-  startTestGateway,
-  type TestGateway,
+  type ListeningGateway,
 } from '../../helpers/gateway.js'
 
 const ALLOWED = 'https://app.example.com'
 const OTHERS = 'https://other.example.com'
 const EVIL = 'https://evil.example'
 
-let t: TestGateway
-let server: Server
+let t: ListeningGateway
 let base: string
 const otherToken = newToken()
 
 beforeAll(async () => {
-  t = await startTestGateway(
+  t = await listenTestGateway(
     { cors: { origins: [ALLOWED] } },
     {
       extraTenants: {
@@ -37,15 +33,10 @@ beforeAll(async () => {
       },
     },
   )
-  server = serveGateway(t.gateway)
-  await new Promise((resolve) => server.once('listening', resolve))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  base = t.url
 })
 
-afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve))
-  await t.close()
-})
+afterAll(() => t.close())
 
 function preflight(path: string, origin: string) {
   return fetch(`${base}${path}`, {
@@ -157,7 +148,7 @@ describe('CORS', () => {
 
   it('refuses an origin with a path in the config, saying what an origin is', async () => {
     await expect(
-      startTestGateway({ cors: { origins: ['https://app.example.com/'] } }),
+      listenTestGateway({ cors: { origins: ['https://app.example.com/'] } }),
     ).rejects.toThrow(/must be an origin such as/)
   })
 })

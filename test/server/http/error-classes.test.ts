@@ -4,21 +4,17 @@
  * deep JSON is refused on every route, and a client that leaves during a statement is
  * logged and counted as CLIENT_CLOSED (499), not as the timeout its cancel causes.
  */
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../../server/log/logger.js'
 import {
   backends,
   eventually,
-  serveGateway,
-  startTestGateway,
-  type TestGateway,
+  listenTestGateway,
+  type ListeningGateway,
 } from '../../helpers/gateway.js'
 
-let t: TestGateway
-let server: Server
+let t: ListeningGateway
 let base: string
 const lines: Record<string, any>[] = []
 
@@ -29,19 +25,14 @@ beforeAll(async () => {
       done()
     },
   })
-  t = await startTestGateway(
+  t = await listenTestGateway(
     { pool: { min: 1, max: 2 } },
     { logger: createLogger({ level: 'info' }, stream) },
   )
-  server = serveGateway(t.gateway)
-  await new Promise((resolve) => server.once('listening', resolve))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  base = t.url
 })
 
-afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve))
-  await t.close()
-})
+afterAll(() => t.close())
 
 function post(path: string, body: string, signal?: AbortSignal) {
   return fetch(`${base}${path}`, {

@@ -3,14 +3,11 @@
  * pool holds one connection, so every request reuses the attacker's backend: whatever a
  * statement left in the session would show in the next request, unless the reset undid it.
  */
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RESET_SQL } from '../../../server/pool/session-reset.js'
-import { admin, serveGateway, startTestGateway, type TestGateway } from '../../helpers/gateway.js'
+import { admin, listenTestGateway, type ListeningGateway } from '../../helpers/gateway.js'
 
-let t: TestGateway
-let server: Server
+let t: ListeningGateway
 let base: string
 
 interface Answer {
@@ -74,14 +71,11 @@ beforeAll(async () => {
   await admin(
     "do $$ begin if not exists (select from pg_roles where rolname = 'sluice_iso_role') then create role sluice_iso_role; end if; end $$",
   )
-  t = await startTestGateway({ pool: { min: 1, max: 1, prepareThreshold: 0 } })
-  server = serveGateway(t.gateway)
-  await new Promise((resolve) => server.once('listening', resolve))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  t = await listenTestGateway({ pool: { min: 1, max: 1, prepareThreshold: 0 } })
+  base = t.url
 })
 
 afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve))
   await t.close()
   await admin('drop table if exists accounts, iso_writes; drop sequence if exists iso_seq')
   await admin('drop function if exists iso_sneaky()')

@@ -31,17 +31,23 @@ function describe({ path = [], message }: StandardSchemaV1.Issue): string {
   return steps.length > 0 ? `${steps.join('.')}: ${message}` : message
 }
 
+/** A row as an object keyed by column name (a plain loop: far cheaper than fromEntries). */
+export function rowObject(names: readonly string[], values: readonly unknown[]): object {
+  const row: Record<string, unknown> = {}
+  for (let i = 0; i < names.length; i++) row[names[i]!] = values[i]
+  return row
+}
+
 /** Decodes a wire result. */
 export async function decodeResult(
   wire: WireResult,
   options: DecodeOptions,
 ): Promise<QueryResult<unknown>> {
   const parsers = wire.fields.map((field) => getTypeParser(field.dataTypeID, options))
+  const names = wire.fields.map((field) => field.name)
   let rows: unknown[] = wire.rows.map((row) => {
     const values = row.map((text, i) => (text === null ? null : parsers[i]!(text)))
-    return options.rowMode === 'array'
-      ? values
-      : Object.fromEntries(wire.fields.map((field, i) => [field.name, values[i]]))
+    return options.rowMode === 'array' ? values : rowObject(names, values)
   })
   const { schema } = options
   if (schema) {

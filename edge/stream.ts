@@ -6,12 +6,13 @@
  * the signal aborts the request, and the gateway then cancels the statement. An error after
  * the first row arrives as the stream's last line and is thrown as the usual class.
  */
+import { parseDate, parseDateFast } from '../src/codecs/date.js'
 import { getTypeParser, type ParseOptions, type TypeParser } from '../src/codecs/parse.js'
 import { serializeParams } from '../src/codecs/serialize.js'
 import { NDJSON_MEDIA_TYPE, type FieldDescription, type StreamRequest } from '../src/protocol.js'
 import { ClientError, errorFromResponse, isClientError, isGatewayError } from './errors.js'
 import { parseOptions } from './queryable.js'
-import type { DecodeOptions } from './result.js'
+import { rowObject, type DecodeOptions } from './result.js'
 import { backoff, neverSent } from './retry.js'
 import { sql as buildSql, type SqlQuery } from './sql.js'
 import type { StandardSchemaV1 } from './standard-schema.js'
@@ -153,6 +154,7 @@ function rowStream(
         const decoder = new TextDecoder()
         const schema = options.schema
         let parsers: TypeParser[] = []
+        let names: string[] = []
         let rest = ''
         let ended = false
         for (;;) {
@@ -185,10 +187,7 @@ function rowStream(
                 const text = values[i] as string | null
                 if (text !== null) values[i] = parsers[i]!(text)
               }
-              let row: unknown =
-                options.rowMode === 'array'
-                  ? values
-                  : Object.fromEntries(stream.fields!.map((f, i) => [f.name, values[i]]))
+              let row: unknown = options.rowMode === 'array' ? values : rowObject(names, values)
               if (schema) {
                 const outcome = await schema['~standard'].validate(row)
                 if (outcome.issues) {
@@ -207,7 +206,12 @@ function rowStream(
               if (item.error !== undefined) throw errorFromResponse(item, response)
               if (item.fields) {
                 stream.fields = item.fields
-                parsers = item.fields.map((f) => getTypeParser(f.dataTypeID, parse))
+                parsers = item.fields.map((f) => {
+                  const parser = getTypeParser(f.dataTypeID, parse)
+                  // Many rows: the faster date parser, same answers.
+                  return parser === parseDate ? parseDateFast : parser
+                })
+                names = item.fields.map((f) => f.name)
               } else {
                 stream.command = item.command
                 stream.rowCount = item.rowCount

@@ -9,6 +9,28 @@
 const DATE_TIME =
   /^(\d+)-(\d\d)-(\d\d)(?: (\d\d):(\d\d):(\d\d)(\.\d+)?(?:([+-])(\d\d)(?::(\d\d))?(?::(\d\d))?)?)?( BC)?$/
 
+// The common shapes: a four-digit year, no BC, an offset of whole hours or hours and minutes.
+const ISO_LIKE = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d{1,6})?)(?:([+-]\d\d)(:\d\d)?)?$/
+
+/**
+ * The common shapes handed to the runtime's own ISO parser (several times faster than the
+ * general path below, which every other shape takes); `undefined` for any other shape.
+ * Without an offset it is local time, as an ISO date-time without one is.
+ */
+function parseIsoLike(text: string): number | undefined {
+  const m = ISO_LIKE.exec(text)
+  return m ? Date.parse(`${m[1]}T${m[2]}${m[3] ? m[3] + (m[4] ?? ':00') : ''}`) : undefined
+}
+
+/**
+ * {@link parseDate}, the same answers, faster for the common shapes: for decoding many rows
+ * (streams). Kept apart so the core edge bundle stays small.
+ */
+export function parseDateFast(text: string): Date | number | null {
+  const time = parseIsoLike(text)
+  return time === undefined ? parseDate(text) : new Date(time)
+}
+
 /**
  * A date, timestamp or timestamptz as a Date; `infinity` and `-infinity` as ±Infinity, as
  * node-postgres returns them; null for text it cannot read.

@@ -2,6 +2,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { getTypeParser, parseValue } from '../../src/codecs/parse.js'
 import { serializeValue } from '../../src/codecs/serialize.js'
+import { parseDate, parseDateFast } from '../../src/codecs/date.js'
 import { Interval } from '../../src/codecs/interval.js'
 import { databaseUrl } from '../helpers/gateway.js'
 
@@ -122,6 +123,38 @@ describe('parsing PostgreSQL text output by type OID', () => {
     expect(ours).toEqual(["'fat' & 'rat'", '[1,5)'])
     expect(oids).toEqual([3615, 3904])
   })
+})
+
+describe('timestamps, by the fast path and the general one', () => {
+  it.each(['UTC', 'Asia/Kolkata', 'America/St_Johns', 'Asia/Kathmandu', 'Europe/Berlin'])(
+    'parse as node-postgres does for 400 values printed in %s',
+    async (zone) => {
+      // Offsets of whole hours, half and quarter hours, fractions of every length, years
+      // from 1 to 9999, BC ones, and timestamps without a zone.
+      const sql = `select array_agg(t), array_agg(t::timestamptz)
+        from (select timestamp '0001-01-01' + ((g::int8 * 1103515245) % 3652058) * interval '1 day'
+                     + ((g::int8 * 2654435761) % 86400000000) * interval '1 microsecond' as t
+              from generate_series(1, 200) g
+              union all select timestamp '2026-03-29 01:30:00.5' union all select timestamp '0100-02-28 23:59:59.999999'
+              union all select timestamp '0044-03-15 12:00:00' - interval '100 years') s`
+      for (const client of [parsed, raw]) await client.query(`set timezone = '${zone}'`)
+      const [a, b] = await Promise.all([
+        parsed.query({ text: sql, rowMode: 'array' }),
+        raw.query({ text: sql, rowMode: 'array' }),
+      ])
+      const oids = b.fields.map((f) => f.dataTypeID)
+      const ours = (b.rows[0] as string[]).map((text, i) => parseValue(text, oids[i]!))
+      expect(ours).toEqual(a.rows[0])
+      // The streams' faster parser answers the same, text by text.
+      const texts = await raw.query({
+        text: sql.replace('array_agg(t), array_agg(t::timestamptz)', 't, t::timestamptz'),
+        rowMode: 'array',
+      })
+      for (const text of (texts.rows as string[][]).flat())
+        expect(parseDateFast(text), text).toEqual(parseDate(text))
+      for (const client of [parsed, raw]) await client.query('reset timezone')
+    },
+  )
 })
 
 describe('serialising parameters to PostgreSQL text', () => {

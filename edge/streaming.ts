@@ -1,5 +1,5 @@
 /**
- * The `sluice/edge/stream` entry point: the edge client plus `stream` (./stream.ts), on the
+ * The `@sluice/client/stream` entry point: the edge client plus `stream` (./stream.ts), on the
  * client and inside transactions. A separate entry point, so that `sluice/edge` stays within
  * its 5 KB; it exports everything `sluice/edge` does, with this `createClient` in place of
  * that one.

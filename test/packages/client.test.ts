@@ -151,13 +151,17 @@ describe('the @sluice/client package', () => {
       const [row] = await db.sql\`select \${41}::int4 + 1 as answer, \${sql.unsafe("'raw'")} as raw\`
       let drizzle
       try { await import('@sluice/client/drizzle') } catch (error) { drizzle = error.code + ' ' + /drizzle-orm/.test(error.message) }
-      console.log(JSON.stringify({ row, drizzle }))
+      const streaming = await import('@sluice/client/stream')
+      const streamed = []
+      for await (const r of streaming.createClient({ url: process.argv[2], token: process.argv[3] }).stream\`select generate_series(1, 3) as n\`) streamed.push(r.n)
+      console.log(JSON.stringify({ row, drizzle, streamed }))
     `
     await writeFile(join(project, 'use.mjs'), script)
     const { stdout } = await run(process.execPath, ['use.mjs', t.url, t.token], { cwd: project })
     expect(JSON.parse(stdout)).toEqual({
       row: { answer: 42, raw: 'raw' },
       drizzle: 'ERR_MODULE_NOT_FOUND true',
+      streamed: [1, 2, 3],
     })
   })
 

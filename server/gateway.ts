@@ -23,7 +23,7 @@ import { createRequestRecorder } from './log/request-recorder.js'
 import { createMetrics, type Metrics } from './metrics/metrics.js'
 import type { PoolEvent } from './pool/pool.js'
 import { readiness, type Readiness } from './tenants/readiness.js'
-import { createTenant, type Tenant } from './tenants/tenant.js'
+import { closeTenant, createTenant, startTenant, type Tenant } from './tenants/tenant.js'
 import { TenantSet } from './tenants/tenant-set.js'
 import { WireServer, type WireOptions } from './wire/server.js'
 import { createPgListener, pgTlsContext } from './wire/tcp.js'
@@ -104,7 +104,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   }
   // The tenant set and token index change on a config reload.
   const set = new TenantSet(config, {
-    makeTenant: (name, tenantConfig) => createTenant(name, tenantConfig, { onPoolEvent }),
+    makeTenant: (name, tenantConfig) => createTenant(name, tenantConfig, { onPoolEvent, logger }),
     requests: lifecycle.requests,
     logger,
     metrics,
@@ -170,7 +170,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     metrics,
     admin,
     async start() {
-      await Promise.all([...set.tenants.values()].map((t) => t.pool.start()))
+      await Promise.all([...set.tenants.values()].map(startTenant))
     },
     readiness: ready,
     close(graceMs = set.config.server.shutdownGraceMs) {
@@ -187,7 +187,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
         wire.close()
         const finished = requestsDone && transactionsDone
         await Promise.all([
-          ...[...set.tenants.values()].map((t) => (finished ? t.pool.close() : t.pool.destroy())),
+          ...[...set.tenants.values()].map((t) => closeTenant(t, !finished)),
           set.close(!finished),
         ])
       })()

@@ -20,6 +20,7 @@ import type { Connection } from '../pool/connection.js'
 import { analyzeSql, type SqlAnalysis } from './analyze.js'
 import type { Tenant } from '../tenants/tenant.js'
 import { withCancellation } from './cancellation.js'
+import { settled, watchWrites } from './cache-writes.js'
 
 /** Who runs what, where. */
 export interface RunContext {
@@ -186,7 +187,8 @@ export async function withConnection<T>(
 export async function runQuery(context: RunContext, request: QueryRequest): Promise<QueryResult> {
   checkStatement(request)
   const readOnly = context.principal.role === 'readonly'
-  return withConnection(
+  const watch = watchWrites(context.tenant, readOnly, [request.sql])
+  const result = withConnection(
     context,
     effectiveTimeout(context.tenant, request.timeoutMs),
     async (connection) => {
@@ -202,6 +204,7 @@ export async function runQuery(context: RunContext, request: QueryRequest): Prom
       }
     },
   )
+  return watch ? settled(watch, result) : result
 }
 
 /** `POST /v1/batch`: statements in order, in one transaction, all or nothing. */
@@ -209,7 +212,12 @@ export async function runBatch(context: RunContext, request: BatchRequest): Prom
   request.statements.forEach((s, i) => checkStatement(s, `statements.${i}.`))
   const readOnly = context.principal.role === 'readonly' || request.readOnly === true
   const { tenant } = context
-  return withConnection(
+  const watch = watchWrites(
+    tenant,
+    readOnly,
+    request.statements.map((s) => s.sql),
+  )
+  const result = withConnection(
     context,
     effectiveTimeout(tenant, request.timeoutMs),
     async (connection) => {
@@ -232,4 +240,5 @@ export async function runBatch(context: RunContext, request: BatchRequest): Prom
       return { results }
     },
   )
+  return watch ? settled(watch, result) : result
 }

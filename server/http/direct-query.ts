@@ -7,6 +7,8 @@
  * response by response.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import { CACHE_HEADER } from '../../src/protocol.js'
+import { runCachedQuery } from '../engine/cached-query.js'
 import { runQuery } from '../engine/run.js'
 import { admit } from '../tenants/admission.js'
 import { bearerToken } from '../tenants/tokens.js'
@@ -33,7 +35,7 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
     const signal = disconnectSignal(req, res)
     let tenantName = ''
 
-    const respond = (status: number, body: string, code: string, extra = {}) => {
+    const respond = (status: number, body: string | Buffer, code: string, extra = {}) => {
       const headers: OutgoingHttpHeaders = {
         'x-request-id': requestId,
         'content-type': 'application/json',
@@ -49,18 +51,22 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
       token: bearerToken(req.headers.authorization),
       declaredBytes: declaredLength(req),
     }
-    const answer = async (): Promise<string> =>
+    let cacheStatus: Record<string, string> = {}
+    const answer = async (): Promise<string | Buffer> =>
       admit(deps, request, async ({ principal, tenant }) => {
         tenantName = tenant.name
         const text = await readNodeBody(req, deps.bodyLimitBytes)
         const body = parseBody(text, queryRequestSchema, undefined, quickQueryRequest)
         const context = { tenant, principal, signal, requestId, statements: record.scope }
-        return JSON.stringify(await runQuery(context, body))
+        if (body.cache === undefined) return JSON.stringify(await runQuery(context, body))
+        const cached = await runCachedQuery(context, { ...body, cache: body.cache })
+        cacheStatus = { [CACHE_HEADER]: cached.cache }
+        return cached.body
       })
 
     answer()
       .then(
-        (body) => respond(200, body, ''),
+        (body) => respond(200, body, '', cacheStatus),
         (error: unknown) => {
           const sluice = toResponseError(
             error,

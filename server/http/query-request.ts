@@ -4,7 +4,14 @@
  * `undefined` for anything else, so zod still validates (and words the error of) every body
  * that is not plainly valid. Errors stay zod's, byte for byte.
  */
-import { MAX_PARAMS, MAX_TIMEOUT_MS, type QueryRequest } from '../../src/protocol.js'
+import {
+  CACHE_TAG_PATTERN,
+  MAX_CACHE_TAGS,
+  MAX_PARAMS,
+  MAX_TIMEOUT_MS,
+  type CacheRequest,
+  type QueryRequest,
+} from '../../src/protocol.js'
 
 function isWireParam(value: unknown): boolean {
   return (
@@ -41,5 +48,38 @@ export function quickQueryRequest(json: unknown): QueryRequest | undefined {
     }
     request.timeoutMs = timeoutMs
   }
+  if (Object.hasOwn(body, 'cache')) {
+    const cache = quickCache(body.cache)
+    if (cache === undefined) return undefined
+    request.cache = cache
+  }
   return request
+}
+
+function isWhole(value: unknown, min: number): value is number {
+  return (
+    typeof value === 'number' &&
+    Number.isSafeInteger(value) &&
+    value >= min &&
+    value <= MAX_TIMEOUT_MS
+  )
+}
+
+/** `cache` when plainly valid (only known keys, right types), else `undefined`. */
+function quickCache(json: unknown): CacheRequest | undefined {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return undefined
+  const cache: CacheRequest = {}
+  for (const [key, value] of Object.entries(json)) {
+    if (key === 'ttlMs' && isWhole(value, 1)) cache.ttlMs = value
+    else if (key === 'swrMs' && isWhole(value, 0)) cache.swrMs = value
+    else if (
+      key === 'tags' &&
+      Array.isArray(value) &&
+      value.length <= MAX_CACHE_TAGS &&
+      value.every((tag) => typeof tag === 'string' && CACHE_TAG_PATTERN.test(tag))
+    )
+      cache.tags = value as string[]
+    else return undefined
+  }
+  return cache
 }

@@ -5,12 +5,20 @@ import type { GatewayEnv } from '../env.js'
 import { quickQueryRequest } from '../query-request.js'
 import { runContext } from '../run-context.js'
 import { queryRequestSchema } from '../schemas.js'
+import { CACHE_HEADER } from '../../../src/protocol.js'
+import { runCachedQuery } from '../../engine/cached-query.js'
 import { runQuery } from '../../engine/run.js'
 
 /** The `/v1/query` route. */
 export function queryRoute(): Hono<GatewayEnv> {
   return new Hono<GatewayEnv>().post('/v1/query', async function query(c) {
     const request = await readBody(c, queryRequestSchema, undefined, quickQueryRequest)
-    return c.json(await runQuery(runContext(c), request))
+    if (request.cache === undefined) return c.json(await runQuery(runContext(c), request))
+    const cached = await runCachedQuery(runContext(c), { ...request, cache: request.cache })
+    // A kept answer is the bytes sent before (a Buffer over an ArrayBuffer).
+    return c.body(cached.body as string | Uint8Array<ArrayBuffer>, 200, {
+      'Content-Type': 'application/json',
+      [CACHE_HEADER]: cached.cache,
+    })
   })
 }

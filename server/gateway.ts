@@ -8,6 +8,7 @@
 import type { Hono } from 'hono'
 import type { Server as NetServer } from 'node:net'
 import { createAdmin, type Admin } from './admin/admin.js'
+import type { CacheStats } from './cache/tenant-cache.js'
 import type { Config } from './config/schema.js'
 import { TransactionRegistry } from './engine/transactions.js'
 import { reportToStderr, type ReportBug } from './errors.js'
@@ -96,6 +97,10 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     openTransactions: (tenant) => transactions.count(tenant),
     // Read at scrape time, once `set` exists.
     tenantNames: () => set.tenants.keys(),
+    caches: () =>
+      [...set.tenants.values()].flatMap((t) =>
+        t.cache ? [[t.name, t.cache.stats()] as [string, CacheStats]] : [],
+      ),
   })
   const onPoolEvent = (tenant: string, event: PoolEvent): void => {
     metrics.poolEvent(tenant, event)

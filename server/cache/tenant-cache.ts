@@ -190,6 +190,18 @@ export class TenantCache {
       .finally(() => this.refreshing.delete(key))
   }
 
+  /** What running `sqls` may change, when every plan is known already; else undefined. */
+  knownEffect(sqls: Iterable<string>): WriteEffect | undefined {
+    let tables: number[] | undefined
+    for (const sql of sqls) {
+      const plan = this.catalog.known(sql)
+      if (!plan) return undefined
+      if (plan.write.kind === 'all') return plan.write
+      if (plan.write.kind === 'tables') tables = (tables ?? []).concat(plan.write.keys)
+    }
+    return tables === undefined ? { kind: 'none' } : { kind: 'tables', keys: [...new Set(tables)] }
+  }
+
   /** What running `sqls` may change (the catalog is asked once per name, then remembered). */
   async effect(sqls: readonly string[]): Promise<WriteEffect> {
     let tables: number[] = []

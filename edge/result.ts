@@ -59,5 +59,6 @@ export async function decodeResult(
     }
     rows = checked
   }
-  return { rows, fields: wire.fields, rowCount: wire.rowCount, command: wire.command }
+  // The wire result's command, rowCount and fields, with the rows decoded.
+  return { ...wire, rows }
 }

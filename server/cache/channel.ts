@@ -92,6 +92,7 @@ export class Channel {
   private readonly acksOut = new Map<string, number>()
   private acksScheduled = false
   private started: Promise<void> | undefined
+  private onUp: (() => void) | undefined
 
   constructor(private readonly options: ChannelOptions) {}
 
@@ -179,7 +180,12 @@ export class Channel {
       this.joinedAt = performance.now()
       this.backoffMs = 100
       this.lastEcho = performance.now()
+      const up = new Promise<void>((resolve) => (this.onUp = resolve))
       await this.sendTick('h')
+      // Joined once our hello comes back (or give up waiting: the ticks keep trying).
+      let timer: ReturnType<typeof setTimeout> | undefined
+      await Promise.race([up, new Promise((resolve) => (timer = setTimeout(resolve, LEASE_MS)))])
+      clearTimeout(timer)
     } catch (error) {
       if (client !== undefined && this.client === client) this.lost(client, error)
       else if (client === undefined) this.retry(error)
@@ -287,7 +293,11 @@ export class Channel {
       for (const n of this.ticksSent.keys()) if (n <= message.tick) this.ticksSent.delete(n)
       if (sentAt !== undefined) this.anchor = Math.max(this.anchor, sentAt)
       this.lastEcho = performance.now()
-      if (message.type === 'hello' && this.state === 'joining') this.state = 'up'
+      if (message.type === 'hello' && this.state === 'joining') {
+        this.state = 'up'
+        this.onUp?.()
+        this.onUp = undefined
+      }
       return
     }
     if (message.type !== 'tables' && message.type !== 'all' && message.type !== 'purge') return

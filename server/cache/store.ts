@@ -10,8 +10,11 @@
 /** One cached answer. */
 export interface Entry {
   readonly key: string
-  /** The response body, as sent. */
-  readonly body: Buffer
+  /**
+   * The response body, as sent: a string, which Node's http writes in one piece with the
+   * headers (a Buffer would go out as a second chunk).
+   */
+  readonly body: string
   /** The tables (partition tree roots, by oid) its result depends on. */
   readonly tables: readonly number[]
   readonly tags: readonly string[]
@@ -156,9 +159,9 @@ export class EntryStore {
   }
 }
 
-/** The bytes an entry of this body and key is counted for. */
-export function entryBytes(body: Buffer, key: string): number {
-  return body.length + key.length * 2 + ENTRY_OVERHEAD
+/** The bytes an entry of this body and key is counted for (V8 keeps up to 2 bytes a character). */
+export function entryBytes(body: string, key: string): number {
+  return (body.length + key.length) * 2 + ENTRY_OVERHEAD
 }
 
 function index<K>(map: Map<K, Set<Entry>>, key: K, entry: Entry): void {

@@ -45,7 +45,7 @@ export interface CacheStats {
 /** A fill in progress, that requests for the same key wait for. */
 interface Fill {
   stamp: Stamp
-  promise: Promise<Buffer>
+  promise: Promise<string>
 }
 
 const SWEEP_MS = 10_000
@@ -138,7 +138,7 @@ export class TenantCache {
     key: string,
     read: { tables: readonly number[]; tags: readonly string[]; ttlMs: number; swrMs: number },
     run: () => Promise<string>,
-  ): Promise<Buffer> {
+  ): Promise<string> {
     const running = this.fills.get(key)
     // A fill that failed (its client went away, say) leaves each waiter to read for itself.
     if (running && this.store.current(running.stamp))
@@ -150,10 +150,9 @@ export class TenantCache {
     key: string,
     read: { tables: readonly number[]; tags: readonly string[]; ttlMs: number; swrMs: number },
     run: () => Promise<string>,
-  ): Promise<Buffer> {
+  ): Promise<string> {
     const stamp = this.store.stamp(read.tables, read.tags)
-    const promise = run().then((text) => {
-      const body = Buffer.from(text)
+    const promise = run().then((body) => {
       const bytes = entryBytes(body, key)
       if (!this.closed && bytes <= this.config.maxEntryBytes) {
         const now = performance.now()

@@ -11,7 +11,7 @@ import { checkStatement, runQuery, type RunContext } from './run.js'
 
 /** A `/v1/query` answer: the body to send and the `Sluice-Cache` value. */
 export interface CachedAnswer {
-  body: string | Buffer
+  body: string
   cache: CacheStatus
 }
 
@@ -70,7 +70,7 @@ function fill(
   cache: TenantCache,
   key: string,
   tables: readonly number[],
-): Promise<Buffer> {
+): Promise<string> {
   const read = { tables, tags: request.cache.tags ?? [], ...lifetimes(cache, request.cache) }
   return cache.fill(key, read, async () => JSON.stringify(await runQuery(context, request)))
 }

@@ -35,7 +35,7 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
     const signal = disconnectSignal(req, res)
     let tenantName = ''
 
-    const respond = (status: number, body: string | Buffer, code: string, extra = {}) => {
+    const respond = (status: number, body: string, code: string, extra = {}) => {
       const headers: OutgoingHttpHeaders = {
         'x-request-id': requestId,
         'content-type': 'application/json',
@@ -52,7 +52,7 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
       declaredBytes: declaredLength(req),
     }
     let cacheStatus: Record<string, string> = {}
-    const answer = async (): Promise<string | Buffer> =>
+    const answer = async (): Promise<string> =>
       admit(deps, request, async ({ principal, tenant }) => {
         tenantName = tenant.name
         const text = await readNodeBody(req, deps.bodyLimitBytes)

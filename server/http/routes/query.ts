@@ -15,8 +15,7 @@ export function queryRoute(): Hono<GatewayEnv> {
     const request = await readBody(c, queryRequestSchema, undefined, quickQueryRequest)
     if (request.cache === undefined) return c.json(await runQuery(runContext(c), request))
     const cached = await runCachedQuery(runContext(c), { ...request, cache: request.cache })
-    // A kept answer is the bytes sent before (a Buffer over an ArrayBuffer).
-    return c.body(cached.body as string | Uint8Array<ArrayBuffer>, 200, {
+    return c.body(cached.body, 200, {
       'Content-Type': 'application/json',
       [CACHE_HEADER]: cached.cache,
     })

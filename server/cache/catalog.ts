@@ -14,10 +14,20 @@ import {
   type RelationRow,
   type RoutineRow,
 } from './catalog-query.js'
-import { sqlFacts, type RelationName, type RoutineName, type SqlFacts } from './sql-facts.js'
+import {
+  MAX_PARSED_BYTES,
+  sqlFacts,
+  type RelationName,
+  type RoutineName,
+  type SqlFacts,
+} from './sql-facts.js'
 
 /** How long catalog answers are trusted when nothing says the schema changed. */
 export const CATALOG_TTL_MS = 60_000
+
+/** Names and statement texts kept, at most (then everything is forgotten and asked again). */
+const KEPT = 20_000
+const KEPT_CHARS = 4 * 1024 * 1024
 
 /** What running a statement may change. */
 export type WriteEffect =
@@ -123,6 +133,7 @@ export class Catalog {
   private readonly casts = new Map<string, RoutineRow[]>()
   private readonly plans = new Map<string, Plan>()
   private filledAt = Date.now()
+  private planChars = 0
   /** Bumped by {@link flush}, so an answer to a question asked before is dropped. */
   private generation = 0
 
@@ -141,6 +152,7 @@ export class Catalog {
     this.operators.clear()
     this.casts.clear()
     this.plans.clear()
+    this.planChars = 0
     this.filledAt = Date.now()
   }
 
@@ -158,9 +170,14 @@ export class Catalog {
     const generation = this.generation
     if (facts.kind === 'read' || facts.kind === 'write') await this.learn(facts)
     const plan = this.planOf(facts)
-    if (generation === this.generation) {
-      if (this.plans.size >= 10_000) this.plans.clear()
+    // Texts too long to parse have the same plan every time: not worth keeping.
+    if (generation === this.generation && sql.length <= MAX_PARSED_BYTES) {
+      if (this.plans.size >= KEPT || this.planChars + sql.length > KEPT_CHARS) {
+        this.plans.clear()
+        this.planChars = 0
+      }
       this.plans.set(sql, plan)
+      this.planChars += sql.length
     }
     return plan
   }
@@ -200,6 +217,10 @@ export class Catalog {
     operators: string[],
     casts: string[],
   ): void {
+    // Names are few in a real schema; a flood of made-up ones is forgotten wholesale.
+    const names =
+      this.relationsByName.size + this.functions.size + this.operators.size + this.casts.size
+    if (names > KEPT) this.flush()
     for (const name of relations) this.relationsByName.set(name, null)
     for (const { name, oid } of answer.named) this.relationsByName.set(name, oid)
     for (const row of answer.relations) {

@@ -98,16 +98,26 @@ export function loadParser(): Promise<void> {
   return loading
 }
 
-const CACHE_LIMIT = 10_000
+// Texts kept as keys: at most this many characters in all, so a flood of distinct long
+// statements cannot grow the process.
+const KEPT_CHARS = 4 * 1024 * 1024
 const known = new Map<string, SqlFacts>()
+let keptChars = 0
 
 /** The facts of `sql` (one or more statements: the wire protocol's simple queries hold several). */
 export function sqlFacts(sql: string): SqlFacts {
   const cached = known.get(sql)
   if (cached) return cached
   const facts = factsOf(sql)
-  if (known.size >= CACHE_LIMIT) known.clear()
-  known.set(sql, facts)
+  // Longer texts are never parsed: answering again costs nothing.
+  if (sql.length <= MAX_PARSED_BYTES) {
+    if (keptChars + sql.length > KEPT_CHARS) {
+      known.clear()
+      keptChars = 0
+    }
+    known.set(sql, facts)
+    keptChars += sql.length
+  }
   return facts
 }
 

@@ -22,7 +22,7 @@
  *   sent meanwhile are lost), and only then serves again.
  */
 import type pg from 'pg'
-import { CHANNEL, decode, type Message } from './messages.js'
+import { CHANNEL, decode, tablesWord, type Message } from './messages.js'
 
 /** Interval of a member's ticks. */
 export const TICK_MS = 200
@@ -50,6 +50,12 @@ export interface ChannelOptions {
   /** Something went wrong that is worth a log line. */
   warn: (message: string, error?: unknown) => void
 }
+
+/** What a member publishes. */
+export type Outgoing =
+  | { type: 'tables'; tables: readonly number[] }
+  | { type: 'all'; schema: boolean }
+  | { type: 'purge'; tenant: string; tag: string | undefined }
 
 interface Wait {
   seq: number
@@ -87,7 +93,7 @@ export class Channel {
   private seq = 0
   private readonly acked = new Map<string, number>()
   private readonly waits: Wait[] = []
-  private readonly outbox: { payload: string; wait?: Wait }[] = []
+  private readonly outbox: { payload?: string; message?: Outgoing; seq: number; wait?: Wait }[] = []
   private sending = false
   private readonly acksOut = new Map<string, number>()
   private acksScheduled = false
@@ -132,16 +138,13 @@ export class Channel {
     }
   }
 
-  /**
-   * Publishes `build(seq)` and resolves once every member applied it or lost its lease.
-   */
-  publish(build: (seq: number) => string): Promise<void> {
+  /** Publishes `message` and resolves once every member applied it or lost its lease. */
+  publish(message: Outgoing): Promise<void> {
     const seq = ++this.seq
-    const payload = build(seq)
     return new Promise((resolve) => {
       const wait: Wait = { seq, echoed: false, pending: new Set(), resolve, timer: undefined }
       this.waits.push(wait)
-      this.outbox.push({ payload, wait })
+      this.outbox.push({ message, seq, wait })
       void this.send()
     })
   }
@@ -352,7 +355,7 @@ export class Channel {
       if (this.acksOut.size === 0) return
       const acks = [...this.acksOut].map(([origin, seq]) => `${origin}:${seq}`).join(',')
       this.acksOut.clear()
-      this.outbox.push({ payload: `a ${this.id} ${acks}` })
+      this.outbox.push({ payload: `a ${this.id} ${acks}`, seq: 0 })
       void this.send()
     })
   }
@@ -367,7 +370,7 @@ export class Channel {
     try {
       while (this.outbox.length > 0) {
         const batch = this.outbox.splice(0, 100)
-        const payloads = batch.map((item) => item.payload)
+        const payloads = this.payloads(batch)
         const client = this.state === 'up' || this.state === 'joining' ? this.client : undefined
         try {
           if (!client) throw new Error('the invalidation channel is down')
@@ -389,6 +392,44 @@ export class Channel {
     } finally {
       this.sending = false
     }
+  }
+
+  /**
+   * The payloads of `batch`. Concurrent writes' invalidations go out as one notification
+   * (their tables together, under the highest sequence number: an ack of it acks them all),
+   * unless a purge is among them, which keeps every message in sequence order.
+   */
+  private payloads(
+    batch: readonly { payload?: string; message?: Outgoing; seq: number }[],
+  ): string[] {
+    const plain = batch.filter((item) => item.payload !== undefined).map((item) => item.payload!)
+    const messages = batch.filter((item) => item.message !== undefined)
+    const word = (message: Outgoing): string =>
+      message.type === 'tables'
+        ? tablesWord(message.tables)
+        : message.type === 'all'
+          ? tablesWord(message.schema ? 'schema' : 'all')
+          : ''
+    const one = (item: { message?: Outgoing; seq: number }): string => {
+      const m = item.message!
+      return m.type === 'purge'
+        ? `p ${this.id} ${item.seq} ${m.tenant}${m.tag === undefined ? '' : ` ${m.tag}`}`
+        : `i ${this.id} ${item.seq} ${word(m)}`
+    }
+    if (messages.length <= 1 || messages.some((item) => item.message!.type === 'purge'))
+      return [...plain, ...messages.map(one)]
+    const seq = Math.max(...messages.map((item) => item.seq))
+    let schema = false
+    let all = false
+    const tables = new Set<number>()
+    for (const { message } of messages) {
+      if (message!.type === 'all') {
+        all = true
+        schema ||= message!.schema
+      } else if (message!.type === 'tables') for (const t of message!.tables) tables.add(t)
+    }
+    const merged: Outgoing = all ? { type: 'all', schema } : { type: 'tables', tables: [...tables] }
+    return [...plain, `i ${this.id} ${seq} ${word(merged)}`]
   }
 
   private deadline(wait: Wait): void {

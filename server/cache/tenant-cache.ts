@@ -9,7 +9,7 @@ import type { WireParam } from '../../src/protocol.js'
 import type { CacheConfig } from '../config/schema.js'
 import { Catalog, type CatalogQuery, type Plan, type WriteEffect } from './catalog.js'
 import { Channel, type ChannelOptions } from './channel.js'
-import { tablesWord, type Message } from './messages.js'
+import type { Message } from './messages.js'
 import { loadParser } from './sql-facts.js'
 import { EntryStore, entryBytes, type Entry, type Stamp } from './store.js'
 
@@ -230,18 +230,18 @@ export class TenantCache {
       this.counts.dropped += this.store.dropTables(effect.keys)
       this.counts.invalidations.tables++
     }
-    const word = tablesWord(
-      effect.kind === 'all' ? (effect.schema ? 'schema' : 'all') : effect.keys,
+    await this.channel.publish(
+      effect.kind === 'all'
+        ? { type: 'all', schema: effect.schema }
+        : { type: 'tables', tables: effect.keys },
     )
-    await this.channel.publish((seq) => `i ${this.channel.id} ${seq} ${word}`)
   }
 
   /** The operator's purge, of everything or of one tag, here and in every other process. */
   async purge(tag?: string): Promise<number> {
     const dropped = tag === undefined ? this.dropAll(false) : this.dropTag(tag)
     if (tag === undefined) this.counts.invalidations.all++
-    const suffix = tag === undefined ? '' : ` ${tag}`
-    await this.channel.publish((seq) => `p ${this.channel.id} ${seq} ${this.tenant}${suffix}`)
+    await this.channel.publish({ type: 'purge', tenant: this.tenant, tag })
     return dropped
   }
 

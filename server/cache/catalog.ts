@@ -14,6 +14,7 @@ import {
   type RelationRow,
   type RoutineRow,
 } from './catalog-query.js'
+import { harmlessVolatile, readBlock, routineReadBlock } from './volatility.js'
 import {
   MAX_PARSED_BYTES,
   sqlFacts,
@@ -47,54 +48,6 @@ export interface Plan {
 /** Runs the catalog query and answers its one text value. */
 export type CatalogQuery = (sql: string, params: unknown[]) => Promise<string>
 
-/**
- * Built-in volatile functions that change no table: chance, the clock, sequences (never
- * cached themselves), sleeping, advisory locks, settings and notifications (reset with the
- * session). Any other volatile function may write anywhere.
- */
-const HARMLESS_VOLATILE = new Set([
-  'random',
-  'random_normal',
-  'gen_random_uuid',
-  'uuidv4',
-  'uuidv7',
-  'clock_timestamp',
-  'timeofday',
-  'nextval',
-  'setval',
-  'currval',
-  'lastval',
-  'pg_sleep',
-  'pg_sleep_for',
-  'pg_sleep_until',
-  'txid_current',
-  'pg_current_xact_id',
-  'set_config',
-  'setseed',
-  'pg_notify',
-])
-
-/**
- * Built-in stable functions whose result depends only on the session's settings (time
- * zone, date style), which the cache key holds, and never on the clock or other data.
- */
-const SETTINGS_ONLY = new Set([
-  'concat',
-  'concat_ws',
-  'format',
-  'to_char',
-  'to_date',
-  'to_number',
-  'to_timestamp',
-  'date_part',
-  'extract',
-  'date_trunc',
-  'timezone',
-  'generate_series',
-])
-
-const SYSTEM_SCHEMA = /^(pg_catalog|information_schema|pg_toast)/
-
 /** The SQL text `to_regclass` reads for a name (quoted, so any name reads as itself). */
 function regclassText(name: RelationName): string {
   const quote = (part: string) => `"${part.replace(/"/g, '""')}"`
@@ -103,14 +56,6 @@ function regclassText(name: RelationName): string {
 
 function routineKey(name: RoutineName): string {
   return name.schema === undefined ? name.name : `${name.schema}.${name.name}`
-}
-
-/** A built-in function that runs a data-changing statement no more than reading does. */
-function harmlessVolatile(row: RoutineRow): boolean {
-  return (
-    row.schema === 'pg_catalog' &&
-    (HARMLESS_VOLATILE.has(row.name) || /^pg_(try_)?advisory_/.test(row.name))
-  )
 }
 
 /** The facts a view's definition adds to a statement that reads it. */
@@ -382,27 +327,6 @@ export class Catalog {
 }
 
 type NamesOf = Extract<SqlFacts, { kind: 'read' | 'write' }>
-
-/** Why reading `row` cannot be cached, or undefined. */
-function readBlock(row: RelationRow): string | undefined {
-  const name = `${row.schema}.${row.name}`
-  if (SYSTEM_SCHEMA.test(row.schema)) return 'it reads the system catalog'
-  if (row.temp) return 'it reads a temporary table'
-  if (row.rls) return `${name} has row-level security`
-  if (row.inherits) return `${name} takes part in table inheritance`
-  if (row.kind === 'f') return 'it reads a foreign table'
-  if (row.kind === 'S') return 'it reads a sequence'
-  if (!'rpvm'.includes(row.kind)) return `it reads a relation of kind ${row.kind}`
-  return undefined
-}
-
-/** Why a call of `row` makes a read uncacheable, or undefined. */
-function routineReadBlock(row: RoutineRow): string | undefined {
-  if (row.volatility === 'i') return undefined
-  if (row.volatility === 's' && row.schema === 'pg_catalog' && SETTINGS_ONLY.has(row.name))
-    return undefined
-  return `${row.schema}.${row.name}() is ${row.volatility === 'v' ? 'volatile' : 'stable'}`
-}
 
 /** What a view's definition calls, read by the same parser as statements. */
 function viewFacts(definition: string): ViewFacts {

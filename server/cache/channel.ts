@@ -13,8 +13,8 @@
  * - **Acknowledged writes.** A write's invalidation is applied locally, then published with
  *   a sequence number. Every other member applies it and answers with an ack. The write's
  *   answer waits until its own message came back (so every member that joined before it is
- *   known) and every member heard from in the last {@link MEMBER_TIMEOUT_MS} acked it, or
- *   until {@link LEASE_MS} × 1.25 after it was published, when any member that did not
+ *   known) and every member heard from in the last 2 s acked it (./acks.ts), or until
+ *   {@link LEASE_MS} × 1.25 after it was committed, when any member that did not
  *   apply it has lost its lease. Either way, a read that starts after the write's answer
  *   cannot be served the old value by any member.
  * - **Gaps.** When the connection fails (a database restart, a network cut) the cache stops
@@ -22,18 +22,11 @@
  *   sent meanwhile are lost), and only then serves again.
  */
 import type pg from 'pg'
-import { CHANNEL, decode, tablesWord, type Message } from './messages.js'
+import { Acknowledgements, LEASE_MS, TICK_MS } from './acks.js'
+import { CHANNEL, decode, encodeOutgoing, type Message, type Outgoing } from './messages.js'
 
-/** Interval of a member's ticks. */
-export const TICK_MS = 200
-/** A member answers from memory only within this long of its last returned tick's sending. */
-export const LEASE_MS = 1000
-/** Members not heard from for this long are not waited for (their lease is long gone). */
-export const MEMBER_TIMEOUT_MS = 2000
 /** No tick back for this long on an open connection: it is presumed dead and replaced. */
 const SILENT_CONNECTION_MS = 5000
-/** A write waits at most this long after publishing for acks. */
-export const ACK_DEADLINE_MS = Math.ceil(LEASE_MS * 1.25)
 /** The application_name of listener connections (how a joining member counts the others). */
 export const LISTENER_APPLICATION_NAME = 'sluice-cache'
 
@@ -49,21 +42,6 @@ export interface ChannelOptions {
   gap: () => void
   /** Something went wrong that is worth a log line. */
   warn: (message: string, error?: unknown) => void
-}
-
-/** What a member publishes. */
-export type Outgoing =
-  | { type: 'tables'; tables: readonly number[] }
-  | { type: 'all'; schema: boolean }
-  | { type: 'purge'; tenant: string; tag: string | undefined }
-
-interface Wait {
-  seq: number
-  /** Our own message came back: the members to wait for are known. */
-  echoed: boolean
-  pending: Set<string>
-  resolve: () => void
-  timer: ReturnType<typeof setTimeout> | undefined
 }
 
 let nextInstance = 0
@@ -84,16 +62,9 @@ export class Channel {
   private tickTimer: ReturnType<typeof setInterval> | undefined
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined
   private backoffMs = 100
-  /** Other members, by id: when last heard from. */
-  private readonly members = new Map<string, number>()
-  /** Members heard from since joining, and how many the database said were listening. */
-  private readonly heardSinceJoin = new Set<string>()
-  private expected = Infinity
-  private joinedAt = 0
   private seq = 0
-  private readonly acked = new Map<string, number>()
-  private readonly waits: Wait[] = []
-  private readonly outbox: { payload?: string; message?: Outgoing; seq: number; wait?: Wait }[] = []
+  private readonly acks = new Acknowledgements(() => this.state === 'up')
+  private readonly outbox: { payload?: string; message?: Outgoing; seq: number }[] = []
   private sending = false
   private readonly acksOut = new Map<string, number>()
   private acksScheduled = false
@@ -126,7 +97,7 @@ export class Channel {
     this.state = 'closed'
     clearInterval(this.tickTimer)
     clearTimeout(this.reconnectTimer)
-    for (const wait of this.waits.splice(0)) this.settle(wait)
+    this.acks.settleAll()
     this.client = undefined
     if (client) {
       try {
@@ -141,12 +112,10 @@ export class Channel {
   /** Publishes `message` and resolves once every member applied it or lost its lease. */
   publish(message: Outgoing): Promise<void> {
     const seq = ++this.seq
-    return new Promise((resolve) => {
-      const wait: Wait = { seq, echoed: false, pending: new Set(), resolve, timer: undefined }
-      this.waits.push(wait)
-      this.outbox.push({ message, seq, wait })
-      void this.send()
-    })
+    const done = this.acks.expect(seq)
+    this.outbox.push({ message, seq })
+    void this.send()
+    return done
   }
 
   // ---- joining and leaving ----
@@ -177,10 +146,8 @@ export class Channel {
           where datname = current_database() and application_name = $1 and pid <> pg_backend_pid()`,
         [LISTENER_APPLICATION_NAME],
       )
-      this.expected = Number(rows[0]?.n ?? 0)
-      this.heardSinceJoin.clear()
+      this.acks.joined(Number(rows[0]?.n ?? 0))
       this.ticksSent.clear()
-      this.joinedAt = performance.now()
       this.backoffMs = 100
       this.lastEcho = performance.now()
       const up = new Promise<void>((resolve) => (this.onUp = resolve))
@@ -253,27 +220,19 @@ export class Channel {
     const message = decode(payload)
     if (!message) return
     if ('from' in message && message.from === this.id) return this.own(message)
-    if ('from' in message) {
-      this.members.set(message.from, performance.now())
-      this.heardSinceJoin.add(message.from)
-    }
+    if ('from' in message) this.acks.heard(message.from)
     switch (message.type) {
       case 'hello':
-        // A newcomer learns who is here from our answer; a rejoining member emptied its
-        // cache after its gap, so nothing of ours waits on it any longer.
-        for (const wait of this.waits) if (wait.echoed) this.unwait(wait, message.from)
+        this.acks.hello(message.from)
+        // A newcomer learns who is here from our answer.
         if (!this.tickInFlight) void this.sendTick('k')
         break
       case 'bye':
-        this.members.delete(message.from)
-        for (const wait of this.waits) this.unwait(wait, message.from)
+        this.acks.bye(message.from)
         break
       case 'ack': {
         const seq = message.acks.get(this.id)
-        if (seq === undefined) break
-        this.acked.set(message.from, Math.max(seq, this.acked.get(message.from) ?? 0))
-        for (const wait of this.waits)
-          if (wait.echoed && seq >= wait.seq) this.unwait(wait, message.from)
+        if (seq !== undefined) this.acks.ack(message.from, seq)
         break
       }
       case 'tables':
@@ -286,7 +245,7 @@ export class Channel {
       default:
         this.options.apply(message)
     }
-    this.checkComplete()
+    this.acks.recheck()
   }
 
   /** One of our own messages came back. */
@@ -303,46 +262,8 @@ export class Channel {
       }
       return
     }
-    if (message.type !== 'tables' && message.type !== 'all' && message.type !== 'purge') return
-    // Every member that joined before this message is known now.
-    const now = performance.now()
-    for (const wait of this.waits) {
-      if (wait.echoed || wait.seq > message.seq) continue
-      wait.echoed = true
-      for (const [member, heard] of this.members) {
-        if (now - heard > MEMBER_TIMEOUT_MS) this.members.delete(member)
-        else if ((this.acked.get(member) ?? 0) < wait.seq) wait.pending.add(member)
-      }
-      this.check(wait)
-    }
-  }
-
-  /** Members that were listening when we joined: complete once each was heard from. */
-  private get complete(): boolean {
-    return (
-      this.heardSinceJoin.size >= this.expected ||
-      performance.now() - this.joinedAt > MEMBER_TIMEOUT_MS
-    )
-  }
-
-  private checkComplete(): void {
-    for (const wait of [...this.waits]) if (wait.echoed) this.check(wait)
-  }
-
-  private unwait(wait: Wait, member: string): void {
-    if (wait.pending.delete(member)) this.check(wait)
-  }
-
-  private check(wait: Wait): void {
-    if (wait.echoed && wait.pending.size === 0 && this.complete && this.state === 'up')
-      this.settle(wait)
-  }
-
-  private settle(wait: Wait): void {
-    clearTimeout(wait.timer)
-    const i = this.waits.indexOf(wait)
-    if (i >= 0) this.waits.splice(i, 1)
-    wait.resolve()
+    if (message.type === 'tables' || message.type === 'all' || message.type === 'purge')
+      this.acks.echo(message.seq)
   }
 
   // ---- sending ----
@@ -370,7 +291,7 @@ export class Channel {
     try {
       while (this.outbox.length > 0) {
         const batch = this.outbox.splice(0, 100)
-        const payloads = this.payloads(batch)
+        const payloads = encodeOutgoing(this.id, batch)
         const client = this.state === 'up' || this.state === 'joining' ? this.client : undefined
         try {
           if (!client) throw new Error('the invalidation channel is down')
@@ -387,53 +308,10 @@ export class Channel {
           }
           if (client) this.lost(client, error)
         }
-        for (const { wait } of batch) if (wait) this.deadline(wait)
+        for (const { seq } of batch) if (seq > 0) this.acks.committed(seq)
       }
     } finally {
       this.sending = false
     }
-  }
-
-  /**
-   * The payloads of `batch`. Concurrent writes' invalidations go out as one notification
-   * (their tables together, under the highest sequence number: an ack of it acks them all),
-   * unless a purge is among them, which keeps every message in sequence order.
-   */
-  private payloads(
-    batch: readonly { payload?: string; message?: Outgoing; seq: number }[],
-  ): string[] {
-    const plain = batch.filter((item) => item.payload !== undefined).map((item) => item.payload!)
-    const messages = batch.filter((item) => item.message !== undefined)
-    const word = (message: Outgoing): string =>
-      message.type === 'tables'
-        ? tablesWord(message.tables)
-        : message.type === 'all'
-          ? tablesWord(message.schema ? 'schema' : 'all')
-          : ''
-    const one = (item: { message?: Outgoing; seq: number }): string => {
-      const m = item.message!
-      return m.type === 'purge'
-        ? `p ${this.id} ${item.seq} ${m.tenant}${m.tag === undefined ? '' : ` ${m.tag}`}`
-        : `i ${this.id} ${item.seq} ${word(m)}`
-    }
-    if (messages.length <= 1 || messages.some((item) => item.message!.type === 'purge'))
-      return [...plain, ...messages.map(one)]
-    const seq = Math.max(...messages.map((item) => item.seq))
-    let schema = false
-    let all = false
-    const tables = new Set<number>()
-    for (const { message } of messages) {
-      if (message!.type === 'all') {
-        all = true
-        schema ||= message!.schema
-      } else if (message!.type === 'tables') for (const t of message!.tables) tables.add(t)
-    }
-    const merged: Outgoing = all ? { type: 'all', schema } : { type: 'tables', tables: [...tables] }
-    return [...plain, `i ${this.id} ${seq} ${word(merged)}`]
-  }
-
-  private deadline(wait: Wait): void {
-    if (!this.waits.includes(wait)) return
-    wait.timer = setTimeout(() => this.settle(wait), ACK_DEADLINE_MS)
   }
 }

@@ -84,3 +84,43 @@ export function tablesWord(tables: readonly number[] | 'all' | 'schema'): string
   const word = tables.join(',')
   return word.length > MAX_PAYLOAD - 64 ? '*' : word
 }
+
+/** What a member publishes about its own writes and purges. */
+export type Outgoing =
+  | { type: 'tables'; tables: readonly number[] }
+  | { type: 'all'; schema: boolean }
+  | { type: 'purge'; tenant: string; tag: string | undefined }
+
+/**
+ * The payloads of a batch sent together: ready ones as they are, and the member's own
+ * messages. Concurrent writes' invalidations go out as one notification (their tables
+ * together, under the highest sequence number: an ack of it acks them all), unless a purge is
+ * among them, which keeps every message in sequence order.
+ */
+export function encodeOutgoing(
+  id: string,
+  batch: readonly { payload?: string | undefined; message?: Outgoing | undefined; seq: number }[],
+): string[] {
+  const ready = batch.flatMap((item) => (item.payload === undefined ? [] : [item.payload]))
+  const own = batch.flatMap((item) =>
+    item.message === undefined ? [] : [{ message: item.message, seq: item.seq }],
+  )
+  const encode = ({ message, seq }: { message: Outgoing; seq: number }): string =>
+    message.type === 'purge'
+      ? `p ${id} ${seq} ${message.tenant}${message.tag === undefined ? '' : ` ${message.tag}`}`
+      : `i ${id} ${seq} ${message.type === 'tables' ? tablesWord(message.tables) : tablesWord(message.schema ? 'schema' : 'all')}`
+  if (own.length <= 1 || own.some((item) => item.message.type === 'purge'))
+    return [...ready, ...own.map(encode)]
+  let all = false
+  let schema = false
+  const tables = new Set<number>()
+  for (const { message } of own) {
+    if (message.type === 'all') {
+      all = true
+      schema ||= message.schema
+    } else if (message.type === 'tables') for (const table of message.tables) tables.add(table)
+  }
+  const seq = Math.max(...own.map((item) => item.seq))
+  const merged: Outgoing = all ? { type: 'all', schema } : { type: 'tables', tables: [...tables] }
+  return [...ready, encode({ message: merged, seq })]
+}

@@ -4,6 +4,8 @@
  * reads the `Sluice-Cache` header.
  */
 import { randomBytes } from 'node:crypto'
+import { once } from 'node:events'
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
 import pg from 'pg'
 import { admin, databaseUrl } from './gateway.js'
 
@@ -67,5 +69,59 @@ export async function post<T = any>(
     status: response.status,
     body: text === '' ? undefined : JSON.parse(text),
     cache: response.headers.get('sluice-cache'),
+  }
+}
+
+/** A TCP proxy to PostgreSQL that can stop passing bytes, as a network cut that heals would. */
+export interface PausableProxy {
+  port: number
+  /** Stops passing bytes both ways (the sockets stay open; bytes wait in the kernel). */
+  pause(): void
+  resume(): void
+  close(): Promise<void>
+}
+
+/** Starts a {@link PausableProxy} to `127.0.0.1:targetPort` on a free port. */
+export async function startPausableProxy(targetPort: number): Promise<PausableProxy> {
+  const sockets = new Set<Socket>()
+  // Bytes held while paused, per destination, in order.
+  const held = new Map<Socket, Buffer[]>()
+  let paused = false
+  const forward = (from: Socket, to: Socket) => {
+    from.on('data', (chunk: Buffer) => {
+      if (paused) held.get(to)!.push(chunk)
+      else to.write(chunk)
+    })
+    from.on('close', () => to.destroy())
+  }
+  const server = createServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1')
+    for (const socket of [client, upstream]) {
+      sockets.add(socket)
+      held.set(socket, [])
+      socket.on('close', () => {
+        sockets.delete(socket)
+        held.delete(socket)
+      })
+      socket.on('error', () => {})
+    }
+    forward(client, upstream)
+    forward(upstream, client)
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  return {
+    port: (server.address() as AddressInfo).port,
+    pause() {
+      paused = true
+    },
+    resume() {
+      paused = false
+      for (const [socket, chunks] of held) for (const chunk of chunks.splice(0)) socket.write(chunk)
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => server.close(resolve))
+    },
   }
 }

@@ -377,4 +377,24 @@ describe('the memory bound', () => {
     expect(again.cache).toBe('miss')
     expect(again.body.rows).toHaveLength(50)
   })
+
+  it('starts a new, empty cache when a reload changes the cache settings, and none when it turns it off', async () => {
+    await post(smallBase, '/v1/query', read(3), small.token)
+    expect((await post(smallBase, '/v1/query', read(3), small.token)).cache).toBe('hit')
+    const config = small.gateway.config
+    const main = config.tenants.main!
+    const withCache = (cache: typeof main.cache) => ({
+      ...config,
+      tenants: { ...config.tenants, main: { ...main, cache } },
+    })
+    const bigger = await small.gateway.admin.apply(
+      withCache({ ...main.cache, maxBytes: 16 * 1024 }),
+    )
+    expect(bigger.replaced).toEqual(['main'])
+    expect((await post(smallBase, '/v1/query', read(3), small.token)).cache).toBe('miss')
+    const off = await small.gateway.admin.apply(withCache({ ...main.cache, enabled: false }))
+    expect(off.replaced).toEqual(['main'])
+    expect(small.gateway.tenants.get('main')!.cache).toBeUndefined()
+    expect((await post(smallBase, '/v1/query', read(3), small.token)).cache).toBe('bypass')
+  })
 })

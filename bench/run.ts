@@ -21,6 +21,7 @@ import { startDatabase, type BenchDatabase } from './lib/postgres.js'
 import { ensureCommands, machineInfo } from './lib/system.js'
 import { latencyChart } from './report/chart.js'
 import { resultsMarkdown, verdicts, type BenchResults } from './report/markdown.js'
+import { runCache } from './scenarios/cache.js'
 import { runMemory } from './scenarios/memory.js'
 import { runProfile } from './scenarios/profile.js'
 import { runServerless } from './scenarios/serverless.js'
@@ -114,6 +115,7 @@ async function main(): Promise<void> {
       throughput: [],
       storm: [],
       wire: [],
+      cache: undefined,
       memory: undefined,
       profile: undefined,
       stream: undefined,
@@ -224,8 +226,16 @@ async function main(): Promise<void> {
         log,
       )
     }
-    // The main gateway is done; the profile gets the machine to itself.
+    // The main gateway is done; the cache scenario and the profile get the machine to themselves.
     await gateway.stop()
+    if (!skip.has('cache')) {
+      results.cache = await runCache(
+        { databaseUrl: db.url, pgbouncerUrl: bouncer.url, poolSize: POOL_SIZE },
+        throughputSeconds,
+        quick,
+        log,
+      )
+    }
     if (!skip.has('profile')) {
       results.profile = await runProfile(config, token, quick ? 3 : 8, log)
     }

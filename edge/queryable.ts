@@ -4,14 +4,21 @@
  */
 import type { ParseOptions } from '../src/codecs/parse.js'
 import { serializeParams } from '../src/codecs/serialize.js'
-import type { QueryRequest, QueryResult as WireResult } from '../src/protocol.js'
+import type { CacheRequest, QueryRequest, QueryResult as WireResult } from '../src/protocol.js'
 import { decodeResult, type DecodeOptions, type QueryResult } from './result.js'
 import { sql as buildSql, type SqlQuery } from './sql.js'
 import type { StandardSchemaV1 } from './standard-schema.js'
 import { statementTimeout, type CallOptions, type Transport } from './transport.js'
 
-/** Options of one `query`: how to decode it, and its deadline and signal. */
-export interface QueryOptions extends DecodeOptions, CallOptions {}
+/** Options of one `query`: how to decode it, its deadline and signal, and caching. */
+export interface QueryOptions extends DecodeOptions, CallOptions {
+  /**
+   * Lets the gateway answer this plain read from its cache (docs/cache.md): `ttlMs`,
+   * `swrMs`, `tags`. Ignored inside a transaction.
+   * @example await db.query('select * from plans', [], { cache: { ttlMs: 60_000 } })
+   */
+  cache?: CacheRequest | undefined
+}
 
 type Params = readonly unknown[] | undefined
 type WithSchema<S> = QueryOptions & { schema: S }
@@ -59,6 +66,16 @@ export interface Queryable {
     template: TemplateStringsArray,
     ...values: unknown[]
   ): Promise<Row[]>
+  /**
+   * The `sql` tag with options for its statement: a cache, a deadline, how to decode.
+   * @example const plans = await db.sql({ cache: { ttlMs: 60_000 } })`select * from plans`
+   */
+  sql(
+    options: QueryOptions,
+  ): <Row = Record<string, unknown>>(
+    template: TemplateStringsArray,
+    ...values: unknown[]
+  ) => Promise<Row[]>
 }
 
 /** Sends one statement (its `timeoutMs` set from the call's) and answers its wire result. */
@@ -85,14 +102,26 @@ export function queryable(t: Transport, send: SendQuery, defaults: ParseOptions)
         ? [first, (second as Params) ?? [], third]
         : [first.text, first.values, second as QueryOptions | undefined]
     const wire = await send(
-      { sql: text, params: serializeParams(values), timeoutMs: statementTimeout(t, options) },
+      {
+        sql: text,
+        params: serializeParams(values),
+        timeoutMs: statementTimeout(t, options),
+        cache: options.cache,
+      },
       options,
     )
     return decodeResult(wire, { ...options, ...parseOptions(defaults, options) })
   }
+  const tag =
+    (options?: QueryOptions) =>
+    (template: TemplateStringsArray, ...values: unknown[]) =>
+      query(buildSql(template, ...values), options).then((result) => result.rows as never)
   return {
     query: query as Queryable['query'],
-    sql: (template, ...values) =>
-      query(buildSql(template, ...values)).then((result) => result.rows as never),
+    // sql`…` runs at once; sql(options)`…` takes the options first.
+    sql: ((first: TemplateStringsArray | QueryOptions, ...values: unknown[]) =>
+      Array.isArray(first)
+        ? tag()(first as TemplateStringsArray, ...values)
+        : tag(first as QueryOptions)) as Queryable['sql'],
   }
 }

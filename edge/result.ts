@@ -32,9 +32,9 @@ function describe({ path = [], message }: StandardSchemaV1.Issue): string {
 }
 
 /** A row as an object keyed by column name (a plain loop: far cheaper than fromEntries). */
-export function rowObject(names: readonly string[], values: readonly unknown[]): object {
+export function rowObject(fields: readonly FieldDescription[], values: readonly unknown[]): object {
   const row: Record<string, unknown> = {}
-  for (let i = 0; i < names.length; i++) row[names[i]!] = values[i]
+  for (let i = 0; i < fields.length; i++) row[fields[i]!.name] = values[i]
   return row
 }
 
@@ -44,10 +44,9 @@ export async function decodeResult(
   options: DecodeOptions,
 ): Promise<QueryResult<unknown>> {
   const parsers = wire.fields.map((field) => getTypeParser(field.dataTypeID, options))
-  const names = wire.fields.map((field) => field.name)
   let rows: unknown[] = wire.rows.map((row) => {
     const values = row.map((text, i) => (text === null ? null : parsers[i]!(text)))
-    return options.rowMode === 'array' ? values : rowObject(names, values)
+    return options.rowMode === 'array' ? values : rowObject(wire.fields, values)
   })
   const { schema } = options
   if (schema) {
@@ -65,5 +64,6 @@ export async function decodeResult(
     }
     rows = checked
   }
-  return { rows, fields: wire.fields, rowCount: wire.rowCount, command: wire.command }
+  // The wire result's command, rowCount and fields, with the rows decoded.
+  return { ...wire, rows }
 }

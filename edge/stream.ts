@@ -154,7 +154,6 @@ function rowStream(
         const decoder = new TextDecoder()
         const schema = options.schema
         let parsers: TypeParser[] = []
-        let names: string[] = []
         let rest = ''
         let ended = false
         for (;;) {
@@ -187,7 +186,8 @@ function rowStream(
                 const text = values[i] as string | null
                 if (text !== null) values[i] = parsers[i]!(text)
               }
-              let row: unknown = options.rowMode === 'array' ? values : rowObject(names, values)
+              let row: unknown =
+                options.rowMode === 'array' ? values : rowObject(stream.fields!, values)
               if (schema) {
                 const outcome = await schema['~standard'].validate(row)
                 if (outcome.issues) {
@@ -211,7 +211,6 @@ function rowStream(
                   // Many rows: the faster date parser, same answers.
                   return parser === parseDate ? parseDateFast : parser
                 })
-                names = item.fields.map((f) => f.name)
               } else {
                 stream.command = item.command
                 stream.rowCount = item.rowCount

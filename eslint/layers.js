@@ -12,6 +12,7 @@ export const LAYERS = [
   ['pool'],
   ['metrics'],
   ['log'],
+  ['cache'],
   ['tenants'],
   ['engine'],
   ['admin'],

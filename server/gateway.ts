@@ -8,6 +8,7 @@
 import type { Hono } from 'hono'
 import type { Server as NetServer } from 'node:net'
 import { createAdmin, type Admin } from './admin/admin.js'
+import type { CacheStats } from './cache/tenant-cache.js'
 import type { Config } from './config/schema.js'
 import { TransactionRegistry } from './engine/transactions.js'
 import { reportToStderr, type ReportBug } from './errors.js'
@@ -23,7 +24,7 @@ import { createRequestRecorder } from './log/request-recorder.js'
 import { createMetrics, type Metrics } from './metrics/metrics.js'
 import type { PoolEvent } from './pool/pool.js'
 import { readiness, type Readiness } from './tenants/readiness.js'
-import { createTenant, type Tenant } from './tenants/tenant.js'
+import { closeTenant, createTenant, startTenant, type Tenant } from './tenants/tenant.js'
 import { TenantSet } from './tenants/tenant-set.js'
 import { WireServer, type WireOptions } from './wire/server.js'
 import { createPgListener, pgTlsContext } from './wire/tcp.js'
@@ -107,6 +108,10 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     openTransactions: (tenant) => transactions.count(tenant),
     // Read at scrape time, once `set` exists.
     tenantNames: () => set.tenants.keys(),
+    caches: () =>
+      [...set.tenants.values()].flatMap((t) =>
+        t.cache ? [[t.name, t.cache.stats()] as [string, CacheStats]] : [],
+      ),
   })
   const onPoolEvent = (tenant: string, event: PoolEvent): void => {
     metrics.poolEvent(tenant, event)
@@ -115,7 +120,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   }
   // The tenant set and token index change on a config reload.
   const set = new TenantSet(config, {
-    makeTenant: (name, tenantConfig) => createTenant(name, tenantConfig, { onPoolEvent }),
+    makeTenant: (name, tenantConfig) => createTenant(name, tenantConfig, { onPoolEvent, logger }),
     requests: lifecycle.requests,
     logger,
     metrics,
@@ -190,7 +195,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     metrics,
     admin,
     async start() {
-      await Promise.all([...set.tenants.values()].map((t) => t.pool.start()))
+      await Promise.all([...set.tenants.values()].map(startTenant))
     },
     readiness: ready,
     drain,
@@ -208,7 +213,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
         wire.close()
         const finished = requestsDone && transactionsDone
         await Promise.all([
-          ...[...set.tenants.values()].map((t) => (finished ? t.pool.close() : t.pool.destroy())),
+          ...[...set.tenants.values()].map((t) => closeTenant(t, !finished)),
           set.close(!finished),
         ])
       })()

@@ -3,8 +3,11 @@
  * their stable codes, and the PostgreSQL text codecs. Web APIs only.
  */
 export {
+  CACHE_HEADER,
+  CACHE_TAG_PATTERN,
   ISOLATION_LEVELS,
   MAX_BATCH_STATEMENTS,
+  MAX_CACHE_TAGS,
   MAX_PARAMS,
   MAX_TIMEOUT_MS,
   NDJSON_MEDIA_TYPE,
@@ -17,6 +20,8 @@ export type {
   BatchResult,
   BeginRequest,
   BeginResult,
+  CacheRequest,
+  CacheStatus,
   EndResult,
   FieldDescription,
   IsolationLevel,

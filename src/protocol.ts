@@ -21,12 +21,39 @@ export const ISOLATION_LEVELS = ['read committed', 'repeatable read', 'serializa
 /** One of {@link ISOLATION_LEVELS}. */
 export type IsolationLevel = (typeof ISOLATION_LEVELS)[number]
 
+/** Most tags on one cached read. */
+export const MAX_CACHE_TAGS = 16
+
+/** A cache tag: 1 to 64 characters of `A-Z a-z 0-9 _ . : / -`. */
+export const CACHE_TAG_PATTERN = /^[A-Za-z0-9_.:/-]{1,64}$/
+
+/**
+ * Asks `/v1/query` to answer a plain read from the gateway's cache (docs/cache.md). Ignored
+ * by batches and transactions, whose reads must see their own writes.
+ */
+export interface CacheRequest {
+  /** How long a result stays fresh. @default the tenant's cache.defaultTtlMs */
+  ttlMs?: number | undefined
+  /** How much longer a result may be served stale while one refresh runs. @default 0 */
+  swrMs?: number | undefined
+  /** Names for purging by tag (the admin API). */
+  tags?: string[] | undefined
+}
+
+/** The answer header that says how `/v1/query` used the cache: `hit`, `miss`, `stale` or `bypass`. */
+export const CACHE_HEADER = 'Sluice-Cache'
+
+/** The values of {@link CACHE_HEADER}. */
+export type CacheStatus = 'hit' | 'miss' | 'stale' | 'bypass'
+
 /** Body of `POST /v1/query`, and of each statement of a batch. */
 export interface QueryRequest {
   sql: string
   params?: WireParam[] | undefined
   /** Cancels the statement after this many milliseconds; capped by the tenant's limit. */
   timeoutMs?: number | undefined
+  /** Opt-in caching of a plain read (`/v1/query` only). */
+  cache?: CacheRequest | undefined
 }
 
 /** A result column: its name and PostgreSQL type OID, plus whatever else the gateway adds. */

@@ -25,13 +25,17 @@ export interface PgbenchResult {
   errors: number
 }
 
-/** Runs pgbench against `url` (postgres://user:password@host:port/database). */
+/**
+ * Runs pgbench against `url` (postgres://user:password@host:port/database); the point query
+ * picks its id from 1 to `ids`.
+ */
 export async function pgbench(
   url: string,
   workload: PgbenchWorkload,
   mode: PgbenchMode,
   concurrency: number,
   seconds: number,
+  ids = ITEM_ROWS,
 ): Promise<PgbenchResult> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-pgbench-'))
   try {
@@ -40,7 +44,7 @@ export async function pgbench(
       script,
       workload === 'SELECT 1'
         ? 'SELECT 1;\n'
-        : `\\set id random(1, ${ITEM_ROWS})\n${POINT_SQL.replace('$1', ':id')};\n`,
+        : `\\set id random(1, ${ids})\n${POINT_SQL.replace('$1', ':id')};\n`,
     )
     const parsed = new URL(url)
     const env = { ...process.env, PGPASSWORD: decodeURIComponent(parsed.password) }

@@ -4,6 +4,7 @@
  */
 import type { MachineInfo } from '../lib/system.js'
 import { formatMs } from '../lib/stats.js'
+import type { CacheResult, CacheRun } from '../scenarios/cache.js'
 import type { MemoryResult } from '../scenarios/memory.js'
 import type { ProfileResult } from '../scenarios/profile.js'
 import type { ServerlessCase } from '../scenarios/serverless.js'
@@ -29,6 +30,8 @@ export interface BenchResults {
   storm: StormResult[]
   /** pgbench through the PostgreSQL protocol (absent from runs before issue 19). */
   wire?: WireRun[]
+  /** The query cache (absent from runs before issue 18). */
+  cache?: CacheResult | undefined
   memory: MemoryResult | undefined
   profile: ProfileResult | undefined
   /** Absent in results written before the streaming scenario existed. */
@@ -166,7 +169,101 @@ export function verdicts(r: BenchResults): TargetVerdict[] {
     })
   }
   if (r.stream) out.push(...streamVerdicts(r.stream))
+  out.push(...cacheVerdicts(r))
   return out
+}
+
+function cacheRun(r: BenchResults, system: CacheRun['system'], concurrency: number) {
+  return r.cache?.reads.find((c) => c.system === system && c.concurrency === concurrency)
+}
+
+/** Issue 18's targets: cached reads against Sluice and PgBouncer uncached, and hit latency. */
+function cacheVerdicts(r: BenchResults): TargetVerdict[] {
+  const out: TargetVerdict[] = []
+  const cached = cacheRun(r, 'Sluice, cached (wrk)', 64)
+  const uncached = cacheRun(r, 'Sluice, uncached (wrk)', 64)
+  const bouncer = cacheRun(r, 'PgBouncer, uncached (pgbench)', 64)
+  if (cached && uncached) {
+    const x = cached.rps / uncached.rps
+    out.push({
+      target: 'c=64 cached point query: ≥ 2× Sluice uncached',
+      measured: `${ratio(x)} (${rate(cached.rps)} vs ${rate(uncached.rps)} req/s)`,
+      met: x >= 2,
+      gap: x >= 2 ? '' : `${ratio(x / 2)} of the target`,
+    })
+  }
+  if (cached && bouncer) {
+    const x = cached.rps / bouncer.rps
+    out.push({
+      target: 'c=64 cached point query: ≥ 1.0× PgBouncer uncached (one gateway process)',
+      measured: `${ratio(x)} (${rate(cached.rps)} vs ${rate(bouncer.rps)} req/s)`,
+      met: x >= 1,
+      gap: x >= 1 ? '' : `${rate(bouncer.rps - cached.rps)} req/s short`,
+    })
+  }
+  const hit = cacheRun(r, 'Sluice, cached (wrk)', 1)
+  const floor = cacheRun(r, 'in-process pg.Pool', 1)
+  if (hit && floor) {
+    const added = (hit.p50 - floor.p50) * 1000
+    out.push({
+      target: 'c=1 cache hit: ≤ +100 µs p50 over in-process pg.Pool',
+      measured: `${added >= 0 ? '+' : '−'}${Math.abs(added).toFixed(0)} µs (${formatMs(hit.p50)} vs ${formatMs(floor.p50)})`,
+      met: added <= 100,
+      gap: added <= 100 ? '' : `${(added - 100).toFixed(0)} µs over`,
+    })
+  }
+  return out
+}
+
+function cacheSection(r: BenchResults): string {
+  const c = r.cache
+  if (!c) return '## Query cache\n\nNot measured in this run.\n'
+  const row = (t: CacheRun, base: CacheRun | undefined, baseName: string) => {
+    const hits = t.hitRatio === undefined ? '' : `${(t.hitRatio * 100).toFixed(1)}%`
+    const versus = base ? `${ratio(t.rps / base.rps)} ${baseName}` : ''
+    return `| ${t.workload} | ${t.concurrency} | ${t.system} | ${rate(t.rps)}${t.errors > 0 ? ` (${t.errors} errors)` : ''} | ${formatMs(t.p50)} | ${formatMs(t.p99)} | ${hits} | ${versus} |`
+  }
+  const reads = c.reads.map((t) =>
+    row(
+      t,
+      c.reads.find(
+        (o) => o.system === 'PgBouncer, uncached (pgbench)' && o.concurrency === t.concurrency,
+      ),
+      'PgBouncer',
+    ),
+  )
+  const writes = c.writes.map((t) =>
+    row(
+      t,
+      c.writes.find(
+        (o) => o.system === 'Sluice, tenant without cache (wrk)' && o.concurrency === t.concurrency,
+      ),
+      'without cache',
+    ),
+  )
+  const d = c.delivery
+  return `## Query cache (issue 18)
+
+A gateway of its own with two tenants on the bench database, \`plain\` (cache off) and
+\`cached\` (cache on), ${r.settings.poolSize / 2} backends each. Reads: the indexed point query over
+ids 1 to ${c.hotIds.toLocaleString('en-US')}, all of them cached by a warm-up before the runs; PgBouncer and
+Sluice uncached read the same ids. "hits" is the share of \`Sluice-Cache: hit\` over 500
+sequential reads after the run. Writes: \`update items set score = score + 1 where id = $1\`
+(random id of 100k), uncached, through the tenant without cache and through the
+cache-enabled one (each write drops its table's entries, publishes the invalidation and waits
+for it to come back), then with a second gateway process on the database (each write also
+waits for that process's acknowledgement).
+
+| workload | concurrency | system | req/s | p50 | p99 | hits | ratio |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+${[...reads, ...writes].join('\n')}
+
+Writes made outside Sluice, with \`sluice cache install-triggers\`' statement trigger on the
+table: from the outside UPDATE's commit (its answer to the writing client) to the first
+cached read through the gateway that returns the new value, over ${d.count} writes: p50
+${formatMs(d.p50)}, p95 ${formatMs(d.p95)}, p99 ${formatMs(d.p99)}, max ${formatMs(d.max)}
+(an upper bound: the reads poll back to back, each one HTTP round trip).
+`
 }
 
 function wireSection(r: BenchResults): string {
@@ -414,7 +511,7 @@ export function resultsMarkdown(r: BenchResults, notes: string | undefined): str
 Generated by \`${r.command}\` (bench/run.ts); do not edit by hand: the optimisation notes
 come from bench/NOTES.md. Raw numbers: \`bench/results/latest.json\`.
 
-## Targets (issues 6, 15 and 19)
+## Targets (issues 6, 15, 18 and 19)
 
 | target | this run | verdict |
 | --- | --- | --- |
@@ -424,6 +521,7 @@ ${machineSection(r)}
 ${serverlessSection(r)}
 ${throughputSection(r)}
 ${wireSection(r)}
+${cacheSection(r)}
 ${stormSection(r)}
 ${memorySection(r)}
 ${streamSection(r)}

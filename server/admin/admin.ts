@@ -5,6 +5,8 @@
  * server/http/routes/admin.ts and on SIGHUP by the CLI.
  */
 import { SluiceError } from '../../src/errors.js'
+import { CACHE_TAG_PATTERN } from '../../src/protocol.js'
+import type { CacheStats } from '../cache/tenant-cache.js'
 import { ConfigError } from '../config/load.js'
 import { redactValue } from '../config/redact.js'
 import type { Config } from '../config/schema.js'
@@ -34,6 +36,17 @@ export interface TenantReport {
   /** The current pool's statistics, plus those of pools still draining after a reload. */
   pool: PoolStats
   drainingPools: number
+  /** The query cache's counters in this process, when the tenant has one. */
+  cache?: CacheStats
+}
+
+/** What a cache purge did. */
+export interface PurgeReport {
+  tenant: string
+  /** The tag purged, or undefined for the whole cache. */
+  tag?: string
+  /** Entries dropped in this process (every other process drops its own). */
+  purged: number
 }
 
 /** The result of a pause: the tenant, and whether every borrowed connection came back. */
@@ -52,6 +65,11 @@ export interface Admin {
   /** Pauses a tenant, waiting up to `waitMs` for its borrowed connections to come back. */
   pause(name: string, waitMs: number): Promise<PauseReport>
   resume(name: string): TenantReport
+  /**
+   * Empties a tenant's query cache, or drops the entries tagged `tag`, in every gateway
+   * process on its database; resolves once each applied it.
+   */
+  purgeCache(name: string, tag?: string): Promise<PurgeReport>
   /** The config in force, secrets redacted. */
   config(): Config
   /**
@@ -80,6 +98,7 @@ export function createAdmin(deps: AdminDeps): Admin {
       openTransactions: deps.openTransactions(name),
       pool: tenant.pool.stats(),
       drainingPools: set.poolsOf(name).length - 1,
+      ...(tenant.cache ? { cache: tenant.cache.stats() } : {}),
     }
   }
   const apply = async (next: Config): Promise<ReloadReport> => {
@@ -113,6 +132,17 @@ export function createAdmin(deps: AdminDeps): Admin {
       report(name)
       for (const pool of set.poolsOf(name)) pool.resume()
       return report(name)
+    },
+    async purgeCache(name, tag) {
+      report(name)
+      const cache = set.tenants.get(name)?.cache
+      if (!cache)
+        throw new SluiceError('BAD_REQUEST', `tenant ${name} has no cache (cache.enabled is false)`)
+      if (tag !== undefined && !CACHE_TAG_PATTERN.test(tag))
+        throw new SluiceError('BAD_REQUEST', 'a tag is 1 to 64 characters of A-Z a-z 0-9 _ . : / -')
+      const purged = await cache.purge(tag)
+      logger.info({ tenant: name, tag, purged }, 'cache purged by the operator')
+      return { tenant: name, ...(tag === undefined ? {} : { tag }), purged }
     },
     config: () => redactValue([], set.config) as Config,
     async reload() {

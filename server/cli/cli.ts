@@ -1,6 +1,6 @@
 /**
  * The `sluice` command line: `serve` (the default), `check-config FILE`, `token`,
- * `embedded-url`, and `--help` for each. Errors of the configuration or of the arguments
+ * `embedded-url`, `cache install-triggers|remove-triggers`, and `--help` for each. Errors of the configuration or of the arguments
  * exit 2 with one line per problem; any other failure exits 1 with one line that says what
  * is wrong and what to do. SLUICE_DEBUG adds the detail (a log, a stack) after that line.
  */
@@ -8,9 +8,17 @@ import { envValue, secretsOfEnv } from '../config/environment.js'
 import { ConfigError } from '../config/load.js'
 import { redactText } from '../config/redact.js'
 import { isStartupError } from '../startup-error.js'
+import { cacheCommand } from './cache.js'
 import { checkConfigCommand } from './check-config.js'
 import { embeddedUrlCommand } from './embedded-url.js'
-import { CHECK_CONFIG_HELP, EMBEDDED_URL_HELP, MAIN_HELP, SERVE_HELP, TOKEN_HELP } from './help.js'
+import {
+  CACHE_HELP,
+  CHECK_CONFIG_HELP,
+  EMBEDDED_URL_HELP,
+  MAIN_HELP,
+  SERVE_HELP,
+  TOKEN_HELP,
+} from './help.js'
 import type { CliIo } from './io.js'
 import { tokenCommand } from './token.js'
 
@@ -19,6 +27,7 @@ const HELP: Record<string, string> = {
   'check-config': CHECK_CONFIG_HELP,
   token: TOKEN_HELP,
   'embedded-url': EMBEDDED_URL_HELP,
+  cache: CACHE_HELP,
 }
 
 /** The lines that report a failure: the cause always, the detail with SLUICE_DEBUG. */
@@ -78,6 +87,8 @@ export async function runCli(
         return tokenCommand(args, io)
       case 'embedded-url':
         return await embeddedUrlCommand(args, io, env)
+      case 'cache':
+        return await cacheCommand(args, io, env)
       default:
         io.err(`sluice: unknown command "${command}"`)
         io.err(MAIN_HELP)

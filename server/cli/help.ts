@@ -10,6 +10,8 @@ Commands:
   check-config FILE     validate a config file and print it resolved, secrets redacted
   token                 generate a token and the sha256 to put in the config
   embedded-url          print a psql-ready URL of the embedded database while it runs
+  cache ACTION          install-triggers / remove-triggers: tell every gateway's
+                        query cache about writes made outside Sluice
   help [COMMAND]        show the help of a command
 
 Run "sluice COMMAND --help" for a command's options.
@@ -73,3 +75,18 @@ port) while a Sluice runs it, for psql or a migration tool:
 
 The port stays the same across restarts while it is free. When the database is not running,
 exits 1 and says how to start it. SLUICE_DATA_DIR or --data-dir names another folder.`
+
+/** `sluice cache --help`. */
+export const CACHE_HELP = `Usage: sluice cache install-triggers [--config FILE] [--tenant NAME]… [--schema NAME]…
+       sluice cache remove-triggers  [--config FILE] [--tenant NAME]…
+
+install-triggers puts a statement-level trigger on every table (of each --schema, or of
+every schema but the system ones) that sends a NOTIFY when a statement writes it, so writes
+made outside Sluice (psql, migrations, other services) invalidate every gateway's cache
+within a notification's delivery time (docs/cache.md). As a superuser it also installs a DDL
+event trigger: schema changes empty the caches, and new tables get the trigger. It may be
+run again at any time. remove-triggers removes all of it (the schema sluice_cache).
+
+The database is that of each tenant of the config file (--config FILE or SLUICE_CONFIG)
+that enables the cache, or of the tenants named with --tenant; without a config file,
+DATABASE_URL's.`

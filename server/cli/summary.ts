@@ -18,11 +18,15 @@ export function describeTenants(config: Config): string[] {
   const entries = Object.entries(config.tenants)
   const lines = entries.map(
     ([name, tenant]) =>
-      `tenant ${name}: pool min ${tenant.pool.min}, max ${tenant.pool.max}, database ${databaseOf(tenant)}, ${tenant.tokens.length} token${tenant.tokens.length === 1 ? '' : 's'}`,
+      `tenant ${name}: pool min ${tenant.pool.min}, max ${tenant.pool.max}, database ${databaseOf(tenant)}, ${tenant.tokens.length} token${tenant.tokens.length === 1 ? '' : 's'}${tenant.cache.enabled ? `, query cache on (${Math.round(tenant.cache.maxBytes / 1024 / 1024)} MiB, docs/cache.md)` : ''}`,
   )
   const total = entries.reduce((sum, [, tenant]) => sum + tenant.pool.max, 0)
+  // Each query cache also keeps a listening connection of its own.
+  const caches = entries.filter(([, tenant]) => tenant.cache.enabled).length
+  const sum =
+    caches === 0 ? 'the sum of pool.max' : `the sum of pool.max, plus ${caches} for query caches`
   lines.push(
-    `at most ${total} PostgreSQL connections from this instance (the sum of pool.max): replicas × ${total} must stay under max_connections`,
+    `at most ${total + caches} PostgreSQL connections from this instance (${sum}): replicas × ${total + caches} must stay under max_connections`,
   )
   return lines
 }

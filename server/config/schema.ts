@@ -167,6 +167,28 @@ export const streamSchema = z
   })
   .strict()
 
+/** The opt-in query cache of a tenant (docs/cache.md). */
+export const cacheSchema = z
+  .object({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Answer /v1/query reads that ask for it ("cache": {…}) from memory; off: no cost at all',
+      ),
+    maxBytes: int(1)
+      .default(64 * 1024 * 1024)
+      .describe('Memory for cached results; the least recently used are evicted past it'),
+    maxEntryBytes: int(1)
+      .default(1024 * 1024)
+      .describe('A result larger than this (as JSON) is answered but not kept'),
+    defaultTtlMs: int(1)
+      .default(60_000)
+      .describe('How long a result stays fresh when the request gives no ttlMs'),
+    maxTtlMs: int(1).default(86_400_000).describe('Cap on a request ttlMs + swrMs'),
+  })
+  .strict()
+
 /** One tenant: a database, its pool, its tokens and its limits. */
 export const tenantSchema = z
   .object({
@@ -192,6 +214,7 @@ export const tenantSchema = z
     session: sessionSchema.prefault({}),
     transactions: transactionsSchema.prefault({}),
     cors: corsSchema.prefault({}),
+    cache: cacheSchema.prefault({}),
   })
   .strict()
 
@@ -284,5 +307,7 @@ export type PoolConfig = TenantConfig['pool']
 export type ConnectionConfig = TenantConfig['connection']
 /** A token entry. */
 export type TokenConfig = TenantConfig['tokens'][number]
+/** A tenant's cache settings. */
+export type CacheConfig = TenantConfig['cache']
 /** The logging settings. */
 export type LogConfig = Config['server']['log']

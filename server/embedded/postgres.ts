@@ -289,6 +289,8 @@ export interface TemporaryPostgresOptions {
 export interface TemporaryPostgres extends EmbeddedDatabase {
   port: number
   password: string
+  /** Stops the server and starts it again on the same port and data: every connection drops. */
+  restart(): Promise<void>
 }
 
 /**
@@ -316,7 +318,8 @@ export async function startTemporaryPostgres(
     user: 'postgres',
     password,
     authMethod: 'scram-sha-256',
-    persistent: false,
+    // Kept by stop(), so a restart finds its data; our own stop() removes the folder.
+    persistent: true,
     createPostgresUser: process.getuid?.() === 0,
     postgresFlags: Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     onLog: () => {},
@@ -330,6 +333,10 @@ export async function startTemporaryPostgres(
     dataDir: join(dir, 'data'),
     port,
     password,
+    restart: async () => {
+      await server.stop()
+      await server.start()
+    },
     stop: async () => {
       await server.stop()
       await rm(dir, { recursive: true, force: true })

@@ -22,6 +22,7 @@ import { analyzeSql, type SqlAnalysis } from './analyze.js'
 import type { Tenant } from '../tenants/tenant.js'
 import { withCancellation } from './cancellation.js'
 import { bufferedLimits, resultTooLarge } from './result-limits.js'
+import { settled, watchWrites } from './cache-writes.js'
 
 /** Who runs what, where. */
 export interface RunContext {
@@ -191,7 +192,8 @@ export async function runSingle<T>(
 ): Promise<T> {
   checkStatement(request)
   const readOnly = context.principal.role === 'readonly'
-  return withConnection(
+  const watch = watchWrites(context.tenant, readOnly, [request.sql])
+  const result = withConnection(
     context,
     effectiveTimeout(context.tenant, request.timeoutMs),
     async (connection) => {
@@ -207,6 +209,7 @@ export async function runSingle<T>(
       }
     },
   )
+  return watch ? settled(watch, result) : result
 }
 
 /** `POST /v1/query`: one statement. */
@@ -236,7 +239,12 @@ export async function runBatch(context: RunContext, request: BatchRequest): Prom
   request.statements.forEach((s, i) => checkStatement(s, `statements.${i}.`))
   const readOnly = context.principal.role === 'readonly' || request.readOnly === true
   const { tenant } = context
-  return withConnection(
+  const watch = watchWrites(
+    tenant,
+    readOnly,
+    request.statements.map((s) => s.sql),
+  )
+  const result = withConnection(
     context,
     effectiveTimeout(tenant, request.timeoutMs),
     async (connection) => {
@@ -259,4 +267,5 @@ export async function runBatch(context: RunContext, request: BatchRequest): Prom
       return { results }
     },
   )
+  return watch ? settled(watch, result) : result
 }

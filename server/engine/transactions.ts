@@ -25,6 +25,7 @@ import {
 } from './run.js'
 import { withCancellation } from './cancellation.js'
 import { streamOn, type StreamSink, type StreamSummary } from './stream.js'
+import { settled, watchWrites } from './cache-writes.js'
 import { clientClosed } from '../errors.js'
 import { InFlight, type Ticket } from '../lifecycle/in-flight.js'
 import type { Connection } from '../pool/connection.js'
@@ -41,6 +42,8 @@ class OpenTransaction {
   readonly expiresAt: number
   readonly idleTimeoutMs: number
   readonly budget: ByteBudget
+  /** The statements it ran, for the cache to invalidate at commit (cache-enabled writers only). */
+  readonly statements: Set<string> | undefined
   /** Why it is ending, once it is. */
   ending: string | undefined
   private chain: Promise<unknown> = Promise.resolve()
@@ -55,6 +58,7 @@ class OpenTransaction {
     idleTimeoutMs: number,
     timeoutMs: number,
     private readonly onExpire: (tx: OpenTransaction, reason: string) => void,
+    readOnly = false,
   ) {
     this.id = randomBytes(24).toString('base64url')
     this.tenant = tenant
@@ -63,6 +67,7 @@ class OpenTransaction {
     this.idleTimeoutMs = idleTimeoutMs
     this.expiresAt = Date.now() + timeoutMs
     this.budget = { remaining: tenant.config.maxResultBytes }
+    this.statements = tenant.cache && !readOnly ? new Set() : undefined
     this.maxTimer = setTimeout(
       () =>
         this.expire(
@@ -196,6 +201,7 @@ export class TransactionRegistry {
       idleTimeoutMs,
       timeoutMs,
       (t, reason) => void t.serial(() => this.finish(t, 'rollback', reason), true).catch(() => {}),
+      readOnly,
     )
     tenant.pool.relabel(connection, `transaction ${tx.id}`)
     this.open.set(tx.id, tx)
@@ -260,6 +266,8 @@ export class TransactionRegistry {
   ): Promise<T> {
     const tx = this.lookup(context, id)
     checkStatement(request)
+    // A cache-enabled writer's statements: what its commit invalidates (docs/cache.md).
+    tx.statements?.add(request.sql)
     return tx.serial(async () => {
       const timeoutMs = effectiveTimeout(tx.tenant, request.timeoutMs)
       try {
@@ -321,6 +329,19 @@ export class TransactionRegistry {
       reason ?? (how === 'commit' ? 'it was committed' : 'it was rolled back by its client')
     this.ended.set(tx.id, { tokenHash: tx.tokenHash, how: tx.ending })
     if (this.ended.size > TOMBSTONES) this.ended.delete(this.ended.keys().next().value!)
+    // What the transaction wrote is dropped from every cache once it committed (or may have).
+    const watch =
+      how === 'commit' ? watchWrites(tx.tenant, false, [...(tx.statements ?? [])]) : undefined
+    const result = this.end(tx, how, ticket)
+    return watch ? settled(watch, result) : result
+  }
+
+  /** Runs the COMMIT or ROLLBACK and returns the connection. */
+  private async end(
+    tx: OpenTransaction,
+    how: 'commit' | 'rollback',
+    ticket: Ticket | undefined,
+  ): Promise<EndResult> {
     const { connection, tenant } = tx
     try {
       if (how === 'rollback') {

@@ -7,6 +7,8 @@
  * apart; `test/server/http/direct-query.test.ts` compares them response by response.
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import { CACHE_HEADER } from '../../src/protocol.js'
+import { runCachedQuery } from '../engine/cached-query.js'
 import { runQueryInto } from '../engine/run.js'
 import { streamQuery } from '../engine/stream.js'
 import { admit } from '../tenants/admission.js'
@@ -64,6 +66,7 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
       declaredBytes: declaredLength(req),
     }
     const streaming = wantsStream(req.headers.accept)
+    let cacheStatus: Record<string, string> = {}
     // A JSON answer's text, or the error code a stream ended with ('' for success).
     const answer = async (): Promise<{ json: string | Buffer[] } | { streamed: string }> =>
       admit(deps, request, async ({ principal, tenant, shutdown }) => {
@@ -73,6 +76,11 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
         const context = { tenant, principal, signal, shutdown, requestId, statements: record.scope }
         if (!streaming) {
           const body = parseBody(text, queryRequestSchema, undefined, quickQueryRequest)
+          if (body.cache !== undefined) {
+            const cached = await runCachedQuery(context, { ...body, cache: body.cache })
+            cacheStatus = { [CACHE_HEADER]: cached.cache }
+            return { json: cached.body }
+          }
           const json = new JsonAnswer()
           return { json: json.finish(await runQueryInto(context, body, json)) }
         }
@@ -90,7 +98,7 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
     answer()
       .then(
         (answered) => {
-          if ('json' in answered) respond(200, answered.json, '')
+          if ('json' in answered) respond(200, answered.json, '', cacheStatus)
           else finish(200, answered.streamed)
         },
         (error: unknown) => {

@@ -5,8 +5,11 @@
  * that is not plainly valid. Errors stay zod's, byte for byte.
  */
 import {
+  CACHE_TAG_PATTERN,
+  MAX_CACHE_TAGS,
   MAX_PARAMS,
   MAX_TIMEOUT_MS,
+  type CacheRequest,
   type QueryRequest,
   type StreamRequest,
 } from '../../src/protocol.js'
@@ -46,7 +49,40 @@ export function quickQueryRequest(json: unknown): QueryRequest | undefined {
     }
     request.timeoutMs = timeoutMs
   }
+  if (Object.hasOwn(body, 'cache')) {
+    const cache = quickCache(body.cache)
+    if (cache === undefined) return undefined
+    request.cache = cache
+  }
   return request
+}
+
+function isWhole(value: unknown, min: number): value is number {
+  return (
+    typeof value === 'number' &&
+    Number.isSafeInteger(value) &&
+    value >= min &&
+    value <= MAX_TIMEOUT_MS
+  )
+}
+
+/** `cache` when plainly valid (only known keys, right types), else `undefined`. */
+function quickCache(json: unknown): CacheRequest | undefined {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return undefined
+  const cache: CacheRequest = {}
+  for (const [key, value] of Object.entries(json)) {
+    if (key === 'ttlMs' && isWhole(value, 1)) cache.ttlMs = value
+    else if (key === 'swrMs' && isWhole(value, 0)) cache.swrMs = value
+    else if (
+      key === 'tags' &&
+      Array.isArray(value) &&
+      value.length <= MAX_CACHE_TAGS &&
+      value.every((tag) => typeof tag === 'string' && CACHE_TAG_PATTERN.test(tag))
+    )
+      cache.tags = value as string[]
+    else return undefined
+  }
+  return cache
 }
 
 /** {@link quickQueryRequest} for a streamed query, which may also carry `rowMode`. */

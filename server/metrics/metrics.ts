@@ -6,6 +6,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { PoolEvent } from '../pool/pool.js'
+import { registerCacheMetrics, type CacheSamples } from './cache-metrics.js'
 import { FastCounter, FastHistogram } from './fast-series.js'
 import { PoolMetrics } from './pool-metrics.js'
 
@@ -20,6 +21,8 @@ export interface MetricsOptions {
   openTransactions?: (tenant: string) => number
   /** Tenant names, read at scrape time (for the open-transactions gauge). */
   tenantNames?: () => Iterable<string>
+  /** Each cache-enabled tenant's cache counters, read at scrape time. */
+  caches?: CacheSamples
 }
 
 /** One finished HTTP request, as the request middleware saw it. */
@@ -150,6 +153,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     labelNames: ['result'],
     registers,
   })
+  if (options.caches) registerCacheMetrics(registry, options.caches)
   const { openTransactions, tenantNames } = options
   new Gauge({
     name: 'sluice_open_transactions',

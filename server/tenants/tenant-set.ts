@@ -13,7 +13,7 @@ import type { InFlight } from '../lifecycle/in-flight.js'
 import type { Logger } from '../log/logger.js'
 import type { Metrics } from '../metrics/metrics.js'
 import type { Pool } from '../pool/pool.js'
-import type { Tenant } from './tenant.js'
+import { closeTenant, startTenant, type Tenant } from './tenant.js'
 import { TokenIndex, type Principal } from './tokens.js'
 
 /** What a reload did, by tenant name. */
@@ -86,7 +86,7 @@ export class TenantSet {
   private current: Config
   private readonly options: TenantSetOptions
   /** Replaced or removed pools still draining, by tenant name. */
-  private readonly draining = new Map<Pool, { name: string; done: Promise<void> }>()
+  private readonly draining = new Map<Pool, { name: string; done: Promise<void>; tenant: Tenant }>()
   private queue: Promise<unknown> = Promise.resolve()
   private closed = false
 
@@ -121,9 +121,7 @@ export class TenantSet {
   /** The gateway stops: closes the pools still draining now (`destroy` cancels their work). */
   async close(destroy: boolean): Promise<void> {
     this.closed = true
-    await Promise.all(
-      [...this.draining.keys()].map((pool) => (destroy ? pool.destroy() : pool.close())),
-    )
+    await Promise.all([...this.draining.values()].map(({ tenant }) => closeTenant(tenant, destroy)))
   }
 
   private add(tenant: Tenant): void {
@@ -155,12 +153,13 @@ export class TenantSet {
       } else if (
         !same(old.config.connection, config.connection) ||
         !same(old.config.pool, config.pool) ||
-        !same(old.config.session, config.session)
+        !same(old.config.session, config.session) ||
+        !same(old.config.cache, config.cache)
       ) {
         fresh.set(name, this.options.makeTenant(name, config))
         report.replaced.push(name)
       } else if (!same(old.config, config)) {
-        swaps.set(name, { name, config, pool: old.pool })
+        swaps.set(name, { name, config, pool: old.pool, cache: old.cache })
         report.updated.push(name)
       } else {
         report.unchanged.push(name)
@@ -169,11 +168,11 @@ export class TenantSet {
     await Promise.all(
       [...fresh.values()].map(async (tenant) => {
         if (this.tenants.get(tenant.name)?.pool.paused) void tenant.pool.pause()
-        await tenant.pool.start()
+        await startTenant(tenant)
       }),
     )
     if (this.closed) {
-      await Promise.all([...fresh.values()].map((t) => t.pool.close()))
+      await Promise.all([...fresh.values()].map((t) => closeTenant(t, false)))
       throw shuttingDown()
     }
 
@@ -197,7 +196,7 @@ export class TenantSet {
 
     for (const { tenant, forget } of retired) {
       const done = this.drain(tenant, forget)
-      this.draining.set(tenant.pool, { name: tenant.name, done })
+      this.draining.set(tenant.pool, { name: tenant.name, done, tenant })
     }
     logger.info(report, 'config reloaded')
     return report
@@ -211,7 +210,7 @@ export class TenantSet {
     // Open transactions still hold connections: they end, or the deadline passes.
     // (A gateway that closes meanwhile closes this pool itself, which ends the wait.)
     const quiet = await pool.drained(Math.max(0, deadline - Date.now()))
-    await (quiet ? pool.close() : pool.destroy())
+    await closeTenant(tenant, !quiet)
     metrics?.pools.untrack(name, pool, { forget })
     this.draining.delete(pool)
     logger.info(

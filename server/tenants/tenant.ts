@@ -1,8 +1,11 @@
 /**
- * A tenant: its resolved configuration and its pool. The gateway holds one per configured
- * tenant; a token decides which one a request reaches.
+ * A tenant: its resolved configuration, its pool and, when enabled, its query cache. The
+ * gateway holds one per configured tenant; a token decides which one a request reaches.
  */
+import { createTenantCache } from '../cache/create.js'
+import type { TenantCache } from '../cache/tenant-cache.js'
 import type { TenantConfig } from '../config/schema.js'
+import type { Logger } from '../log/logger.js'
 import { openConnection } from '../pool/connection.js'
 import { resolveConnection } from '../pool/pg-config.js'
 import { Pool, type PoolEvent } from '../pool/pool.js'
@@ -11,6 +14,8 @@ import { privilegedRole, privilegesOf } from './privileges.js'
 /** Options of {@link createTenant}. */
 export interface TenantOptions {
   onPoolEvent?: (tenant: string, event: PoolEvent) => void
+  /** Where the cache reports a lost invalidation channel. */
+  logger?: Logger
 }
 
 /** One tenant's runtime state. */
@@ -18,9 +23,11 @@ export interface Tenant {
   readonly name: string
   readonly config: TenantConfig
   readonly pool: Pool
+  /** The query cache (docs/cache.md), when `cache.enabled`. */
+  readonly cache?: TenantCache | undefined
 }
 
-/** Builds a tenant and its (not yet started) pool. No connection opens until `pool.start()`. */
+/** Builds a tenant and its (not yet started) pool. No connection opens until {@link startTenant}. */
 export function createTenant(
   name: string,
   config: TenantConfig,
@@ -52,5 +59,19 @@ export function createTenant(
     },
     ...(onPoolEvent ? { onEvent: (event: PoolEvent) => onPoolEvent(name, event) } : {}),
   })
-  return { name, config, pool }
+  const cache = config.cache.enabled
+    ? createTenantCache({ name, config, pool, resolved, logger: options.logger })
+    : undefined
+  return { name, config, pool, cache }
+}
+
+/** Opens the pool's `min` connections and joins the cache's invalidation channel. */
+export async function startTenant(tenant: Tenant): Promise<void> {
+  await Promise.all([tenant.pool.start(), tenant.cache?.start()])
+}
+
+/** Closes the pool (`destroy`: cancelling what still runs), then the cache's channel. */
+export async function closeTenant(tenant: Tenant, destroy: boolean): Promise<void> {
+  await (destroy ? tenant.pool.destroy() : tenant.pool.close())
+  await tenant.cache?.close()
 }

@@ -52,6 +52,9 @@ const M = {
   copyFail: 102, // 'f'
 } as const
 
+/** Distinct statements a transaction may run before the cache stops telling them apart. */
+const MAX_WRITTEN = 256
+
 /** How long PostgreSQL gets to honour a cancel before the socket is closed. */
 const CANCEL_GRACE_MS = 5_000
 
@@ -102,6 +105,11 @@ export class WireSession implements RelaySink {
   private releaseNext = false
   private readonly openedAt = Date.now()
   private cycle: { started: number; sql: string; rows: number | null; error: unknown } | undefined
+  /**
+   * A cache-enabled writer's statements in this transaction, for the cache to drop what they
+   * changed before the client hears the transaction is over; `null`: what ran cannot be told.
+   */
+  private written: Set<string> | null | undefined
 
   constructor(server: WireServer, init: SessionInit) {
     this.server = server
@@ -298,6 +306,7 @@ export class WireSession implements RelaySink {
         break
       default:
         // FunctionCall: answered by FunctionCallResponse and ReadyForQuery.
+        if (this.written !== undefined) this.written = null
         relay.send(rawOf(m), this.cycleEnd())
         this.endCycle()
     }
@@ -355,6 +364,10 @@ export class WireSession implements RelaySink {
 
   private note(text: string, analysis: SqlAnalysis): void {
     if (analysis.sessionWords) this.flagged = true
+    if (this.written) {
+      this.written.add(text)
+      if (this.written.size > MAX_WRITTEN) this.written = null
+    }
     if (this.cycle && this.cycle.sql === '') this.cycle.sql = text
   }
 
@@ -404,6 +417,7 @@ export class WireSession implements RelaySink {
   private settle(status: string, raw: Buffer | undefined): void {
     const lease = this.lease
     if (!lease) return
+    if (status === 'I' && this.invalidate(lease, () => this.settle(status, raw))) return
     this.reportCycle(lease)
     if (status === 'I' && this.flagged && !this.pinned && !lease.relay.busy) {
       this.stall = 'end'
@@ -419,6 +433,34 @@ export class WireSession implements RelaySink {
     }
     this.toClient(raw ?? readyForQuery(status))
     this.afterReady(status)
+  }
+
+  /**
+   * At the end of a transaction that may have written, drops what it changed from every
+   * cache, then calls `then`: the client learns the transaction is over only afterwards.
+   * Returns false when there is nothing to wait for.
+   */
+  private invalidate(lease: Lease, then: () => void): boolean {
+    const cache = lease.tenant.cache
+    const written = this.written
+    if (!cache || written === undefined || written?.size === 0) return false
+    this.written = new Set()
+    const effect =
+      written === null
+        ? Promise.resolve({
+            kind: 'all',
+            why: 'what the session ran is unknown',
+            schema: true,
+          } as const)
+        : (cache.knownEffect(written) ?? cache.effect([...written]))
+    if ('kind' in effect && effect.kind === 'none') return false
+    this.stall = 'end'
+    void Promise.resolve(effect)
+      .then((e) => cache.written(e))
+      .then(() => {
+        if (this.lease === lease && !this.closed) then()
+      })
+    return true
   }
 
   private pin(lease: Lease, kinds: string[]): void {
@@ -516,6 +558,7 @@ export class WireSession implements RelaySink {
     this.tenantName = lease.tenant.name
     this.readOnly = principal.role === 'readonly'
     this.lease = lease
+    this.written = lease.tenant.cache && !this.readOnly ? new Set() : undefined
     if (this.client.isFull) lease.relay.pause(true)
     const { settings } = this.init.client
     if (settings.size > 0) {
@@ -560,6 +603,7 @@ export class WireSession implements RelaySink {
     this.pinned = false
     this.releaseNext = false
     this.flagged = false
+    this.written = undefined
     this.clientOpened = false
     this.cycleOpen = false
     this.cycleEnded = false

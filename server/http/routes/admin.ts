@@ -33,6 +33,9 @@ export function adminRoutes(admin: Admin): Hono<GatewayEnv> {
   app.post('/admin/tenants/:name/resume', function resumeTenant(c) {
     return c.json(admin.resume(c.req.param('name')))
   })
+  app.post('/admin/tenants/:name/cache/purge', async function purgeCache(c) {
+    return c.json(await admin.purgeCache(c.req.param('name'), c.req.query('tag')))
+  })
   app.get('/admin/config', function showConfig(c) {
     return c.json(admin.config())
   })

@@ -1,5 +1,11 @@
-/** `POST /v1/query`: one statement, answered as JSON or, when asked, streamed as NDJSON. */
+/**
+ * `POST /v1/query`: one statement, answered as JSON (from the tenant's cache when the
+ * request asks and the statement may be cached: docs/cache.md) or, when asked, streamed
+ * as NDJSON.
+ */
 import { Hono } from 'hono'
+import { CACHE_HEADER } from '../../../src/protocol.js'
+import { runCachedQuery } from '../../engine/cached-query.js'
 import { runQuery } from '../../engine/run.js'
 import { streamQuery } from '../../engine/stream.js'
 import type { ReportBug } from '../../errors.js'
@@ -21,6 +27,11 @@ export function queryRoute(reportBug: ReportBug): Hono<GatewayEnv> {
       )
     }
     const request = await readBody(c, queryRequestSchema, undefined, quickQueryRequest)
-    return jsonAnswer(c, await runQuery(runContext(c), request))
+    if (request.cache === undefined) return jsonAnswer(c, await runQuery(runContext(c), request))
+    const cached = await runCachedQuery(runContext(c), { ...request, cache: request.cache })
+    return c.body(cached.body, 200, {
+      'Content-Type': 'application/json',
+      [CACHE_HEADER]: cached.cache,
+    })
   })
 }

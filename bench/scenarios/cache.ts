@@ -1,0 +1,318 @@
+/**
+ * The query cache (issue 18), on a gateway of its own with two tenants on the bench database:
+ * `plain` (cache off) and `cached` (cache on).
+ *
+ * - Reads: the indexed point query over a hot set of ids, at c=64 and c=1: PgBouncer
+ *   uncached (pgbench), Sluice uncached (wrk, tenant `plain`), Sluice cached (wrk, tenant
+ *   `cached`, every request with `"cache"`), and in-process pg.Pool (the c=1 floor).
+ * - Writes: an uncached point UPDATE through `plain` and through `cached` (whose writes
+ *   publish their invalidation and wait for it), with one gateway process and with two.
+ * - External writes: with `sluice cache install-triggers`' triggers on a probe table, the
+ *   time from an outside UPDATE's commit to the first read that sees it.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import { installTriggers } from '../../server/cache/triggers.js'
+import type { ConfigInput } from '../../server/config/schema.js'
+import { startGateway, type BenchGateway } from '../lib/gateway.js'
+import { pgbench } from '../lib/pgbench.js'
+import { ITEM_ROWS, POINT_SQL } from '../lib/postgres.js'
+import { percentile, summarize, type LatencySummary } from '../lib/stats.js'
+import { run } from '../lib/system.js'
+
+/** Ids the reads pick from: every one is cached after the warm-up. */
+export const HOT_IDS = 1000
+
+/** Who served a cache run. */
+export type CacheSystem =
+  | 'in-process pg.Pool'
+  | 'PgBouncer, uncached (pgbench)'
+  | 'Sluice, uncached (wrk)'
+  | 'Sluice, cached (wrk)'
+  | 'Sluice, tenant without cache (wrk)'
+  | 'Sluice, cache-enabled tenant (wrk)'
+  | 'Sluice, cache-enabled tenant, 2 processes (wrk)'
+
+/** One measured run. */
+export interface CacheRun {
+  system: CacheSystem
+  workload: 'point read' | 'point update'
+  concurrency: number
+  rps: number
+  p50: number
+  p99: number
+  errors: number
+  /** Share of answers with `Sluice-Cache: hit` (cached reads only). */
+  hitRatio?: number
+}
+
+/** Everything the cache scenario measured. */
+export interface CacheResult {
+  hotIds: number
+  reads: CacheRun[]
+  writes: CacheRun[]
+  /** Outside write's commit → first read that sees it, through the triggers (ms). */
+  delivery: LatencySummary
+}
+
+/** What the scenario needs. */
+export interface CacheTargets {
+  databaseUrl: string
+  pgbouncerUrl: string
+  poolSize: number
+}
+
+const UPDATE_SQL = 'update items set score = score + 1 where id = $1'
+
+function config(databaseUrl: string, poolSize: number, plain: string, cached: string): ConfigInput {
+  const tenant = (token: string, cache: boolean) => ({
+    connection: { url: databaseUrl },
+    pool: { min: poolSize / 2, max: poolSize / 2 },
+    tokens: [{ token }],
+    session: { applicationName: 'sluice-bench-cache' },
+    cache: { enabled: cache },
+  })
+  return {
+    server: { log: { level: 'warn' } },
+    tenants: { plain: tenant(plain, false), cached: tenant(cached, true) },
+  }
+}
+
+/** A wrk run POSTing `/v1/query` bodies built by the Lua expression `body`. */
+async function wrk(
+  url: string,
+  token: string,
+  body: string,
+  concurrency: number,
+  seconds: number,
+): Promise<Omit<CacheRun, 'system' | 'workload'>> {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-cache-'))
+  try {
+    const script = join(dir, 'cache.lua')
+    await writeFile(
+      script,
+      `
+wrk.method = "POST"
+wrk.headers["Authorization"] = "Bearer ${token}"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  return wrk.format(nil, "/v1/query", nil, ${body})
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %d %d %d\\n", summary.requests, summary.duration,
+    e.connect + e.read + e.write + e.timeout, e.status, latency:percentile(50), latency:percentile(99)))
+end
+`,
+    )
+    const args = ['-t', '1', '-c', String(concurrency), '-s', script]
+    await run('wrk', [...args, '-d', '1s', url])
+    const output = await run('wrk', [...args, '-d', `${seconds}s`, '--timeout', '10s', url], {
+      timeoutMs: (seconds + 60) * 1000,
+    })
+    const match = /RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(output)
+    if (!match) throw new Error(`wrk printed no result:\n${output}`)
+    const [requests, durationUs, socketErrors, non2xx, p50, p99] = match.slice(1).map(Number)
+    return {
+      concurrency,
+      rps: (requests! - non2xx!) / (durationUs! / 1e6),
+      p50: p50! / 1000,
+      p99: p99! / 1000,
+      errors: socketErrors! + non2xx!,
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+/** The point read over the hot ids, in-process: the c=1 floor. */
+async function inProcess(url: string, seconds: number): Promise<CacheRun> {
+  const pool = new pg.Pool({ connectionString: url, max: 1 })
+  const once = () => pool.query(POINT_SQL, [1 + Math.floor(Math.random() * HOT_IDS)])
+  const warm = performance.now() + 1000
+  while (performance.now() < warm) await once()
+  const samples: number[] = []
+  const started = performance.now()
+  const until = started + seconds * 1000
+  while (performance.now() < until) {
+    const start = performance.now()
+    await once()
+    samples.push(performance.now() - start)
+  }
+  const elapsed = (performance.now() - started) / 1000
+  await pool.end()
+  samples.sort((a, b) => a - b)
+  return {
+    system: 'in-process pg.Pool',
+    workload: 'point read',
+    concurrency: 1,
+    rps: samples.length / elapsed,
+    p50: percentile(samples, 50),
+    p99: percentile(samples, 99),
+    errors: 0,
+  }
+}
+
+/** Share of hits over `n` sequential cached reads of random hot ids. */
+async function hitRatio(url: string, token: string, n: number): Promise<number> {
+  let hits = 0
+  for (let i = 0; i < n; i++) {
+    const response = await fetch(`${url}/v1/query`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        sql: POINT_SQL,
+        params: [1 + Math.floor(Math.random() * HOT_IDS)],
+        cache: { ttlMs: 3_600_000 },
+      }),
+    })
+    await response.text()
+    if (response.headers.get('sluice-cache') === 'hit') hits++
+  }
+  return hits / n
+}
+
+/** Outside write → first read that sees it, `rounds` times, through the triggers. */
+async function deliveryTimes(
+  databaseUrl: string,
+  gateway: BenchGateway,
+  token: string,
+  rounds: number,
+): Promise<LatencySummary> {
+  const client = new pg.Client({ connectionString: databaseUrl })
+  await client.connect()
+  const samples: number[] = []
+  try {
+    await client.query(`create schema if not exists probe;
+      create table if not exists probe.kv (k int primary key, v int not null);
+      insert into probe.kv values (1, 0) on conflict (k) do update set v = 0`)
+    await installTriggers(client, ['probe'])
+    const read = async () => {
+      const response = await fetch(`${gateway.url}/v1/query`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ sql: 'select v from probe.kv where k = 1', cache: {} }),
+      })
+      const body = (await response.json()) as { rows: string[][] }
+      return Number(body.rows[0]![0])
+    }
+    for (let value = 1; value <= rounds; value++) {
+      await read()
+      await read()
+      await client.query('update probe.kv set v = $1 where k = 1', [value])
+      const committed = performance.now()
+      const deadline = committed + 5000
+      while ((await read()) !== value) {
+        if (performance.now() > deadline)
+          throw new Error('an outside write never reached the cache')
+      }
+      samples.push(performance.now() - committed)
+    }
+    await client.query('drop schema probe cascade')
+  } finally {
+    await client.end()
+  }
+  return summarize(samples)
+}
+
+/** Runs the cache scenario. */
+export async function runCache(
+  targets: CacheTargets,
+  seconds: number,
+  quick: boolean,
+  log: (line: string) => void,
+): Promise<CacheResult> {
+  const plain = `plain-${Math.random().toString(36).slice(2)}-token`
+  const cached = `cached-${Math.random().toString(36).slice(2)}-token`
+  const gatewayConfig = config(targets.databaseUrl, targets.poolSize, plain, cached)
+  const gateway = await startGateway(gatewayConfig)
+  const reads: CacheRun[] = []
+  const writes: CacheRun[] = []
+  let delivery: LatencySummary
+  const say = (r: CacheRun) =>
+    log(
+      `cache ${r.workload} c=${r.concurrency} ${r.system}: ${r.rps.toFixed(0)} req/s, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, ${r.errors} errors${r.hitRatio === undefined ? '' : `, ${(r.hitRatio * 100).toFixed(1)}% hits`}`,
+    )
+  try {
+    const id = `math.random(1, ${HOT_IDS})`
+    const uncachedBody = `'{"sql":"${POINT_SQL}","params":[' .. ${id} .. ']}'`
+    const cachedBody = `'{"sql":"${POINT_SQL}","params":[' .. ${id} .. '],"cache":{"ttlMs":3600000}}'`
+    // Every hot id cached before the measured runs.
+    await wrk(gateway.url, cached, cachedBody, 16, 2)
+    for (const concurrency of quick ? [64, 1] : [64, 1]) {
+      const group: CacheRun[] = []
+      if (concurrency === 1) group.push(await inProcess(targets.databaseUrl, seconds))
+      const bouncer = await pgbench(
+        targets.pgbouncerUrl,
+        'point query',
+        'extended',
+        concurrency,
+        seconds,
+        HOT_IDS,
+      )
+      group.push({
+        system: 'PgBouncer, uncached (pgbench)',
+        workload: 'point read',
+        concurrency,
+        rps: bouncer.tps,
+        p50: bouncer.p50,
+        p99: bouncer.p99,
+        errors: bouncer.errors,
+      })
+      group.push({
+        system: 'Sluice, uncached (wrk)',
+        workload: 'point read',
+        ...(await wrk(gateway.url, plain, uncachedBody, concurrency, seconds)),
+      })
+      group.push({
+        system: 'Sluice, cached (wrk)',
+        workload: 'point read',
+        ...(await wrk(gateway.url, cached, cachedBody, concurrency, seconds)),
+        hitRatio: await hitRatio(gateway.url, cached, 500),
+      })
+      for (const r of group) say(r)
+      reads.push(...group)
+    }
+
+    const update = `'{"sql":"${UPDATE_SQL}","params":[' .. math.random(1, ${ITEM_ROWS}) .. ']}'`
+    for (const concurrency of [1, 16]) {
+      for (const [system, token] of [
+        ['Sluice, tenant without cache (wrk)', plain],
+        ['Sluice, cache-enabled tenant (wrk)', cached],
+      ] as const) {
+        const r: CacheRun = {
+          system,
+          workload: 'point update',
+          ...(await wrk(gateway.url, token, update, concurrency, seconds)),
+        }
+        say(r)
+        writes.push(r)
+      }
+    }
+    // A second process on the same database: every write now waits for its ack.
+    const second = await startGateway(gatewayConfig)
+    try {
+      for (const concurrency of [1, 16]) {
+        const r: CacheRun = {
+          system: 'Sluice, cache-enabled tenant, 2 processes (wrk)',
+          workload: 'point update',
+          ...(await wrk(gateway.url, cached, update, concurrency, seconds)),
+        }
+        say(r)
+        writes.push(r)
+      }
+    } finally {
+      await second.stop()
+    }
+
+    delivery = await deliveryTimes(targets.databaseUrl, gateway, cached, quick ? 50 : 300)
+    log(
+      `cache: outside write → visible through the triggers: p50 ${delivery.p50.toFixed(3)} ms, p99 ${delivery.p99.toFixed(3)} ms, max ${delivery.max.toFixed(3)} ms (${delivery.count} writes)`,
+    )
+  } finally {
+    await gateway.stop()
+  }
+  return { hotIds: HOT_IDS, reads, writes, delivery }
+}

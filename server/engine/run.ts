@@ -19,7 +19,7 @@ import { timeStatement, type StatementScope } from '../log/statement-scope.js'
 import type { Connection } from '../pool/connection.js'
 import { analyzeSql, type SqlAnalysis } from './analyze.js'
 import type { Tenant } from '../tenants/tenant.js'
-import { withCancellation } from './cancellation.js'
+import { deadlinePassed, withCancellation, type Deadline } from './cancellation.js'
 
 /** Who runs what, where. */
 export interface RunContext {
@@ -171,12 +171,14 @@ export async function rollbackQuietly(connection: Connection): Promise<void> {
 export async function withConnection<T>(
   context: RunContext,
   timeoutMs: number,
-  work: (connection: Connection) => Promise<T>,
+  work: (connection: Connection, deadline: Deadline) => Promise<T>,
 ): Promise<T> {
   const { pool } = context.tenant
   const connection = await pool.acquire(context.signal, context.requestId)
   try {
-    return await withCancellation(connection, timeoutMs, context.signal, () => work(connection))
+    return await withCancellation(connection, timeoutMs, context.signal, (deadline) =>
+      work(connection, deadline),
+    )
   } finally {
     pool.release(connection)
   }
@@ -189,10 +191,11 @@ export async function runQuery(context: RunContext, request: QueryRequest): Prom
   return withConnection(
     context,
     effectiveTimeout(context.tenant, request.timeoutMs),
-    async (connection) => {
+    async (connection, deadline) => {
       if (!readOnly) return execute(connection, context, request, undefined, true)
       await connection.simple(beginSql({}, true))
       try {
+        if (deadline.passed) throw deadlinePassed()
         const result = await execute(connection, context, request)
         await connection.simple('COMMIT')
         return result
@@ -212,15 +215,17 @@ export async function runBatch(context: RunContext, request: BatchRequest): Prom
   return withConnection(
     context,
     effectiveTimeout(tenant, request.timeoutMs),
-    async (connection) => {
+    async (connection, deadline) => {
       await connection.simple(beginSql(request, readOnly))
       const results: QueryResult[] = []
       const budget = { remaining: tenant.config.maxResultBytes }
       let index = 0
       try {
         for (; index < request.statements.length; index++) {
+          if (deadline.passed) throw deadlinePassed()
           results.push(await execute(connection, context, request.statements[index]!, budget))
         }
+        if (deadline.passed) throw deadlinePassed()
         await connection.simple('COMMIT')
       } catch (error) {
         await rollbackQuietly(connection)

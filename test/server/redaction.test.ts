@@ -10,11 +10,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createLogger } from '../../server/log/logger.js'
-import {
-  authenticationCleartext,
-  errorResponse,
-  message as wireMessage,
-} from '../../server/wire/messages.js'
+import { authenticationCleartext, errorResponse } from '../../server/wire/messages.js'
 import { databaseUrl, eventually, newToken } from '../helpers/gateway.js'
 import { startWireGateway, type WireGateway } from '../helpers/wire.js'
 

@@ -233,9 +233,19 @@ describe.each(Object.keys(transports))('edge client over the %s', (transport) =>
     it("rejects with the signal's reason when the caller aborts", async () => {
       const controller = new AbortController()
       const reason = new Error('caller gave up')
-      setTimeout(() => controller.abort(reason), 50)
-      const error = await caught(db.query('select pg_sleep(30)', [], { signal: controller.signal }))
-      expect(error).toBe(reason)
+      const sleeping = async () =>
+        (
+          await admin(
+            `select 1 from pg_stat_activity where application_name = $1 and query like '%pg_sleep(29)%' and state = 'active'`,
+            [t.applicationName],
+          )
+        ).length
+      const running = caught(db.query('select pg_sleep(29)', [], { signal: controller.signal }))
+      await eventually(async () => (await sleeping()) === 1)
+      controller.abort(reason)
+      expect(await running).toBe(reason)
+      // The gateway stops the statement once its client is gone.
+      await eventually(async () => (await sleeping()) === 0)
     })
   })
 

@@ -130,18 +130,21 @@ describe('the PostgreSQL protocol with the pg driver', () => {
     const victim = await pgClient(t)
     const bystander = await pgClient(t)
     try {
+      const { processID, secretKey } = victim as unknown as { processID: number; secretKey: number }
+      const running = (n: number) =>
+        eventually(
+          async () =>
+            (await backends(t.applicationName)).filter((b) => b.state === 'active').length === n,
+        )
+      // A wrong key cancels nothing: the statement it names runs to its end.
+      const short = victim.query('select pg_sleep(0.3) as slept')
+      await running(1)
+      await sendCancel(t.pgPort, processID, secretKey ^ 1)
+      expect((await short).rows).toEqual([{ slept: '' }])
+      // The right key cancels the statement running in that session, and only that one.
       const slow = victim.query('select pg_sleep(10)')
       const calm = bystander.query('select pg_sleep(0.3) as slept')
-      await eventually(async () =>
-        (await backends(t.applicationName)).some((b) => b.state === 'active'),
-      )
-      const { processID, secretKey } = victim as unknown as { processID: number; secretKey: number }
-      // A wrong key cancels nothing: the statement is still running after it.
-      await sendCancel(t.pgPort, processID, secretKey ^ 1)
-      await new Promise((resolve) => setTimeout(resolve, 100))
-      expect((await backends(t.applicationName)).filter((b) => b.state === 'active')).toHaveLength(
-        2,
-      )
+      await running(2)
       await sendCancel(t.pgPort, processID, secretKey)
       const error = await caught(() => slow)
       expect(error.code).toBe('57014')

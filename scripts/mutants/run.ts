@@ -164,11 +164,16 @@ function selected(args: Args): Mutant[] {
   return chosen
 }
 
+/** How many times `text` holds `part`. */
+function occurrences(text: string, part: string): number {
+  return text.split(part).length - 1
+}
+
 /** Applies `mutant` to the copy; returns the original text to restore, or a problem. */
 function apply(dir: string, mutant: Mutant): { original: string } | { problem: string } {
   const path = join(dir, mutant.file)
   const original = readFileSync(path, 'utf8')
-  const count = original.split(mutant.from).length - 1
+  const count = occurrences(original, mutant.from)
   if (count !== 1) {
     return {
       problem: `its text is in ${mutant.file} ${count} times, not once: update scripts/mutants/list.ts`,
@@ -185,10 +190,16 @@ async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2))
   const mutants = selected(args)
   if (args.list) {
-    for (const m of mutants)
-      console.log(`${m.id}\n  ${m.file}: ${m.why}\n  tests: ${m.tests.join(' ')}`)
-    console.log(`${mutants.length} mutants`)
-    return 0
+    // Also checks each mutant's text is still in its file, once: no test runs.
+    let stale = 0
+    for (const m of mutants) {
+      const count = occurrences(readFileSync(join(root, m.file), 'utf8'), m.from)
+      if (count !== 1) stale++
+      const mark = count === 1 ? '' : ` STALE (its text is there ${count} times)`
+      console.log(`${m.id}${mark}\n  ${m.file}: ${m.why}\n  tests: ${m.tests.join(' ')}`)
+    }
+    console.log(`${mutants.length} mutants${stale > 0 ? `, ${stale} stale` : ''}`)
+    return stale > 0 ? 1 : 0
   }
 
   const dir = scratchCopy()

@@ -36,8 +36,17 @@ export interface TcpProxy {
   close(): Promise<void>
 }
 
+/** Options of {@link startTcpProxy}. */
+export interface TcpProxyOptions {
+  /** Drops every CancelRequest (its link closes unread), as a cancel lost on the way would be. */
+  dropCancels?: boolean
+}
+
+// A CancelRequest: length 16, then the code 80877102.
+const CANCEL_REQUEST = Buffer.from([0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e])
+
 /** Starts a proxy to the test database on 127.0.0.1. */
-export async function startTcpProxy(): Promise<TcpProxy> {
+export async function startTcpProxy(options: TcpProxyOptions = {}): Promise<TcpProxy> {
   const target = new URL(databaseUrl())
   const links: Link[] = []
   const sockets = new Set<Socket>()
@@ -55,10 +64,14 @@ export async function startTcpProxy(): Promise<TcpProxy> {
       socket.on('close', () => sockets.delete(socket))
     }
     client.on('data', (chunk: Buffer) => {
+      if (options.dropCancels && chunks.length === 0 && chunk.subarray(0, 8).equals(CANCEL_REQUEST))
+        silent = true
       chunks.push(chunk)
       lastSent = ++order
-      if (silent) client.destroy()
-      else upstream.write(chunk)
+      if (silent) {
+        client.destroy()
+        upstream.destroy()
+      } else upstream.write(chunk)
     })
     upstream.on('data', (chunk: Buffer) => {
       tail = Buffer.concat([tail, chunk]).subarray(-6)

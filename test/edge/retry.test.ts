@@ -44,7 +44,7 @@ describe('retries', () => {
   beforeAll(async () => {
     // One connection and a short acquire timeout, so a held transaction starves a query.
     t = await listenTestGateway({
-      pool: { max: 1, acquireTimeoutMs: 200 },
+      pool: { min: 1, max: 1, acquireTimeoutMs: 200 },
       transactions: { maxOpenShare: 1 },
     })
     await admin(`create table ${table} (id int primary key)`)

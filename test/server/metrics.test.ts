@@ -1,9 +1,11 @@
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   admin,
   backends,
+  databaseUrl,
   eventually,
   newToken,
   serveGateway,
@@ -270,10 +272,20 @@ describe('GET /metrics', () => {
       controller.signal,
     )
     abandoned.catch(() => {})
-    const running = overSocket('/v1/batch', { statements: [{ sql: 'select pg_sleep(0.3)' }] })
-    await eventually(async () => (await sleeping()) === 1)
-    await eventually(async () => (await inFlight()) === 3)
-    controller.abort()
+    // The running request waits for a lock the test holds, until the test lets it go.
+    const holder = new pg.Client({ connectionString: databaseUrl() })
+    await holder.connect()
+    await holder.query('select pg_advisory_lock(4242)')
+    const running = overSocket('/v1/batch', {
+      statements: [{ sql: 'select pg_advisory_xact_lock(4242)' }],
+    })
+    try {
+      await eventually(async () => (await sleeping()) === 1)
+      await eventually(async () => (await inFlight()) === 3)
+      controller.abort()
+    } finally {
+      await holder.end()
+    }
     expect((await running).status).toBe(200)
     await eventually(async () => (await sleeping()) === 0)
     // Settled: the abandoned request is counted out too.

@@ -280,7 +280,9 @@ describe('POST /sql timeouts', () => {
   beforeAll(async () => {
     t = await listenTestGateway({
       statementTimeoutMs: 200,
-      pool: { min: 0, max: 1, acquireTimeoutMs: 100 },
+      // Long enough to open a connection on a busy machine (a timed-out statement's connection
+      // is replaced), short beside the transaction that holds the pool in the last test.
+      pool: { min: 1, max: 1, acquireTimeoutMs: 1000 },
       transactions: { maxOpenShare: 1 },
     })
   })

@@ -136,7 +136,8 @@ describe('pool', () => {
 
   it('answers POOL_TIMEOUT (503, retryable, Retry-After) when no connection frees in acquireTimeoutMs', async () => {
     t = await startTestGateway({
-      pool: { min: 0, max: 1, acquireTimeoutMs: 100 },
+      // Opened at start: the transaction below needs no connect within acquireTimeoutMs.
+      pool: { min: 1, max: 1, acquireTimeoutMs: 100 },
       transactions: { maxOpenShare: 1 },
     })
     const pool = t.gateway.tenants.get('main')!.pool

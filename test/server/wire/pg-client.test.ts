@@ -1,8 +1,8 @@
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type pg from 'pg'
+import pg from 'pg'
 import type { Config } from '../../../server/config/schema.js'
-import { admin, backends, eventually } from '../../helpers/gateway.js'
+import { admin, backends, databaseUrl, eventually } from '../../helpers/gateway.js'
 import { pgClient, startWireGateway, type WireGateway } from '../../helpers/wire.js'
 
 async function caught(work: () => Promise<unknown>): Promise<any> {
@@ -136,11 +136,19 @@ describe('the PostgreSQL protocol with the pg driver', () => {
           async () =>
             (await backends(t.applicationName)).filter((b) => b.state === 'active').length === n,
         )
-      // A wrong key cancels nothing: the statement it names runs to its end.
-      const short = victim.query('select pg_sleep(0.3) as slept')
-      await running(1)
-      await sendCancel(t.pgPort, processID, secretKey ^ 1)
-      expect((await short).rows).toEqual([{ slept: '' }])
+      // A wrong key cancels nothing: the statement it names runs to its end, which comes when
+      // the test lets go of the lock it waits for.
+      const holder = new pg.Client({ connectionString: databaseUrl() })
+      await holder.connect()
+      await holder.query('select pg_advisory_lock(4343)')
+      const waiting = victim.query('select pg_advisory_xact_lock(4343)::text as locked')
+      try {
+        await running(1)
+        await sendCancel(t.pgPort, processID, secretKey ^ 1)
+      } finally {
+        await holder.end()
+      }
+      expect((await waiting).rows).toEqual([{ locked: '' }])
       // The right key cancels the statement running in that session, and only that one.
       const slow = victim.query('select pg_sleep(10)')
       const calm = bystander.query('select pg_sleep(0.3) as slept')

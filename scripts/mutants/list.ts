@@ -103,6 +103,22 @@ export const MUTANTS: Mutant[] = [
     why: 'the reset keeps the settings a borrower SET (TimeZone, search_path, …)',
   },
   {
+    id: 'session-reset-prepared-from-sql',
+    file: 'server/pool/session-reset.ts',
+    from: 'if (preparedFromSql > 0) {',
+    to: 'if (false) {',
+    tests: ['test/server/pool/session-reset.test.ts'],
+    why: 'a statement PREPAREd from SQL outlives the borrow (it could take the name of one of ours)',
+  },
+  {
+    id: 'session-reset-forgets-ours',
+    file: 'server/pool/session-reset.ts',
+    from: '    connection.prepared.clear()\n',
+    to: '',
+    tests: ['test/server/pool/session-reset.test.ts', 'test/server/pool/prepared.test.ts'],
+    why: 'after DISCARD ALL the pool believes its prepared statements still exist',
+  },
+  {
     id: 'session-reset-rollback',
     file: 'server/pool/session-reset.ts',
     from: "if (connection.transactionStatus !== 'I') await connection.simple('ROLLBACK')",

@@ -16,6 +16,16 @@ const MAX_ROWS = 3
 const MAX_BYTES = 100
 const CAP_MS = 400
 
+/** POSTs over the socket with the readwrite token and reads the JSON answer. */
+async function post(t: ListeningGateway, path: string, body: unknown) {
+  const res = await fetch(`${t.url}${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${t.token}` },
+    body: JSON.stringify(body),
+  })
+  return { status: res.status, body: (await res.json()) as any }
+}
+
 /** A one-row, one-column result that counts `bytes` against maxResultBytes. */
 const resultOf = (bytes: number) => `select repeat('x', ${bytes - 8})`
 
@@ -32,14 +42,7 @@ describe('limits at their boundaries', () => {
   })
   afterAll(() => t.close())
 
-  const send = async (path: string, body: unknown) => {
-    const res = await fetch(`${t.url}${path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${t.token}` },
-      body: JSON.stringify(body),
-    })
-    return { status: res.status, body: (await res.json()) as any }
-  }
+  const send = (path: string, body: unknown) => post(t, path, body)
   const tooLarge = (answer: { status: number; body: any }, limit: string) => {
     expect(answer.status).toBe(413)
     expect(answer.body.error.code).toBe('RESULT_TOO_LARGE')
@@ -113,6 +116,18 @@ describe('limits at their boundaries', () => {
     expect(answer.body.error.code).toBe('STATEMENT_TIMEOUT')
     expect(answer.body.error.statementIndex).toBeGreaterThanOrEqual(2)
   })
+})
+
+// The protocol's own limits (src/protocol.ts), on a tenant with the default limits: a thousand
+// statements or 65,535 parameters take a while on a busy machine.
+describe('protocol limits at their boundaries', () => {
+  let t: ListeningGateway
+  beforeAll(async () => {
+    t = await listenTestGateway({ pool: { min: 0, max: 2 }, transactions: { maxOpenShare: 1 } })
+  })
+  afterAll(() => t.close())
+
+  const send = (path: string, body: unknown) => post(t, path, body)
 
   it('accepts a timeoutMs of MAX_TIMEOUT_MS, and refuses one more, on every route', async () => {
     const over = MAX_TIMEOUT_MS + 1

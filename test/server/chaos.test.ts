@@ -142,10 +142,11 @@ describe.each([
 
     const pool = t.gateway.tenants.get('main')!.pool
     await eventually(() => t.gateway.transactions.count() === 0, 15_000)
-    await eventually(
-      () => pool.stats().poolInUse === 0 && pool.stats().requestsWaiting === 0,
-      15_000,
-    )
+    // Settled: nothing borrowed, waiting or still being opened (a refill after a kill).
+    await eventually(() => {
+      const now = pool.stats()
+      return now.poolInUse === 0 && now.requestsWaiting === 0 && now.poolAvailable === now.poolSize
+    }, 15_000)
     const stats = pool.stats()
     expect(stats.poolSize).toBeGreaterThanOrEqual(2)
     expect(stats.poolSize).toBeLessThanOrEqual(8)
@@ -282,10 +283,11 @@ describe('chaos over the PostgreSQL protocol', () => {
 
     const pool = t.gateway.tenants.get('main')!.pool
     await eventually(() => t.gateway.wire.size === 0, 15_000)
-    await eventually(
-      () => pool.stats().poolInUse === 0 && pool.stats().requestsWaiting === 0,
-      15_000,
-    )
+    // Settled: nothing borrowed, waiting or still being opened (a refill after a kill).
+    await eventually(() => {
+      const now = pool.stats()
+      return now.poolInUse === 0 && now.requestsWaiting === 0 && now.poolAvailable === now.poolSize
+    }, 15_000)
     expect(t.gateway.wire.pinnedCount()).toBe(0)
     const stats = pool.stats()
     expect(stats.poolAvailable).toBe(stats.poolSize)

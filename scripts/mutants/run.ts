@@ -219,6 +219,7 @@ async function main(): Promise<number> {
     if (baseline.code !== 0) {
       console.log(`the tests fail without any mutant (see ${join(logs, 'baseline.log')}):`)
       for (const test of baseline.failed) console.log(`  ${test}`)
+      args.keep = true
       return 1
     }
     console.log(

@@ -13,13 +13,9 @@ describe('interactive transactions', () => {
   beforeAll(async () => {
     t = await startTestGateway({
       pool: { min: 0, max: 4 },
-      transactions: {
-        maxOpenShare: 0.5,
-        idleTimeoutMs: 300,
-        maxIdleTimeoutMs: 500,
-        timeoutMs: 5000,
-        maxTimeoutMs: 60_000,
-      },
+      // The default idle timeout (10 s) outlasts any pause of a busy machine between two
+      // requests of a test; the tests of idle timeouts ask for short ones.
+      transactions: { maxOpenShare: 0.5, timeoutMs: 5000, maxTimeoutMs: 60_000 },
     })
     await admin('create table if not exists tx_probe (id int primary key)')
     await admin('truncate tx_probe')
@@ -208,20 +204,32 @@ describe('interactive transactions', () => {
   })
 
   it('caps a requested idleTimeoutMs at maxIdleTimeoutMs', async () => {
-    // Two at once (the cap on open transactions here): the cap itself and one past it.
-    const [atCap, pastCap] = await Promise.all([
-      begin({ idleTimeoutMs: 500 }),
-      begin({ idleTimeoutMs: 501 }),
-    ])
-    await eventually(() => t.gateway.transactions.count() === 0)
-    for (const tx of [atCap, pastCap]) {
-      const late = await t.json(`/v1/transactions/${tx.id}/query`, { sql: 'select 1' })
-      expect(late.body.error.message).toContain('idle for more than 500 ms')
+    const capped = await startTestGateway({
+      pool: { min: 0, max: 4 },
+      transactions: { maxOpenShare: 0.5, idleTimeoutMs: 300, maxIdleTimeoutMs: 500 },
+    })
+    try {
+      const open = async (body: object) => {
+        const res = await capped.json('/v1/transactions', body)
+        expect(res.status).toBe(201)
+        return res.body.id as string
+      }
+      const reason = async (id: string) =>
+        (await capped.json(`/v1/transactions/${id}/query`, { sql: 'select 1' })).body.error.message
+      // Two at once (the cap on open transactions here): the cap itself and one past it.
+      const [atCap, pastCap] = await Promise.all([
+        open({ idleTimeoutMs: 500 }),
+        open({ idleTimeoutMs: 501 }),
+      ])
+      await eventually(() => capped.gateway.transactions.count() === 0)
+      for (const id of [atCap, pastCap])
+        expect(await reason(id)).toContain('idle for more than 500 ms')
+      const own = await open({ idleTimeoutMs: 150 })
+      await eventually(() => capped.gateway.transactions.count() === 0)
+      expect(await reason(own)).toContain('idle for more than 150 ms')
+    } finally {
+      await capped.close()
     }
-    const own = await begin({ idleTimeoutMs: 150 })
-    await eventually(() => t.gateway.transactions.count() === 0)
-    const late = await t.json(`/v1/transactions/${own.id}/query`, { sql: 'select 1' })
-    expect(late.body.error.message).toContain('idle for more than 150 ms')
   })
 
   it('answers CONFLICT (409, retryable, 40P01) to the transaction a real deadlock aborts', async () => {

@@ -9,6 +9,7 @@ import type { Hono } from 'hono'
 import type { Server as NetServer } from 'node:net'
 import { createAdmin, type Admin } from './admin/admin.js'
 import type { CacheStats } from './cache/tenant-cache.js'
+import { secretsOf } from './config/redact.js'
 import type { Config } from './config/schema.js'
 import { TransactionRegistry } from './engine/transactions.js'
 import { reportToStderr, type ReportBug } from './errors.js'
@@ -115,7 +116,8 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   })
   const onPoolEvent = (tenant: string, event: PoolEvent): void => {
     metrics.poolEvent(tenant, event)
-    logPoolEvent(logger, tenant, event)
+    // Read at the event, once `set` exists: a reload may change the secrets.
+    logPoolEvent(logger, tenant, event, () => secretsOf(set.config))
     options.onPoolEvent?.(tenant, event)
   }
   // The tenant set and token index change on a config reload.

@@ -4,6 +4,7 @@
  * with PostgreSQL's answer, and the connection is discarded (a late cancel must never hit
  * the next request). Should PostgreSQL not answer the cancel, the socket is closed.
  */
+import { SluiceError } from '../../src/errors.js'
 import type { AbortLike } from '../lifecycle/abort.js'
 import type { Connection } from '../pool/connection.js'
 import { shuttingDown } from '../errors.js'
@@ -21,17 +22,31 @@ export interface CancelSignals {
 }
 
 /**
+ * Whether the deadline passed. Work of several statements checks it before each one: a
+ * cancel that reaches PostgreSQL between two statements cancels nothing, and the next one
+ * would run past the deadline.
+ */
+export interface Deadline {
+  readonly passed: boolean
+}
+
+/** STATEMENT_TIMEOUT for work stopped at its deadline before a statement began. */
+export function deadlinePassed(): SluiceError {
+  return new SluiceError('STATEMENT_TIMEOUT', 'canceling statement due to statement timeout')
+}
+
+/**
  * Runs `work`, cancelling it after `timeoutMs`, when the client goes away or when the
- * gateway stops; its error then says which (STATEMENT_TIMEOUT, CLIENT_CLOSED is decided by
- * the HTTP side, SHUTTING_DOWN).
+ * gateway stops; its error then says which (STATEMENT_TIMEOUT, SHUTTING_DOWN; a client that
+ * left is CLIENT_CLOSED, which the HTTP side decides).
  */
 export async function withCancellation<T>(
   connection: Connection,
   timeoutMs: number,
   signals: CancelSignals,
-  work: () => Promise<T>,
+  work: (deadline: Deadline) => Promise<T>,
 ): Promise<T> {
-  let timedOut = false
+  const deadline = { passed: false }
   let stopped = false
   let fallback: ReturnType<typeof setTimeout> | undefined
   const cancel = () => {
@@ -44,7 +59,7 @@ export async function withCancellation<T>(
     cancel()
   }
   const timer = setTimeout(() => {
-    timedOut = true
+    deadline.passed = true
     cancel()
   }, timeoutMs)
   const { signal, shutdown } = signals
@@ -53,10 +68,10 @@ export async function withCancellation<T>(
   try {
     if (signal?.aborted) cancel()
     if (shutdown?.aborted) stop()
-    return await work()
+    return await work(deadline)
   } catch (error) {
     if (stopped) throw shuttingDown()
-    throw toSluiceError(error, { timedOut })
+    throw toSluiceError(error, { timedOut: deadline.passed })
   } finally {
     clearTimeout(timer)
     clearTimeout(fallback)

@@ -20,9 +20,9 @@ import type { Connection } from '../pool/connection.js'
 import type { RowSink, StatementOptions } from '../pool/statement.js'
 import { analyzeSql, type SqlAnalysis } from './analyze.js'
 import type { Tenant } from '../tenants/tenant.js'
-import { withCancellation } from './cancellation.js'
-import { bufferedLimits, resultTooLarge } from './result-limits.js'
 import { settled, watchWrites } from './cache-writes.js'
+import { deadlinePassed, withCancellation, type Deadline } from './cancellation.js'
+import { bufferedLimits, resultTooLarge } from './result-limits.js'
 
 /** Who runs what, where. */
 export interface RunContext {
@@ -169,12 +169,14 @@ export async function rollbackQuietly(connection: Connection): Promise<void> {
 export async function withConnection<T>(
   context: RunContext,
   timeoutMs: number,
-  work: (connection: Connection) => Promise<T>,
+  work: (connection: Connection, deadline: Deadline) => Promise<T>,
 ): Promise<T> {
   const { pool } = context.tenant
   const connection = await pool.acquire(context.signal, context.requestId)
   try {
-    return await withCancellation(connection, timeoutMs, context, () => work(connection))
+    return await withCancellation(connection, timeoutMs, context, (deadline) =>
+      work(connection, deadline),
+    )
   } finally {
     pool.release(connection)
   }
@@ -196,10 +198,12 @@ export async function runSingle<T>(
   const result = withConnection(
     context,
     effectiveTimeout(context.tenant, request.timeoutMs),
-    async (connection) => {
+    async (connection, deadline) => {
       if (!readOnly) return work(connection, true)
       await connection.simple(beginSql({}, true))
       try {
+        // A cancel that landed during BEGIN stopped nothing: do not start past the deadline.
+        if (deadline.passed) throw deadlinePassed()
         const result = await work(connection, false)
         await connection.simple('COMMIT')
         return result
@@ -247,15 +251,17 @@ export async function runBatch(context: RunContext, request: BatchRequest): Prom
   const result = withConnection(
     context,
     effectiveTimeout(tenant, request.timeoutMs),
-    async (connection) => {
+    async (connection, deadline) => {
       await connection.simple(beginSql(request, readOnly))
       const results: QueryResult[] = []
       const budget = { remaining: tenant.config.maxResultBytes }
       let index = 0
       try {
         for (; index < request.statements.length; index++) {
+          if (deadline.passed) throw deadlinePassed()
           results.push(await execute(connection, context, request.statements[index]!, budget))
         }
+        if (deadline.passed) throw deadlinePassed()
         await connection.simple('COMMIT')
       } catch (error) {
         await rollbackQuietly(connection)

@@ -274,8 +274,10 @@ export class TransactionRegistry {
         return await withCancellation(tx.connection, timeoutMs, context, () => run(tx))
       } catch (error) {
         const failure = toSluiceError(error)
-        if (tx.connection.cancelled || tx.connection.broken) {
-          // A cancelled connection is never reused: the transaction ends with it.
+        // A cancelled or lost connection is never reused: the transaction ends with it. (pg
+        // may reject the statement before the socket's 'end' marks the connection broken.)
+        const lost = failure.code === 'DB_UNAVAILABLE'
+        if (tx.connection.cancelled || tx.connection.broken || lost) {
           const how = context.signal?.aborted
             ? 'it was cancelled: its client went away during a statement'
             : `it was rolled back: its statement failed with ${failure.code}`

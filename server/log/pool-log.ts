@@ -7,13 +7,22 @@ import { redactText } from '../config/redact.js'
 import type { PoolEvent } from '../pool/pool.js'
 import type { Logger } from './logger.js'
 
-/** The message of an error, with any connection string's password removed. */
-export function errorMessage(error: unknown): string {
-  return redactText(error instanceof Error ? error.message : String(error))
+/** The message of an error, with any connection string's password and each of `secrets` removed. */
+export function errorMessage(error: unknown, secrets: readonly string[] = []): string {
+  return redactText(error instanceof Error ? error.message : String(error), secrets)
 }
 
-/** Logs one pool event of `tenant`. */
-export function logPoolEvent(logger: Logger, tenant: string, event: PoolEvent): void {
+/**
+ * Logs one pool event of `tenant`. The driver's message of a failed connect may quote the
+ * password (a server or proxy that echoes what it was sent), so it loses `secrets()` too: read
+ * only then, since every request has pool events.
+ */
+export function logPoolEvent(
+  logger: Logger,
+  tenant: string,
+  event: PoolEvent,
+  secrets: () => readonly string[] = () => [],
+): void {
   switch (event.type) {
     case 'opened':
       logger.info({ tenant, pid: event.pid, connectMs: event.ms }, 'connection opened')
@@ -25,7 +34,10 @@ export function logPoolEvent(logger: Logger, tenant: string, event: PoolEvent): 
       if (isSluiceError(event.error) && event.error.code === 'FORBIDDEN')
         logger.error({ tenant, error: event.error.message }, 'refusing to serve the tenant')
       else
-        logger.warn({ tenant, error: errorMessage(event.error) }, 'cannot connect to the database')
+        logger.warn(
+          { tenant, error: errorMessage(event.error, secrets()) },
+          'cannot connect to the database',
+        )
       break
     case 'lost':
       logger.warn({ tenant, pid: event.pid }, 'connection lost')

@@ -11,8 +11,10 @@ import {
   type QueryResult,
   type SqlQuery,
 } from '../../edge/index.js'
+import pg from 'pg'
 import {
   admin,
+  databaseUrl,
   eventually,
   listenTestGateway,
   startTestGateway,
@@ -105,6 +107,34 @@ describe.each(Object.keys(transports))('edge client over the %s', (transport) =>
         $5::jsonb as j, $6::text[] as s, $7::text as n`
       const [ours, theirs] = await Promise.all([db.query(text, params), admin(text, params)])
       expect(normalize(ours.rows)).toEqual(normalize(theirs))
+    })
+
+    it('sends and returns every byte value of a bytea (0x0a-0x0f included) as pg does', async () => {
+      const bytes = Uint8Array.from({ length: 256 }, (_, i) => i)
+      const text = `select $1::bytea as sent, '\\x0a0b0c0d0e0f'::bytea as literal`
+      const [ours, theirs] = await Promise.all([db.query(text, [bytes]), admin(text, [bytes])])
+      expect(normalize(ours.rows)).toEqual(normalize(theirs))
+      expect(Array.from(ours.rows[0]!.sent as Uint8Array)).toEqual(Array.from(bytes))
+    })
+
+    it('reads a timestamptz PostgreSQL prints with a non-zero offset as pg does', async () => {
+      const text = `select '2026-11-24 13:12:00.123+00'::timestamptz as t,
+        '1850-01-01 12:00:00+00'::timestamptz as lmt, current_setting('timezone') as zone`
+      const ours = await db.transaction(async (tx) => {
+        await tx.query("set local timezone = 'Asia/Kathmandu'")
+        return (await tx.query(text)).rows
+      })
+      const client = new pg.Client({
+        connectionString: databaseUrl(),
+        options: '-c TimeZone=Asia/Kathmandu',
+      })
+      await client.connect()
+      const theirs = (await client.query(text).finally(() => client.end())).rows
+      expect(ours).toEqual(theirs)
+      expect(ours[0]).toMatchObject({
+        t: new Date('2026-11-24T13:12:00.123Z'),
+        zone: 'Asia/Kathmandu',
+      })
     })
 
     it('returns rows as arrays in array mode', async () => {
@@ -203,9 +233,19 @@ describe.each(Object.keys(transports))('edge client over the %s', (transport) =>
     it("rejects with the signal's reason when the caller aborts", async () => {
       const controller = new AbortController()
       const reason = new Error('caller gave up')
-      setTimeout(() => controller.abort(reason), 50)
-      const error = await caught(db.query('select pg_sleep(30)', [], { signal: controller.signal }))
-      expect(error).toBe(reason)
+      const sleeping = async () =>
+        (
+          await admin(
+            `select 1 from pg_stat_activity where application_name = $1 and query like '%pg_sleep(29)%' and state = 'active'`,
+            [t.applicationName],
+          )
+        ).length
+      const running = caught(db.query('select pg_sleep(29)', [], { signal: controller.signal }))
+      await eventually(async () => (await sleeping()) === 1)
+      controller.abort(reason)
+      expect(await running).toBe(reason)
+      // The gateway stops the statement once its client is gone.
+      await eventually(async () => (await sleeping()) === 0)
     })
   })
 

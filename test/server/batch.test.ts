@@ -46,6 +46,25 @@ describe('POST /v1/batch', () => {
     expect(rows.map((r) => r.id)).toEqual([1, 2])
   })
 
+  it('names no statement when the failure comes at COMMIT (a deferred constraint)', async () => {
+    const table = `batch_deferred_${process.pid}`
+    await admin(`create table ${table} (id int unique deferrable initially deferred)`)
+    try {
+      const { status, body } = await t.json('/v1/batch', {
+        statements: [
+          { sql: `insert into ${table} values (1)` },
+          { sql: `insert into ${table} values (1)` },
+        ],
+      })
+      expect(status).toBe(400)
+      expect(body.error).toMatchObject({ code: 'DATABASE_ERROR', sqlstate: '23505' })
+      expect(body.error).not.toHaveProperty('statementIndex')
+      expect(await admin(`select * from ${table}`)).toEqual([])
+    } finally {
+      await admin(`drop table ${table}`)
+    }
+  })
+
   it('honours isolation, readOnly and deferrable', async () => {
     const { body } = await t.json('/v1/batch', {
       statements: [

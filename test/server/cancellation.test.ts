@@ -8,8 +8,7 @@ import {
   startTestGateway,
   type TestGateway,
 } from '../helpers/gateway.js'
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js'
 
 describe('cancellation', () => {
   let t: TestGateway
@@ -72,9 +71,38 @@ describe('cancellation', () => {
     const closedBefore = pool.stats().connectionsClosed
     const { status } = await t.json('/v1/query', { sql: 'select pg_sleep(30)', timeoutMs: 100 })
     expect(status).toBe(504)
-    await sleep(100)
-    expect(pool.stats().connectionsClosed).toBe(closedBefore + 1)
+    await eventually(() => pool.stats().connectionsClosed === closedBefore + 1)
     for (let i = 0; i < 5; i++)
       expect((await t.json('/v1/query', { sql: 'select pg_sleep(0.01)' })).status).toBe(200)
+  })
+})
+
+// A cancel request that never reaches PostgreSQL (lost on the way, or sent while no statement
+// runs, which cancels nothing): the gateway's deadline still holds, between statements.
+describe('cancellation when the cancel request is lost', () => {
+  let proxy: TcpProxy
+  let t: TestGateway
+  beforeAll(async () => {
+    proxy = await startTcpProxy({ dropCancels: true })
+    t = await startTestGateway({ connection: { url: proxy.url }, pool: { min: 0, max: 1 } })
+  })
+  afterAll(async () => {
+    await t.close()
+    await proxy.close()
+  })
+
+  it('stops a batch at its deadline before its next statement, and discards the connection', async () => {
+    const pool = t.gateway.tenants.get('main')!.pool
+    const { status, body } = await t.json('/v1/batch', {
+      statements: Array.from({ length: 20 }, () => ({ sql: 'select pg_sleep(0.05)' })),
+      timeoutMs: 200,
+    })
+    expect(status).toBe(504)
+    expect(body.error.code).toBe('STATEMENT_TIMEOUT')
+    expect(body.error.statementIndex).toBeGreaterThan(0)
+    expect(body.error.statementIndex).toBeLessThan(20)
+    // The cancel went out (and was lost): the connection is never lent again.
+    expect(proxy.links.some((link) => link.sent().length === 16)).toBe(true)
+    expect(pool.stats().connectionsClosed).toBe(1)
   })
 })

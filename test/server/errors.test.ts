@@ -103,22 +103,30 @@ describe('errors', () => {
     await expectError(await t.post('/v1/nope', {}), 'NOT_FOUND')
   })
 
-  it('answers PAYLOAD_TOO_LARGE for a body over the limit', async () => {
-    const error = await expectError(
-      await t.post('/v1/query', { sql: `select '${'x'.repeat(5000)}'` }),
-      'PAYLOAD_TOO_LARGE',
-    )
+  it('answers a body of bodyLimitBytes, and PAYLOAD_TOO_LARGE for one byte more', async () => {
+    /** A valid query body of exactly `bytes` bytes. */
+    const bodyOf = (bytes: number) => {
+      const body = JSON.stringify({ sql: `select 1 -- ${'x'.repeat(bytes - 22)}` })
+      expect(Buffer.byteLength(body)).toBe(bytes)
+      return body
+    }
+    expect((await t.post('/v1/query', bodyOf(4096))).status).toBe(200)
+    const error = await expectError(await t.post('/v1/query', bodyOf(4097)), 'PAYLOAD_TOO_LARGE')
     expect(error.message).toContain('4096')
   })
 
-  it('answers RESULT_TOO_LARGE over maxRows or maxResultBytes', async () => {
+  it('answers RESULT_TOO_LARGE past maxRows or maxResultBytes, not at them', async () => {
+    expect((await t.post('/v1/query', { sql: 'select generate_series(1, 5)' })).status).toBe(200)
     const rows = await expectError(
-      await t.post('/v1/query', { sql: 'select generate_series(1, 10)' }),
+      await t.post('/v1/query', { sql: 'select generate_series(1, 6)' }),
       'RESULT_TOO_LARGE',
     )
     expect(rows.message).toContain('maxRows')
+    // A row counts as PostgreSQL sends it: 6 bytes, plus 4 and the length of each value,
+    // so 6 + 4 + 1990 = maxResultBytes.
+    expect((await t.post('/v1/query', { sql: "select repeat('x', 1990)" })).status).toBe(200)
     const bytes = await expectError(
-      await t.post('/v1/query', { sql: "select repeat('x', 3000)" }),
+      await t.post('/v1/query', { sql: "select repeat('x', 1991)" }),
       'RESULT_TOO_LARGE',
     )
     expect(bytes.message).toContain('maxResultBytes')

@@ -1,9 +1,14 @@
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   admin,
   backends,
+  databaseUrl,
   eventually,
   newToken,
+  serveGateway,
   startTestGateway,
   type TestGateway,
 } from '../helpers/gateway.js'
@@ -47,11 +52,18 @@ async function scrape(t: TestGateway): Promise<Sample[]> {
 
 describe('GET /metrics', () => {
   let t: TestGateway
+  let server: Server
+  let base: string
   const downToken = newToken()
   beforeAll(async () => {
     t = await startTestGateway(
       { pool: { min: 2, max: 2 }, transactions: { maxOpenShare: 1 } },
       {
+        reportBug: () => {},
+        extraRoutes: (app) =>
+          app.get('/boom', () => {
+            throw new Error('a bug')
+          }),
         extraTenants: {
           down: {
             // Nothing listens on port 1: every connection attempt fails.
@@ -66,8 +78,24 @@ describe('GET /metrics', () => {
         },
       },
     )
+    server = serveGateway(t.gateway)
+    await new Promise((resolve) => server.once('listening', resolve))
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   })
-  afterAll(() => t.close())
+  afterAll(async () => {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+    await t.close()
+  })
+
+  /** POSTs over the socket: `/v1/query` takes the direct path, the rest the Hono app. */
+  const overSocket = (path: string, body: unknown, token = t.token, signal?: AbortSignal) =>
+    fetch(`${base}${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+      ...(signal ? { signal } : {}),
+    })
 
   it('counts requests by route, status, error code and tenant after known traffic', async () => {
     for (let i = 0; i < 3; i++)
@@ -138,7 +166,11 @@ describe('GET /metrics', () => {
     const queuedBefore = value(m, 'sluice_pool_acquires_queued_total', { tenant: 'main' })
     const waiting = t.post('/v1/query', { sql: 'select 1' })
     await eventually(() => t.gateway.tenants.get('main')!.pool.stats().requestsWaiting === 1)
-    await new Promise((resolve) => setTimeout(resolve, 30))
+    // The wait shows once a millisecond has passed since it began.
+    await eventually(
+      async () =>
+        value(await scrape(t), 'sluice_pool_longest_wait_seconds', { tenant: 'main' }) > 0,
+    )
     m = await scrape(t)
     expect(value(m, 'sluice_open_transactions', { tenant: 'main' })).toBe(2)
     expect(value(m, 'sluice_pool_in_use_connections', { tenant: 'main' })).toBe(2)
@@ -192,6 +224,87 @@ describe('GET /metrics', () => {
     )
     expect(value(m, 'sluice_pool_acquire_errors_total', { tenant: 'down' })).toBe(1)
     expect(value(m, 'sluice_pool_connections_opened_total', { tenant: 'down' })).toBe(0)
+  })
+
+  it('counts 5xx answers by status and code, on the direct path and in the Hono app', async () => {
+    const requests = 'sluice_http_requests_total'
+    const before = await scrape(t)
+    const timeout = await overSocket('/v1/query', { sql: 'select pg_sleep(5)', timeoutMs: 50 })
+    expect(timeout.status).toBe(504)
+    const down = await overSocket('/v1/query', { sql: 'select 1' }, downToken)
+    expect(down.status).toBe(503)
+    const batch = await overSocket('/v1/batch', {
+      statements: [{ sql: 'select pg_sleep(5)' }],
+      timeoutMs: 50,
+    })
+    expect(batch.status).toBe(504)
+    expect((await t.gateway.app.request('/boom')).status).toBe(500)
+    const after = await scrape(t)
+    const delta = (labels: Record<string, string>) =>
+      value(after, requests, labels) - value(before, requests, labels)
+    expect(
+      delta({ route: '/v1/query', status: '504', code: 'STATEMENT_TIMEOUT', tenant: 'main' }),
+    ).toBe(1)
+    expect(
+      delta({ route: '/v1/query', status: '503', code: 'DB_UNAVAILABLE', tenant: 'down' }),
+    ).toBe(1)
+    expect(
+      delta({ route: '/v1/batch', status: '504', code: 'STATEMENT_TIMEOUT', tenant: 'main' }),
+    ).toBe(1)
+    expect(delta({ route: '/boom', status: '500', code: 'INTERNAL' })).toBe(1)
+  })
+
+  it('counts the requests in flight: the one running, not the ones done or abandoned', async () => {
+    const inFlight = async () => value(await scrape(t), 'sluice_http_requests_in_flight')
+    // The scrape itself is in flight while it is served.
+    expect(await inFlight()).toBe(1)
+    const sleeping = async () =>
+      (
+        await admin(
+          "select count(*)::int as n from pg_stat_activity where application_name = $1 and state = 'active' and query like '%pg_sleep(30)%'",
+          [t.applicationName],
+        )
+      )[0].n
+    const controller = new AbortController()
+    const abandoned = overSocket(
+      '/v1/query',
+      { sql: 'select pg_sleep(30)' },
+      t.token,
+      controller.signal,
+    )
+    abandoned.catch(() => {})
+    // The running request waits for a lock the test holds, until the test lets it go.
+    const holder = new pg.Client({ connectionString: databaseUrl() })
+    await holder.connect()
+    await holder.query('select pg_advisory_lock(4242)')
+    const running = overSocket('/v1/batch', {
+      statements: [{ sql: 'select pg_advisory_xact_lock(4242)' }],
+    })
+    try {
+      await eventually(async () => (await sleeping()) === 1)
+      await eventually(async () => (await inFlight()) === 3)
+      controller.abort()
+    } finally {
+      await holder.end()
+    }
+    expect((await running).status).toBe(200)
+    await eventually(async () => (await sleeping()) === 0)
+    // Settled: the abandoned request is counted out too.
+    await eventually(async () => (await inFlight()) === 1)
+  })
+
+  it('counts a connection returned inside a transaction as a bad return', async () => {
+    const bad = async () =>
+      value(await scrape(t), 'sluice_pool_bad_returns_total', { tenant: 'main' })
+    const before = await bad()
+    const pool = t.gateway.tenants.get('main')!.pool
+    const connection = await pool.acquire()
+    await connection.simple('begin')
+    pool.release(connection)
+    expect(await bad()).toBe(before + 1)
+    const clean = await pool.acquire()
+    pool.release(clean)
+    expect(await bad()).toBe(before + 1)
   })
 
   it('never shows a secret', async () => {

@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { admin, startTestGateway, type TestGateway } from '../helpers/gateway.js'
+import {
+  admin,
+  type ListeningGateway,
+  listenTestGateway,
+  startTestGateway,
+  type TestGateway,
+} from '../helpers/gateway.js'
 
 // Neon's /sql wire format as raw HTTP, for what the official client never sends: typed
 // (non-raw) output, object rows, JSON parameters, limits and malformed requests.
@@ -269,5 +275,54 @@ describe('POST /sql wire format', () => {
       draining.gateway.lifecycle.draining = false
       await draining.close()
     }
+  })
+})
+
+// Timeouts on a listening gateway, as Neon's clients meet them: a statement past the tenant's
+// statementTimeoutMs, and a pool with no connection to lend within acquireTimeoutMs.
+describe('POST /sql timeouts', () => {
+  let t: ListeningGateway
+  beforeAll(async () => {
+    t = await listenTestGateway({
+      statementTimeoutMs: 200,
+      // Long enough to open a connection on a busy machine (a timed-out statement's connection
+      // is replaced), short beside the transaction that holds the pool in the last test.
+      pool: { min: 1, max: 1, acquireTimeoutMs: 1000 },
+      transactions: { maxOpenShare: 1 },
+    })
+  })
+  afterAll(() => t.close())
+
+  const sql = (body: unknown) =>
+    fetch(`${t.url}/sql`, {
+      method: 'POST',
+      headers: {
+        'Neon-Connection-String': `postgresql://sluice:${encodeURIComponent(t.token)}@gateway/main`,
+      },
+      body: JSON.stringify(body),
+    })
+
+  it('answers a statement past statementTimeoutMs with 400 and SQLSTATE 57014, alone or in a transaction', async () => {
+    for (const body of [
+      { query: 'select pg_sleep(5)' },
+      { queries: [{ query: 'select 1' }, { query: 'select pg_sleep(5)' }] },
+    ]) {
+      const res = await sql(body)
+      expect(res.status).toBe(400)
+      expect(await res.json()).toMatchObject({ code: '57014', sluiceCode: 'STATEMENT_TIMEOUT' })
+    }
+  })
+
+  it('answers 503 with SQLSTATE 53300 and Retry-After when no connection frees in time', async () => {
+    const held = (await t.json('/v1/transactions', { idleTimeoutMs: 5000 })).body
+    try {
+      const res = await sql({ query: 'select 1' })
+      expect(res.status).toBe(503)
+      expect(res.headers.get('retry-after')).toBe('1')
+      expect(await res.json()).toMatchObject({ code: '53300', sluiceCode: 'POOL_TIMEOUT' })
+    } finally {
+      await t.json(`/v1/transactions/${held.id}/rollback`, {})
+    }
+    expect((await sql({ query: 'select 1' })).status).toBe(200)
   })
 })

@@ -40,11 +40,13 @@ describe.runIf(process.platform === 'linux')('npm start', () => {
     return { started, npm, pids, postgres, port, token }
   }
 
+  /** The embedded database's URL (`sluice embedded-url`: a process of its own, so read once). */
+  async function embeddedUrl(): Promise<string> {
+    return (await sluice(['embedded-url'], { env: { SLUICE_DATA_DIR: dataDir } })).stdout.trim()
+  }
+
   /** How many statements sleep in the embedded database now (read through its URL). */
-  async function activeSleeps(): Promise<number> {
-    const url = (
-      await sluice(['embedded-url'], { env: { SLUICE_DATA_DIR: dataDir } })
-    ).stdout.trim()
+  async function activeSleeps(url: string): Promise<number> {
     const client = new pg.Client({ connectionString: url })
     await client.connect()
     try {
@@ -74,13 +76,15 @@ describe.runIf(process.platform === 'linux')('npm start', () => {
 
   it('stops everything on Ctrl-C (SIGINT to the whole group), draining once', async () => {
     const { started, npm, pids, port, token } = await npmStart()
+    const url = await embeddedUrl()
     // A statement in flight keeps the drain going while npm's copy of the signal arrives.
     const inFlight = fetch(`http://127.0.0.1:${port}/v1/query`, {
       method: 'POST',
       headers: { Authorization: `Bearer ${token}` },
       body: JSON.stringify({ sql: 'select pg_sleep(1.5)' }),
     }).catch((error: unknown) => error)
-    await eventually(async () => (await activeSleeps()) > 0)
+    // Each look is a query, not a process start, so none can miss the 1.5 s statement.
+    await eventually(async () => (await activeSleeps(url)) > 0)
     // The terminal signals every process of the group; npm forwards its own copy too.
     process.kill(-npm, 'SIGINT')
     await started.exitCode

@@ -1,9 +1,14 @@
 import { spawn } from 'node:child_process'
 import { describe, expect, it } from 'vitest'
 import { freePort } from '../setup/postgres.js'
-import { admin, backends, databaseUrl, newToken, startTestGateway } from '../helpers/gateway.js'
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+import {
+  admin,
+  backends,
+  databaseUrl,
+  eventually,
+  newToken,
+  startTestGateway,
+} from '../helpers/gateway.js'
 
 async function startMain(drainGraceMs = '0'): Promise<{
   child: ReturnType<typeof spawn>
@@ -29,12 +34,16 @@ async function startMain(drainGraceMs = '0'): Promise<{
   child.stdout!.on('data', (chunk) => (output += chunk))
   child.stderr!.on('data', (chunk) => (output += chunk))
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
-  const deadline = Date.now() + 20_000
-  while (!output.includes(`listening on http://127.0.0.1:${port}`)) {
-    if (Date.now() > deadline) throw new Error(`no listening line: ${output}`)
-    await sleep(50)
-  }
-  return { child, port, token, output: () => output, exited }
+  const main = { child, port, token, output: () => output, exited }
+  await printed(main, `listening on http://127.0.0.1:${port}`)
+  return main
+}
+
+/** Resolves once the child printed `text` (on stdout or stderr). */
+function printed(main: { child: ReturnType<typeof spawn>; output: () => string }, text: string) {
+  return eventually(() => main.output().includes(text), 20_000).catch(() => {
+    throw new Error(`did not print "${text}": ${main.output()}`)
+  })
 }
 
 describe('graceful shutdown', () => {
@@ -45,7 +54,8 @@ describe('graceful shutdown', () => {
     const tx = (await t.json('/v1/transactions', {})).body
     await t.json(`/v1/transactions/${tx.id}/query`, { sql: 'insert into drain_probe values (1)' })
     const slow = t.json('/v1/query', { sql: 'select pg_sleep(0.3)' })
-    await sleep(50)
+    // The transaction holds one connection, the running statement the other.
+    await eventually(() => t.gateway.tenants.get('main')!.pool.stats().poolInUse === 2)
 
     const closing = t.gateway.close(5000)
     const ready = await t.gateway.app.request('/readyz')
@@ -91,11 +101,18 @@ describe('graceful shutdown', () => {
       headers: { Authorization: `Bearer ${main.token}` },
       body: JSON.stringify({ sql: 'select pg_sleep(8)' }),
     }).catch((error: unknown) => error)
-    await sleep(300)
+    await eventually(
+      async () =>
+        (
+          await admin(
+            "select 1 from pg_stat_activity where state = 'active' and query like '%pg_sleep(8)%' and pid <> pg_backend_pid()",
+          )
+        ).length === 1,
+    )
     main.child.kill('SIGTERM')
-    await sleep(300)
+    await printed(main, 'SIGTERM: draining')
     main.child.kill('SIGTERM')
-    expect(await main.exited).toBe(1)
+    expect(await main.exited, main.output()).toBe(1)
     expect(main.output()).toContain('again: exiting without finishing the drain')
     await slow
   })

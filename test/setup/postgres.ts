@@ -39,15 +39,18 @@ async function ensureDatabase(url: string, name: string): Promise<void> {
   }
 }
 
-export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+interface Databases {
+  main: string
+  other: string
+  stop: () => Promise<void>
+}
+
+async function startDatabases(): Promise<Databases> {
   const given = process.env.TEST_DATABASE_URL
   if (given) {
     await ensureDatabase(given, 'sluice_test_other')
-    project.provide('databaseUrl', given)
-    project.provide('otherDatabaseUrl', withDatabase(given, 'sluice_test_other'))
-    return async () => {}
+    return { main: given, other: withDatabase(given, 'sluice_test_other'), stop: async () => {} }
   }
-
   // A chaos test and parallel files open many connections; leave room above the pools.
   const server = await startTemporaryPostgres({
     prefix: 'sluice-test-pg-',
@@ -55,7 +58,29 @@ export default async function setup(project: TestProject): Promise<() => Promise
   })
   await ensureDatabase(server.url, 'sluice_test')
   await ensureDatabase(server.url, 'sluice_test_other')
-  project.provide('databaseUrl', withDatabase(server.url, 'sluice_test'))
-  project.provide('otherDatabaseUrl', withDatabase(server.url, 'sluice_test_other'))
-  return () => server.stop()
+  return {
+    main: withDatabase(server.url, 'sluice_test'),
+    other: withDatabase(server.url, 'sluice_test_other'),
+    stop: () => server.stop(),
+  }
+}
+
+// Every vitest project (vitest.config.ts: the time-zone runs) calls this setup, each with a
+// fresh copy of this module but in the same process: they share one server through a global,
+// and the last teardown stops it.
+const SHARED = Symbol.for('sluice.test.databases')
+type Shared = { databases: Promise<Databases>; users: number }
+const shared = globalThis as { [SHARED]?: Shared }
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const entry = (shared[SHARED] ??= { databases: startDatabases(), users: 0 })
+  entry.users++
+  const databases = await entry.databases
+  project.provide('databaseUrl', databases.main)
+  project.provide('otherDatabaseUrl', databases.other)
+  return async () => {
+    if (--entry.users > 0) return
+    delete shared[SHARED]
+    await databases.stop()
+  }
 }

@@ -39,6 +39,16 @@ async function both(sql: string): Promise<{ ours: unknown[]; theirs: unknown[]; 
   return { ours: ours.map(normalize), theirs: (a.rows[0] as unknown[]).map(normalize), oids }
 }
 
+describe('the time zone of this run', () => {
+  it('is away from UTC when a vitest project sets TZ', () => {
+    // America/New_York is 5 hours behind in January, Asia/Kolkata 5½ ahead.
+    const offset = new Date(2026, 0, 15).getTimezoneOffset()
+    if (process.env.TZ === 'America/New_York') expect(offset).toBe(300)
+    else if (process.env.TZ === 'Asia/Kolkata') expect(offset).toBe(-330)
+    else expect(Number.isInteger(offset)).toBe(true)
+  })
+})
+
 describe('parsing PostgreSQL text output by type OID', () => {
   const same: Record<string, string> = {
     'integers and oid': `select 1::int2, (-32768)::int2, 2147483647::int4, 'pg_class'::regclass::oid, null::int4`,
@@ -64,6 +74,35 @@ describe('parsing PostgreSQL text output by type OID', () => {
     it(`reads ${what} as pg does`, async () => {
       const { ours, theirs } = await both(sql)
       expect(ours).toEqual(theirs)
+    })
+  }
+
+  it('reads every byte value of a bytea (0x0a-0x0f included) as pg does', async () => {
+    const hex = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0')).join('')
+    const { ours, theirs } = await both(`select '\\x${hex}'::bytea, '\\x0a0b0c0d0e0f'::bytea`)
+    expect(ours).toEqual(theirs)
+    expect(Array.from(ours[0] as Uint8Array)).toEqual(Array.from({ length: 256 }, (_, i) => i))
+    expect(Array.from(ours[1] as Uint8Array)).toEqual([10, 11, 12, 13, 14, 15])
+  })
+
+  // PostgreSQL prints a timestamptz in the session's time zone: only a session away from UTC
+  // shows a non-zero offset, half hours, quarter hours, negative ones and LMT's seconds.
+  for (const zone of ['Asia/Kolkata', 'America/St_Johns', 'Asia/Kathmandu', 'America/New_York']) {
+    it(`reads timestamptz printed in ${zone} as pg does`, async () => {
+      await Promise.all([parsed, raw].map((c) => c.query(`set timezone = '${zone}'`)))
+      try {
+        const sql = `select '2026-11-24 13:12:00.123456+00'::timestamptz, '2026-06-01 00:00:00+00'::timestamptz,
+          '1850-01-01 12:00:00+00'::timestamptz, '0044-03-15 12:00:00+00 BC'::timestamptz,
+          array['2026-11-24 13:12:00.5+00', '1850-01-01 00:00:00+00']::timestamptz[]`
+        const { ours, theirs } = await both(sql)
+        expect(ours).toEqual(theirs)
+        const text = (await raw.query({ text: sql, rowMode: 'array' })).rows[0] as string[]
+        // The offsets really are not zero.
+        expect(text[0]).toMatch(/[+-](?!00$)\d\d(:\d\d)?$/)
+        expect(new Date(ours[0] as Date).toISOString()).toBe('2026-11-24T13:12:00.123Z')
+      } finally {
+        await Promise.all([parsed, raw].map((c) => c.query('reset timezone')))
+      }
     })
   }
 
@@ -183,6 +222,11 @@ describe('serialising parameters to PostgreSQL text', () => {
     ['a Uint8Array as bytea', new Uint8Array([0, 1, 2, 253, 254, 255]), 'bytea'],
     ['a Buffer as bytea', Buffer.from('héllo'), 'bytea'],
     ['an empty Uint8Array as bytea', new Uint8Array(0), 'bytea'],
+    [
+      'every byte value as bytea (0x0a-0x0f included)',
+      Uint8Array.from({ length: 256 }, (_, i) => i),
+      'bytea',
+    ],
     ['objects as json', { a: [1, 'two', null], b: { c: true } }, 'jsonb'],
     ['int arrays with NULLs', [1, null, 3], 'int4[]'],
     [

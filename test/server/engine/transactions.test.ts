@@ -8,19 +8,14 @@ import {
   type TestGateway,
 } from '../../helpers/gateway.js'
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
 describe('interactive transactions', () => {
   let t: TestGateway
   beforeAll(async () => {
     t = await startTestGateway({
       pool: { min: 0, max: 4 },
-      transactions: {
-        maxOpenShare: 0.5,
-        idleTimeoutMs: 300,
-        maxIdleTimeoutMs: 2000,
-        timeoutMs: 5000,
-      },
+      // The default idle timeout (10 s) outlasts any pause of a busy machine between two
+      // requests of a test; the tests of idle timeouts ask for short ones.
+      transactions: { maxOpenShare: 0.5, timeoutMs: 5000, maxTimeoutMs: 60_000 },
     })
     await admin('create table if not exists tx_probe (id int primary key)')
     await admin('truncate tx_probe')
@@ -153,7 +148,7 @@ describe('interactive transactions', () => {
   it('rolls back after the idle timeout and returns the connection', async () => {
     const tx = await begin({ idleTimeoutMs: 200 })
     await t.json(`/v1/transactions/${tx.id}/query`, { sql: 'insert into tx_probe values (5)' })
-    await sleep(400)
+    await eventually(() => t.gateway.transactions.count() === 0)
     const late = await t.json(`/v1/transactions/${tx.id}/query`, { sql: 'select 1' })
     expect(late.status).toBe(404)
     expect(late.body.error.message).toContain('idle for more than 200 ms')
@@ -169,7 +164,7 @@ describe('interactive transactions', () => {
     expect(running.status).toBe(504)
     const late = await t.json(`/v1/transactions/${tx.id}/commit`, {})
     expect(late.status).toBe(404)
-    expect(late.body.error.message).toContain('maximum duration')
+    expect(late.body.error.message).toContain('maximum duration (300 ms)')
     expect(await ids()).toEqual([])
     await eventually(async () =>
       (await backends(t.applicationName)).every((b) => b.state !== 'active'),
@@ -189,9 +184,86 @@ describe('interactive transactions', () => {
     await t.json(`/v1/transactions/${b.id}/rollback`, {})
   })
 
-  it('caps requested timeouts at the tenant limits', async () => {
-    const tx = await begin({ timeoutMs: 86_400_000 })
-    expect(Date.parse(tx.expiresAt) - Date.now()).toBeLessThanOrEqual(300_000)
-    await t.json(`/v1/transactions/${tx.id}/rollback`, {})
+  it('expires at its own timeoutMs, capped at maxTimeoutMs, or at the default timeoutMs', async () => {
+    const expiry = async (body: object) => {
+      const before = Date.now()
+      const tx = await begin(body)
+      const after = Date.now()
+      await t.json(`/v1/transactions/${tx.id}/rollback`, {})
+      return { from: Date.parse(tx.expiresAt) - after, to: Date.parse(tx.expiresAt) - before }
+    }
+    const within = (window: { from: number; to: number }, ms: number) => {
+      expect(window.from).toBeLessThanOrEqual(ms)
+      expect(window.to).toBeGreaterThanOrEqual(ms)
+    }
+    within(await expiry({ timeoutMs: 1234 }), 1234)
+    within(await expiry({ timeoutMs: 60_000 }), 60_000)
+    within(await expiry({ timeoutMs: 60_001 }), 60_000)
+    within(await expiry({ timeoutMs: 86_400_000 }), 60_000)
+    within(await expiry({}), 5000)
+  })
+
+  it('caps a requested idleTimeoutMs at maxIdleTimeoutMs', async () => {
+    const capped = await startTestGateway({
+      pool: { min: 0, max: 4 },
+      transactions: { maxOpenShare: 0.5, idleTimeoutMs: 300, maxIdleTimeoutMs: 500 },
+    })
+    try {
+      const open = async (body: object) => {
+        const res = await capped.json('/v1/transactions', body)
+        expect(res.status).toBe(201)
+        return res.body.id as string
+      }
+      const reason = async (id: string) =>
+        (await capped.json(`/v1/transactions/${id}/query`, { sql: 'select 1' })).body.error.message
+      // Two at once (the cap on open transactions here): the cap itself and one past it.
+      const [atCap, pastCap] = await Promise.all([
+        open({ idleTimeoutMs: 500 }),
+        open({ idleTimeoutMs: 501 }),
+      ])
+      await eventually(() => capped.gateway.transactions.count() === 0)
+      for (const id of [atCap, pastCap])
+        expect(await reason(id)).toContain('idle for more than 500 ms')
+      const own = await open({ idleTimeoutMs: 150 })
+      await eventually(() => capped.gateway.transactions.count() === 0)
+      expect(await reason(own)).toContain('idle for more than 150 ms')
+    } finally {
+      await capped.close()
+    }
+  })
+
+  it('answers CONFLICT (409, retryable, 40P01) to the transaction a real deadlock aborts', async () => {
+    await admin('insert into tx_probe values (1), (2)')
+    const a = await begin()
+    const b = await begin()
+    const update = (tx: { id: string }, id: number) =>
+      t.json(`/v1/transactions/${tx.id}/query`, {
+        sql: 'update tx_probe set id = id where id = $1',
+        params: [id],
+      })
+    expect((await update(a, 1)).status).toBe(200)
+    expect((await update(b, 2)).status).toBe(200)
+    const aWaits = update(a, 2)
+    await eventually(
+      async () =>
+        (
+          await admin(
+            "select count(*)::int as n from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'",
+            [t.applicationName],
+          )
+        )[0].n === 1,
+    )
+    // Each now waits for the other: PostgreSQL aborts one of them after deadlock_timeout.
+    const answers = await Promise.all([aWaits, update(b, 1)])
+    const failed = answers.filter((answer) => answer.status !== 200)
+    expect(failed).toHaveLength(1)
+    expect(failed[0]!.status).toBe(409)
+    expect(failed[0]!.body.error).toMatchObject({
+      code: 'CONFLICT',
+      sqlstate: '40P01',
+      retryable: true,
+    })
+    await t.json(`/v1/transactions/${a.id}/rollback`, {})
+    await t.json(`/v1/transactions/${b.id}/rollback`, {})
   })
 })

@@ -181,11 +181,10 @@ describe('the direct /v1/query path', () => {
       `POST /v1/query HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${t.token}\r\n` +
         'x-request-id: caller-gone\r\ncontent-length: 100\r\n\r\n{"sql":',
     )
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    // Admitted (its headers read), it now waits for the rest of its body.
+    await eventually(() => t.gateway.lifecycle.inFlight === 1)
     socket.destroy()
-    const deadline = Date.now() + 5000
-    while (!logLines.some((l) => l.requestId === 'caller-gone') && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 20))
+    await eventually(() => logLines.some((l) => l.requestId === 'caller-gone'))
     expect(logLines.find((l) => l.requestId === 'caller-gone')).toMatchObject({
       status: 499,
       errorCode: 'CLIENT_CLOSED',

@@ -70,19 +70,29 @@ describe('request bodies read from the Node request', () => {
     expect(answer.body.rows).toEqual([['é ü']])
   })
 
-  it('refuses a declared body over the limit with PAYLOAD_TOO_LARGE', async () => {
-    const answer = await send(JSON.stringify({ sql: `select '${'x'.repeat(2000)}'` }))
-    expect(answer.status).toBe(413)
-    expect(answer.body.error.code).toBe('PAYLOAD_TOO_LARGE')
-  })
-
-  it('refuses a chunked body over the limit with PAYLOAD_TOO_LARGE', async () => {
-    const answer = await send(JSON.stringify({ sql: `select '${'x'.repeat(2000)}'` }), {
-      chunked: true,
+  /** A valid query body of exactly `bytes` bytes, padded in a comment with two-byte é's. */
+  const bodyOf = (bytes: number) => {
+    const base = Buffer.byteLength(JSON.stringify({ sql: 'select 1 -- ' }))
+    const padding = bytes - base
+    const body = JSON.stringify({
+      sql: `select 1 -- ${'é'.repeat(Math.floor(padding / 2))}${'x'.repeat(padding % 2)}`,
     })
-    expect(answer.status).toBe(413)
-    expect(answer.body.error.code).toBe('PAYLOAD_TOO_LARGE')
-  })
+    expect(Buffer.byteLength(body)).toBe(bytes)
+    return body
+  }
+
+  for (const chunked of [false, true]) {
+    const how = chunked ? 'chunked' : 'with a Content-Length'
+    it(`answers a body of bodyLimitBytes ${how}, counted in bytes`, async () => {
+      expect((await send(bodyOf(1024), { chunked })).status).toBe(200)
+    })
+
+    it(`refuses a body one byte over the limit ${how} with PAYLOAD_TOO_LARGE`, async () => {
+      const answer = await send(bodyOf(1025), { chunked })
+      expect(answer.status).toBe(413)
+      expect(answer.body.error.code).toBe('PAYLOAD_TOO_LARGE')
+    })
+  }
 
   it('words an invalid body exactly as the in-process app does', async () => {
     const body = JSON.stringify({ sql: 'select 1', params: [{ nested: true }], timeoutMs: -1 })

@@ -1,16 +1,43 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../../server/config/load.js'
-import { createTenant } from '../../../server/tenants/tenant.js'
+import type { ConfigInput } from '../../../server/config/schema.js'
+import type { PoolEvent } from '../../../server/pool/pool.js'
+import { RESET_SQL } from '../../../server/pool/session-reset.js'
+import { createTenant, type Tenant } from '../../../server/tenants/tenant.js'
 import {
   admin,
   backends,
   databaseUrl,
   eventually,
+  newToken,
   startTestGateway,
   type TestGateway,
 } from '../../helpers/gateway.js'
+import { EMPTY_QUERY, occurrences, startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.js'
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** A tenant of its own (no gateway), with every pool event it reports. */
+function tenantWith(
+  input: Partial<ConfigInput['tenants'][string]>,
+): Tenant & { events: PoolEvent[] } {
+  const config = parseConfig(
+    {
+      tenants: {
+        p: {
+          connection: { url: databaseUrl() },
+          tokens: [{ token: newToken() }],
+          allowPrivilegedRole: true,
+          ...input,
+        },
+      },
+    },
+    {},
+  )
+  const events: PoolEvent[] = []
+  const tenant = createTenant('p', config.tenants.p!, {
+    onPoolEvent: (_name, event) => events.push(event),
+  })
+  return { ...tenant, events }
+}
 
 describe('pool', () => {
   let t: TestGateway | undefined
@@ -31,8 +58,8 @@ describe('pool', () => {
     let done = false
     const watcher = (async () => {
       while (!done) {
+        // Each sample is a round trip to PostgreSQL, which paces the loop.
         peak = Math.max(peak, (await backends(gateway.applicationName)).length)
-        await sleep(20)
       }
     })()
     const answers = await Promise.all(
@@ -62,51 +89,110 @@ describe('pool', () => {
     expect(t.gateway.tenants.get('main')!.pool.stats().connectionsLost).toBeGreaterThanOrEqual(1)
   })
 
-  it('never hands out a killed connection: the health check replaces it', async () => {
-    t = await startTestGateway({ pool: { min: 1, max: 1, healthCheckAfterIdleMs: 0 } })
-    const before = await pid(t)
-    await admin('select pg_terminate_backend($1)', [before])
-    await sleep(50)
-    const answer = await t.json('/v1/query', { sql: 'select pg_backend_pid()::int' })
-    expect(answer.status).toBe(200)
-    expect(Number(answer.body.rows[0][0])).not.toBe(before)
+  describe('health check before lending', () => {
+    let proxy: TcpProxy
+    afterEach(() => proxy?.close())
+
+    it('checks a connection idle past healthCheckAfterIdleMs, and lends a new one when its backend went away without a word', async () => {
+      proxy = await startTcpProxy()
+      const events: PoolEvent[] = []
+      t = await startTestGateway(
+        { connection: { url: proxy.url }, pool: { min: 1, max: 1, healthCheckAfterIdleMs: 0 } },
+        { onPoolEvent: (_tenant, event) => events.push(event) },
+      )
+      const before = await pid(t)
+      // Once the session reset that followed has its answer, the backend exits, but the gateway's socket stays open and hears nothing: the socket
+      // 'end' handler cannot notice, only the check before lending can.
+      const link = proxy.links[0]!
+      await eventually(() => link.sent().includes(RESET_SQL) && link.quiet())
+      link.silence()
+      await eventually(
+        async () => !(await backends(t!.applicationName)).some((b) => b.pid === before),
+      )
+      const answer = await t.json('/v1/query', { sql: 'select pg_backend_pid()::int' })
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200)
+      expect(Number(answer.body.rows[0][0])).not.toBe(before)
+      expect(events).toContainEqual({ type: 'health-check-failed', pid: before })
+      expect(proxy.links).toHaveLength(2)
+    })
+
+    it('sends the check (an empty query) only to connections idle past healthCheckAfterIdleMs', async () => {
+      proxy = await startTcpProxy()
+      t = await startTestGateway({
+        connection: { url: proxy.url },
+        pool: { min: 1, max: 1, healthCheckAfterIdleMs: 60_000 },
+      })
+      for (let i = 0; i < 3; i++)
+        expect((await t.json('/v1/query', { sql: 'select 1' })).status).toBe(200)
+      expect(occurrences(proxy.links[0]!.sent(), EMPTY_QUERY)).toBe(0)
+      await t.close()
+      await proxy.close()
+
+      proxy = await startTcpProxy()
+      t = await startTestGateway({
+        connection: { url: proxy.url },
+        pool: { min: 1, max: 1, healthCheckAfterIdleMs: 0 },
+      })
+      for (let i = 0; i < 3; i++)
+        expect((await t.json('/v1/query', { sql: 'select 1' })).status).toBe(200)
+      expect(occurrences(proxy.links[0]!.sent(), EMPTY_QUERY)).toBe(3)
+    })
   })
 
-  it('answers POOL_TIMEOUT (503, retryable, Retry-After) when no connection frees in time', async () => {
-    t = await startTestGateway({ pool: { min: 0, max: 1, acquireTimeoutMs: 100 } })
-    const slow = t.json('/v1/query', { sql: 'select pg_sleep(0.5)' })
-    await sleep(50)
+  it('answers POOL_TIMEOUT (503, retryable, Retry-After) when no connection frees in acquireTimeoutMs', async () => {
+    t = await startTestGateway({
+      // Opened at start: the transaction below needs no connect within acquireTimeoutMs.
+      pool: { min: 1, max: 1, acquireTimeoutMs: 100 },
+      transactions: { maxOpenShare: 1 },
+    })
+    const pool = t.gateway.tenants.get('main')!.pool
+    // An open transaction holds the only connection; its idle timeout, far longer than the
+    // acquire timeout, would hand the connection to a request that waited too long.
+    const tx = (await t.json('/v1/transactions', { idleTimeoutMs: 5000 })).body
     const { status, body, headers } = await t.json('/v1/query', { sql: 'select 1' })
     expect(status).toBe(503)
     expect(body.error).toMatchObject({ code: 'POOL_TIMEOUT', retryable: true })
     expect(headers.get('retry-after')).toBe('1')
-    expect((await slow).status).toBe(200)
-    expect(t.gateway.tenants.get('main')!.pool.stats().requestsErrors).toBe(1)
+    expect(pool.stats().requestsErrors).toBe(1)
+    // The transaction still holds its connection: the request gave up before it ended.
+    const inside = await t.json(`/v1/transactions/${tx.id}/query`, { sql: 'select 1' })
+    expect(inside.status).toBe(200)
+    await t.json(`/v1/transactions/${tx.id}/rollback`, {})
+    expect((await t.json('/v1/query', { sql: 'select 1' })).status).toBe(200)
   })
 
-  it('fails fast with POOL_QUEUE_FULL when maxWaiting requests already wait', async () => {
-    t = await startTestGateway({ pool: { min: 0, max: 1, maxWaiting: 1 } })
-    let runningDone = false
-    const running = t.json('/v1/query', { sql: 'select pg_sleep(0.5)' }).finally(() => {
-      runningDone = true
+  it('queues up to maxWaiting requests and fails the next one fast with POOL_QUEUE_FULL', async () => {
+    t = await startTestGateway({
+      pool: { min: 0, max: 1, maxWaiting: 2 },
+      transactions: { maxOpenShare: 1 },
     })
-    await sleep(50)
-    const waiting = t.json('/v1/query', { sql: 'select 2' })
-    await sleep(20)
+    const pool = t.gateway.tenants.get('main')!.pool
+    const tx = (await t.json('/v1/transactions', {})).body
+    // The only connection is held by the transaction: each query now waits.
+    const first = t.json('/v1/query', { sql: 'select 1' })
+    await eventually(() => pool.stats().requestsWaiting === 1)
+    const second = t.json('/v1/query', { sql: 'select 2' })
+    await eventually(() => pool.stats().requestsWaiting === 2)
     const { status, body, headers } = await t.json('/v1/query', { sql: 'select 3' })
     expect(status).toBe(429)
     expect(body.error).toMatchObject({ code: 'POOL_QUEUE_FULL', retryable: true })
     expect(headers.get('retry-after')).toBe('1')
-    // Refused at once, not after waiting for the running statement.
-    expect(runningDone).toBe(false)
-    expect((await running).status).toBe(200)
-    expect((await waiting).status).toBe(200)
+    // Refused at once: the two before it still wait.
+    expect(pool.stats().requestsWaiting).toBe(2)
+    await t.json(`/v1/transactions/${tx.id}/rollback`, {})
+    expect((await first).body.rows).toEqual([['1']])
+    expect((await second).body.rows).toEqual([['2']])
   })
 
   it('recycles a connection past maxLifetimeSeconds', async () => {
-    t = await startTestGateway({ pool: { min: 0, max: 1, maxLifetimeSeconds: 0.3 } })
+    const events: PoolEvent[] = []
+    t = await startTestGateway(
+      { pool: { min: 0, max: 1, maxLifetimeSeconds: 0.3 } },
+      { onPoolEvent: (_tenant, event) => events.push(event) },
+    )
     const first = await pid(t)
-    await sleep(400)
+    await eventually(() => events.some((e) => e.type === 'recycled' && e.pid === first))
+    expect(events).toContainEqual({ type: 'recycled', pid: first, reason: 'lifetime' })
     const second = await pid(t)
     expect(second).not.toBe(first)
     const stats = t.gateway.tenants.get('main')!.pool.stats()
@@ -165,6 +251,65 @@ describe('pool', () => {
     expect(readyText).toContain('main')
     expect(readyText).not.toContain('hunter2')
     expect(t.gateway.tenants.get('main')!.pool.stats().connectionsErrors).toBeGreaterThanOrEqual(1)
+  })
+})
+
+describe('lending and returning', () => {
+  it('lends the connection returned last (most recently used first)', async () => {
+    const { pool } = tenantWith({ pool: { min: 0, max: 3 } })
+    try {
+      const [a, b, c] = await Promise.all([pool.acquire(), pool.acquire(), pool.acquire()])
+      expect(new Set([a, b, c]).size).toBe(3)
+      pool.release(b)
+      pool.release(c)
+      pool.release(a)
+      const next = await pool.acquire()
+      expect(next).toBe(a)
+      const after = await pool.acquire()
+      expect(after).toBe(c)
+      pool.release(next)
+      pool.release(after)
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it('rolls back a connection returned inside a transaction, counts it in returnsBad, and lends it again clean', async () => {
+    const table = `pool_probe_${process.pid}`
+    await admin(`create table if not exists ${table} (x int)`)
+    const { pool, events } = tenantWith({ pool: { min: 0, max: 1 } })
+    try {
+      const connection = await pool.acquire()
+      await connection.simple('begin')
+      await connection.simple(`insert into ${table} values (1)`)
+      expect(connection.transactionStatus).toBe('T')
+      pool.release(connection)
+      expect(pool.stats().returnsBad).toBe(1)
+
+      // The same connection comes back, out of the transaction: the reset rolled it back.
+      const again = await pool.acquire()
+      expect(again).toBe(connection)
+      expect(again.transactionStatus).toBe('I')
+      expect(await admin(`select count(*)::int as n from ${table}`)).toEqual([{ n: 0 }])
+
+      // A failed transaction ('E') too.
+      await again.simple('begin')
+      await expect(again.simple('select 1/0')).rejects.toThrow('division by zero')
+      expect(again.transactionStatus).toBe('E')
+      pool.release(again)
+      expect(pool.stats().returnsBad).toBe(2)
+      const third = await pool.acquire()
+      expect(third).toBe(connection)
+      expect(third.transactionStatus).toBe('I')
+
+      // A clean return is not a bad one.
+      pool.release(third)
+      expect(pool.stats().returnsBad).toBe(2)
+      expect(events.filter((e) => e.type === 'recycled')).toEqual([])
+    } finally {
+      await pool.close()
+      await admin(`drop table if exists ${table}`)
+    }
   })
 })
 

@@ -1,8 +1,8 @@
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import type pg from 'pg'
+import pg from 'pg'
 import type { Config } from '../../../server/config/schema.js'
-import { admin, backends, eventually } from '../../helpers/gateway.js'
+import { admin, backends, databaseUrl, eventually } from '../../helpers/gateway.js'
 import { pgClient, startWireGateway, type WireGateway } from '../../helpers/wire.js'
 
 async function caught(work: () => Promise<unknown>): Promise<any> {
@@ -130,18 +130,29 @@ describe('the PostgreSQL protocol with the pg driver', () => {
     const victim = await pgClient(t)
     const bystander = await pgClient(t)
     try {
+      const { processID, secretKey } = victim as unknown as { processID: number; secretKey: number }
+      const running = (n: number) =>
+        eventually(
+          async () =>
+            (await backends(t.applicationName)).filter((b) => b.state === 'active').length === n,
+        )
+      // A wrong key cancels nothing: the statement it names runs to its end, which comes when
+      // the test lets go of the lock it waits for.
+      const holder = new pg.Client({ connectionString: databaseUrl() })
+      await holder.connect()
+      await holder.query('select pg_advisory_lock(4343)')
+      const waiting = victim.query('select pg_advisory_xact_lock(4343)::text as locked')
+      try {
+        await running(1)
+        await sendCancel(t.pgPort, processID, secretKey ^ 1)
+      } finally {
+        await holder.end()
+      }
+      expect((await waiting).rows).toEqual([{ locked: '' }])
+      // The right key cancels the statement running in that session, and only that one.
       const slow = victim.query('select pg_sleep(10)')
       const calm = bystander.query('select pg_sleep(0.3) as slept')
-      await eventually(async () =>
-        (await backends(t.applicationName)).some((b) => b.state === 'active'),
-      )
-      const { processID, secretKey } = victim as unknown as { processID: number; secretKey: number }
-      // A wrong key cancels nothing: the statement is still running after it.
-      await sendCancel(t.pgPort, processID, secretKey ^ 1)
-      await new Promise((resolve) => setTimeout(resolve, 100))
-      expect((await backends(t.applicationName)).filter((b) => b.state === 'active')).toHaveLength(
-        2,
-      )
+      await running(2)
       await sendCancel(t.pgPort, processID, secretKey)
       const error = await caught(() => slow)
       expect(error.code).toBe('57014')

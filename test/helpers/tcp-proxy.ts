@@ -1,0 +1,122 @@
+/**
+ * A TCP proxy in front of the test database, for failures PostgreSQL itself never causes: a
+ * socket cut in the middle of a statement with no ErrorResponse first, or a backend gone
+ * while the gateway's socket stays open and hears nothing (as when a NAT or a firewall drops
+ * an idle session). It also keeps what each client sent, so a test can see a message on the
+ * wire (a health check's empty query, say).
+ */
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net'
+import { databaseUrl } from './gateway.js'
+
+/** One proxied connection. */
+export interface Link {
+  /** Everything the client (the gateway) sent through this link. */
+  readonly sent: () => Buffer
+  /**
+   * PostgreSQL answered everything the client sent: its last bytes are a ReadyForQuery and
+   * the client sent nothing after them (so no reset or statement is still on its way).
+   */
+  readonly quiet: () => boolean
+  /** Cuts both sides at once: the client sees its socket close, with no word from PostgreSQL. */
+  cut(): void
+  /**
+   * Ends the PostgreSQL side (its backend exits) and keeps the client's socket open without
+   * a sound; the first byte the client sends afterwards resets it, as a NAT that forgot the
+   * session does.
+   */
+  silence(): void
+}
+
+/** A listening proxy. */
+export interface TcpProxy {
+  /** The test database's URL with the proxy's port. */
+  readonly url: string
+  /** Links in the order the client opened them. */
+  readonly links: Link[]
+  close(): Promise<void>
+}
+
+/** Options of {@link startTcpProxy}. */
+export interface TcpProxyOptions {
+  /** Drops every CancelRequest (its link closes unread), as a cancel lost on the way would be. */
+  dropCancels?: boolean
+}
+
+// A CancelRequest: length 16, then the code 80877102.
+const CANCEL_REQUEST = Buffer.from([0, 0, 0, 16, 0x04, 0xd2, 0x16, 0x2e])
+
+/** Starts a proxy to the test database on 127.0.0.1. */
+export async function startTcpProxy(options: TcpProxyOptions = {}): Promise<TcpProxy> {
+  const target = new URL(databaseUrl())
+  const links: Link[] = []
+  const sockets = new Set<Socket>()
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname)
+    const chunks: Buffer[] = []
+    let silent = false
+    let order = 0
+    let lastSent = 0
+    let lastAnswered = 0
+    let tail = Buffer.alloc(0)
+    for (const socket of [client, upstream]) {
+      sockets.add(socket)
+      socket.on('error', () => {})
+      socket.on('close', () => sockets.delete(socket))
+    }
+    client.on('data', (chunk: Buffer) => {
+      if (options.dropCancels && chunks.length === 0 && chunk.subarray(0, 8).equals(CANCEL_REQUEST))
+        silent = true
+      chunks.push(chunk)
+      lastSent = ++order
+      if (silent) {
+        client.destroy()
+        upstream.destroy()
+      } else upstream.write(chunk)
+    })
+    upstream.on('data', (chunk: Buffer) => {
+      tail = Buffer.concat([tail, chunk]).subarray(-6)
+      lastAnswered = ++order
+      if (!silent) client.write(chunk)
+    })
+    client.on('close', () => upstream.destroy())
+    upstream.on('close', () => {
+      if (!silent) client.destroy()
+    })
+    links.push({
+      sent: () => Buffer.concat(chunks),
+      quiet: () => lastAnswered > lastSent && tail.subarray(0, 5).equals(READY_FOR_QUERY),
+      cut() {
+        client.destroy()
+        upstream.destroy()
+      },
+      silence() {
+        silent = true
+        upstream.destroy()
+      },
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const url = new URL(target)
+  url.host = `127.0.0.1:${(server.address() as AddressInfo).port}`
+  return {
+    url: url.toString(),
+    links,
+    async close() {
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => server.close(resolve))
+    },
+  }
+}
+
+// ReadyForQuery's type and length; its last byte is the transaction status.
+const READY_FOR_QUERY = Buffer.from([0x5a, 0, 0, 0, 5])
+
+/** A simple-protocol Query message with empty text: what the pool's health check sends. */
+export const EMPTY_QUERY = Buffer.from([0x51, 0, 0, 0, 5, 0])
+
+/** How many times `needle` occurs in `haystack`. */
+export function occurrences(haystack: Buffer, needle: Buffer): number {
+  let count = 0
+  for (let i = haystack.indexOf(needle); i >= 0; i = haystack.indexOf(needle, i + 1)) count++
+  return count
+}

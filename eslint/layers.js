@@ -15,6 +15,7 @@ export const LAYERS = [
   ['tenants'],
   ['engine'],
   ['admin'],
+  ['cluster'],
   ['wire'],
   ['http'],
   ['embedded'],

@@ -10,6 +10,11 @@ import { Pool, type PoolEvent } from '../pool/pool.js'
 /** Options of {@link createTenant}. */
 export interface TenantOptions {
   onPoolEvent?: (tenant: string, event: PoolEvent) => void
+  /**
+   * This process's part of the configured pool bounds (a worker's or a cluster node's
+   * share); `config.pool` keeps the configured whole. @default the configured bounds
+   */
+  poolBounds?: { min: number; max: number }
 }
 
 /** One tenant's runtime state. */
@@ -31,6 +36,7 @@ export function createTenant(
   const prepared = { threshold: config.pool.prepareThreshold, max: config.pool.preparedMax }
   const pool = new Pool({
     ...config.pool,
+    ...options.poolBounds,
     checkTimeoutMs: config.connection.connectTimeoutMs,
     connect: () => openConnection(resolved.client, lifetimeMs, resolved.cancel, prepared),
     ...(onPoolEvent ? { onEvent: (event: PoolEvent) => onPoolEvent(name, event) } : {}),

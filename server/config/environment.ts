@@ -1,6 +1,6 @@
 /**
  * The environment variables the CLI reads besides a config file: `PORT`, `HOST`,
- * `SLUICE_ADMIN_TOKEN` and `SLUICE_LOG_LEVEL` override server settings; without a file,
+ * `SLUICE_ADMIN_TOKEN`, `SLUICE_LOG_LEVEL` and `SLUICE_WORKERS` override server settings; without a file,
  * `DATABASE_URL` and `SLUICE_TOKEN` make the one tenant. Each is checked like the config
  * key it stands for, with the same rules and messages, and every problem names the variable.
  * An empty variable counts as unset (`DATABASE_URL= npm start`).
@@ -26,6 +26,7 @@ export interface ServerOverrides {
   pgPort?: number
   adminToken?: string
   logLevel?: LogConfig['level']
+  workers?: number | 'auto'
 }
 
 /** A variable's value; an empty one counts as unset. */
@@ -49,7 +50,7 @@ export function databaseUrlProblems(name: string, url: string): string[] {
   return parsed.problems.map((problem) => `${name} (${shown}): ${problem}`)
 }
 
-/** Reads PORT, HOST, SLUICE_PG_PORT, SLUICE_ADMIN_TOKEN and SLUICE_LOG_LEVEL; lists every problem. */
+/** Reads PORT, HOST, SLUICE_PG_PORT, SLUICE_ADMIN_TOKEN, SLUICE_LOG_LEVEL and SLUICE_WORKERS; lists every problem. */
 export function readServerOverrides(env: Env): { overrides: ServerOverrides; problems: string[] } {
   const overrides: ServerOverrides = {}
   const problems: string[] = []
@@ -70,6 +71,16 @@ export function readServerOverrides(env: Env): { overrides: ServerOverrides; pro
     const problem = tokenProblem('SLUICE_ADMIN_TOKEN', adminToken)
     if (problem === undefined) overrides.adminToken = adminToken
     else problems.push(problem)
+  }
+  const workers = envValue(env, 'SLUICE_WORKERS')
+  if (workers !== undefined) {
+    if (workers === 'auto') overrides.workers = 'auto'
+    else if (/^\d+$/.test(workers) && Number(workers) >= 1 && Number(workers) <= 256)
+      overrides.workers = Number(workers)
+    else
+      problems.push(
+        `SLUICE_WORKERS (${JSON.stringify(workers)}) must be a number of workers from 1 to 256, or auto`,
+      )
   }
   const level = envValue(env, 'SLUICE_LOG_LEVEL')
   if (level !== undefined) {
@@ -92,6 +103,7 @@ export function applyOverrides(config: Config, overrides: ServerOverrides): Conf
   if (overrides.adminToken !== undefined && server.adminToken === undefined)
     server.adminToken = overrides.adminToken
   if (overrides.logLevel !== undefined) server.log = { ...server.log, level: overrides.logLevel }
+  if (overrides.workers !== undefined) server.workers = overrides.workers
   return { ...config, server }
 }
 

@@ -381,8 +381,9 @@ describe('a node with two workers', () => {
             )
           ).length === 2,
       )
-      // Each cancel request on a new connection, whichever worker takes it.
-      for (const key of keys) {
+      // Each cancel request on a new connection. The workers take new connections in turn,
+      // so in this order each lands on the worker that does not hold its session.
+      for (const key of [...keys].reverse()) {
         await new Promise<void>((resolve) => {
           const socket = connect(pgPort, '127.0.0.1', () => {
             const packet = Buffer.alloc(16)

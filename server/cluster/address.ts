@@ -25,7 +25,8 @@ export async function nodeAddress(config: Config): Promise<string> {
 /** How many workers `server.workers` asks for (`auto`: one per available core). */
 export function workerCount(config: Config): number {
   const { workers } = config.server
-  return workers === 'auto' ? availableParallelism() : workers
+  // An id and a session's process id carry the worker's index in one byte.
+  return workers === 'auto' ? Math.min(availableParallelism(), 255) : workers
 }
 
 /**

@@ -75,11 +75,11 @@ export function readServerOverrides(env: Env): { overrides: ServerOverrides; pro
   const workers = envValue(env, 'SLUICE_WORKERS')
   if (workers !== undefined) {
     if (workers === 'auto') overrides.workers = 'auto'
-    else if (/^\d+$/.test(workers) && Number(workers) >= 1 && Number(workers) <= 256)
+    else if (/^\d+$/.test(workers) && Number(workers) >= 1 && Number(workers) <= 255)
       overrides.workers = Number(workers)
     else
       problems.push(
-        `SLUICE_WORKERS (${JSON.stringify(workers)}) must be a number of workers from 1 to 256, or auto`,
+        `SLUICE_WORKERS (${JSON.stringify(workers)}) must be a number of workers from 1 to 255, or auto`,
       )
   }
   const level = envValue(env, 'SLUICE_LOG_LEVEL')

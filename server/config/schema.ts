@@ -274,7 +274,7 @@ export const serverSchema = z
       .optional()
       .describe('TLS for pgPort: SSLRequest is answered with S when set, N otherwise'),
     workers: z
-      .union([int(1).max(256), z.literal('auto')])
+      .union([int(1).max(255), z.literal('auto')])
       .default(1)
       .describe(
         'Worker processes serving the same ports, each with its share of every pool; auto = one per available core',

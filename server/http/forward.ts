@@ -34,8 +34,10 @@ import { sendBody } from './send.js'
 
 const TRANSACTION_PATH = /^\/v1\/transactions\/([^/?#]+)\/(query|commit|rollback)(?:\?.*)?$/
 
-// Hop-by-hop headers (RFC 9110 7.6.1): each connection has its own.
+// Hop-by-hop headers (RFC 9110 7.6.1): each connection has its own. `expect` too: this
+// side already answered a `100-continue`.
 const HOP_BY_HOP = new Set([
+  'expect',
   'connection',
   'keep-alive',
   'proxy-connection',

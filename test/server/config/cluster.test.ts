@@ -104,7 +104,7 @@ describe('server.workers', () => {
     expect(applyEnv(config, { SLUICE_WORKERS: '4' }).server.workers).toBe(4)
     expect(applyEnv(config, { SLUICE_WORKERS: 'auto' }).server.workers).toBe('auto')
     expect(readServerOverrides({ SLUICE_WORKERS: 'many' }).problems).toEqual([
-      'SLUICE_WORKERS ("many") must be a number of workers from 1 to 256, or auto',
+      'SLUICE_WORKERS ("many") must be a number of workers from 1 to 255, or auto',
     ])
   })
 

@@ -6,7 +6,6 @@
  * paused when it is paused everywhere, and `nodes` says which node answered and which did
  * not. A lone gateway (one process, no peers) answers exactly as server/admin/admin.ts does.
  */
-import { SluiceError } from '../../src/errors.js'
 import type { Admin, PauseReport, TenantReport } from '../admin/admin.js'
 import type { Config } from '../config/schema.js'
 import type { ReloadReport } from '../tenants/tenant-set.js'
@@ -221,9 +220,4 @@ export class ClusterAdmin {
       outcomes: results.map((r) => r.outcome),
     }
   }
-}
-
-/** NOT_FOUND for a tenant no node has. */
-export function noTenant(name: string): SluiceError {
-  return new SluiceError('NOT_FOUND', `no tenant ${JSON.stringify(name)}`)
 }

@@ -5,7 +5,8 @@
  * bench/results/latest.json. Every loop is bounded in count and time.
  *
  * Options: `--quick` (short runs, for trying the harness), `--skip=memory,profile,stream,...`,
- * `--report` (no runs: write RESULTS.md again from results/latest.json and NOTES.md).
+ * `--workers=4,8` (the scale scenario also runs Sluice with that many workers, on a bigger
+ * host), `--report` (no runs: write RESULTS.md again from results/latest.json and NOTES.md).
  * `BENCH_STREAM_ROWS` sets the streaming scenario's rows (10 million; 1 million with --quick).
  */
 import { randomBytes } from 'node:crypto'
@@ -24,6 +25,7 @@ import { resultsMarkdown, verdicts, type BenchResults } from './report/markdown.
 import { runCache } from './scenarios/cache.js'
 import { runMemory } from './scenarios/memory.js'
 import { runProfile } from './scenarios/profile.js'
+import { runScale } from './scenarios/scale.js'
 import { runServerless } from './scenarios/serverless.js'
 import { runStorm } from './scenarios/storm.js'
 import { createStreamTable, runStream } from './scenarios/stream.js'
@@ -45,6 +47,11 @@ const skip = new Set(
     .flatMap((a) => a.slice('--skip='.length).split(','))
     .filter(Boolean),
 )
+const extraWorkers = args
+  .filter((a) => a.startsWith('--workers='))
+  .flatMap((a) => a.slice('--workers='.length).split(','))
+  .map(Number)
+  .filter((n) => Number.isInteger(n) && n > 2)
 const throughputSeconds = Number(process.env.BENCH_SECONDS ?? (quick ? 2 : 5))
 const streamRows = Number(process.env.BENCH_STREAM_ROWS ?? (quick ? 1_000_000 : 10_000_000))
 
@@ -119,6 +126,7 @@ async function main(): Promise<void> {
       memory: undefined,
       profile: undefined,
       stream: undefined,
+      scale: undefined,
     }
 
     if (!skip.has('serverless')) {
@@ -153,6 +161,24 @@ async function main(): Promise<void> {
         },
         quick ? [1, 64] : [1, 16, 64, 256],
         throughputSeconds,
+        log,
+      )
+    }
+    if (!skip.has('scale')) {
+      results.scale = await runScale(
+        {
+          databaseUrl: db.url,
+          pgbouncerUrl: bouncer.url,
+          pgbouncerPid: bouncer.pid,
+          gatewayConfig: config,
+          token,
+          poolSize: POOL_SIZE,
+        },
+        {
+          workers: [1, 2, ...extraWorkers],
+          seconds: throughputSeconds,
+          nproc: results.machine.nproc,
+        },
         log,
       )
     }

@@ -16,6 +16,7 @@ export const LAYERS = [
   ['tenants'],
   ['engine'],
   ['admin'],
+  ['cluster'],
   ['wire'],
   ['http'],
   ['embedded'],

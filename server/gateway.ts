@@ -6,10 +6,16 @@
  * `close()` drains and closes everything. docs/architecture.md draws the map.
  */
 import type { Hono } from 'hono'
+import { randomBytes } from 'node:crypto'
 import type { Server as NetServer } from 'node:net'
 import { createAdmin, type Admin } from './admin/admin.js'
 import type { CacheStats } from './cache/tenant-cache.js'
 import { secretsOf } from './config/redact.js'
+import { ClusterAdmin } from './cluster/cluster-admin.js'
+import { ClusterNode } from './cluster/node.js'
+import { localChannel, type NodeChannel } from './cluster/node-ops.js'
+import type { PeerClient } from './cluster/peer-client.js'
+import { formatHostPort } from './config/host-port.js'
 import type { Config } from './config/schema.js'
 import { TransactionRegistry } from './engine/transactions.js'
 import { reportToStderr, type ReportBug } from './errors.js'
@@ -49,6 +55,22 @@ export interface GatewayOptions {
   extraRoutes?: (app: Hono<GatewayEnv>) => void
   /** Options of the PostgreSQL protocol side (server/wire/). */
   wire?: WireOptions
+  /**
+   * This process's place among a node's workers and a cluster's nodes (server/cluster/).
+   * @default a lone gateway: one process, no peers
+   */
+  cluster?: GatewayCluster
+}
+
+/** What a gateway of several processes is given by the process that runs it. */
+export interface GatewayCluster {
+  node: ClusterNode
+  /** Runs admin operations in every worker of the node. @default this process only */
+  channel?: NodeChannel
+  /** Requests to peer nodes, when there are some. */
+  peers?: PeerClient
+  /** Passes a CancelRequest of the PostgreSQL protocol to the worker whose session it names. */
+  relayCancel?: (worker: number, processId: number, secretKey: number) => void
 }
 
 /** A running gateway's handle. */
@@ -79,6 +101,10 @@ export interface Gateway {
   readonly metrics: Metrics
   /** The operator's controls: tenants, pause and resume, config, reload. */
   readonly admin: Admin
+  /** The same over every worker of the node and every node of the cluster. */
+  readonly clusterAdmin: ClusterAdmin
+  /** This process's place among its node's workers and the cluster's nodes. */
+  readonly cluster: ClusterNode
   /** Opens each pool's `min` connections (failures are retried in the background). */
   start(): Promise<void>
   /** Each tenant's database answers? */
@@ -102,7 +128,14 @@ export interface Gateway {
 export function createGateway(config: Config, options: GatewayOptions = {}): Gateway {
   const logger = options.logger ?? silentLogger()
   const lifecycle = new Lifecycle()
-  const transactions = new TransactionRegistry()
+  const node =
+    options.cluster?.node ??
+    new ClusterNode({
+      address: formatHostPort({ host: config.server.host, port: config.server.port }),
+      worker: { index: 0, incarnation: randomBytes(4).readUInt32BE(), count: 1 },
+      nodeSecret: randomBytes(32),
+    })
+  const transactions = new TransactionRegistry({ newId: (tokenHash) => node.ids.mint(tokenHash) })
   const reportBug = options.reportBug ?? reportToStderr
   const metrics = createMetrics({
     processMetrics: options.processMetrics ?? false,
@@ -122,7 +155,13 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
   }
   // The tenant set and token index change on a config reload.
   const set = new TenantSet(config, {
-    makeTenant: (name, tenantConfig) => createTenant(name, tenantConfig, { onPoolEvent, logger }),
+    // Each process opens its share of the configured pool (all of it, alone).
+    makeTenant: (name, tenantConfig) =>
+      createTenant(name, tenantConfig, {
+        onPoolEvent,
+        logger,
+        poolBounds: node.share(tenantConfig.pool),
+      }),
     requests: lifecycle.requests,
     logger,
     metrics,
@@ -135,6 +174,21 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     loadConfig: options.loadConfig,
     followLogLevel: options.logger !== undefined,
   })
+  // Workers and peers come and go: the shares follow.
+  node.onChange(() => {
+    for (const tenant of set.tenants.values()) tenant.pool.resize(node.share(tenant.config.pool))
+  })
+  const clusterAdmin = new ClusterAdmin({
+    admin,
+    node,
+    channel: options.cluster?.channel ?? localChannel(admin, node.worker.index),
+    peers: options.cluster?.peers,
+    connectTimeoutMs: config.server.cluster?.connectTimeoutMs ?? 2000,
+  })
+  // A node's /metrics: every worker's series added up, labelled with the node.
+  if (node.clustered || node.worker.count > 1)
+    metrics.registry.setDefaultLabels({ node: node.address })
+  const nodeMetrics = options.cluster?.channel?.metrics
   const ready = () => readiness(set.tenants, lifecycle)
   const deps: HttpDeps = {
     lifecycle,
@@ -148,7 +202,10 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     reportBug,
     recorder: createRequestRecorder({ logger, metrics, settings: () => set.config.server.log }),
     admin,
-    metrics,
+    clusterAdmin,
+    cluster: node,
+    forwardTimeoutMs: config.server.cluster?.connectTimeoutMs ?? 2000,
+    metrics: nodeMetrics ? { ...metrics, render: nodeMetrics } : metrics,
     publicMetrics: () => set.config.server.publicMetrics,
     extraRoutes: options.extraRoutes,
   }
@@ -162,7 +219,11 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       metrics,
       reportBug,
     },
-    options.wire,
+    {
+      ...options.wire,
+      worker: node.worker.index,
+      ...(options.cluster?.relayCancel ? { relayCancel: options.cluster.relayCancel } : {}),
+    },
   )
 
   const drain = (): void => {
@@ -196,6 +257,8 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     logger,
     metrics,
     admin,
+    clusterAdmin,
+    cluster: node,
     async start() {
       await Promise.all([...set.tenants.values()].map(startTenant))
     },

@@ -18,6 +18,8 @@ export type StartupErrorCode =
   | 'EMBEDDED_NOT_RUNNING'
   /** The gateway's address cannot be listened on. */
   | 'CANNOT_LISTEN'
+  /** A worker process (`server.workers`) could not start; the message says why. */
+  | 'WORKER_FAILED'
 
 /** A failure to start, with a message a person can act on. */
 export class StartupError extends Error {

@@ -22,6 +22,8 @@ export interface BenchGateway {
 export interface GatewayProcessOptions {
   /** Write a V8 CPU profile (node --cpu-prof) into a temp dir; `stop()` returns its path. */
   profile?: boolean
+  /** More environment variables (NODE_CLUSTER_SCHED_POLICY, …). */
+  env?: Record<string, string>
 }
 
 /** Starts `server/main.ts` with `config` (written to a temp file) on a free port. */
@@ -44,7 +46,13 @@ export async function startGateway(
     {
       // SLUICE_BENCH_GATEWAY_DIR runs another checkout's gateway (before/after comparisons).
       cwd: process.env.SLUICE_BENCH_GATEWAY_DIR ?? process.cwd(),
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production' },
+      env: {
+        ...process.env,
+        PORT: '0',
+        HOST: '127.0.0.1',
+        NODE_ENV: 'production',
+        ...options.env,
+      },
       stdio: ['ignore', log.fd, log.fd],
     },
   )

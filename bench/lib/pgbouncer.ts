@@ -12,6 +12,8 @@ import { freePort, sleep, userIds } from './system.js'
 
 /** A running PgBouncer. */
 export interface BenchPgBouncer {
+  /** Its process (for its CPU time). */
+  pid: number
   port: number
   /** postgres://… through PgBouncer (holds the password). */
   url: string
@@ -101,6 +103,7 @@ export async function startPgBouncer(
     throw error
   }
   return {
+    pid: child.pid!,
     port,
     url: `postgres://${encodeURIComponent(db.user)}:${encodeURIComponent(db.password)}@127.0.0.1:${port}/${db.database}`,
     stop: async () => {

@@ -25,8 +25,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'pool-max',
     file: 'server/pool/pool.ts',
-    from: 'this.size < this.options.max\n',
-    to: 'this.size < this.options.max + 1\n',
+    from: 'this.size < this.max &&',
+    to: 'this.size < this.max + 1 &&',
     tests: ['test/server/pool/pool.test.ts'],
     why: 'the pool opens one connection more than pool.max',
   },
@@ -89,10 +89,26 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'session-reset-skipped',
     file: 'server/pool/pool.ts',
-    from: 'const reset = resetSession(connection).then(',
-    to: 'const reset = Promise.resolve().then(',
+    from: 'resetSession(connection),\n',
+    to: 'Promise.resolve(),\n',
     tests: ['test/server/pool/session-reset.test.ts'],
     why: 'a borrowed session goes back without its reset',
+  },
+  {
+    id: 'session-reset-not-pipelined',
+    file: 'server/pool/connection.ts',
+    from: 'trailing: RESET_SQL }',
+    to: "trailing: 'SELECT 0' }",
+    tests: ['test/server/pool/pipelined-reset.test.ts', 'test/server/pool/session-reset.test.ts'],
+    why: 'the reset written with a /v1/query statement is not the reset, and nothing else runs',
+  },
+  {
+    id: 'session-reset-unbounded',
+    file: 'server/pool/pool.ts',
+    from: 'a failed check is.\n    const timeoutMs = this.options.checkTimeoutMs ?? 5000',
+    to: 'a failed check is.\n    const timeoutMs = 2 ** 31 - 1',
+    tests: ['test/server/pool/pool.test.ts'],
+    why: 'a reset that gets no answer holds the next borrower for ever',
   },
   {
     id: 'session-reset-settings',
@@ -535,7 +551,7 @@ export const MUTANTS: Mutant[] = [
   // ---- The HTTP boundary, the drain and least privilege ----
   {
     id: 'drain-keeps-accepting',
-    file: 'server/cli/serve.ts',
+    file: 'server/cli/gateway-server.ts',
     from: 'await new Promise((resolve) => setTimeout(resolve, graceMs))',
     to: 'void graceMs',
     tests: ['test/server/drain.test.ts'],

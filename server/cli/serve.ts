@@ -1,21 +1,25 @@
 /**
  * `sluice serve` (the default command): picks the database (config file, DATABASE_URL, or
  * the embedded server), builds the gateway, listens, prints the start-up summary, reloads
- * the config on SIGHUP and drains on SIGTERM/SIGINT. Whatever fails on the way stops what
- * was started (the pools, the embedded server) before the error reaches the CLI.
+ * the config on SIGHUP and drains on SIGTERM/SIGINT. With `server.workers` above 1 this
+ * process becomes the primary of its workers (./serve-primary.ts) and each worker runs
+ * ./serve-worker.ts; with `server.cluster` it checks its peers. Whatever fails on the way
+ * stops what was started (the pools, the workers, the embedded server) before the error
+ * reaches the CLI.
  */
-import type { AddressInfo } from 'node:net'
+import cluster from 'node:cluster'
+import { nodeAddress, workerCount, workerProblems } from '../cluster/address.js'
 import { applyEnv, envValue, type Env } from '../config/environment.js'
 import { ConfigError, loadConfigFile } from '../config/load.js'
-import { redactText, secretsOf } from '../config/redact.js'
-import { createGateway } from '../gateway.js'
-import { createHttpServer } from '../http/listener.js'
+import type { Config } from '../config/schema.js'
 import { createLogger } from '../log/logger.js'
 import { errorMessage } from '../log/pool-log.js'
-import { isStartupError } from '../startup-error.js'
-import { openDatabaseSource, type ServeRequest } from './database-source.js'
+import { openDatabaseSource, type DatabaseSource, type ServeRequest } from './database-source.js'
 import type { CliIo } from './io.js'
-import { listen } from './listen.js'
+import { serveAlone } from './serve-alone.js'
+import { servePrimary } from './serve-primary.js'
+import { serveWorker } from './serve-worker.js'
+import type { Serving } from './serving.js'
 import { describeStartup } from './summary.js'
 
 function parseServeArgs(args: readonly string[]): ServeRequest {
@@ -38,17 +42,10 @@ function parseServeArgs(args: readonly string[]): ServeRequest {
   return parsed
 }
 
-// An unexpected error, its message and stack cleared of the config's secrets.
-function redacted(error: unknown, secrets: string[]): unknown {
-  if (!(error instanceof Error) || error instanceof ConfigError || isStartupError(error))
-    return error
-  const clean = new Error(redactText(error.message, secrets))
-  if (error.stack !== undefined) clean.stack = redactText(error.stack, secrets)
-  return clean
-}
-
 /** Runs the gateway until a signal stops it. Resolves once it listens. */
 export async function serveCommand(args: readonly string[], io: CliIo, env: Env): Promise<void> {
+  // A worker forked by the primary: it takes everything from the primary, signals included.
+  if (cluster.isWorker) return serveWorker()
   const request = parseServeArgs(args)
   // A signal during start-up (the embedded server takes seconds) is kept, and honoured as
   // soon as there is something to stop: dying at once would leave PostgreSQL running. A
@@ -74,93 +71,42 @@ export async function serveCommand(args: readonly string[], io: CliIo, env: Env)
   if (early !== undefined) process.emit(early as NodeJS.Signals, early as NodeJS.Signals)
 }
 
+/** Reads the config file again, with the environment's overrides (SIGHUP, /admin/reload). */
+function reloader(source: DatabaseSource, env: Env): (() => Promise<Config>) | undefined {
+  const file = source.configFile
+  return file ? async () => applyEnv(await loadConfigFile(file, env), env) : undefined
+}
+
 /** Starts the gateway and installs its signal handlers; resolves once it listens. */
 async function serve(request: ServeRequest, io: CliIo, env: Env): Promise<void> {
   const debug =
     envValue(env, 'SLUICE_DEBUG') === undefined
       ? undefined
       : (line: string) => process.stderr.write(line)
-  const { config, configFile, embedded, printToken } = await openDatabaseSource(request, env, {
+  const source = await openDatabaseSource(request, env, {
     say: (line) => io.out(`sluice: ${line}`),
     debug,
   })
-
-  const logger = createLogger(config.server.log)
-  const gateway = createGateway(config, {
-    logger,
-    processMetrics: true,
-    ...(configFile
-      ? { loadConfig: async () => applyEnv(await loadConfigFile(configFile, env), env) }
-      : {}),
-    reportBug: (error, requestId) =>
-      logger.error(
-        {
-          requestId,
-          error: errorMessage(error),
-          stack: error instanceof Error && error.stack ? redactText(error.stack) : undefined,
-        },
-        'internal error (a bug: please report it)',
-      ),
-  })
-  const { host, port, pgPort } = config.server
-  const server = createHttpServer(gateway.listener)
-  server.on('upgrade', gateway.upgrade)
-  const pgServer = pgPort === undefined ? undefined : gateway.createPgListener()
+  const { config, configFile, embedded, printToken } = source
+  const workers = workerCount(config)
+  const problems = workerProblems(config, workers)
+  if (problems.length > 0) {
+    await embedded?.stop()
+    throw new ConfigError(problems)
+  }
+  let address: string
   try {
-    await gateway.start()
-    await listen(server, host, port)
-    if (pgServer) await listen(pgServer, host, pgPort!)
+    address = await nodeAddress(config)
   } catch (error) {
-    server.close()
-    pgServer?.close()
-    await gateway.close(0)
     await embedded?.stop()
-    throw redacted(error, secretsOf(config))
+    throw new ConfigError([errorMessage(error)])
   }
-  server.on('error', (error) => logger.error({ error: errorMessage(error) }, 'server error'))
-  pgServer?.on('error', (error) => logger.error({ error: errorMessage(error) }, 'server error'))
-  process.on('SIGHUP', function reloadOnHangup() {
-    gateway.admin.reload().then(
-      (report) => io.out(`sluice: config reloaded: ${JSON.stringify(report)}`),
-      (error: unknown) => {
-        const problems = error instanceof ConfigError ? error.problems : [errorMessage(error)]
-        for (const problem of problems) io.err(`sluice: reload refused: ${problem}`)
-      },
-    )
-  })
+  const logger = createLogger(config.server.log)
+  const setup = { source, address, logger, loadConfig: reloader(source, env), io }
+  const serving: Serving =
+    workers > 1 ? await servePrimary({ ...setup, workers }) : await serveAlone(setup)
+  const { stop, baseUrl, pgAddress } = serving
 
-  let stopping = false
-  const stop = async (signal: string) => {
-    if (stopping) {
-      // A second signal means "now": the operator will not wait for the drain.
-      io.err(`sluice: ${signal} again: exiting without finishing the drain`)
-      process.exit(1)
-    }
-    stopping = true
-    const graceMs = gateway.config.server.drainGraceMs
-    io.out(
-      `sluice: ${signal}: draining for ${graceMs} ms (/readyz answers 503, new work SHUTTING_DOWN, open transactions may finish; a second signal exits now)`,
-    )
-    // Should a connection never come back (a bug), do not hang for ever.
-    setTimeout(() => {
-      io.err('sluice: the drain did not finish in time: exiting with connections still open')
-      process.exit(1)
-    }, graceMs + 15_000).unref()
-    // The listeners keep accepting for the whole grace, so a load balancer has time to stop
-    // routing here; every answer meanwhile closes its keep-alive socket.
-    gateway.drain()
-    await new Promise((resolve) => setTimeout(resolve, graceMs))
-    server.close()
-    pgServer?.close()
-    server.closeIdleConnections()
-    // What still runs is cancelled (SHUTTING_DOWN) and open transactions roll back.
-    await gateway.close(0)
-    server.closeAllConnections()
-    await embedded?.stop()
-    io.out('sluice: stopped')
-    await new Promise<void>((resolve) => logger.flush(() => resolve()))
-    process.exit(0)
-  }
   // Ctrl-C under `npm start` delivers SIGINT twice at once: the terminal sends it to the
   // whole process group and npm forwards its own. Under npm (which sets npm_lifecycle_event
   // for its scripts), a SIGINT within a second of the first is that same press, not the
@@ -179,8 +125,8 @@ async function serve(request: ServeRequest, io: CliIo, env: Env): Promise<void> 
   process.on('SIGINT', () => onSignal('SIGINT'))
 
   // Printed last: a supervisor that reads "listening on" may signal at once.
-  const base = `http://${host.includes(':') ? `[${host}]` : host}:${(server.address() as AddressInfo).port}`
-  const facts = { baseUrl: base, configFile, embedded }
+  const base = baseUrl
+  const facts = { baseUrl: base, configFile, embedded, workers, address }
   for (const line of describeStartup(config, facts)) io.out(`sluice: ${line}`)
   if (printToken) {
     io.out(
@@ -190,9 +136,6 @@ async function serve(request: ServeRequest, io: CliIo, env: Env): Promise<void> 
       `sluice: try: curl -s ${base}/v1/query -H 'Authorization: Bearer ${printToken}' -d '{"sql":"select now() as t"}'`,
     )
   }
-  if (pgServer) {
-    const address = `${host}:${(pgServer.address() as AddressInfo).port}`
-    io.out(`sluice: PostgreSQL protocol on ${address} (docs/wire.md)`)
-  }
+  if (pgAddress !== undefined) io.out(`sluice: PostgreSQL protocol on ${pgAddress} (docs/wire.md)`)
   io.out(`sluice: listening on ${base}`)
 }

@@ -26,8 +26,28 @@ export function describeTenants(config: Config): string[] {
   const sum =
     caches === 0 ? 'the sum of pool.max' : `the sum of pool.max, plus ${caches} for query caches`
   lines.push(
-    `at most ${total + caches} PostgreSQL connections from this instance (${sum}): replicas × ${total + caches} must stay under max_connections`,
+    config.server.cluster
+      ? `at most ${total} PostgreSQL connections from the whole cluster (the sum of pool.max, divided among the nodes that answer; a role's CONNECTION LIMIT makes it a hard limit, docs/deploy.md)${caches === 0 ? '' : `, plus ${caches} per process for query caches`}`
+      : `at most ${total + caches} PostgreSQL connections from this instance (${sum}${caches === 0 ? '' : ' per process'}): replicas × ${total + caches} must stay under max_connections`,
   )
+  return lines
+}
+
+/** How the node serves: its workers, and its place in a cluster. */
+function nodeLines(config: Config, workers: number, address: string): string[] {
+  const lines: string[] = []
+  if (workers > 1)
+    lines.push(
+      `${workers} worker processes share the ports, each with its share of every pool (server.workers)`,
+    )
+  const cluster = config.server.cluster
+  if (cluster) {
+    const peers = [
+      ...cluster.peers,
+      ...(cluster.dns ? [`the addresses of ${cluster.dns}`] : []),
+    ].join(', ')
+    lines.push(`cluster node ${address}, peers: ${peers}`)
+  }
   return lines
 }
 
@@ -37,6 +57,10 @@ export interface StartupFacts {
   configFile: string | undefined
   /** The embedded server's folders, when it runs. */
   embedded: { folder: string; dataDir: string } | undefined
+  /** Worker processes (1: this process serves). */
+  workers?: number
+  /** This node's address as its peers reach it. */
+  address?: string
 }
 
 // Always said, not only under SLUICE_DEBUG: as root the data may live outside the folder.
@@ -61,6 +85,7 @@ export function describeStartup(config: Config, facts: StartupFacts): string[] {
       ]
   return [
     ...source,
+    ...nodeLines(config, facts.workers ?? 1, facts.address ?? ''),
     ...describeTenants(config),
     `metrics: ${facts.baseUrl}/metrics${config.server.publicMetrics ? '' : ' (admin token required)'}`,
     config.server.adminToken === undefined

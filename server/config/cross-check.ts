@@ -5,6 +5,7 @@
  * fixed first.
  */
 import { parseConnectionUrl } from './connection-url.js'
+import { isWildcardHost, parseHostPort } from './host-port.js'
 import { show, type Problem } from './problem.js'
 import { poolSchema, transactionsSchema } from './schema.js'
 
@@ -72,9 +73,51 @@ function checkLimits(at: string, tenant: Raw): Problem[] {
   return problems
 }
 
+// The cluster's addresses read as host:port, and this node can say which one it is.
+function checkCluster(server: Raw): Problem[] {
+  const cluster = server.cluster
+  if (!isObject(cluster)) return []
+  const at = 'server.cluster'
+  const problems: Problem[] = []
+  const peers = Array.isArray(cluster.peers) ? cluster.peers : []
+  peers.forEach((peer: unknown, i) => {
+    if (typeof peer !== 'string') return
+    const parsed = parseHostPort(peer)
+    if (typeof parsed === 'string')
+      problems.push({
+        at: `${at}.peers.${i}`,
+        text: `${at}.peers.${i} (${show([], peer)}): ${parsed}`,
+      })
+  })
+  if (peers.length === 0 && cluster.dns === undefined) {
+    problems.push({
+      at,
+      text: `${at} needs its peers: a list in peers (["10.0.0.7:8080", …]) or a DNS name in dns (a Kubernetes headless service)`,
+    })
+  }
+  if (typeof cluster.advertise === 'string') {
+    const parsed = parseHostPort(cluster.advertise)
+    if (typeof parsed === 'string')
+      problems.push({
+        at: `${at}.advertise`,
+        text: `${at}.advertise (${show([], cluster.advertise)}): ${parsed}`,
+      })
+  } else if (cluster.advertise === undefined) {
+    const host = typeof server.host === 'string' ? server.host : '127.0.0.1'
+    if (isWildcardHost(host)) {
+      problems.push({
+        at: `${at}.advertise`,
+        text: `${at}.advertise is needed when server.host is ${host}: the address peers reach this node at, e.g. "\${POD_IP}:8080"`,
+      })
+    }
+  }
+  return problems
+}
+
 /** The problems of a (substituted) config document that span several keys. */
 export function crossCheck(input: unknown): Problem[] {
   const problems: Problem[] = []
+  if (isObject(input) && isObject(input.server)) problems.push(...checkCluster(input.server))
   const seenTokens = new Map<string, string>()
   const tenants = isObject(input) && isObject(input.tenants) ? input.tenants : {}
   for (const [name, tenant] of Object.entries(tenants)) {

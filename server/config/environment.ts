@@ -1,6 +1,6 @@
 /**
  * The environment variables the CLI reads besides a config file: `PORT`, `HOST`,
- * `SLUICE_ADMIN_TOKEN` and `SLUICE_LOG_LEVEL` override server settings; without a file,
+ * `SLUICE_ADMIN_TOKEN`, `SLUICE_LOG_LEVEL` and `SLUICE_WORKERS` override server settings; without a file,
  * `DATABASE_URL` and `SLUICE_TOKEN` make the one tenant. Each is checked like the config
  * key it stands for, with the same rules and messages, and every problem names the variable.
  * An empty variable counts as unset (`DATABASE_URL= npm start`).
@@ -27,6 +27,7 @@ export interface ServerOverrides {
   drainGraceMs?: number
   adminToken?: string
   logLevel?: LogConfig['level']
+  workers?: number | 'auto'
 }
 
 /** A variable's value; an empty one counts as unset. */
@@ -51,8 +52,8 @@ export function databaseUrlProblems(name: string, url: string): string[] {
 }
 
 /**
- * Reads PORT, HOST, SLUICE_PG_PORT, SLUICE_DRAIN_GRACE_MS, SLUICE_ADMIN_TOKEN and
- * SLUICE_LOG_LEVEL; lists every problem.
+ * Reads PORT, HOST, SLUICE_PG_PORT, SLUICE_DRAIN_GRACE_MS, SLUICE_ADMIN_TOKEN,
+ * SLUICE_LOG_LEVEL and SLUICE_WORKERS; lists every problem.
  */
 export function readServerOverrides(env: Env): { overrides: ServerOverrides; problems: string[] } {
   const overrides: ServerOverrides = {}
@@ -84,6 +85,16 @@ export function readServerOverrides(env: Env): { overrides: ServerOverrides; pro
     if (problem === undefined) overrides.adminToken = adminToken
     else problems.push(problem)
   }
+  const workers = envValue(env, 'SLUICE_WORKERS')
+  if (workers !== undefined) {
+    if (workers === 'auto') overrides.workers = 'auto'
+    else if (/^\d+$/.test(workers) && Number(workers) >= 1 && Number(workers) <= 255)
+      overrides.workers = Number(workers)
+    else
+      problems.push(
+        `SLUICE_WORKERS (${JSON.stringify(workers)}) must be a number of workers from 1 to 255, or auto`,
+      )
+  }
   const level = envValue(env, 'SLUICE_LOG_LEVEL')
   if (level !== undefined) {
     const parsed = logSchema.shape.level.safeParse(level)
@@ -106,6 +117,7 @@ export function applyOverrides(config: Config, overrides: ServerOverrides): Conf
   if (overrides.adminToken !== undefined && server.adminToken === undefined)
     server.adminToken = overrides.adminToken
   if (overrides.logLevel !== undefined) server.log = { ...server.log, level: overrides.logLevel }
+  if (overrides.workers !== undefined) server.workers = overrides.workers
   return { ...config, server }
 }
 

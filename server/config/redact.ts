@@ -7,7 +7,7 @@
 import type { Config } from './schema.js'
 import { parseConnectionUrl } from './connection-url.js'
 
-const SECRET_KEYS = new Set(['password', 'token', 'sha256', 'adminToken', 'ca'])
+const SECRET_KEYS = new Set(['password', 'token', 'sha256', 'adminToken', 'ca', 'secret'])
 
 /** What stands in for a secret. */
 export const REDACTED = '[redacted]'
@@ -73,10 +73,11 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
   return out
 }
 
-/** Every secret a config holds: tokens, the admin token and the databases' passwords. */
+/** Every secret a config holds: tokens, the admin and peer secrets, the databases' passwords. */
 export function secretsOf(config: Config): string[] {
   const secrets: string[] = []
   if (config.server.adminToken !== undefined) secrets.push(config.server.adminToken)
+  if (config.server.cluster !== undefined) secrets.push(config.server.cluster.secret)
   for (const tenant of Object.values(config.tenants)) {
     for (const entry of tenant.tokens) if ('token' in entry) secrets.push(entry.token)
     const { password, url } = tenant.connection

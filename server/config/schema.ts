@@ -234,6 +234,61 @@ export const logSchema = z
   })
   .strict()
 
+/** The shortest peer secret accepted (`server.cluster.secret`). */
+export const PEER_SECRET_MIN_LENGTH = 32
+
+/**
+ * Several gateway nodes as one (docs/deploy.md): where the peers are, the secret they share,
+ * how often they check on each other. With it, a tenant's `pool.min` and `pool.max` are the
+ * whole cluster's, divided among the nodes that answer.
+ */
+export const clusterSchema = z
+  .object({
+    peers: z
+      .array(z.string().min(1))
+      .default([])
+      .describe(
+        'host:port of every node, as its HTTP listener is reached from the others (this node may be listed too)',
+      ),
+    dns: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'A DNS name whose addresses are the nodes (a Kubernetes headless service), each at dnsPort',
+      ),
+    dnsPort: int(1)
+      .max(65535)
+      .optional()
+      .describe('Port of the nodes found through dns; default server.port'),
+    advertise: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'This node as its peers reach it, host:port (e.g. "${POD_IP}:8080"); default server.host:server.port',
+      ),
+    secret: z
+      .string()
+      .min(PEER_SECRET_MIN_LENGTH, {
+        error: `must be at least ${PEER_SECRET_MIN_LENGTH} characters (generate one with \`npm start -- token\`)`,
+      })
+      .describe(
+        'Shared by every node (use ${ENV}): authenticates forwarded requests and admin fan-out, signs transaction ids',
+      ),
+    heartbeatMs: int(100)
+      .default(1000)
+      .describe(
+        'How often each node checks that its peers answer (a peer is gone after two misses)',
+      ),
+    connectTimeoutMs: int(1)
+      .default(2000)
+      .describe(
+        'How long a forward or a check may take to reach a peer before it counts as unreachable',
+      ),
+  })
+  .strict()
+
 /** Process-wide settings. */
 export const serverSchema = z
   .object({
@@ -276,6 +331,15 @@ export const serverSchema = z
       .strict()
       .optional()
       .describe('TLS for pgPort: SSLRequest is answered with S when set, N otherwise'),
+    workers: z
+      .union([int(1).max(255), z.literal('auto')])
+      .default(1)
+      .describe(
+        'Worker processes serving the same ports, each with its share of every pool; auto = one per available core',
+      ),
+    cluster: clusterSchema
+      .optional()
+      .describe('Several nodes as one: peers, their shared secret, a cluster-wide pool budget'),
   })
   .strict()
 
@@ -311,3 +375,5 @@ export type TokenConfig = TenantConfig['tokens'][number]
 export type CacheConfig = TenantConfig['cache']
 /** The logging settings. */
 export type LogConfig = Config['server']['log']
+/** The cluster settings (several nodes). */
+export type ClusterConfig = NonNullable<Config['server']['cluster']>

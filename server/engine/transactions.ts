@@ -52,6 +52,7 @@ class OpenTransaction {
   private running = false
 
   constructor(
+    id: string,
     tenant: Tenant,
     tokenHash: string,
     connection: Connection,
@@ -60,7 +61,7 @@ class OpenTransaction {
     private readonly onExpire: (tx: OpenTransaction, reason: string) => void,
     readOnly = false,
   ) {
-    this.id = randomBytes(24).toString('base64url')
+    this.id = id
     this.tenant = tenant
     this.tokenHash = tokenHash
     this.connection = connection
@@ -84,7 +85,7 @@ class OpenTransaction {
    */
   serial<T>(operation: () => Promise<T>, cleanup = false): Promise<T> {
     const next = this.chain.then(async () => {
-      if (this.ending !== undefined && !cleanup) throw notFound(this.id, this.ending)
+      if (this.ending !== undefined && !cleanup) throw transactionNotFound(this.id, this.ending)
       this.running = true
       clearTimeout(this.idleTimer)
       try {
@@ -127,7 +128,7 @@ class OpenTransaction {
 }
 
 /** TX_NOT_FOUND; `how` (how it ended) is told only to the token that began the transaction. */
-function notFound(id: string, how?: string): SluiceError {
+export function transactionNotFound(id: string, how?: string): SluiceError {
   return new SluiceError(
     'TX_NOT_FOUND',
     how === undefined
@@ -142,14 +143,29 @@ interface Tombstone {
   how: string
 }
 
+/** Options of {@link TransactionRegistry}. */
+export interface TransactionRegistryOptions {
+  /**
+   * Makes the id of a transaction begun by the token with this hash: unguessable, and
+   * naming its owner in a gateway of several processes (server/cluster/transaction-id.ts).
+   * @default 192 random bits
+   */
+  newId?: (tokenHash: string) => string
+}
+
 /** The open transactions of a gateway, across tenants. */
 export class TransactionRegistry {
+  private readonly newId: (tokenHash: string) => string
   private readonly open = new Map<string, OpenTransaction>()
   /** One ticket per open transaction, for {@link settled}. */
   private readonly tickets = new Map<string, Ticket>()
   private readonly inFlight = new InFlight()
   private readonly ended = new Map<string, Tombstone>()
   private readonly perTenant = new Map<string, number>()
+
+  constructor(options: TransactionRegistryOptions = {}) {
+    this.newId = options.newId ?? (() => randomBytes(24).toString('base64url'))
+  }
 
   /** Open transactions, of one tenant or all. */
   count(tenant?: string): number {
@@ -160,11 +176,12 @@ export class TransactionRegistry {
   async begin(context: RunContext, request: BeginRequest): Promise<BeginResult> {
     const { tenant, principal } = context
     const limits = tenant.config.transactions
-    const cap = Math.floor(tenant.config.pool.max * limits.maxOpenShare)
+    // pool.maxSize: this process's share of pool.max when the pool is divided (workers, nodes).
+    const cap = Math.floor(tenant.pool.maxSize * limits.maxOpenShare)
     if (this.count(tenant.name) >= cap) {
       throw new SluiceError(
         'TX_LIMIT_REACHED',
-        `tenant ${tenant.name} already has ${this.count(tenant.name)} open transactions (the cap is transactions.maxOpenShare × pool.max = ${cap})`,
+        `tenant ${tenant.name} already has ${this.count(tenant.name)} open transactions (the cap is transactions.maxOpenShare × ${tenant.pool.maxSize === tenant.config.pool.max ? 'pool.max' : `this process's share of pool.max, ${tenant.pool.maxSize},`} = ${cap})`,
         { retryable: true },
       )
     }
@@ -195,6 +212,7 @@ export class TransactionRegistry {
       throw toSluiceError(error)
     }
     const tx = new OpenTransaction(
+      this.newId(principal.tokenHash),
       tenant,
       principal.tokenHash,
       connection,
@@ -306,7 +324,7 @@ export class TransactionRegistry {
       const tombstone = tx === undefined ? this.ended.get(id) : undefined
       // Only the token that began it learns that it existed, and how it ended.
       const mine = tombstone?.tokenHash === context.principal.tokenHash
-      throw notFound(id, mine ? tombstone.how : undefined)
+      throw transactionNotFound(id, mine ? tombstone.how : undefined)
     }
     return tx
   }

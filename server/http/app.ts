@@ -11,6 +11,7 @@ import type { GatewayEnv } from './env.js'
 import { cors } from './cors.js'
 import { notFound, renderError } from './errors.js'
 import { admission } from './middleware/admission.js'
+import { hopCheck } from './middleware/hop.js'
 import { requestLog } from './middleware/request-log.js'
 import { requestId } from './request-id.js'
 import { adminRoutes } from './routes/admin.js'
@@ -18,6 +19,7 @@ import { batchRoute } from './routes/batch.js'
 import { healthRoutes } from './routes/health.js'
 import { metricsRoute } from './routes/metrics.js'
 import { neonSqlRoute } from './routes/neon-sql.js'
+import { peerRoute } from './routes/peer.js'
 import { queryRoute } from './routes/query.js'
 import { transactionRoutes } from './routes/transactions.js'
 
@@ -36,7 +38,11 @@ export function createApp(deps: HttpDeps): Hono<GatewayEnv> {
   app.use(requestLog(deps.recorder))
   app.route('/', healthRoutes(deps.readiness))
   app.route('/', metricsRoute(deps.metrics, deps.admin, deps.publicMetrics))
-  app.route('/', adminRoutes(deps.admin))
+  // Requests from the node's other workers and from peer nodes (server/cluster/).
+  app.use('/admin/*', hopCheck(deps.cluster))
+  app.use('/_sluice/*', hopCheck(deps.cluster))
+  app.route('/', adminRoutes(deps.clusterAdmin))
+  app.route('/', peerRoute(deps.cluster, deps.lifecycle))
   deps.extraRoutes?.(app)
   // Before admission: a preflight carries no token.
   app.use('/v1/*', cors(deps.tenants))

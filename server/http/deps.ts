@@ -1,6 +1,8 @@
 /** What the HTTP side needs from the gateway: one type for the app, the direct path and `/sql`. */
 import type { Hono } from 'hono'
 import type { Admin } from '../admin/admin.js'
+import type { ClusterAdmin } from '../cluster/cluster-admin.js'
+import type { ClusterNode } from '../cluster/node.js'
 import type { TransactionRegistry } from '../engine/transactions.js'
 import type { ReportBug } from '../errors.js'
 import type { Logger } from '../log/logger.js'
@@ -18,6 +20,12 @@ export interface HttpDeps extends AdmissionDeps {
   /** Starts the log line and metrics of each request. */
   recorder: RequestRecorder
   admin: Admin
+  /** The admin operations over every worker and node (server/cluster/cluster-admin.ts). */
+  clusterAdmin: ClusterAdmin
+  /** This process's place among its node's workers and the cluster's nodes. */
+  cluster: ClusterNode
+  /** How long a forwarded request may take to reach its worker or node. */
+  forwardTimeoutMs: number
   metrics: Metrics
   /** Serve `/metrics` without a token? Read on each scrape. */
   publicMetrics: () => boolean

@@ -1,5 +1,6 @@
 /** The per-request variables every gateway handler can read. */
 import type { ErrorCode } from '../../src/errors.js'
+import type { Hop } from '../cluster/hop-auth.js'
 import type { AbortLike } from '../lifecycle/abort.js'
 import type { StatementScope } from '../log/statement-scope.js'
 import type { Tenant } from '../tenants/tenant.js'
@@ -21,5 +22,7 @@ export interface GatewayEnv {
     errorCode: ErrorCode
     /** Receives each statement's timing (logs, metrics); set by the request log. */
     statementScope: StatementScope
+    /** Sent by another gateway process (a worker of this node, or a peer node). */
+    hop: Hop
   }
 }

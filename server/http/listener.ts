@@ -1,7 +1,9 @@
 /**
  * The gateway's Node request listener: `POST /v1/query` goes the direct way
- * (./direct-query.ts), everything else through the Hono app and @hono/node-server. Every
- * response is watched by the send watchdog (`server.sendTimeoutMs`, ./send-watchdog.ts).
+ * (./direct-query.ts), a request for a transaction held by another worker or node is
+ * passed on to it (./forward.ts), everything else goes through the Hono app and
+ * @hono/node-server. Every response is watched by the send watchdog
+ * (`server.sendTimeoutMs`, ./send-watchdog.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer, type Server } from 'node:http'
@@ -10,6 +12,7 @@ import type { Hono } from 'hono'
 import type { HttpDeps } from './deps.js'
 import { directQuery, isDirectQuery } from './direct-query.js'
 import type { GatewayEnv } from './env.js'
+import { createForwarder } from './forward.js'
 import { sendWatchdog } from './send-watchdog.js'
 
 /** A Node `http.Server` request listener. */
@@ -19,13 +22,14 @@ export type RequestListener = (req: IncomingMessage, res: ServerResponse) => voi
 export function createRequestListener(app: Hono<GatewayEnv>, deps: HttpDeps): RequestListener {
   const viaHono = getRequestListener(app.fetch)
   const query = directQuery(deps)
+  const forward = createForwarder(deps)
   const watchdog = sendWatchdog(deps.sendTimeoutMs, (event) =>
     deps.logger.warn(event, 'send timeout: the client stopped reading, its connection closed'),
   )
   return function sluice(req, res) {
     watchdog.watch(res)
     if (isDirectQuery(req)) query(req, res)
-    else void viaHono(req, res)
+    else if (!forward(req, res)) void viaHono(req, res)
   }
 }
 

@@ -9,9 +9,17 @@ export interface Ticket {
   end(): void
 }
 
-interface Entry extends Ticket {
-  /** Resolves when this entry ends. */
-  readonly ended: Promise<void>
+// Every request takes a ticket or two (admission, the pool's loan): one plain object each,
+// with no promise or closure unless a reload waits for that very ticket (`passed`).
+class Entry implements Ticket {
+  /** Wakes whoever waits for this entry to end (set by `passed` only). */
+  wake: (() => void) | undefined = undefined
+
+  constructor(private readonly owner: InFlight) {}
+
+  end(): void {
+    this.owner.release(this)
+  }
 }
 
 /** Counts work in flight and wakes whoever waits for it. */
@@ -26,18 +34,8 @@ export class InFlight {
 
   /** Starts tracking one piece of work. */
   begin(): Ticket {
-    let wake!: () => void
-    const ended = new Promise<void>((resolve) => (wake = resolve))
-    const entries = this.entries
-    const entry: Entry = {
-      ended,
-      end: () => {
-        if (!entries.delete(entry)) return
-        wake()
-        if (entries.size === 0) for (const w of this.idleWaiters.splice(0)) w()
-      },
-    }
-    entries.add(entry)
+    const entry = new Entry(this)
+    this.entries.add(entry)
     return entry
   }
 
@@ -63,8 +61,24 @@ export class InFlight {
   /** Resolves `true` once the work in flight now has ended, `false` after `timeoutMs`. */
   passed(timeoutMs: number): Promise<boolean> {
     if (this.entries.size === 0) return Promise.resolve(true)
-    const now = [...this.entries].map((entry) => entry.ended)
+    const now = [...this.entries].map((entry) => {
+      const before = entry.wake
+      return new Promise<void>((resolve) => {
+        entry.wake = () => {
+          before?.()
+          resolve()
+        }
+      })
+    })
     return withTimeout(Promise.all(now), timeoutMs)
+  }
+
+  /** Ends a ticket of this counter (its `end()`); a second call does nothing. */
+  release(ticket: Ticket): void {
+    const entry = ticket as Entry
+    if (!this.entries.delete(entry)) return
+    entry.wake?.()
+    if (this.entries.size === 0) for (const w of this.idleWaiters.splice(0)) w()
   }
 }
 

@@ -74,12 +74,19 @@ export function registerCacheMetrics(registry: Registry, samples: CacheSamples):
       for (const [tenant, s] of samples()) this.inc({ tenant }, s.dropped)
     },
   })
-  const gauge = (name: string, help: string, pick: (s: CacheSample) => number) =>
+  const gauge = (
+    name: string,
+    help: string,
+    pick: (s: CacheSample) => number,
+    // How a node's workers combine in /metrics (prom-client's cluster aggregation).
+    aggregator: 'sum' | 'min' = 'sum',
+  ) =>
     new Gauge({
       name,
       help,
       labelNames: ['tenant'],
       registers,
+      aggregator,
       collect() {
         this.reset()
         for (const [tenant, s] of samples()) this.set({ tenant }, pick(s))
@@ -95,5 +102,6 @@ export function registerCacheMetrics(registry: Registry, samples: CacheSamples):
     'sluice_cache_live',
     '1 while hits may be served (the invalidation channel is up and its lease fresh)',
     (s) => (s.live ? 1 : 0),
+    'min',
   )
 }

@@ -80,6 +80,8 @@ const GAUGES: readonly {
   pick: (stats: PoolStats, pool: Pool) => number
   /** Taken from the tenant's current pool only (configuration, not load). */
   currentOnly?: boolean
+  /** How a node's workers' values combine (prom-client's cluster aggregation). @default sum */
+  aggregator?: 'max' | 'min'
 }[] = [
   {
     name: 'sluice_pool_min_connections',
@@ -117,12 +119,15 @@ const GAUGES: readonly {
     name: 'sluice_pool_longest_wait_seconds',
     help: 'How long the oldest waiting request has waited',
     pick: (s) => s.longestWaitMs / 1000,
+    aggregator: 'max',
   },
   {
     name: 'sluice_pool_paused',
     help: '1 while an operator has paused the tenant (admin API)',
     pick: (_s, pool) => (pool.paused ? 1 : 0),
     currentOnly: true,
+    // Paused on the node when paused in every worker.
+    aggregator: 'min',
   },
 ]
 
@@ -146,6 +151,7 @@ export class PoolMetrics {
         help: spec.help,
         labelNames: ['tenant'],
         registers: [registry],
+        ...(spec.aggregator ? { aggregator: spec.aggregator } : {}),
         collect() {
           this.reset()
           for (const [tenant, tracked] of tenants) {

@@ -2,7 +2,10 @@
  * The tenant pool: psycopg_pool's knobs on top of pg's Client. Keeps `min` connections
  * open, never more than `max`, queues requests with a timeout and a cap, recycles by age
  * and idleness, health-checks connections that sat idle, and hands out only clean
- * sessions (see ./session-reset.ts).
+ * sessions (see ./session-reset.ts). Its bounds may change while it runs (a worker's share
+ * of a cluster's budget, server/cluster/), and PostgreSQL refusing a connection for want of
+ * slots (`too many connections for role`, a role's CONNECTION LIMIT) makes requests wait
+ * for one, as a full pool does, rather than fail.
  */
 import { SluiceError, isSluiceError } from '../../src/errors.js'
 import type { PoolConfig } from '../config/schema.js'
@@ -58,6 +61,15 @@ interface Loan {
 }
 
 const REFILL_MAX_DELAY_MS = 10_000
+/** PostgreSQL's too_many_connections: the role's CONNECTION LIMIT, or max_connections. */
+const TOO_MANY_CONNECTIONS = '53300'
+/** How soon to try again after PostgreSQL refused a connection for want of slots. */
+const SLOT_RETRY_MS = 50
+const SLOT_RETRY_MAX_MS = 1000
+
+function isTooManyConnections(error: unknown): boolean {
+  return (error as { code?: unknown } | null)?.code === TOO_MANY_CONNECTIONS
+}
 
 /** A pool of PostgreSQL connections for one tenant. */
 export class Pool {
@@ -79,9 +91,17 @@ export class Pool {
   private closing: Promise<void> | undefined
   /** Set while paused; `settle` wakes those waiting for in-flight work to finish. */
   private pausing: { settled: Promise<void>; settle: () => void } | undefined
+  private min: number
+  private max: number
+  /** PostgreSQL's last refusal for want of slots, while it stands (cleared by an open). */
+  private refused: string | undefined
+  private slotRetryMs = SLOT_RETRY_MS
+  private slotTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(options: PoolOptions) {
     this.options = options
+    this.min = options.min
+    this.max = options.max
     const tickMs = Math.min(
       Math.max((Math.min(options.maxIdleSeconds, options.maxLifetimeSeconds) * 1000) / 4, 250),
       options.holdWarningMs / 2,
@@ -96,6 +116,27 @@ export class Pool {
     return this.idle.length + this.busy.size + this.connecting
   }
 
+  /** The most connections this pool opens now. */
+  get maxSize(): number {
+    return this.max
+  }
+
+  /**
+   * New bounds, as a cluster's membership changes this process's share. Growing opens
+   * connections for waiters and up to the new `min`; shrinking closes idle connections
+   * above the new `max` now, and borrowed ones as they come back.
+   */
+  resize(bounds: { min: number; max: number }): void {
+    this.max = bounds.max
+    this.min = Math.min(bounds.min, bounds.max)
+    while (this.size > this.max && this.idle.length > 0) {
+      this.counters.connectionsClosed++
+      void this.idle.shift()!.close()
+    }
+    this.grow()
+    this.refill()
+  }
+
   /** Paused: new acquires wait until {@link resume}, as with PgBouncer's PAUSE. */
   get paused(): boolean {
     return this.pausing !== undefined
@@ -104,7 +145,7 @@ export class Pool {
   /** Opens the `min` connections; resolves when they are open or failed. */
   async start(): Promise<void> {
     const opening: Promise<void>[] = []
-    while (this.size < this.options.min) opening.push(this.open())
+    while (this.size < this.min) opening.push(this.open())
     await Promise.all(opening)
   }
 
@@ -157,11 +198,9 @@ export class Pool {
                   `the tenant is paused by the operator and stayed paused for ${acquireTimeoutMs} ms`,
                   { retryable: true },
                 )
-              : new SluiceError(
-                  'POOL_TIMEOUT',
-                  `no connection became free within ${acquireTimeoutMs} ms`,
-                  { retryable: true },
-                ),
+              : new SluiceError('POOL_TIMEOUT', this.timeoutMessage(acquireTimeoutMs), {
+                  retryable: true,
+                }),
           )
         }, acquireTimeoutMs),
       }
@@ -203,11 +242,25 @@ export class Pool {
     // (resetDone) before it gets it, so no statement can run ahead of the reset, and the
     // pool does not open a second connection for a client that asks again right away.
     this.counters.sessionResets++
-    const reset = resetSession(connection).then(
+    // A reset that gets no answer (a network gone silent) must not hold the next borrower
+    // for ever: past the check timeout the connection is given up, as a failed check is.
+    const timeoutMs = this.options.checkTimeoutMs ?? 5000
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const reset = Promise.race([
+      resetSession(connection),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`the session reset got no answer within ${timeoutMs} ms`)),
+          timeoutMs,
+        )
+      }),
+    ]).then(
       () => {
+        clearTimeout(timer)
         this.resets.delete(connection)
       },
       (error: unknown) => {
+        clearTimeout(timer)
         this.resets.delete(connection)
         connection.broken = true
         // Nobody holds it: retire it now. A borrower waiting on it retires it itself.
@@ -285,8 +338,8 @@ export class Pool {
     const now = Date.now()
     return {
       ...this.counters,
-      poolMin: this.options.min,
-      poolMax: this.options.max,
+      poolMin: this.min,
+      poolMax: this.max,
       poolSize: this.size,
       poolAvailable: this.idle.length,
       poolInUse: this.busy.size,
@@ -305,6 +358,7 @@ export class Pool {
     this.pausing?.settle()
     clearInterval(this.maintenance)
     clearTimeout(this.refillTimer)
+    clearTimeout(this.slotTimer)
     for (const waiter of this.waiters.splice(0)) {
       this.settle(waiter)
       waiter.reject(shuttingDown())
@@ -375,6 +429,14 @@ export class Pool {
       this.checkPaused()
       return
     }
+    // `size` counts the others only: this one is neither idle nor lent at this point.
+    if (this.size >= this.max) {
+      // Above a bound that shrank: this one goes, and a waiter gets the next.
+      this.counters.connectionsClosed++
+      void connection.close()
+      this.grow()
+      return
+    }
     const waiter = this.waiters.shift()
     if (!waiter) {
       this.idle.push(connection)
@@ -437,14 +499,43 @@ export class Pool {
       !this.closed &&
       !this.pausing &&
       this.waiters.length > this.connecting &&
-      this.size < this.options.max
+      this.size < this.max &&
+      this.slotTimer === undefined
     )
       void this.open()
   }
 
   /** Keeps `min` connections open. */
   private refill(): void {
-    while (!this.closed && !this.pausing && this.size < this.options.min) void this.open()
+    while (!this.closed && !this.pausing && this.size < this.min && this.slotTimer === undefined)
+      void this.open()
+  }
+
+  /** POOL_TIMEOUT's message: why no connection came, when PostgreSQL said why. */
+  private timeoutMessage(acquireTimeoutMs: number): string {
+    const base = `no connection became free within ${acquireTimeoutMs} ms`
+    if (this.max === 0)
+      return `${base}: this process's share of the tenant's pool is 0 connections (pool.max is divided among the cluster's nodes and workers: raise it)`
+    if (this.refused !== undefined)
+      return `${base} (PostgreSQL refused more connections: ${this.refused})`
+    return base
+  }
+
+  /**
+   * PostgreSQL has no slot for another connection (the role's CONNECTION LIMIT, or
+   * max_connections): the waiters keep waiting, for a connection coming back here or a
+   * slot freed elsewhere, which is tried for again after a short backoff.
+   */
+  private waitForSlot(error: unknown): void {
+    this.refused = error instanceof Error ? error.message : String(error)
+    if (this.slotTimer !== undefined || this.closed) return
+    this.slotTimer = setTimeout(() => {
+      this.slotTimer = undefined
+      this.grow()
+      this.refill()
+    }, this.slotRetryMs)
+    this.slotTimer.unref()
+    this.slotRetryMs = Math.min(this.slotRetryMs * 2, SLOT_RETRY_MAX_MS)
   }
 
   private async open(): Promise<void> {
@@ -466,14 +557,22 @@ export class Pool {
     } catch (error) {
       this.connecting--
       this.counters.connectionsErrors++
-      this.options.onEvent?.({ type: 'connect-failed', error })
+      // Told once per spell of refusals for want of slots: they are retried often.
+      const slots = isTooManyConnections(error)
+      if (!slots || this.refused === undefined)
+        this.options.onEvent?.({ type: 'connect-failed', error })
       this.checkPaused()
-      this.failOneWaiter(error)
-      this.scheduleRefill()
+      if (slots) this.waitForSlot(error)
+      else {
+        this.failOneWaiter(error)
+        this.scheduleRefill()
+      }
       return
     }
     this.connecting--
     this.refillDelay = 100
+    this.refused = undefined
+    this.slotRetryMs = SLOT_RETRY_MS
     const ms = Date.now() - started
     this.counters.connectionsMs += ms
     this.options.onEvent?.({ type: 'opened', pid: connection.pid, ms })
@@ -510,7 +609,7 @@ export class Pool {
   }
 
   private scheduleRefill(): void {
-    if (this.closed || this.refillTimer || this.size >= this.options.min) return
+    if (this.closed || this.refillTimer || this.size >= this.min) return
     this.refillTimer = setTimeout(() => {
       this.refillTimer = undefined
       this.refill()
@@ -538,7 +637,7 @@ export class Pool {
     // The stack's bottom holds the longest-idle connections.
     for (const connection of [...this.idle]) {
       if (now >= connection.expiresAt) this.retire(connection, 'lifetime')
-      else if (now - connection.lastUsedAt >= maxIdleMs && this.size > this.options.min)
+      else if (now - connection.lastUsedAt >= maxIdleMs && this.size > this.min)
         this.retire(connection, 'idle')
     }
     this.refill()

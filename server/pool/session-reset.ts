@@ -17,8 +17,10 @@
  *   later request's statement.
  *
  * It is one round trip of one simple query, sent when the borrower releases the connection
- * (after its answer is ready), so it adds nothing to the answer's latency; the connection is
- * lent again only once it completes. The statements are unnamed, so nothing a session left
+ * (after its answer is ready), so it adds nothing to the answer's latency; a `/v1/query`
+ * statement, the only one of its borrow, takes it along in its own write instead, after its
+ * Sync (one write and one backend wake-up fewer). The connection is lent again only once
+ * the reset completes. The statements are unnamed, so nothing a session left
  * behind can stand in for them.
  */
 import type { Connection } from './connection.js'
@@ -37,15 +39,30 @@ export const RESET_SQL = [
 
 /** Resets a session; rejects if the connection cannot be made clean (then discard it). */
 export async function resetSession(connection: Connection): Promise<void> {
+  // A `/v1/query` statement took the reset along in its own write
+  // (Connection.runPrepared): its answer is all that is left to wait for, unless the
+  // statement left a transaction open or the reset failed; then the full reset runs.
+  const pipelined = connection.takePipelinedReset()
+  if (pipelined) {
+    const outcome = await pipelined.catch(() => undefined)
+    if (outcome && connection.transactionStatus === 'I') return discardPrepared(connection, outcome)
+  }
   // Wait for PostgreSQL's ReadyForQuery after a failed statement, so the status is current.
   if (connection.transactionStatus !== 'I') await connection.simple('ROLLBACK')
-  const outcome = await connection.run({ text: RESET_SQL, simple: true })
+  await discardPrepared(connection, await connection.run({ text: RESET_SQL, simple: true }))
+  if (connection.transactionStatus !== 'I')
+    throw new Error('session still inside a transaction after reset')
+}
+
+/** The reset's last row counts the SQL-level prepared statements: any, and DISCARD ALL. */
+async function discardPrepared(
+  connection: Connection,
+  outcome: { rows: unknown[][] },
+): Promise<void> {
   const preparedFromSql = Number(outcome.rows.at(-1)?.[0] ?? 0)
   if (preparedFromSql > 0) {
     await connection.simple('DISCARD ALL')
     // DISCARD ALL deallocated ours too: parse them again.
     connection.prepared.clear()
   }
-  if (connection.transactionStatus !== 'I')
-    throw new Error('session still inside a transaction after reset')
 }

@@ -47,6 +47,14 @@ export interface StatementOptions extends MeterLimits {
   close?: string
   /** Stream the rows here instead of keeping them. */
   sink?: RowSink
+  /**
+   * A simple query written in the same write, after this statement's Sync (the session
+   * reset, ./session-reset.ts): PostgreSQL runs it next, and its answer goes to the
+   * submittable queued after this one (a `presubmitted` one).
+   */
+  trailing?: string
+  /** Sent already, as the `trailing` query of the statement before: write nothing. */
+  presubmitted?: boolean
 }
 
 interface PgField {
@@ -121,6 +129,7 @@ export class Statement implements RawRows {
       this.rows = []
     }
     this.meter?.begin({ maxRows, maxBytes, maxRowBytes }, onOver, raw)
+    if (this.options.presubmitted) return null
     if (this.options.simple) {
       connection.query(this.text)
       return null
@@ -135,6 +144,7 @@ export class Statement implements RawRows {
       connection.describe({ type: 'P' })
       connection.execute({})
       connection.sync()
+      if (this.options.trailing !== undefined) connection.query(this.options.trailing)
     } finally {
       connection.stream.uncork?.()
     }

@@ -14,6 +14,8 @@
 
 /** Type byte of a DataRow message. */
 const DATA_ROW = 0x44
+/** Type byte of ReadyForQuery: a statement's answer ends with it. */
+const READY_FOR_QUERY = 0x5a
 
 /**
  * The most any one message may declare, whatever a tenant's limits say: a row of this size
@@ -121,6 +123,12 @@ export class WireMeter {
       const type = chunk[offset]!
       const length = chunk.readUInt32BE(offset + 1)
       if (!this.allowed(type, length)) return
+      // The statement's answer ends here: what follows (a pipelined session reset) is not
+      // its rows, and is neither counted against its limits nor taken as raw rows.
+      if (type === READY_FOR_QUERY) {
+        this.limits = {}
+        this.raw = undefined
+      }
       // The declared length counts its own 4 bytes.
       const body = Math.max(0, length - 4)
       if (type !== DATA_ROW || this.raw === undefined) {

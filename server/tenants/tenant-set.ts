@@ -39,8 +39,15 @@ export interface TenantSetOptions {
   metrics?: Metrics
 }
 
-// Server keys read once, when the HTTP server starts.
-const RESTART_KEYS = ['host', 'port', 'bodyLimitBytes', 'sendTimeoutMs'] as const
+// Server keys read once, when the HTTP server (or the node's workers and peers) start.
+const RESTART_KEYS = [
+  'host',
+  'port',
+  'bodyLimitBytes',
+  'sendTimeoutMs',
+  'workers',
+  'cluster',
+] as const
 
 function same(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b)
@@ -139,7 +146,7 @@ export class TenantSet {
       updated: [],
       unchanged: [],
       restartNeeded: RESTART_KEYS.filter(
-        (key) => next.server[key] !== this.current.server[key],
+        (key) => !same(next.server[key], this.current.server[key]),
       ).map((key) => `server.${key}`),
     }
     // Build and warm every new pool before any request can reach it.

@@ -16,6 +16,11 @@ export interface TenantOptions {
   onPoolEvent?: (tenant: string, event: PoolEvent) => void
   /** Where the cache reports a lost invalidation channel. */
   logger?: Logger
+  /**
+   * This process's part of the configured pool bounds (a worker's or a cluster node's
+   * share); `config.pool` keeps the configured whole. @default the configured bounds
+   */
+  poolBounds?: { min: number; max: number }
 }
 
 /** One tenant's runtime state. */
@@ -39,6 +44,7 @@ export function createTenant(
   const prepared = { threshold: config.pool.prepareThreshold, max: config.pool.preparedMax }
   const pool = new Pool({
     ...config.pool,
+    ...options.poolBounds,
     checkTimeoutMs: config.connection.connectTimeoutMs,
     connect: async () => {
       const connection = await openConnection(

@@ -36,6 +36,13 @@ export interface WireOptions {
   scramOnly?: boolean
   /** How long a client may take to connect and authenticate. @default 15000 */
   handshakeTimeoutMs?: number
+  /**
+   * This worker's index on its node (0 without workers): the low byte of every session's
+   * process id, so that a CancelRequest, which may reach any worker, finds its session's.
+   */
+  worker?: number
+  /** Passes a CancelRequest for another worker's session on to it. */
+  relayCancel?: (worker: number, processId: number, secretKey: number) => void
 }
 
 /** One client connection, whichever listener it came through. */
@@ -52,7 +59,9 @@ export interface WireTransport {
 /** The gateway's wire sessions. */
 export class WireServer {
   readonly deps: WireDeps
-  readonly options: Required<WireOptions>
+  readonly options: Required<Omit<WireOptions, 'relayCancel'>> & {
+    relayCancel: WireOptions['relayCancel'] | undefined
+  }
   readonly keyring = new ScramKeyring()
   private readonly sessions = new Set<WireSession>()
   private readonly byProcessId = new Map<number, WireSession>()
@@ -65,6 +74,8 @@ export class WireServer {
     this.options = {
       scramOnly: options.scramOnly ?? false,
       handshakeTimeoutMs: options.handshakeTimeoutMs ?? 15_000,
+      worker: options.worker ?? 0,
+      relayCancel: options.relayCancel,
     }
     if (deps.metrics) this.registerMetrics(deps.metrics)
   }
@@ -89,7 +100,11 @@ export class WireServer {
   /** Registers a session that passed authentication; returns its process id and key. */
   register(session: WireSession): { processId: number; secretKey: number } {
     let processId: number
-    do processId = randomInt(1, 2 ** 31 - 1)
+    do
+      processId =
+        this.options.worker === 0
+          ? randomInt(1, 2 ** 31 - 1)
+          : (randomInt(1, 2 ** 23 - 1) << 8) | this.options.worker
     while (this.byProcessId.has(processId))
     this.sessions.add(session)
     this.byProcessId.set(processId, session)
@@ -104,12 +119,18 @@ export class WireServer {
 
   /** A CancelRequest: cancels what the session with that key runs now, if anything. */
   cancel(processId: number, secretKey: number): void {
+    const worker = processId & 0xff
+    if (this.options.worker !== 0 && worker !== this.options.worker) {
+      this.options.relayCancel?.(worker, processId, secretKey)
+      return
+    }
     this.byProcessId.get(processId)?.cancelRequest(secretKey)
   }
 
   /** Pins one more session of `tenant` unless its cap is reached. */
   tryPin(tenant: Tenant): boolean {
-    const cap = Math.floor(tenant.config.pool.max * tenant.config.transactions.maxOpenShare)
+    // This process's share of pool.max when the pool is divided (workers, cluster nodes).
+    const cap = Math.floor(tenant.pool.maxSize * tenant.config.transactions.maxOpenShare)
     const now = this.pinned.get(tenant.name) ?? 0
     if (now >= cap) return false
     this.pinned.set(tenant.name, now + 1)

@@ -59,6 +59,7 @@ export function cleanEnv(env: Record<string, string | undefined> = {}): NodeJS.P
     'SLUICE_DEBUG',
     'SLUICE_LOG_LEVEL',
     'SLUICE_DRAIN_GRACE_MS',
+    'SLUICE_WORKERS',
     'PORT',
     'HOST',
     // Set by `npm test`: the CLI would believe npm runs it (see server/cli/serve.ts).

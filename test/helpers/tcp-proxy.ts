@@ -13,8 +13,9 @@ export interface Link {
   /** Everything the client (the gateway) sent through this link. */
   readonly sent: () => Buffer
   /**
-   * PostgreSQL answered everything the client sent: its last bytes are a ReadyForQuery and
-   * the client sent nothing after them (so no reset or statement is still on its way).
+   * PostgreSQL answered everything the client sent: a ReadyForQuery came back for the
+   * startup and for every Sync and simple Query (so no reset or statement is still on its
+   * way, even one written in the same segment as the statement before it).
    */
   readonly quiet: () => boolean
   /** Cuts both sides at once: the client sees its socket close, with no word from PostgreSQL. */
@@ -25,6 +26,11 @@ export interface Link {
    * session does.
    */
   silence(): void
+  /**
+   * From now on PostgreSQL's answers stop here: both sockets stay open and the client hears
+   * nothing more, as over a network that went silent without a reset.
+   */
+  mute(): void
 }
 
 /** A listening proxy. */
@@ -54,10 +60,10 @@ export async function startTcpProxy(options: TcpProxyOptions = {}): Promise<TcpP
     const upstream = connect(Number(target.port), target.hostname)
     const chunks: Buffer[] = []
     let silent = false
-    let order = 0
-    let lastSent = 0
-    let lastAnswered = 0
-    let tail = Buffer.alloc(0)
+    let muted = false
+    // The client's first message, the StartupMessage, has no type byte.
+    const fromClient = new MessageCounter(1)
+    const fromServer = new MessageCounter(0)
     for (const socket of [client, upstream]) {
       sockets.add(socket)
       socket.on('error', () => {})
@@ -67,16 +73,15 @@ export async function startTcpProxy(options: TcpProxyOptions = {}): Promise<TcpP
       if (options.dropCancels && chunks.length === 0 && chunk.subarray(0, 8).equals(CANCEL_REQUEST))
         silent = true
       chunks.push(chunk)
-      lastSent = ++order
+      fromClient.push(chunk)
       if (silent) {
         client.destroy()
         upstream.destroy()
       } else upstream.write(chunk)
     })
     upstream.on('data', (chunk: Buffer) => {
-      tail = Buffer.concat([tail, chunk]).subarray(-6)
-      lastAnswered = ++order
-      if (!silent) client.write(chunk)
+      fromServer.push(chunk)
+      if (!silent && !muted) client.write(chunk)
     })
     client.on('close', () => upstream.destroy())
     upstream.on('close', () => {
@@ -84,7 +89,10 @@ export async function startTcpProxy(options: TcpProxyOptions = {}): Promise<TcpP
     })
     links.push({
       sent: () => Buffer.concat(chunks),
-      quiet: () => lastAnswered > lastSent && tail.subarray(0, 5).equals(READY_FOR_QUERY),
+      quiet: () =>
+        fromServer.count('Z') >= 1 + fromClient.count('S') + fromClient.count('Q') &&
+        !fromClient.partial &&
+        !fromServer.partial,
       cut() {
         client.destroy()
         upstream.destroy()
@@ -92,6 +100,9 @@ export async function startTcpProxy(options: TcpProxyOptions = {}): Promise<TcpP
       silence() {
         silent = true
         upstream.destroy()
+      },
+      mute() {
+        muted = true
       },
     })
   })
@@ -109,7 +120,6 @@ export async function startTcpProxy(options: TcpProxyOptions = {}): Promise<TcpP
 }
 
 // ReadyForQuery's type and length; its last byte is the transaction status.
-const READY_FOR_QUERY = Buffer.from([0x5a, 0, 0, 0, 5])
 
 /** A simple-protocol Query message with empty text: what the pool's health check sends. */
 export const EMPTY_QUERY = Buffer.from([0x51, 0, 0, 0, 5, 0])
@@ -119,4 +129,36 @@ export function occurrences(haystack: Buffer, needle: Buffer): number {
   let count = 0
   for (let i = haystack.indexOf(needle); i >= 0; i = haystack.indexOf(needle, i + 1)) count++
   return count
+}
+
+/** Counts one direction's protocol messages by type, as whole messages arrive. */
+class MessageCounter {
+  private buffer = Buffer.alloc(0)
+  private readonly counts = new Map<string, number>()
+
+  constructor(private untyped: number) {}
+
+  /** Part of a message is still on its way. */
+  get partial(): boolean {
+    return this.buffer.length > 0
+  }
+
+  count(type: string): number {
+    return this.counts.get(type) ?? 0
+  }
+
+  push(chunk: Buffer): void {
+    this.buffer = Buffer.concat([this.buffer, chunk])
+    for (;;) {
+      const typed = this.untyped === 0 ? 1 : 0
+      if (this.buffer.length < typed + 4) return
+      const size = typed + this.buffer.readInt32BE(typed)
+      if (this.buffer.length < size) return
+      if (typed) {
+        const type = String.fromCharCode(this.buffer[0]!)
+        this.counts.set(type, this.count(type) + 1)
+      } else this.untyped--
+      this.buffer = this.buffer.subarray(size)
+    }
+  }
 }

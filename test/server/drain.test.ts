@@ -1,6 +1,6 @@
 /**
  * The drain a load balancer can use, over real sockets against `sluice serve` as a child
- * process: SIGTERM turns /readyz 503 at once, the listener keeps accepting for
+ * process (alone, and as the primary of two workers): SIGTERM turns /readyz 503 at once, the listener keeps accepting for
  * drainGraceMs and answers new work SHUTTING_DOWN with `Connection: close`, an open
  * transaction may still commit, keep-alive clients never see a reset, a long statement is
  * cut as SHUTTING_DOWN when the grace ends, and the process exits 0 with every backend gone.
@@ -49,7 +49,9 @@ function call(port: number, path: string, token: string, body?: unknown, agent?:
   })
 }
 
-describe('the drain, over real sockets', () => {
+// With workers, each worker drains the same way and the primary exits once they all did;
+// the transaction's requests, on fresh connections, land on either worker.
+describe.each([1, 2])('the drain, over real sockets, with %i worker(s)', (workers) => {
   let dir: string
   const applicationName = `sluice-drain-${newToken().slice(0, 8).toLowerCase()}`
   beforeAll(async () => {
@@ -70,7 +72,7 @@ describe('the drain, over real sockets', () => {
     await writeFile(
       config,
       JSON.stringify({
-        server: { port, drainGraceMs: GRACE_MS, log: { level: 'warn' } },
+        server: { port, drainGraceMs: GRACE_MS, log: { level: 'warn' }, workers },
         tenants: {
           main: {
             connection: { url: databaseUrl() },

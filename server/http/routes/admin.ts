@@ -1,7 +1,12 @@
-/** The `/admin/*` routes over server/admin/admin.ts, behind the admin token. */
+/**
+ * The `/admin/*` routes over server/admin/admin.ts, behind the admin token, across every
+ * worker of the node and every node of the cluster (server/cluster/cluster-admin.ts); a
+ * peer's fanned-out request runs on its own node only.
+ */
 import { Hono, type Context } from 'hono'
 import { SluiceError } from '../../../src/errors.js'
-import { MAX_PAUSE_WAIT_MS, PAUSE_WAIT_MS, type Admin } from '../../admin/admin.js'
+import { MAX_PAUSE_WAIT_MS, PAUSE_WAIT_MS } from '../../admin/admin.js'
+import type { AdminScope, ClusterAdmin } from '../../cluster/cluster-admin.js'
 import { ConfigError } from '../../config/load.js'
 import type { GatewayEnv } from '../env.js'
 import { adminAuth } from '../middleware/admin-auth.js'
@@ -15,23 +20,29 @@ function waitMs(c: Context): number {
   return value
 }
 
+// A peer fanning out an operator's action asks for its own node only.
+function scopeOf(c: Context<GatewayEnv>): AdminScope {
+  return c.get('hop')?.hop === 'peer' ? 'node' : 'cluster'
+}
+
 /** The `/admin/*` routes. */
-export function adminRoutes(admin: Admin): Hono<GatewayEnv> {
+export function adminRoutes(admin: ClusterAdmin): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>()
   app.use('/admin/*', adminAuth(admin))
-  app.get('/admin/tenants', function listTenants(c) {
-    return c.json({ tenants: admin.tenants() })
+  app.get('/admin/tenants', async function listTenants(c) {
+    return c.json(await admin.tenants(scopeOf(c)))
   })
-  app.get('/admin/tenants/:name', function showTenant(c) {
-    return c.json(admin.tenant(c.req.param('name')))
+  app.get('/admin/tenants/:name', async function showTenant(c) {
+    return c.json(await admin.tenant(c.req.param('name'), scopeOf(c)))
   })
   app.post('/admin/tenants/:name/pause', async function pauseTenant(c) {
-    const name = c.req.param('name')
-    admin.tenant(name)
-    return c.json(await admin.pause(name, waitMs(c)))
+    return c.json(await admin.pause(c.req.param('name'), waitMs(c), scopeOf(c)))
   })
-  app.post('/admin/tenants/:name/resume', function resumeTenant(c) {
-    return c.json(admin.resume(c.req.param('name')))
+  app.post('/admin/tenants/:name/resume', async function resumeTenant(c) {
+    return c.json(await admin.resume(c.req.param('name'), scopeOf(c)))
+  })
+  app.get('/admin/nodes', async function listNodes(c) {
+    return c.json(await admin.nodes(scopeOf(c)))
   })
   app.post('/admin/tenants/:name/cache/purge', async function purgeCache(c) {
     return c.json(await admin.purgeCache(c.req.param('name'), c.req.query('tag')))
@@ -41,7 +52,7 @@ export function adminRoutes(admin: Admin): Hono<GatewayEnv> {
   })
   app.post('/admin/reload', async function reload(c) {
     try {
-      return c.json(await admin.reload())
+      return c.json(await admin.reload(scopeOf(c)))
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error
       const refused = new SluiceError(

@@ -116,6 +116,32 @@ describe('pool', () => {
       expect(proxy.links).toHaveLength(2)
     })
 
+    it('gives up a connection whose session reset gets no answer, and lends the next borrower a new one', async () => {
+      proxy = await startTcpProxy()
+      const { pool, events } = tenantWith({
+        connection: { url: proxy.url, connectTimeoutMs: 300 },
+        pool: { min: 0, max: 1 },
+      })
+      try {
+        const connection = await pool.acquire()
+        await connection.simple('select 1')
+        // The network goes silent just as the borrower gives the connection back.
+        proxy.links[0]!.mute()
+        pool.release(connection)
+        const next = await pool.acquire()
+        expect(next).not.toBe(connection)
+        expect((await next.run({ text: 'select 2', simple: true })).rows).toEqual([['2']])
+        expect(events).toContainEqual({
+          type: 'recycled',
+          pid: connection.pid,
+          reason: 'reset-failed',
+        })
+        pool.release(next)
+      } finally {
+        await pool.destroy()
+      }
+    })
+
     it('sends the check (an empty query) only to connections idle past healthCheckAfterIdleMs', async () => {
       proxy = await startTcpProxy()
       t = await startTestGateway({

@@ -1,0 +1,476 @@
+/**
+ * Several workers on one node, over real sockets against `sluice serve` (two workers, one
+ * process each): a transaction's requests find the worker that holds it whichever worker
+ * their connection lands on, streams and cancellation included; /metrics and the admin API
+ * speak for every worker; the PostgreSQL protocol's cancel requests find their session; a
+ * worker killed mid-transaction is restarted and its transaction answers TX_NOT_FOUND with
+ * the reason, leaving no backend idle in transaction. One gateway for the whole file.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { request, type Agent } from 'node:http'
+import { connect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ownerOf } from '../../../server/cluster/transaction-id.js'
+import { freePort } from '../../../server/embedded/free-port.js'
+import type { ConfigInput } from '../../../server/config/schema.js'
+import { killChildren } from '../../helpers/cli.js'
+import {
+  agentOnWorker,
+  call,
+  metricValue,
+  startNode,
+  type NodeProcess,
+} from '../../helpers/cluster.js'
+import { admin, databaseUrl, eventually, newToken } from '../../helpers/gateway.js'
+
+const ADMIN = newToken()
+const token = newToken()
+const readonlyToken = newToken()
+const applicationName = `sluice-workers-${newToken().slice(0, 8).toLowerCase()}`
+const table = `workers_rows_${process.pid}`
+
+function config(port: number, pgPort: number, extraTokens: { token: string }[] = []): ConfigInput {
+  return {
+    server: {
+      port,
+      pgPort,
+      workers: 2,
+      adminToken: ADMIN,
+      drainGraceMs: 500,
+      log: { level: 'warn' },
+    },
+    tenants: {
+      main: {
+        connection: { url: databaseUrl() },
+        allowPrivilegedRole: true,
+        pool: { min: 0, max: 8, acquireTimeoutMs: 1500 },
+        tokens: [{ token }, { token: readonlyToken, role: 'readonly' }, ...extraTokens],
+        session: { applicationName },
+      },
+    },
+  }
+}
+
+/** The workers of the node, by index: their pids. */
+async function workerPids(base: string): Promise<Map<number, number>> {
+  const answer = await call(base, '/admin/nodes', undefined, { token: ADMIN, timeoutMs: 2000 })
+  return new Map(answer.body.nodes[0].workerList.map((w: any) => [w.index, w.pid]))
+}
+
+async function forwarded(base: string): Promise<number> {
+  const text = (await call(base, '/metrics')).body as string
+  return metricValue(text, 'sluice_forwarded_requests_total', { outcome: 'answered' })
+}
+
+describe('a node with two workers', () => {
+  let dir: string
+  let node: NodeProcess
+  let port: number
+  let pgPort: number
+  let one: Agent
+  let two: Agent
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-workers-'))
+    await admin(`create table if not exists ${table} (id int)`)
+    port = await freePort()
+    pgPort = await freePort()
+    node = await startNode(join(dir, 'sluice.json'), config(port, pgPort))
+    one = await agentOnWorker(node.base, token, 1)
+    two = await agentOnWorker(node.base, token, 2)
+  })
+  afterAll(async () => {
+    one?.destroy()
+    two?.destroy()
+    expect(await node?.stop()).toBe(0)
+    killChildren()
+    await rm(dir, { recursive: true, force: true })
+    await admin(`drop table if exists ${table}`)
+  })
+
+  it('commits through the other worker a transaction begun on one, each request answered as if local', async () => {
+    const before = await forwarded(node.base)
+    const begun = await call(node.base, '/v1/transactions', {}, { token, agent: one })
+    expect(begun.status).toBe(201)
+    expect(ownerOf(begun.body.id)?.worker).toBe(1)
+    const id = begun.body.id
+    const inserted = await call(
+      node.base,
+      `/v1/transactions/${id}/query`,
+      { sql: `insert into ${table} values (1), (2)` },
+      { token, agent: two },
+    )
+    expect(inserted.status).toBe(200)
+    expect(inserted.body.rowCount).toBe(2)
+    // Fresh connections, whichever worker they land on, see the same transaction.
+    for (let i = 0; i < 3; i++) {
+      const seen = await call(
+        node.base,
+        `/v1/transactions/${id}/query`,
+        { sql: `select count(*)::int as n from ${table}` },
+        { token },
+      )
+      expect(seen.body.rows).toEqual([[`2`]])
+    }
+    // A database error reads the same through the other worker.
+    const failed = await call(
+      node.base,
+      `/v1/transactions/${id}/query`,
+      { sql: 'select 1/0' },
+      { token, agent: two },
+    )
+    expect(failed.status).toBe(400)
+    expect(failed.body.error.code).toBe('DATABASE_ERROR')
+    expect(failed.body.error.message).toMatch(/transaction is now aborted/)
+    expect(failed.headers['x-request-id']).toBeDefined()
+    const rolled = await call(
+      node.base,
+      `/v1/transactions/${id}/rollback`,
+      {},
+      { token, agent: two },
+    )
+    expect(rolled.body).toEqual({ committed: false })
+
+    const again = await call(node.base, '/v1/transactions', {}, { token, agent: one })
+    await call(
+      node.base,
+      `/v1/transactions/${again.body.id}/query`,
+      { sql: `insert into ${table} values (3)` },
+      { token, agent: two },
+    )
+    const committed = await call(
+      node.base,
+      `/v1/transactions/${again.body.id}/commit`,
+      {},
+      { token, agent: two },
+    )
+    expect(committed.body).toEqual({ committed: true })
+    // Ended on worker 1, asked on worker 2: only its own token learns how.
+    const after = await call(
+      node.base,
+      `/v1/transactions/${again.body.id}/commit`,
+      {},
+      { token, agent: two },
+    )
+    expect(after.status).toBe(404)
+    expect(after.body.error.message).toMatch(/is over: it was committed/)
+    expect((await admin(`select id from ${table} order by id`)).map((r) => r.id)).toEqual([3])
+    expect(await forwarded(node.base)).toBeGreaterThanOrEqual(before + 5)
+  })
+
+  it('forwards nothing for a token that did not begin the transaction, and refuses forged peer credentials', async () => {
+    const begun = await call(node.base, '/v1/transactions', {}, { token, agent: one })
+    const id = begun.body.id
+    const before = await forwarded(node.base)
+    const other = await call(
+      node.base,
+      `/v1/transactions/${id}/query`,
+      { sql: 'select 1' },
+      { token: readonlyToken, agent: two },
+    )
+    expect(other.status).toBe(404)
+    expect(other.body.error).toMatchObject({
+      code: 'TX_NOT_FOUND',
+      message: `no open transaction ${id} for this token`,
+    })
+    const anonymous = await call(
+      node.base,
+      `/v1/transactions/${id}/query`,
+      { sql: 'select 1' },
+      { agent: two },
+    )
+    expect(anonymous.status).toBe(401)
+    const forged = await call(
+      node.base,
+      `/v1/transactions/${id}/query`,
+      { sql: 'select 1' },
+      {
+        token,
+        agent: two,
+        headers: { 'x-sluice-forwarded': 'worker 0000' },
+      },
+    )
+    expect(forged.status).toBe(401)
+    expect(forged.body.error.code).toBe('UNAUTHORIZED')
+    // A changed id (its tag no longer matches) is refused where it lands.
+    const tampered = `${id.slice(0, -2)}${id.endsWith('AA') ? 'AB' : 'AA'}`
+    const wrong = await call(
+      node.base,
+      `/v1/transactions/${tampered}/query`,
+      { sql: 'select 1' },
+      { token, agent: two },
+    )
+    expect(wrong.body.error.message).toBe(`no open transaction ${tampered} for this token`)
+    expect(await forwarded(node.base)).toBe(before)
+    await call(node.base, `/v1/transactions/${id}/rollback`, {}, { token, agent: one })
+  })
+
+  it("streams a transaction's rows through the other worker at the client's pace", async () => {
+    const begun = await call(node.base, '/v1/transactions', {}, { token, agent: one })
+    const id = begun.body.id
+    // 40 MB of rows: far more than every socket buffer on the way holds.
+    const sql = "select g, repeat('x', 1000) as pad from generate_series(1, 40000) g"
+    let received = 0
+    let lines = ''
+    let paused!: () => void
+    const pausedOnce = new Promise<void>((resolve) => (paused = resolve))
+    const done = new Promise<void>((resolve, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: `/v1/transactions/${id}/query`,
+          method: 'POST',
+          agent: two,
+          headers: { authorization: `Bearer ${token}`, accept: 'application/x-ndjson' },
+        },
+        (res) => {
+          res.once('data', () => {
+            res.pause()
+            paused()
+          })
+          res.on('data', (chunk: Buffer) => {
+            received += chunk.length
+            lines = (lines + chunk.toString('latin1')).slice(-200)
+          })
+          res.on('end', () => resolve())
+          res.on('error', reject)
+          ;(globalThis as any).resumeStream = () => res.resume()
+        },
+      )
+      req.on('error', reject)
+      req.end(JSON.stringify({ sql }))
+    })
+    await pausedOnce
+    // The client reads nothing: PostgreSQL ends up waiting to write (nothing buffered it all).
+    await eventually(async () => {
+      const rows = await admin(
+        "select wait_event from pg_stat_activity where application_name = $1 and state = 'active' and query like '%generate_series(1, 40000)%'",
+        [applicationName],
+      )
+      return rows.some((r) => r.wait_event === 'ClientWrite')
+    }, 15_000)
+    ;(globalThis as any).resumeStream()
+    await done
+    expect(received).toBeGreaterThan(40_000 * 1000)
+    expect(lines).toMatch(/"command":"SELECT","rowCount":40000}\n$/)
+    const ended = await call(node.base, `/v1/transactions/${id}/commit`, {}, { token, agent: two })
+    expect(ended.body).toEqual({ committed: true })
+  })
+
+  it("cancels the owner's statement when the client goes away during a forwarded request", async () => {
+    const begun = await call(node.base, '/v1/transactions', {}, { token, agent: one })
+    const id = begun.body.id
+    // A connection of its own on worker 2: going away closes it.
+    const leaving = await agentOnWorker(node.base, token, 2)
+    const req = request({
+      host: '127.0.0.1',
+      port,
+      path: `/v1/transactions/${id}/query`,
+      method: 'POST',
+      agent: leaving,
+      headers: { authorization: `Bearer ${token}` },
+    })
+    req.on('error', () => {})
+    req.end(JSON.stringify({ sql: 'select pg_sleep(30) as forwarded_sleep' }))
+    const sleeping = () =>
+      admin(
+        "select pid from pg_stat_activity where application_name = $1 and state = 'active' and query like '%forwarded_sleep%'",
+        [applicationName],
+      )
+    await eventually(async () => (await sleeping()).length === 1)
+    req.destroy()
+    leaving.destroy()
+    await eventually(async () => (await sleeping()).length === 0)
+    const gone = await call(
+      node.base,
+      `/v1/transactions/${id}/query`,
+      { sql: 'select 1' },
+      { token, agent: one },
+    )
+    expect(gone.status).toBe(404)
+    expect(gone.body.error.message).toMatch(/its client went away during a statement/)
+  })
+
+  it('adds up every worker in /metrics, labelled with the node', async () => {
+    const route = { route: '/v1/query', status: '200' }
+    const before = metricValue(
+      (await call(node.base, '/metrics')).body,
+      'sluice_http_requests_total',
+      route,
+    )
+    // Fresh connections: the workers take them in turn.
+    for (let i = 0; i < 10; i++) await call(node.base, '/v1/query', { sql: 'select 1' }, { token })
+    const text = (await call(node.base, '/metrics')).body as string
+    expect(metricValue(text, 'sluice_http_requests_total', route)).toBe(before + 10)
+    expect(text).toContain(`node="127.0.0.1:${port}"`)
+    // The two workers' shares add up to the configured pool.
+    expect(metricValue(text, 'sluice_pool_max_connections', { tenant: 'main' })).toBe(8)
+  })
+
+  it('pauses, resumes and reports the tenant on every worker, and reloads them all', async () => {
+    const paused = await call(
+      node.base,
+      '/admin/tenants/main/pause?waitMs=2000',
+      {},
+      { token: ADMIN },
+    )
+    expect(paused.status).toBe(200)
+    expect(paused.body).toMatchObject({ name: 'main', paused: true, settled: true })
+    expect(paused.body.pool.poolMax).toBe(8)
+    expect(paused.body.nodes).toEqual([{ node: `127.0.0.1:${port}`, ok: true, workers: 2 }])
+    // Both workers hold their requests, until their acquire timeout.
+    const held = await Promise.all(
+      [one, two].map((agent) =>
+        call(node.base, '/v1/query', { sql: 'select 1' }, { token, agent }),
+      ),
+    )
+    expect(held.map((a) => a.body.error?.code)).toEqual(['TENANT_PAUSED', 'TENANT_PAUSED'])
+    const resumed = await call(node.base, '/admin/tenants/main/resume', {}, { token: ADMIN })
+    expect(resumed.body.paused).toBe(false)
+    const served = await Promise.all(
+      [one, two].map((agent) =>
+        call(node.base, '/v1/query', { sql: 'select 1 as n' }, { token, agent }),
+      ),
+    )
+    expect(served.map((a) => a.status)).toEqual([200, 200])
+
+    // A new token in the file works on both workers once reloaded.
+    const added = newToken()
+    const { writeFile } = await import('node:fs/promises')
+    await writeFile(node.file, JSON.stringify(config(port, pgPort, [{ token: added }])))
+    const reloaded = await call(node.base, '/admin/reload', {}, { token: ADMIN })
+    expect(reloaded.status).toBe(200)
+    expect(reloaded.body.updated).toEqual(['main'])
+    const withNew = await Promise.all(
+      [one, two].map((agent) =>
+        call(node.base, '/v1/query', { sql: 'select 1' }, { token: added, agent }),
+      ),
+    )
+    expect(withNew.map((a) => a.status)).toEqual([200, 200])
+  })
+
+  it('sends a PostgreSQL protocol cancel request to the worker that holds the session', async () => {
+    const clients = [] as pg.Client[]
+    for (let i = 0; i < 2; i++) {
+      const client = new pg.Client({
+        host: '127.0.0.1',
+        port: pgPort,
+        user: 'main',
+        password: token,
+        database: 'x',
+      })
+      client.on('error', () => {})
+      await client.connect()
+      clients.push(client)
+    }
+    try {
+      const keys = clients.map((c) => c as unknown as { processID: number; secretKey: number })
+      // The two sessions are on the two workers (their process ids end with the worker's index).
+      expect(new Set(keys.map((k) => k.processID & 0xff))).toEqual(new Set([1, 2]))
+      const running = clients.map((c) =>
+        c.query('select pg_sleep(30)').catch((error: unknown) => error),
+      )
+      await eventually(
+        async () =>
+          (
+            await admin(
+              "select 1 from pg_stat_activity where application_name = $1 and query = 'select pg_sleep(30)' and state = 'active'",
+              [applicationName],
+            )
+          ).length === 2,
+      )
+      // Each cancel request on a new connection. The workers take new connections in turn,
+      // so in this order each lands on the worker that does not hold its session.
+      for (const key of [...keys].reverse()) {
+        await new Promise<void>((resolve) => {
+          const socket = connect(pgPort, '127.0.0.1', () => {
+            const packet = Buffer.alloc(16)
+            packet.writeInt32BE(16, 0)
+            packet.writeInt32BE(80877102, 4)
+            packet.writeInt32BE(key.processID, 8)
+            packet.writeInt32BE(key.secretKey, 12)
+            socket.end(packet)
+          })
+          socket.on('close', () => resolve())
+          socket.on('error', () => resolve())
+        })
+      }
+      const errors = (await Promise.all(running)) as { code?: string }[]
+      expect(errors.map((e) => e.code)).toEqual(['57014', '57014'])
+    } finally {
+      await Promise.all(clients.map((c) => c.end().catch(() => {})))
+    }
+  })
+
+  it('restarts a worker killed mid-transaction: its transaction answers TX_NOT_FOUND with the reason, and no backend stays idle in transaction', async () => {
+    const onTwo = await agentOnWorker(node.base, token, 2)
+    const begun = await call(node.base, '/v1/transactions', {}, { token, agent: onTwo })
+    const id = begun.body.id
+    await call(
+      node.base,
+      `/v1/transactions/${id}/query`,
+      { sql: `insert into ${table} values (99)` },
+      { token, agent: onTwo },
+    )
+    onTwo.destroy()
+    expect(ownerOf(id)?.worker).toBe(2)
+    const pids = await workerPids(node.base)
+    const victim = pids.get(2)!
+    process.kill(victim, 'SIGKILL')
+    // The primary notices and starts a new worker 2.
+    await eventually(async () => {
+      try {
+        const now = await workerPids(node.base)
+        return now.get(2) !== undefined && now.get(2) !== victim
+      } catch {
+        return false
+      }
+    }, 20_000)
+    for (const agent of [one, undefined]) {
+      const lost = await call(
+        node.base,
+        `/v1/transactions/${id}/query`,
+        { sql: 'select 1' },
+        { token, ...(agent ? { agent } : {}) },
+      )
+      expect(lost.status).toBe(404)
+      expect(lost.body.error.code).toBe('TX_NOT_FOUND')
+      expect(lost.body.error.message).toMatch(
+        new RegExp(
+          `worker 2, pid ${victim}\\) was killed \\(SIGKILL\\).*PostgreSQL rolled it back`,
+        ),
+      )
+    }
+    // Another token learns nothing of it.
+    const other = await call(
+      node.base,
+      `/v1/transactions/${id}/query`,
+      { sql: 'select 1' },
+      { token: readonlyToken },
+    )
+    expect(other.body.error.message).toBe(`no open transaction ${id} for this token`)
+    await eventually(
+      async () =>
+        (
+          await admin(
+            "select 1 from pg_stat_activity where application_name = $1 and state like 'idle in transaction%'",
+            [applicationName],
+          )
+        ).length === 0,
+    )
+    expect(await admin(`select id from ${table} where id = 99`)).toEqual([])
+    // The new worker serves.
+    const fresh = await agentOnWorker(node.base, token, 2)
+    const served = await call(
+      node.base,
+      '/v1/query',
+      { sql: 'select 1 as n' },
+      { token, agent: fresh },
+    )
+    expect(served.status).toBe(200)
+    fresh.destroy()
+  })
+})

@@ -24,6 +24,8 @@ export interface GatewayProcessOptions {
   profile?: boolean
   /** More environment variables (NODE_CLUSTER_SCHED_POLICY, …). */
   env?: Record<string, string>
+  /** Another checkout whose gateway runs instead (before/after comparisons, bench/compare.ts). */
+  cwd?: string
 }
 
 /** Starts `server/main.ts` with `config` (written to a temp file) on a free port. */
@@ -45,7 +47,7 @@ export async function startGateway(
     [...nodeArgs, 'server/main.ts', '--config', file],
     {
       // SLUICE_BENCH_GATEWAY_DIR runs another checkout's gateway (before/after comparisons).
-      cwd: process.env.SLUICE_BENCH_GATEWAY_DIR ?? process.cwd(),
+      cwd: options.cwd ?? process.env.SLUICE_BENCH_GATEWAY_DIR ?? process.cwd(),
       env: {
         ...process.env,
         PORT: '0',

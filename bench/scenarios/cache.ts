@@ -4,7 +4,8 @@
  *
  * - Reads: the indexed point query over a hot set of ids, at c=64 and c=1: PgBouncer
  *   uncached (pgbench), Sluice uncached (wrk, tenant `plain`), Sluice cached (wrk, tenant
- *   `cached`, every request with `"cache"`), and in-process pg.Pool (the c=1 floor).
+ *   `cached`, every request with `"cache"`), and in-process pg.Pool (the c=1 floor); then the
+ *   cached reads at c=64 again on a node of two workers.
  * - Writes: an uncached point UPDATE through `plain` and through `cached` (whose writes
  *   publish their invalidation and wait for it), with one gateway process and with two.
  * - External writes: with `sluice cache install-triggers`' triggers on a probe table, the
@@ -31,6 +32,7 @@ export type CacheSystem =
   | 'PgBouncer, uncached (pgbench)'
   | 'Sluice, uncached (wrk)'
   | 'Sluice, cached (wrk)'
+  | 'Sluice, cached, 2 workers (wrk)'
   | 'Sluice, tenant without cache (wrk)'
   | 'Sluice, cache-enabled tenant (wrk)'
   | 'Sluice, cache-enabled tenant, 2 processes (wrk)'
@@ -274,6 +276,25 @@ export async function runCache(
       })
       for (const r of group) say(r)
       reads.push(...group)
+    }
+    // The same cached reads on a node of two workers (server.workers), each with a cache of
+    // its own, warmed through both: what issue 17's workers give a hit-heavy tenant.
+    const node = await startGateway({
+      ...gatewayConfig,
+      server: { ...gatewayConfig.server, workers: 2 },
+    })
+    try {
+      await wrk(node.url, cached, cachedBody, 16, 2)
+      const r: CacheRun = {
+        system: 'Sluice, cached, 2 workers (wrk)',
+        workload: 'point read',
+        ...(await wrk(node.url, cached, cachedBody, 64, seconds)),
+        hitRatio: await hitRatio(node.url, cached, 500),
+      }
+      say(r)
+      reads.push(r)
+    } finally {
+      await node.stop()
     }
 
     const update = `'{"sql":"${UPDATE_SQL}","params":[' .. math.random(1, ${ITEM_ROWS}) .. ']}'`

@@ -13,6 +13,7 @@ import type { StormResult } from '../scenarios/storm.js'
 import type { StreamResult } from '../scenarios/stream.js'
 import type { ThroughputRun, Workload } from '../scenarios/throughput.js'
 import type { WireRun } from '../scenarios/wire.js'
+import { rate, ratio, type TargetVerdict } from './format.js'
 import { scaleSection, scaleVerdicts } from './scale.js'
 
 /** Everything one `npm run bench` measured. */
@@ -41,17 +42,6 @@ export interface BenchResults {
   /** Workers, CPU per request and the projection (issue 17; absent before it). */
   scale?: ScaleResult | undefined
 }
-
-/** A target of the issue and how this run did. */
-export interface TargetVerdict {
-  target: string
-  measured: string
-  met: boolean
-  gap: string
-}
-
-const rate = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 0 })
-const ratio = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : 'n/a')
 
 function find(
   runs: ThroughputRun[],

@@ -5,17 +5,8 @@
  */
 import { formatMs } from '../lib/stats.js'
 import { project, type ScaleResult, type ScaleRun } from '../scenarios/scale.js'
+import { rate, ratio, type TargetVerdict } from './format.js'
 
-/** A target of the issue and how this run did (the shape of ./markdown.ts's). */
-interface Verdict {
-  target: string
-  measured: string
-  met: boolean
-  gap: string
-}
-
-const rate = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 0 })
-const ratio = (n: number) => (Number.isFinite(n) ? `${n.toFixed(2)}×` : 'n/a')
 const us = (n: number) => `${n.toFixed(1)} µs`
 
 function pick(r: ScaleResult, system: ScaleRun['system'], workers?: number, policy?: string) {
@@ -36,8 +27,8 @@ function name(run: ScaleRun): string {
 }
 
 /** Issue 17's targets, judged on this run. */
-export function scaleVerdicts(r: ScaleResult): Verdict[] {
-  const out: Verdict[] = []
+export function scaleVerdicts(r: ScaleResult): TargetVerdict[] {
+  const out: TargetVerdict[] = []
   const bouncer = pick(r, 'PgBouncer (pgbench)')
   const minimal = pick(r, 'minimal Node HTTP + pg.Pool (wrk)')
   const one = pick(r, 'Sluice (wrk)', 1)

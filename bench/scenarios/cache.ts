@@ -70,6 +70,8 @@ const UPDATE_SQL = 'update items set score = score + 1 where id = $1'
 
 function config(databaseUrl: string, poolSize: number, plain: string, cached: string): ConfigInput {
   const tenant = (token: string, cache: boolean) => ({
+    // The bench database's superuser: accepted here, as in bench/run.ts.
+    allowPrivilegedRole: true,
     connection: { url: databaseUrl },
     pool: { min: poolSize / 2, max: poolSize / 2 },
     tokens: [{ token }],
@@ -117,6 +119,11 @@ end
     const match = /RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(output)
     if (!match) throw new Error(`wrk printed no result:\n${output}`)
     const [requests, durationUs, socketErrors, non2xx, p50, p99] = match.slice(1).map(Number)
+    // A run in which nothing succeeded measures nothing: say so instead of reporting 0 req/s.
+    if (requests! > 0 && non2xx! + socketErrors! >= requests!)
+      throw new Error(
+        `every request failed (${non2xx} non-2xx answers, ${socketErrors} socket errors)`,
+      )
     return {
       concurrency,
       rps: (requests! - non2xx!) / (durationUs! / 1e6),

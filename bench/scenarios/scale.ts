@@ -11,21 +11,15 @@ import { processCpuSeconds, treeCpuSeconds } from '../lib/cpu.js'
 import { startGateway } from '../lib/gateway.js'
 import { startMinimalServer } from '../lib/minimal-server.js'
 import { pgbench } from '../lib/pgbench.js'
-import { wrk, type Workload } from './throughput.js'
+import { wrk, type ThroughputRun, type Workload } from './throughput.js'
 
 /** One measured run. */
-export interface ScaleRun {
+export interface ScaleRun extends Omit<ThroughputRun, 'system'> {
   system: 'PgBouncer (pgbench)' | 'minimal Node HTTP + pg.Pool (wrk)' | 'Sluice (wrk)'
   /** Sluice's worker processes. */
   workers?: number
   /** node:cluster's scheduling policy, for Sluice with workers. */
   policy?: 'rr' | 'none'
-  workload: Workload
-  concurrency: number
-  rps: number
-  p50: number
-  p99: number
-  errors: number
   /** CPU time (user + system, every process of the system) per request, µs. */
   cpuUsPerRequest: number
   /** CPU time over wall time during the run: how many cores it kept busy. */

@@ -156,6 +156,11 @@ export async function wrk(
     const match = /RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(output)
     if (!match) throw new Error(`wrk printed no result:\n${output}`)
     const [requests, durationUs, socketErrors, non2xx, p50, p99] = match.slice(1).map(Number)
+    // A run in which nothing succeeded measures nothing: say so instead of reporting 0 req/s.
+    if (requests! > 0 && non2xx! + socketErrors! >= requests!)
+      throw new Error(
+        `every request failed (${non2xx} non-2xx answers, ${socketErrors} socket errors)`,
+      )
     return {
       system,
       workload,

@@ -10,7 +10,6 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HopAuth } from '../../../server/cluster/hop-auth.js'
 import { Membership } from '../../../server/cluster/membership.js'
@@ -19,6 +18,7 @@ import { nodeKeyOf, ownerOf } from '../../../server/cluster/transaction-id.js'
 import type { ConfigInput } from '../../../server/config/schema.js'
 import { silentLogger } from '../../../server/log/logger.js'
 import { freePort } from '../../../server/embedded/free-port.js'
+import { peakBackends } from '../../helpers/backends.js'
 import { killChildren } from '../../helpers/cli.js'
 import { call, metricValue, startNode, type NodeProcess } from '../../helpers/cluster.js'
 import { admin, databaseUrl, eventually, newToken } from '../../helpers/gateway.js'
@@ -69,33 +69,24 @@ async function share(base: string): Promise<number> {
  * tenant's backends meanwhile; resolves with the most seen at once.
  */
 async function peakUnderLoad(bases: string[], perNode: number, ms: number): Promise<number> {
-  const sampler = new pg.Client({ connectionString: databaseUrl() })
-  await sampler.connect()
-  let peak = 0
-  let loading = true
-  const sampling = (async () => {
-    while (loading) {
-      const { rows } = await sampler.query<{ n: number }>(
-        'select count(*)::int as n from pg_stat_activity where application_name = $1',
-        [applicationName],
-      )
-      peak = Math.max(peak, rows[0]!.n)
-    }
-  })()
   const until = Date.now() + ms
-  await Promise.all(
-    bases.flatMap((base) =>
-      Array.from({ length: perNode }, async () => {
-        while (Date.now() < until) {
-          const answer = await call(base, '/v1/query', { sql: 'select pg_sleep(0.05)' }, { token })
-          if (answer.status !== 200) throw new Error(`${base}: ${JSON.stringify(answer.body)}`)
-        }
-      }),
+  const { peak } = await peakBackends('application_name', applicationName, () =>
+    Promise.all(
+      bases.flatMap((base) =>
+        Array.from({ length: perNode }, async () => {
+          while (Date.now() < until) {
+            const answer = await call(
+              base,
+              '/v1/query',
+              { sql: 'select pg_sleep(0.05)' },
+              { token },
+            )
+            if (answer.status !== 200) throw new Error(`${base}: ${JSON.stringify(answer.body)}`)
+          }
+        }),
+      ),
     ),
   )
-  loading = false
-  await sampling
-  await sampler.end()
   return peak
 }
 

@@ -5,8 +5,8 @@
  * acquire timeout ends a wait, and then POOL_TIMEOUT says what PostgreSQL said.
  */
 import { randomBytes } from 'node:crypto'
-import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { peakBackends } from '../../helpers/backends.js'
 import { admin, databaseUrl, startTestGateway, type TestGateway } from '../../helpers/gateway.js'
 
 const role = `sluice_limited_${randomBytes(4).toString('hex')}`
@@ -39,25 +39,13 @@ describe("a role's CONNECTION LIMIT", () => {
   })
 
   it('makes requests wait for a slot instead of failing, and PostgreSQL never sees more than the limit', async () => {
-    const sampler = new pg.Client({ connectionString: databaseUrl() })
-    await sampler.connect()
-    let peak = 0
-    let loading = true
-    const sampling = (async () => {
-      while (loading) {
-        const { rows } = await sampler.query<{ n: number }>(
-          'select count(*)::int as n from pg_stat_activity where usename = $1',
-          [role],
-        )
-        peak = Math.max(peak, rows[0]!.n)
-      }
-    })()
-    const answers = await Promise.all(
-      Array.from({ length: 4 * LIMIT }, () => t.json('/v1/query', { sql: 'select pg_sleep(0.2)' })),
+    const { peak, result: answers } = await peakBackends('usename', role, () =>
+      Promise.all(
+        Array.from({ length: 4 * LIMIT }, () =>
+          t.json('/v1/query', { sql: 'select pg_sleep(0.2)' }),
+        ),
+      ),
     )
-    loading = false
-    await sampling
-    await sampler.end()
     expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 4 * LIMIT }, () => 200))
     expect(peak).toBe(LIMIT)
     const stats = t.gateway.tenants.get('main')!.pool.stats()

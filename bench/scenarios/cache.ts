@@ -11,9 +11,6 @@
  * - External writes: with `sluice cache install-triggers`' triggers on a probe table, the
  *   time from an outside UPDATE's commit to the first read that sees it.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import pg from 'pg'
 import { installTriggers } from '../../server/cache/triggers.js'
 import type { ConfigInput } from '../../server/config/schema.js'
@@ -21,7 +18,7 @@ import { startGateway, type BenchGateway } from '../lib/gateway.js'
 import { pgbench } from '../lib/pgbench.js'
 import { ITEM_ROWS, POINT_SQL } from '../lib/postgres.js'
 import { percentile, summarize, type LatencySummary } from '../lib/stats.js'
-import { run } from '../lib/system.js'
+import { runWrk } from '../lib/wrk.js'
 
 /** Ids the reads pick from: every one is cached after the warm-up. */
 export const HOT_IDS = 1000
@@ -81,58 +78,6 @@ function config(databaseUrl: string, poolSize: number, plain: string, cached: st
   return {
     server: { log: { level: 'warn' } },
     tenants: { plain: tenant(plain, false), cached: tenant(cached, true) },
-  }
-}
-
-/** A wrk run POSTing `/v1/query` bodies built by the Lua expression `body`. */
-async function wrk(
-  url: string,
-  token: string,
-  body: string,
-  concurrency: number,
-  seconds: number,
-): Promise<Omit<CacheRun, 'system' | 'workload'>> {
-  const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-cache-'))
-  try {
-    const script = join(dir, 'cache.lua')
-    await writeFile(
-      script,
-      `
-wrk.method = "POST"
-wrk.headers["Authorization"] = "Bearer ${token}"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-  return wrk.format(nil, "/v1/query", nil, ${body})
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %d %d %d %d %d %d\\n", summary.requests, summary.duration,
-    e.connect + e.read + e.write + e.timeout, e.status, latency:percentile(50), latency:percentile(99)))
-end
-`,
-    )
-    const args = ['-t', '1', '-c', String(concurrency), '-s', script]
-    await run('wrk', [...args, '-d', '1s', url])
-    const output = await run('wrk', [...args, '-d', `${seconds}s`, '--timeout', '10s', url], {
-      timeoutMs: (seconds + 60) * 1000,
-    })
-    const match = /RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(output)
-    if (!match) throw new Error(`wrk printed no result:\n${output}`)
-    const [requests, durationUs, socketErrors, non2xx, p50, p99] = match.slice(1).map(Number)
-    // A run in which nothing succeeded measures nothing: say so instead of reporting 0 req/s.
-    if (requests! > 0 && non2xx! + socketErrors! >= requests!)
-      throw new Error(
-        `every request failed (${non2xx} non-2xx answers, ${socketErrors} socket errors)`,
-      )
-    return {
-      concurrency,
-      rps: (requests! - non2xx!) / (durationUs! / 1e6),
-      p50: p50! / 1000,
-      p99: p99! / 1000,
-      errors: socketErrors! + non2xx!,
-    }
-  } finally {
-    await rm(dir, { recursive: true, force: true })
   }
 }
 
@@ -249,7 +194,7 @@ export async function runCache(
     const uncachedBody = `'{"sql":"${POINT_SQL}","params":[' .. ${id} .. ']}'`
     const cachedBody = `'{"sql":"${POINT_SQL}","params":[' .. ${id} .. '],"cache":{"ttlMs":3600000}}'`
     // Every hot id cached before the measured runs.
-    await wrk(gateway.url, cached, cachedBody, 16, 2)
+    await runWrk(gateway.url, cached, cachedBody, 16, 2)
     for (const concurrency of quick ? [64, 1] : [64, 1]) {
       const group: CacheRun[] = []
       if (concurrency === 1) group.push(await inProcess(targets.databaseUrl, seconds))
@@ -273,12 +218,12 @@ export async function runCache(
       group.push({
         system: 'Sluice, uncached (wrk)',
         workload: 'point read',
-        ...(await wrk(gateway.url, plain, uncachedBody, concurrency, seconds)),
+        ...(await runWrk(gateway.url, plain, uncachedBody, concurrency, seconds)),
       })
       group.push({
         system: 'Sluice, cached (wrk)',
         workload: 'point read',
-        ...(await wrk(gateway.url, cached, cachedBody, concurrency, seconds)),
+        ...(await runWrk(gateway.url, cached, cachedBody, concurrency, seconds)),
         hitRatio: await hitRatio(gateway.url, cached, 500),
       })
       for (const r of group) say(r)
@@ -291,11 +236,11 @@ export async function runCache(
       server: { ...gatewayConfig.server, workers: 2 },
     })
     try {
-      await wrk(node.url, cached, cachedBody, 16, 2)
+      await runWrk(node.url, cached, cachedBody, 16, 2)
       const r: CacheRun = {
         system: 'Sluice, cached, 2 workers (wrk)',
         workload: 'point read',
-        ...(await wrk(node.url, cached, cachedBody, 64, seconds)),
+        ...(await runWrk(node.url, cached, cachedBody, 64, seconds)),
         hitRatio: await hitRatio(node.url, cached, 500),
       }
       say(r)
@@ -313,7 +258,7 @@ export async function runCache(
         const r: CacheRun = {
           system,
           workload: 'point update',
-          ...(await wrk(gateway.url, token, update, concurrency, seconds)),
+          ...(await runWrk(gateway.url, token, update, concurrency, seconds)),
         }
         say(r)
         writes.push(r)
@@ -326,7 +271,7 @@ export async function runCache(
         const r: CacheRun = {
           system: 'Sluice, cache-enabled tenant, 2 processes (wrk)',
           workload: 'point update',
-          ...(await wrk(gateway.url, cached, update, concurrency, seconds)),
+          ...(await runWrk(gateway.url, cached, update, concurrency, seconds)),
         }
         say(r)
         writes.push(r)

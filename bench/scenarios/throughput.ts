@@ -3,15 +3,12 @@
  * through PgBouncer, and wrk through Sluice, for `SELECT 1` and an indexed point query.
  * Each run is bounded by time; a short warm-up run comes first and is not counted.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import pg from 'pg'
 import { startMinimalServer } from '../lib/minimal-server.js'
 import { pgbench } from '../lib/pgbench.js'
 import { ITEM_ROWS, POINT_SQL } from '../lib/postgres.js'
 import { percentile } from '../lib/stats.js'
-import { run } from '../lib/system.js'
+import { runWrk } from '../lib/wrk.js'
 
 /** The two workloads. */
 export type Workload = 'SELECT 1' | 'point query'
@@ -108,26 +105,11 @@ async function bouncer(
   }
 }
 
-/** The wrk script: POSTs the workload's body; prints a JSON summary when done. */
-function wrkScript(token: string, workload: Workload): string {
-  const body =
-    workload === 'SELECT 1'
-      ? `'${JSON.stringify({ sql: 'SELECT 1' })}'`
-      : `'{"sql":"${POINT_SQL}","params":[' .. math.random(1, ${ITEM_ROWS}) .. ']}'`
-  return `
-wrk.method = "POST"
-wrk.headers["Authorization"] = "Bearer ${token}"
-wrk.headers["Content-Type"] = "application/json"
-request = function()
-  return wrk.format(nil, "/v1/query", nil, ${body})
-end
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %d %d %d %d %d %d %d %d\\n", summary.requests, summary.duration,
-    e.connect + e.read + e.write + e.timeout, e.status, latency:percentile(50), latency:percentile(99),
-    latency.mean, latency.max))
-end
-`
+/** The Lua expression of a workload's request body. */
+function wrkBody(workload: Workload): string {
+  return workload === 'SELECT 1'
+    ? `'${JSON.stringify({ sql: 'SELECT 1' })}'`
+    : `'{"sql":"${POINT_SQL}","params":[' .. math.random(1, ${ITEM_ROWS}) .. ']}'`
 }
 
 /** Runs wrk against Sluice; exported for the profile run. */
@@ -140,39 +122,8 @@ export async function wrk(
   warmUp = true,
   system: System = 'Sluice (wrk)',
 ): Promise<ThroughputRun> {
-  const dir = await mkdtemp(join(tmpdir(), 'sluice-bench-wrk-'))
-  try {
-    const script = join(dir, 'query.lua')
-    await writeFile(script, wrkScript(token, workload))
-    const args = ['-t', '1', '-c', String(concurrency), '-s', script]
-    if (warmUp) await run('wrk', [...args, '-d', '1s', gatewayUrl])
-    const output = await run(
-      'wrk',
-      [...args, '-d', `${seconds}s`, '--timeout', '10s', gatewayUrl],
-      {
-        timeoutMs: (seconds + 60) * 1000,
-      },
-    )
-    const match = /RESULT (\d+) (\d+) (\d+) (\d+) (\d+) (\d+)/.exec(output)
-    if (!match) throw new Error(`wrk printed no result:\n${output}`)
-    const [requests, durationUs, socketErrors, non2xx, p50, p99] = match.slice(1).map(Number)
-    // A run in which nothing succeeded measures nothing: say so instead of reporting 0 req/s.
-    if (requests! > 0 && non2xx! + socketErrors! >= requests!)
-      throw new Error(
-        `every request failed (${non2xx} non-2xx answers, ${socketErrors} socket errors)`,
-      )
-    return {
-      system,
-      workload,
-      concurrency,
-      rps: (requests! - non2xx!) / (durationUs! / 1e6),
-      p50: p50! / 1000,
-      p99: p99! / 1000,
-      errors: socketErrors! + non2xx!,
-    }
-  } finally {
-    await rm(dir, { recursive: true, force: true })
-  }
+  const measured = await runWrk(gatewayUrl, token, wrkBody(workload), concurrency, seconds, warmUp)
+  return { system, workload, ...measured }
 }
 
 /** Every system × workload × concurrency. */

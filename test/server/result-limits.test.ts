@@ -1,36 +1,21 @@
-import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  admin,
-  eventually,
-  serveGateway,
-  startTestGateway,
-  type TestGateway,
-} from '../helpers/gateway.js'
+import { admin, eventually, listenTestGateway, type ListeningGateway } from '../helpers/gateway.js'
 
-let t: TestGateway
-let server: Server
+let t: ListeningGateway
 let base: string
 
 beforeAll(async () => {
   // A statement timeout far beyond the test's: only the limits can end these statements.
-  t = await startTestGateway({
+  t = await listenTestGateway({
     pool: { min: 1, max: 2 },
     maxRows: 5,
     maxResultBytes: 4096,
     statementTimeoutMs: 120_000,
   })
-  server = serveGateway(t.gateway)
-  await new Promise((resolve) => server.once('listening', resolve))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  base = t.url
 })
 
-afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
-  await t.close()
-})
+afterAll(() => t.close())
 
 async function post(path: string, body: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(base + path, {

@@ -1,36 +1,27 @@
-import type { Server } from 'node:http'
-import { connect, type AddressInfo, type Socket } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   admin,
   backends,
   eventually,
-  serveGateway,
-  startTestGateway,
-  type TestGateway,
+  listenTestGateway,
+  type ListeningGateway,
 } from '../helpers/gateway.js'
 import { streamRequest } from '../helpers/ndjson.js'
 
-let t: TestGateway
-let server: Server
+let t: ListeningGateway
 let base: string
 
 beforeAll(async () => {
-  t = await startTestGateway({
+  t = await listenTestGateway({
     pool: { min: 1, max: 3 },
     stream: { maxRows: 50_000 },
     maxResultBytes: 512 * 1024,
   })
-  server = serveGateway(t.gateway)
-  await new Promise((resolve) => server.once('listening', resolve))
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  base = t.url
 })
 
-afterAll(async () => {
-  server.closeAllConnections()
-  await new Promise((resolve) => server.close(resolve))
-  await t.close()
-})
+afterAll(() => t.close())
 
 const stream = (body: unknown, path = '/v1/query', token = t.token) =>
   streamRequest(base + path, token, body)
@@ -205,7 +196,7 @@ describe('a streaming client that goes away', () => {
   /** Sends a raw streaming request and reads until `bytes` arrived. */
   function readSome(sql: string, bytes: number): Promise<Socket> {
     const body = JSON.stringify({ sql })
-    const port = (server.address() as AddressInfo).port
+    const port = Number(new URL(t.url).port)
     return new Promise((resolve, reject) => {
       const socket = connect(port, '127.0.0.1')
       let seen = 0

@@ -1,15 +1,22 @@
 /**
  * Streaming a result: `for await (const row of db.stream(text, params))`. The gateway
- * answers `Accept: application/x-ndjson` with one line per row (docs/protocol.md); rows are
- * parsed as their lines arrive, with the same codecs as `query`, so memory stays flat
- * whatever the result's size. Leaving the loop early (`break`, `return`, a throw) or aborting
+ * answers with one line per row (docs/protocol.md): COPY text lines (./copy-text.ts), which
+ * this client asks for first because they are cheaper to read, or NDJSON from a gateway that
+ * predates them. Rows are parsed as their lines arrive, with the same codecs as `query`, so
+ * memory stays flat whatever the result's size. Leaving the loop early (`break`, `return`, a throw) or aborting
  * the signal aborts the request, and the gateway then cancels the statement. An error after
  * the first row arrives as the stream's last line and is thrown as the usual class.
  */
 import { parseDate, parseDateFast } from '../src/codecs/date.js'
-import { getTypeParser, type ParseOptions, type TypeParser } from '../src/codecs/parse.js'
+import { asText, getTypeParser, type ParseOptions, type TypeParser } from '../src/codecs/parse.js'
 import { serializeParams } from '../src/codecs/serialize.js'
-import { NDJSON_MEDIA_TYPE, type FieldDescription, type StreamRequest } from '../src/protocol.js'
+import {
+  COPY_TEXT_MEDIA_TYPE,
+  NDJSON_MEDIA_TYPE,
+  type FieldDescription,
+  type StreamRequest,
+} from '../src/protocol.js'
+import { copyTextLines } from './copy-text.js'
 import { ClientError, errorFromResponse, isClientError, isGatewayError } from './errors.js'
 import { parseOptions } from './queryable.js'
 import { rowObject, type DecodeOptions } from './result.js'
@@ -74,6 +81,9 @@ export interface StreamTarget {
   signal?: AbortSignal | undefined
 }
 
+/** COPY text first; NDJSON from a gateway without it. */
+const ACCEPT = `${COPY_TEXT_MEDIA_TYPE}, ${NDJSON_MEDIA_TYPE};q=0.5`
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms))
 }
@@ -92,7 +102,7 @@ async function open(
     try {
       const response = await t.fetch(t.url + target.path, {
         method: 'POST',
-        headers: { ...t.headers, accept: NDJSON_MEDIA_TYPE },
+        headers: { ...t.headers, accept: ACCEPT },
         body: JSON.stringify(body),
         signal: controller.signal,
       })
@@ -131,112 +141,223 @@ function rowStream(
   options: StreamOptions,
   parse: ParseOptions,
 ): RowStream<unknown> {
-  const stream = {
-    fields: undefined as FieldDescription[] | undefined,
-    command: undefined as string | undefined,
-    rowCount: undefined as number | null | undefined,
-    async *[Symbol.asyncIterator](): AsyncGenerator<unknown> {
-      const controller = new AbortController()
-      let timedOut = false
-      const timer = setTimeout(() => {
-        timedOut = true
-        controller.abort()
-      }, options.timeoutMs ?? t.timeoutMs)
-      const signals = [options.signal, target.signal]
-      const abort = (): void => controller.abort(signals.find((s) => s?.aborted)?.reason)
-      for (const signal of signals) signal?.addEventListener('abort', abort, { once: true })
-      let reader: ReadableStreamDefaultReader<Uint8Array> | undefined
-      try {
-        for (const signal of signals) signal?.throwIfAborted()
-        const deadline = Date.now() + (options.timeoutMs ?? t.timeoutMs)
-        const response = await open(t, target, request, deadline, controller, () => timedOut)
-        reader = response.body!.getReader()
-        const decoder = new TextDecoder()
-        const schema = options.schema
-        let parsers: TypeParser[] = []
-        let rest = ''
-        let ended = false
-        for (;;) {
-          let chunk: ReadableStreamReadResult<Uint8Array>
-          try {
-            chunk = await reader.read()
-          } catch (error) {
-            if (controller.signal.aborted && !timedOut) throw controller.signal.reason
-            throw new ClientError(
-              timedOut ? 'CLIENT_TIMEOUT' : 'NETWORK_ERROR',
-              timedOut ? 'the stream did not end in time' : 'the stream broke off',
-              { cause: error },
-            )
-          }
-          if (chunk.done) break
-          const text = rest + decoder.decode(chunk.value, { stream: true })
-          const cut = text.lastIndexOf('\n')
-          if (cut < 0) {
-            rest = text
-            continue
-          }
-          rest = text.slice(cut + 1)
-          // Raw newlines only ever end lines (JSON escapes those in strings): one parse for
-          // every complete line of the chunk.
-          const lines = JSON.parse(`[${text.slice(0, cut).replaceAll('\n', ',')}]`) as unknown[]
-          for (const line of lines) {
-            if (Array.isArray(line)) {
-              const values = line as unknown[]
-              for (let i = 0; i < values.length; i++) {
-                const text = values[i] as string | null
-                if (text !== null) values[i] = parsers[i]!(text)
-              }
-              let row: unknown =
-                options.rowMode === 'array' ? values : rowObject(stream.fields!, values)
-              if (schema) {
-                const outcome = await schema['~standard'].validate(row)
-                if (outcome.issues) {
-                  throw new ClientError('VALIDATION_ERROR', 'a row does not match the schema', {
-                    issues: outcome.issues,
-                  })
-                }
-                row = outcome.value
-              }
-              yield row
-            } else {
-              const item = line as { fields?: FieldDescription[]; error?: unknown } & {
-                command: string
-                rowCount: number | null
-              }
-              if (item.error !== undefined) throw errorFromResponse(item, response)
-              if (item.fields) {
-                stream.fields = item.fields
-                parsers = item.fields.map((f) => {
-                  const parser = getTypeParser(f.dataTypeID, parse)
-                  // Many rows: the faster date parser, same answers.
-                  return parser === parseDate ? parseDateFast : parser
-                })
-              } else {
-                stream.command = item.command
-                stream.rowCount = item.rowCount
-                ended = true
-              }
-            }
-          }
-        }
-        if (!ended) {
-          throw new ClientError('NETWORK_ERROR', 'the stream ended before its last line')
-        }
-      } catch (error) {
-        // Whatever the gateway said after the caller's abort, the abort is the answer.
-        const aborted = signals.find((s) => s?.aborted)
-        throw aborted ? aborted.reason : error
-      } finally {
-        clearTimeout(timer)
-        for (const signal of signals) signal?.removeEventListener('abort', abort)
-        // Left early: closing the request is what tells the gateway to cancel (a fetch that
-        // ignores its signal, such as an in-process app's, hears of it from the reader).
-        controller.abort()
-        reader?.cancel().catch(() => {})
-      }
-    },
+  const stream: RowStream<unknown> & { [Symbol.asyncIterator](): AsyncIterator<unknown> } = {
+    fields: undefined,
+    command: undefined,
+    rowCount: undefined,
+    [Symbol.asyncIterator]: () => new RowReader(t, target, request, options, parse, stream),
   }
   return stream
+}
+
+const DONE: IteratorResult<unknown> = { value: undefined, done: true }
+
+/**
+ * One iteration of a stream: the request is sent at the first `next()`, each chunk's lines
+ * are parsed into a queue of rows, and `next()` hands out queued rows without awaiting
+ * anything (a hand-written iterator: an async generator's resumption per row cost more
+ * than parsing the row). `return()` (a `break`) or an abort ends the request.
+ */
+class RowReader implements AsyncIterator<unknown> {
+  private rows: unknown[] = []
+  private at = 0
+  private readonly controller = new AbortController()
+  private readonly signals: (AbortSignal | undefined)[]
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private timedOut = false
+  private started = false
+  private closed = false
+  private response: Response | undefined
+  private reader: ReadableStreamDefaultReader<Uint8Array> | undefined
+  private readonly decoder = new TextDecoder()
+  private copyText = false
+  private rest = ''
+  private parsers: (TypeParser | undefined)[] = []
+  /** What ends the rows queued so far: the summary line's values, or an error to throw. */
+  private summary: { command: string; rowCount: number | null } | undefined
+  private failure: unknown
+  private failed = false
+
+  constructor(
+    private readonly t: Transport,
+    private readonly target: StreamTarget,
+    private readonly request: StreamRequest,
+    private readonly options: StreamOptions,
+    private readonly parse: ParseOptions,
+    private readonly stream: RowStream<unknown>,
+  ) {
+    this.signals = [options.signal, target.signal]
+  }
+
+  next(): Promise<IteratorResult<unknown>> {
+    if (this.at < this.rows.length)
+      return Promise.resolve({ value: this.rows[this.at++], done: false })
+    return this.refill()
+  }
+
+  return(): Promise<IteratorResult<unknown>> {
+    this.close()
+    return Promise.resolve(DONE)
+  }
+
+  private readonly abort = (): void =>
+    this.controller.abort(this.signals.find((s) => s?.aborted)?.reason)
+
+  private async refill(): Promise<IteratorResult<unknown>> {
+    if (this.closed) return DONE
+    try {
+      if (!this.started) await this.start()
+      for (;;) {
+        if (this.at < this.rows.length) return { value: this.rows[this.at++], done: false }
+        if (this.failed) throw this.failure
+        if (this.summary) {
+          await this.drain()
+          Object.assign(this.stream, this.summary)
+          this.close()
+          return DONE
+        }
+        await this.readChunk()
+      }
+    } catch (error) {
+      this.close()
+      // Whatever the gateway said after the caller's abort, the abort is the answer.
+      const aborted = this.signals.find((s) => s?.aborted)
+      throw aborted ? aborted.reason : error
+    }
+  }
+
+  private async start(): Promise<void> {
+    this.started = true
+    const timeoutMs = this.options.timeoutMs ?? this.t.timeoutMs
+    this.timer = setTimeout(() => {
+      this.timedOut = true
+      this.controller.abort()
+    }, timeoutMs)
+    for (const signal of this.signals) signal?.addEventListener('abort', this.abort, { once: true })
+    for (const signal of this.signals) signal?.throwIfAborted()
+    const deadline = Date.now() + timeoutMs
+    const response = await open(
+      this.t,
+      this.target,
+      this.request,
+      deadline,
+      this.controller,
+      () => this.timedOut,
+    )
+    this.response = response
+    this.reader = response.body!.getReader()
+    this.copyText = response.headers.get('content-type')?.startsWith(COPY_TEXT_MEDIA_TYPE) ?? false
+  }
+
+  /** The next chunk of the body, or undefined at its end. */
+  private async read(): Promise<Uint8Array | undefined> {
+    try {
+      const chunk = await this.reader!.read()
+      return chunk.done ? undefined : chunk.value
+    } catch (error) {
+      if (this.controller.signal.aborted && !this.timedOut) throw this.controller.signal.reason
+      throw new ClientError(
+        this.timedOut ? 'CLIENT_TIMEOUT' : 'NETWORK_ERROR',
+        this.timedOut ? 'the stream did not end in time' : 'the stream broke off',
+        { cause: error },
+      )
+    }
+  }
+
+  /** Reads to the end of the body after its last line, so the connection can be kept. */
+  private async drain(): Promise<void> {
+    while ((await this.read()) !== undefined);
+  }
+
+  /** Reads one chunk and queues its rows (and what ends them, if it came). */
+  private async readChunk(): Promise<void> {
+    const bytes = await this.read()
+    if (bytes === undefined) {
+      throw new ClientError('NETWORK_ERROR', 'the stream ended before its last line')
+    }
+    const text = this.rest + this.decoder.decode(bytes, { stream: true })
+    const cut = text.lastIndexOf('\n')
+    if (cut < 0) {
+      this.rest = text
+      return
+    }
+    this.rest = text.slice(cut + 1)
+    // Raw newlines only ever end lines (both formats escape those in values): every complete
+    // line of the chunk at once, for NDJSON in one parse.
+    const lines = this.copyText
+      ? copyTextLines(text, cut)
+      : (JSON.parse(`[${text.slice(0, cut).replaceAll('\n', ',')}]`) as unknown[])
+    const rows: unknown[] = []
+    const options = this.options
+    let parsers = this.parsers
+    const schema = options.schema
+    for (const line of lines) {
+      if (Array.isArray(line)) {
+        const values = line as unknown[]
+        // An empty COPY text line is a row of one empty value, or of no columns.
+        if (parsers.length === 0) values.length = 0
+        for (let i = 0; i < values.length; i++) {
+          const parser = parsers[i]
+          const text = values[i] as string | null
+          if (parser !== undefined && text !== null) values[i] = parser(text)
+        }
+        let row: unknown =
+          options.rowMode === 'array' ? values : rowObject(this.stream.fields!, values)
+        if (schema) {
+          const outcome = await schema['~standard'].validate(row)
+          if (outcome.issues) {
+            this.fail(
+              new ClientError('VALIDATION_ERROR', 'a row does not match the schema', {
+                issues: outcome.issues,
+              }),
+            )
+            break
+          }
+          row = outcome.value
+        }
+        rows.push(row)
+      } else {
+        const item = line as { fields?: FieldDescription[]; error?: unknown } & {
+          command: string
+          rowCount: number | null
+        }
+        if (item.error !== undefined) {
+          this.fail(errorFromResponse(item, this.response!))
+          break
+        }
+        if (item.fields) parsers = this.setFields(item.fields)
+        else this.summary = { command: item.command, rowCount: item.rowCount }
+      }
+    }
+    this.rows = rows
+    this.at = 0
+  }
+
+  /** Takes the fields line; answers the parsers of its columns. */
+  private setFields(fields: FieldDescription[]): (TypeParser | undefined)[] {
+    ;(this.stream as { fields: FieldDescription[] }).fields = fields
+    return (this.parsers = fields.map((f) => {
+      const parser = getTypeParser(f.dataTypeID, this.parse)
+      // Text stays as it is; many rows: the faster date parser, same answers.
+      return parser === asText ? undefined : parser === parseDate ? parseDateFast : parser
+    }))
+  }
+
+  private fail(error: unknown): void {
+    this.failed = true
+    this.failure = error
+  }
+
+  private close(): void {
+    if (this.closed) return
+    this.closed = true
+    clearTimeout(this.timer)
+    for (const signal of this.signals) signal?.removeEventListener('abort', this.abort)
+    // Left early: closing the request is what tells the gateway to cancel (a fetch that
+    // ignores its signal, such as an in-process app's, hears of it from the reader).
+    this.controller.abort()
+    this.reader?.cancel().catch(() => {})
+  }
 }
 
 /** Builds `stream` for `target` on `t`; `defaults` are the client's parse options. */

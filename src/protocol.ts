@@ -83,6 +83,13 @@ export interface QueryResult {
  */
 export const NDJSON_MEDIA_TYPE = 'application/x-ndjson'
 
+/**
+ * The media type of a streamed result as COPY text lines: the same rows, each value in
+ * PostgreSQL's COPY text form, separated by tabs, the first and last lines JSON after a
+ * backslash (docs/protocol.md). Cheaper to write and to read than NDJSON.
+ */
+export const COPY_TEXT_MEDIA_TYPE = 'application/x-sluice-copy-text'
+
 /** Body of a streamed query: a {@link QueryRequest} that may choose how rows are printed. */
 export interface StreamRequest extends QueryRequest {
   /** Each row line as an array in column order, or an object keyed by column name. @default 'array' */

@@ -453,7 +453,8 @@ function streamSection(r: BenchResults): string {
       run.gatewayPeakAboveIdleMiB === undefined
         ? ''
         : `+${run.gatewayPeakAboveIdleMiB.toFixed(1)} MiB`
-    return `| ${name} | ${rate(run.rowsPerSecond)} | ${run.mbPerSecond.toFixed(1)} | ${run.seconds.toFixed(1)} s | ${ratio(copy ? run.rowsPerSecond / copy.rowsPerSecond : Number.NaN)} | ${formatMs(run.firstRowMs)} | ${peak} |`
+    const us = (value: number | undefined) => (value === undefined ? '' : `${value.toFixed(2)} µs`)
+    return `| ${name} | ${rate(run.rowsPerSecond)} | ${run.mbPerSecond.toFixed(1)} | ${run.seconds.toFixed(1)} s | ${ratio(copy ? run.rowsPerSecond / copy.rowsPerSecond : Number.NaN)} | ${formatMs(run.firstRowMs)} | ${peak} | ${us(run.gatewayCpuUsPerRow)} | ${us(run.readerCpuUsPerRow)} |`
   })
   const slow = s.slowReaders
   return `## Streaming
@@ -463,14 +464,17 @@ an int, a timestamptz, a short text; ${(s.textBytes / 1e6).toFixed(0)} MB as COP
 time. *COPY*: \`psql -c "COPY (…) TO STDOUT"\`, PostgreSQL's own text with nothing parsed (its
 first row counts psql's start and connection). *pg-cursor*: node-postgres with a cursor in the
 bench process, 10,000 rows a fetch, values parsed. *Sluice*: the edge client's \`db.stream()\`
-(\`sluice/edge/stream\`, Node's fetch) through the gateway's NDJSON stream, values parsed as
-pg parses them. *NDJSON by fetch*: the same stream read by fetch and only counted, the
-gateway's own pace. The gateway's RSS is read from /proc (its peak above its idle RSS just
-before). MB/s is COPY's text bytes over each run's time. The bench process, PostgreSQL and the
+(\`sluice/edge/stream\`, Node's fetch) through the gateway's stream in COPY text lines (the
+format the client asks for), values parsed as pg parses them. *COPY text / NDJSON by fetch*:
+the gateway's stream in each format read by fetch and only counted, the gateway's own pace.
+The gateway's RSS is read from /proc (its peak above its idle RSS just before), its CPU time
+too (user + system over the rows read), the reader's from \`process.cpuUsage()\` where it
+runs in the bench process. MB/s is COPY's text bytes over each run's time. The bench
+process, PostgreSQL and the
 gateway share the machine's cores, so a reader that parses also slows the others.
 
-| reader | rows/s | MB/s | time | × COPY | first row | gateway peak RSS |
-| --- | --- | --- | --- | --- | --- | --- |
+| reader | rows/s | MB/s | time | × COPY | first row | gateway peak RSS | gateway CPU per row | reader CPU per row |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 
 Time to the first row of \`select * from stream_rows limit 50\`, p50 of ${s.firstRow.samples} after a

@@ -2,8 +2,8 @@
  * Streaming (issue 15): one large result read three ways, side by side: `psql -c "COPY (…)
  * TO STDOUT"` (the practical limit: PostgreSQL's own text, no parsing), `pg` with a cursor
  * in-process (pg-cursor, 10,000 rows a fetch, values parsed), and Sluice's edge client
- * (`db.stream()` from `sluice/edge/stream`, values parsed) over HTTP, and the same NDJSON read
- * by fetch and not parsed (the gateway's own pace). Then the time to the first row against
+ * (`db.stream()` from `sluice/edge/stream`, COPY text lines, values parsed) over HTTP, and
+ * the gateway's stream in each of its formats read by fetch and not parsed (its own pace). Then the time to the first row against
  * PostgreSQL's own, and 30 slow readers at once, with the gateway's resident set read from
  * /proc throughout.
  */
@@ -12,6 +12,8 @@ import { readFile, writeFile } from 'node:fs/promises'
 import pg from 'pg'
 import Cursor from 'pg-cursor'
 import { createClient } from '../../edge/streaming.js'
+import { COPY_TEXT_MEDIA_TYPE, NDJSON_MEDIA_TYPE } from '../../src/protocol.js'
+import { processCpuSeconds } from '../lib/cpu.js'
 import { percentile } from '../lib/stats.js'
 import { rssMiB, sleep } from '../lib/system.js'
 
@@ -28,6 +30,7 @@ export interface StreamRun {
     | 'pg + pg-cursor, in-process'
     | 'Sluice, edge client db.stream()'
     | 'Sluice, NDJSON read by fetch, not parsed'
+    | 'Sluice, COPY text read by fetch, not parsed'
   rows: number
   seconds: number
   rowsPerSecond: number
@@ -37,6 +40,25 @@ export interface StreamRun {
   firstRowMs: number
   /** The gateway's peak RSS above its idle RSS during the read (Sluice only). */
   gatewayPeakAboveIdleMiB?: number
+  /** The gateway's CPU time (user + system) per row, µs (Sluice only). */
+  gatewayCpuUsPerRow?: number
+  /** The reader's CPU time per row, µs (readers in the bench process). */
+  readerCpuUsPerRow?: number
+}
+
+/** CPU time of the gateway and of this process from here on, per row read. */
+function cpuMeter(
+  gatewayPid: number,
+): (rows: number) => Pick<StreamRun, 'gatewayCpuUsPerRow' | 'readerCpuUsPerRow'> {
+  const gateway = processCpuSeconds(gatewayPid)
+  const reader = process.cpuUsage()
+  return (rows) => {
+    const used = process.cpuUsage(reader)
+    return {
+      gatewayCpuUsPerRow: ((processCpuSeconds(gatewayPid) - gateway) * 1e6) / rows,
+      readerCpuUsPerRow: (used.user + used.system) / rows,
+    }
+  }
 }
 
 /** Everything the scenario measured. */
@@ -158,6 +180,7 @@ async function sluiceRun(options: StreamOptions, textBytes: number): Promise<Str
   const db = createClient({ url: options.gatewayUrl, token: options.token, timeoutMs: 3_600_000 })
   await resetPeak(options.gatewayPid)
   const idle = await rssMiB(options.gatewayPid)
+  const cpu = cpuMeter(options.gatewayPid)
   const started = performance.now()
   let first = 0
   let rows = 0
@@ -166,6 +189,7 @@ async function sluiceRun(options: StreamOptions, textBytes: number): Promise<Str
   }
   const seconds = (performance.now() - started) / 1000
   return {
+    ...cpu(rows),
     system: 'Sluice, edge client db.stream()',
     rows,
     seconds,
@@ -176,14 +200,20 @@ async function sluiceRun(options: StreamOptions, textBytes: number): Promise<Str
   }
 }
 
-/** The gateway's own pace: its NDJSON read by fetch and counted, nothing parsed. */
-async function ndjsonRun(options: StreamOptions, textBytes: number): Promise<StreamRun> {
+/** The gateway's own pace: its stream in one format read by fetch and counted, nothing parsed. */
+async function rawRun(
+  options: StreamOptions,
+  textBytes: number,
+  format: 'NDJSON' | 'COPY text',
+): Promise<StreamRun> {
+  const accept = format === 'NDJSON' ? NDJSON_MEDIA_TYPE : COPY_TEXT_MEDIA_TYPE
   await resetPeak(options.gatewayPid)
   const idle = await rssMiB(options.gatewayPid)
+  const cpu = cpuMeter(options.gatewayPid)
   const started = performance.now()
   const res = await fetch(`${options.gatewayUrl}/v1/query`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${options.token}`, accept: 'application/x-ndjson' },
+    headers: { authorization: `Bearer ${options.token}`, accept },
     body: JSON.stringify({ sql: STREAM_SQL, timeoutMs: 3_600_000 }),
   })
   const reader = res.body!.getReader()
@@ -199,7 +229,8 @@ async function ndjsonRun(options: StreamOptions, textBytes: number): Promise<Str
   // The first line holds the fields and the last the command tag.
   const rows = lines - 2
   return {
-    system: 'Sluice, NDJSON read by fetch, not parsed',
+    ...cpu(rows),
+    system: `Sluice, ${format} read by fetch, not parsed`,
     rows,
     seconds,
     rowsPerSecond: rows / seconds,
@@ -263,7 +294,7 @@ async function slowReaders(
     try {
       const res = await fetch(`${options.gatewayUrl}/v1/query`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${options.token}`, accept: 'application/x-ndjson' },
+        headers: { authorization: `Bearer ${options.token}`, accept: NDJSON_MEDIA_TYPE },
         body: JSON.stringify({ sql: STREAM_SQL, timeoutMs: 3_600_000 }),
         signal: controller.signal,
       })
@@ -306,10 +337,16 @@ export async function runStream(
   log(`stream: pg-cursor ${cursor.seconds.toFixed(1)} s`)
   const sluice = await sluiceRun(options, copy.bytes)
   log(
-    `stream: Sluice ${sluice.seconds.toFixed(1)} s, gateway peak +${sluice.gatewayPeakAboveIdleMiB!.toFixed(1)} MiB`,
+    `stream: Sluice ${sluice.seconds.toFixed(1)} s, gateway peak +${sluice.gatewayPeakAboveIdleMiB!.toFixed(1)} MiB, CPU per row gateway ${sluice.gatewayCpuUsPerRow!.toFixed(2)} µs, client ${sluice.readerCpuUsPerRow!.toFixed(2)} µs`,
   )
-  const ndjson = await ndjsonRun(options, copy.bytes)
-  log(`stream: NDJSON by fetch ${ndjson.seconds.toFixed(1)} s`)
+  const ndjson = await rawRun(options, copy.bytes, 'NDJSON')
+  log(
+    `stream: NDJSON by fetch ${ndjson.seconds.toFixed(1)} s, gateway ${ndjson.gatewayCpuUsPerRow!.toFixed(2)} µs/row`,
+  )
+  const copyText = await rawRun(options, copy.bytes, 'COPY text')
+  log(
+    `stream: COPY text by fetch ${copyText.seconds.toFixed(1)} s, gateway ${copyText.gatewayCpuUsPerRow!.toFixed(2)} µs/row`,
+  )
   const first = await firstRow(options, 50)
   log(
     `stream: first row p50 PostgreSQL ${first.postgresP50Ms.toFixed(2)} ms, Sluice ${first.sluiceP50Ms.toFixed(2)} ms`,
@@ -324,7 +361,7 @@ export async function runStream(
   return {
     rows: options.rows,
     textBytes,
-    runs: [copyRunResult, cursor, sluice, ndjson],
+    runs: [copyRunResult, cursor, sluice, copyText, ndjson],
     firstRow: first,
     slowReaders: slow,
   }

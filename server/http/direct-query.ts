@@ -24,7 +24,7 @@ import { requestIdOf } from './request-id.js'
 import { queryRequestSchema, streamRequestSchema } from './schemas.js'
 import { JsonAnswer } from './json-answer.js'
 import { sendBody } from './send.js'
-import { wantsStream, writeStream } from './stream-query.js'
+import { acceptedStream, writeStream } from './stream-query.js'
 import { nodeTarget } from './stream-target.js'
 
 const ROUTE = '/v1/query'
@@ -65,7 +65,7 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
       token: bearerToken(req.headers.authorization),
       declaredBytes: declaredLength(req),
     }
-    const streaming = wantsStream(req.headers.accept)
+    const streaming = acceptedStream(req.headers.accept)
     let cacheStatus: Record<string, string> = {}
     // A JSON answer's text, or the error code a stream ended with ('' for success).
     const answer = async (): Promise<{ json: string | Buffer[] } | { streamed: string }> =>
@@ -74,7 +74,7 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
         admitted = tenant
         const text = await readNodeBody(req, deps.bodyLimitBytes)
         const context = { tenant, principal, signal, shutdown, requestId, statements: record.scope }
-        if (!streaming) {
+        if (streaming === undefined) {
           const body = parseBody(text, queryRequestSchema, undefined, quickQueryRequest)
           if (body.cache !== undefined) {
             const cached = await runCachedQuery(context, { ...body, cache: body.cache })
@@ -88,6 +88,7 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
         const cors = corsHeaders(req.headers.origin, tenant, deps.tenants)
         const streamed = await writeStream(nodeTarget(res, cors), {
           requestId,
+          mediaType: streaming,
           request: body,
           run: (sink) => streamQuery(context, body, sink),
           errorOf,

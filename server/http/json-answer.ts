@@ -7,7 +7,7 @@
  */
 import type { QueryResult, WireValue } from '../../src/protocol.js'
 import type { RowSink } from '../pool/statement.js'
-import { RowEncoder } from './row-json.js'
+import { RowEncoder } from './row-encoder.js'
 import { SEND_CHUNK_CHARS } from './send.js'
 
 const COMMA = 0x2c

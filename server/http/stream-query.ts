@@ -1,35 +1,31 @@
 /**
- * Answering one statement as a stream when the request asks for NDJSON: the glue between
- * the engine's streams (server/engine/stream.ts), the NDJSON writer and where it writes.
- * The direct `/v1/query` path writes to Node's response; the Hono routes (`/v1/query` under
- * `app.request()`, `/v1/transactions/{id}/query`) write to Node's response too when they
- * run under the gateway's listener, else to a web stream.
+ * Answering one statement as a stream when the request asks for one (NDJSON or COPY text,
+ * ./stream-formats.ts): the glue between the engine's streams (server/engine/stream.ts), the
+ * stream writer and where it writes. The direct `/v1/query` path writes to Node's response;
+ * the Hono routes (`/v1/query` under `app.request()`, `/v1/transactions/{id}/query`) write
+ * to Node's response too when they run under the gateway's listener, else to a web stream.
  */
 import type { Context } from 'hono'
 import type { ErrorCode, SluiceError } from '../../src/errors.js'
-import { NDJSON_MEDIA_TYPE, type StreamRequest } from '../../src/protocol.js'
+import type { StreamRequest } from '../../src/protocol.js'
 import type { RunContext } from '../engine/run.js'
 import type { StreamSink, StreamSummary } from '../engine/stream.js'
 import type { ReportBug } from '../errors.js'
 import { LightSignal, type AbortLike } from '../lifecycle/abort.js'
 import type { GatewayEnv } from './env.js'
 import { toResponseError } from './errors.js'
-import { NdjsonWriter, type StreamTarget } from './ndjson.js'
+import { streamFormat, type StreamMediaType } from './stream-formats.js'
+import { nodeTarget, webTarget } from './stream-target.js'
+import { StreamWriter, type StreamTarget } from './stream-writer.js'
 import { nodeBindings } from './node-request.js'
 import { runContext } from './run-context.js'
-import { nodeTarget, webTarget } from './stream-target.js'
-
-/** True when an `Accept` header asks for NDJSON. */
-export function wantsStream(accept: string | undefined): boolean {
-  if (accept === undefined || !accept.includes(NDJSON_MEDIA_TYPE)) return false
-  return accept
-    .split(',')
-    .some((range) => range.split(';')[0]!.trim().toLowerCase() === NDJSON_MEDIA_TYPE)
-}
+export { acceptedStream } from './stream-formats.js'
 
 /** One stream to write. */
 export interface StreamJob {
   requestId: string
+  /** The media type the request's `Accept` header chose. */
+  mediaType: StreamMediaType
   request: StreamRequest
   /** Runs the statement, its rows into `sink`. */
   run: (sink: StreamSink) => Promise<StreamSummary>
@@ -38,9 +34,9 @@ export interface StreamJob {
 }
 
 /** The headers of a streamed answer. */
-function streamHeaders(requestId: string): Record<string, string> {
+function streamHeaders(requestId: string, mediaType: string): Record<string, string> {
   return {
-    'content-type': NDJSON_MEDIA_TYPE,
+    'content-type': mediaType,
     'x-request-id': requestId,
     'cache-control': 'no-store',
     // Proxies such as nginx would otherwise gather the rows before passing them on.
@@ -54,11 +50,8 @@ function streamHeaders(requestId: string): Record<string, string> {
  * any error).
  */
 export async function writeStream(target: StreamTarget, job: StreamJob): Promise<ErrorCode | ''> {
-  const writer = new NdjsonWriter(
-    target,
-    job.request.rowMode ?? 'array',
-    streamHeaders(job.requestId),
-  )
+  const format = streamFormat(job.mediaType, job.request.rowMode)
+  const writer = new StreamWriter(target, format, streamHeaders(job.requestId, format.mediaType))
   let summary: StreamSummary
   try {
     summary = await job.run(writer)
@@ -88,6 +81,7 @@ function eitherSignal(first: AbortLike, second: LightSignal): LightSignal {
  */
 export async function streamResponse(
   c: Context<GatewayEnv>,
+  mediaType: StreamMediaType,
   request: StreamRequest,
   reportBug: ReportBug,
   run: (context: RunContext, sink: StreamSink) => Promise<StreamSummary>,
@@ -99,6 +93,7 @@ export async function streamResponse(
   const context = { ...base, signal }
   const job: StreamJob = {
     requestId,
+    mediaType,
     request,
     run: (sink) => run(context, sink),
     errorOf: (error) => toResponseError(error, { aborted: signal.aborted, requestId }, reportBug),

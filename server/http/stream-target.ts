@@ -4,7 +4,7 @@
  * without Node objects, such as `app.request()` in tests), paced by its reader's pulls.
  */
 import type { ServerResponse } from 'node:http'
-import type { StreamTarget } from './ndjson.js'
+import type { StreamTarget } from './stream-writer.js'
 
 /** A target over Node's `res`; `extra` headers (CORS) join the stream's own. */
 export function nodeTarget(res: ServerResponse, extra: Record<string, string> = {}): StreamTarget {

@@ -9,26 +9,84 @@
 const DATE_TIME =
   /^(\d+)-(\d\d)-(\d\d)(?: (\d\d):(\d\d):(\d\d)(\.\d+)?(?:([+-])(\d\d)(?::(\d\d))?(?::(\d\d))?)?)?( BC)?$/
 
-// The common shapes: a four-digit year, no BC, an offset of whole hours or hours and minutes.
-const ISO_LIKE = /^(\d{4}-\d\d-\d\d) (\d\d:\d\d:\d\d(?:\.\d{1,6})?)(?:([+-]\d\d)(:\d\d)?)?$/
+/** The character at `i` of `text` minus '0': a digit's value, out of 0–9 (or NaN) for others. */
+const digit = (text: string, i: number): number => text.charCodeAt(i) - 48
 
-/**
- * The common shapes handed to the runtime's own ISO parser (several times faster than the
- * general path below, which every other shape takes); `undefined` for any other shape.
- * Without an offset it is local time, as an ISO date-time without one is.
- */
-function parseIsoLike(text: string): number | undefined {
-  const m = ISO_LIKE.exec(text)
-  return m ? Date.parse(`${m[1]}T${m[2]}${m[3] ? m[3] + (m[4] ?? ':00') : ''}`) : undefined
+/** Digits `text[from, to)` as a number, or -1 when one of them is not a digit. */
+function digits(text: string, from: number, to: number): number {
+  let n = 0
+  for (let i = from; i < to; i++) {
+    const d = digit(text, i)
+    if (!(d >= 0 && d <= 9)) return -1
+    n = n * 10 + d
+  }
+  return n
 }
 
 /**
  * {@link parseDate}, the same answers, faster for the common shapes: for decoding many rows
- * (streams). Kept apart so the core edge bundle stays small.
+ * (streams), where the general parser's regular expression is most of a row's cost. Reads
+ * `YYYY-MM-DD HH:MM:SS[.ffffff][±HH[:MM]]` (years 100 and later, no BC) by its character
+ * codes; every other shape takes {@link parseDate}. Kept apart so the core edge bundle stays
+ * small.
  */
 export function parseDateFast(text: string): Date | number | null {
-  const time = parseIsoLike(text)
-  return time === undefined ? parseDate(text) : new Date(time)
+  const length = text.length
+  if (
+    length < 19 ||
+    text.charCodeAt(4) !== 45 || // -
+    text.charCodeAt(7) !== 45 ||
+    text.charCodeAt(10) !== 32 || // space
+    text.charCodeAt(13) !== 58 || // :
+    text.charCodeAt(16) !== 58
+  )
+    return parseDate(text)
+  const year = digits(text, 0, 4)
+  const month = digits(text, 5, 7)
+  const day = digits(text, 8, 10)
+  const hour = digits(text, 11, 13)
+  const minute = digits(text, 14, 16)
+  const second = digits(text, 17, 19)
+  if (year < 100 || month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0)
+    return parseDate(text)
+  let i = 19
+  let ms = 0
+  if (i < length && text.charCodeAt(i) === 46) {
+    // A fraction of 1 to 6 digits; a Date keeps whole milliseconds (the first three).
+    const from = ++i
+    while (i < length && i - from < 6 && digit(text, i) >= 0 && digit(text, i) <= 9) i++
+    if (i === from) return parseDate(text)
+    for (let k = from; k < from + 3; k++) ms = ms * 10 + (k < i ? digit(text, k) : 0)
+  }
+  if (i === length) return new Date(year, month - 1, day, hour, minute, second, ms)
+  const sign = text.charCodeAt(i)
+  if (sign !== 43 && sign !== 45) return parseDate(text)
+  const offsetHours = digits(text, i + 1, i + 3)
+  let offsetMinutes = 0
+  if (i + 3 === length) offsetMinutes = 0
+  else if (i + 6 === length && text.charCodeAt(i + 3) === 58) {
+    offsetMinutes = digits(text, i + 4, i + 6)
+  } else return parseDate(text)
+  if (offsetHours < 0 || offsetMinutes < 0 || i + 3 > length) return parseDate(text)
+  const offset = (sign === 45 ? -1 : 1) * (offsetHours * 60 + offsetMinutes) * 60_000
+  if (month < 1 || month > 12) return parseDate(text)
+  const time = hour * 3_600_000 + minute * 60_000 + second * 1000 + ms
+  return new Date(daysFromCivil(year, month, day) * 86_400_000 + time - offset)
+}
+
+/**
+ * Days from 1970-01-01 to a proleptic Gregorian date (month 1–12; days past the month's end
+ * run on into the next, as in `Date.UTC`), by integer arithmetic alone (H. Hinnant's
+ * `days_from_civil`), which is several times cheaper than `Date.UTC`.
+ */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year
+  const era = Math.floor(y / 400)
+  const yearOfEra = y - era * 400
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1
+  const dayOfEra =
+    yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear
+  return era * 146_097 + dayOfEra - 719_468
 }
 
 /**

@@ -29,7 +29,8 @@ export interface ParseOptions {
   parsers?: Readonly<Record<number, TypeParser>> | undefined
 }
 
-const asText: TypeParser = (text) => text
+/** The parser of every type that stays text: the value as it is. */
+export const asText: TypeParser = (text) => text
 const asInt: TypeParser = (text) => parseInt(text, 10)
 const asBool: TypeParser = (text) => /^(TRUE|t|true|y|yes|on|1)$/.test(text)
 

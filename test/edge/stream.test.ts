@@ -48,12 +48,27 @@ const transports: Record<string, () => Promise<{ t: TestGateway; options: Client
 describe.each(Object.keys(transports))('db.stream over the %s', (transport) => {
   let t: TestGateway
   let db: StreamingClient
+  let options: ClientOptions
 
   beforeAll(async () => {
     const made = await transports[transport]!()
     t = made.t
+    options = made.options
     db = createClient(made.options)
   })
+
+  /** A client whose requests go through `change` (headers) and whose answers are seen. */
+  const clientVia = (change: (headers: Headers) => void, seen: Response[] = []) =>
+    createClient({
+      ...options,
+      fetch: async (url: string, init: RequestInit) => {
+        const headers = new Headers(init.headers)
+        change(headers)
+        const response = await (options.fetch ?? fetch)(url, { ...init, headers })
+        seen.push(response)
+        return response
+      },
+    })
   afterAll(() => t.close())
 
   /** Nothing of this gateway still runs in PostgreSQL, and the pool lends nothing. */
@@ -83,6 +98,42 @@ describe.each(Object.keys(transports))('db.stream over the %s', (transport) => {
     expect(stream.fields!.map((f) => f.name)).toEqual(['n', 'big', 'day', 'pair', 'doc'])
     expect(stream.command).toBe('SELECT')
     expect(stream.rowCount).toBe(5000)
+  })
+
+  it('reads COPY text lines, and every kind of text comes back as query returns it', async () => {
+    // Every byte COPY text escapes, text that looks like an escape or like a JSON line, NULLs,
+    // empty strings, non-ASCII text, JSON and arrays, a value over several chunks.
+    const text = `select E'a\\\\b\\tc\\nd\\re' as escapes, '\\N' as not_null, null::text as nothing,
+      '' as empty, '\\{"command":"SELECT"}' as fake_line, jsonb_build_object('k', E'v\\t') as doc,
+      array['a\tb', null, 'c"d'] as arr, 'héllo ✓ 😀' as unicode, repeat('ab', 70000) as long,
+      n from generate_series(1, 3) n`
+    const seen: Response[] = []
+    const rows = await all(clientVia(() => {}, seen).stream(text))
+    expect(seen[0]!.headers.get('content-type')).toBe('application/x-sluice-copy-text')
+    const { rows: buffered } = await db.query(text)
+    expect(rows).toEqual(buffered)
+    expect(rows[0]).toMatchObject({
+      escapes: 'a\\b\tc\nd\re',
+      not_null: '\\N',
+      nothing: null,
+      empty: '',
+      fake_line: '\\{"command":"SELECT"}',
+      doc: { k: 'v\t' },
+    })
+    const noColumns = db.stream('select from generate_series(1, 4)', [], { rowMode: 'array' })
+    expect(await all(noColumns)).toEqual([[], [], [], []])
+    const oneEmpty = await all(db.stream("select '' as e from generate_series(1, 2)"))
+    expect(oneEmpty).toEqual([{ e: '' }, { e: '' }])
+  })
+
+  it('reads NDJSON from a gateway that answers with it, with the same rows', async () => {
+    const seen: Response[] = []
+    const ndjsonOnly = clientVia((headers) => headers.set('accept', 'application/x-ndjson'), seen)
+    const text = `select n, E'tab\\there' as t, now()::date as d from generate_series(1, 3000) n`
+    const rows = await all(ndjsonOnly.stream(text))
+    expect(seen[0]!.headers.get('content-type')).toBe('application/x-ndjson')
+    expect(rows).toEqual(await all(db.stream(text)))
+    expect(rows).toHaveLength(3000)
   })
 
   it('takes params, a sql query, or a template (the streaming sql tag)', async () => {

@@ -138,6 +138,7 @@ function statement(): unknown {
   const body: Record<string, unknown> = { sql }
   if (chance(0.8)) body.params = params(sql)
   if (chance(0.2)) body.timeoutMs = pick<unknown>([1, 50, 1000, 0, -5, 1.5, 'x', 1e12])
+  if (chance(0.1)) body.rowMode = pick<unknown>(['array', 'object', 'columns', 1])
   if (chance(0.05)) body.sql = pick<unknown>([1, null, [], {}])
   return body
 }
@@ -198,7 +199,12 @@ describe('fuzzing every route', () => {
         ? `Bearer ${auth}`
         : pick([`bearer  ${auth}`, auth, `Basic ${auth}`])
     if (chance(0.2)) headers['content-type'] = pick(['text/plain', 'application/json', 'x/y'])
-    if (chance(0.15)) headers.accept = 'application/x-ndjson'
+    if (chance(0.15))
+      headers.accept = pick([
+        'application/x-ndjson',
+        'application/x-sluice-copy-text',
+        'application/x-sluice-copy-text;q=0.3, application/x-ndjson',
+      ])
     if (chance(0.05)) headers['x-request-id'] = pick(['fuzz-1', 'bad id!', 'x'.repeat(300)])
     const json = (value: unknown) => JSON.stringify(value)
     const tx = () =>

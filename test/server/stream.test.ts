@@ -1,13 +1,15 @@
+import { execFileSync } from 'node:child_process'
 import { connect, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   admin,
   backends,
+  databaseUrl,
   eventually,
   listenTestGateway,
   type ListeningGateway,
 } from '../helpers/gateway.js'
-import { streamRequest } from '../helpers/ndjson.js'
+import { copyTextRequest, streamRequest } from '../helpers/ndjson.js'
 
 let t: ListeningGateway
 let base: string
@@ -189,6 +191,108 @@ describe('streaming a result as NDJSON', () => {
     )
     expect(answer.lines.length).toBe(3002)
     expect(answer.lines.at(-1)).toEqual({ command: 'SELECT', rowCount: 3000 })
+  })
+})
+
+describe('streaming a result as COPY text', () => {
+  const copy = (body: unknown, path = '/v1/query', accept?: string) =>
+    copyTextRequest(base + path, t.token, body, accept)
+
+  it('sends the same values as the JSON answer, escaped as COPY text, between JSON lines', async () => {
+    // Every byte COPY text escapes (backslash, tab, newline, carriage return), text that
+    // looks like an escape or like the JSON lines, NULLs and empty strings, non-ASCII text,
+    // and a value that spans several socket reads.
+    const sql = `select E'a\\\\b\\tc\\nd\\re' as escapes, '\\N' as not_null, null::text as nothing,
+      '' as empty, '\\{"fields":[]}' as fake_line, '{"a": 1}'::jsonb as doc, '{1,2}'::int[] as arr,
+      'héllo ✓ 漢字 😀' as unicode, repeat('ab', 60000) as long, n from generate_series(1, 3) n`
+    const json = (await t.json('/v1/query', { sql })).body
+    const answer = await copy({ sql })
+    expect(answer.status).toBe(200)
+    expect(answer.contentType).toBe('application/x-sluice-copy-text')
+    expect(answer.lines[0]).toEqual({ fields: json.fields })
+    expect(answer.lines.slice(1, -1)).toEqual(json.rows)
+    expect(answer.lines.at(-1)).toEqual({ command: 'SELECT', rowCount: 3 })
+    // Escaped as PostgreSQL's own COPY escapes them, row lines never begin with `\{`.
+    const rowLines = answer.text.split('\n').slice(1, -2)
+    expect(rowLines[0]!.split('\t').slice(0, 5)).toEqual([
+      'a\\\\b\\tc\\nd\\re',
+      '\\\\N',
+      '\\N',
+      '',
+      '\\\\{"fields":[]}',
+    ])
+    expect(rowLines.every((line) => !line.startsWith('\\{'))).toBe(true)
+  })
+
+  it('matches COPY TO STDOUT byte for byte on every row line', async () => {
+    const sql = `select i, md5(i::text), case when i % 3 = 0 then null else E'x\\\\y\\tz' end,
+      now()::date from generate_series(1, 500) i`
+    const answer = await copy({ sql })
+    // What PostgreSQL's own COPY prints for the same query.
+    const copied = execFileSync('psql', [databaseUrl(), '-Atc', `copy (${sql}) to stdout`], {
+      encoding: 'utf8',
+    })
+    expect(answer.text.split('\n').slice(1, -2).join('\n') + '\n').toBe(copied)
+  })
+
+  it('sends a row line per row of a result without columns, and none for a statement without rows', async () => {
+    const empty = await copy({ sql: 'select from generate_series(1, 3)' })
+    expect(empty.text.split('\n').slice(1, -2)).toEqual(['', '', ''])
+    expect(empty.lines.at(-1)).toEqual({ command: 'SELECT', rowCount: 3 })
+    await admin('create table if not exists stream_probe (id int)')
+    const insert = await copy({ sql: 'insert into stream_probe values (1), (2)' })
+    expect(insert.lines).toEqual([{ fields: [] }, { command: 'INSERT', rowCount: 2 }])
+  })
+
+  it('picks the format the Accept header prefers, by q and then by order', async () => {
+    const both = 'application/x-sluice-copy-text, application/x-ndjson;q=0.5'
+    expect((await copy({ sql: 'select 1' }, '/v1/query', both)).contentType).toBe(
+      'application/x-sluice-copy-text',
+    )
+    const ndjsonFirst = 'application/x-ndjson, application/x-sluice-copy-text'
+    expect((await copy({ sql: 'select 1' }, '/v1/query', ndjsonFirst)).contentType).toBe(
+      'application/x-ndjson',
+    )
+    const ndjsonPreferred = 'application/x-sluice-copy-text;q=0.2, application/x-ndjson'
+    expect((await copy({ sql: 'select 1' }, '/v1/query', ndjsonPreferred)).contentType).toBe(
+      'application/x-ndjson',
+    )
+    const refused = 'application/x-sluice-copy-text;q=0, application/json'
+    expect((await copy({ sql: 'select 1' }, '/v1/query', refused)).contentType).toContain(
+      'application/json',
+    )
+  })
+
+  it('refuses rows as objects with BAD_REQUEST before borrowing a connection', async () => {
+    const before = t.gateway.tenants.get('main')!.pool.stats().requestsNum
+    const answer = await copy({ sql: 'select 1 as a', rowMode: 'object' })
+    expect(answer.status).toBe(400)
+    expect(answer.lines[0].error.code).toBe('BAD_REQUEST')
+    expect(answer.lines[0].error.message).toContain('rowMode')
+    expect(t.gateway.tenants.get('main')!.pool.stats().requestsNum).toBe(before)
+  })
+
+  it('ends with an error line when the statement fails mid-way, and the connection stays clean', async () => {
+    const answer = await copy({
+      sql: 'select case when i = 3000 then 1 / (i - i) else i end as v from generate_series(1, 5000) i',
+    })
+    expect(answer.status).toBe(200)
+    expect(answer.lines.at(-1).error).toMatchObject({ code: 'DATABASE_ERROR', sqlstate: '22012' })
+    expect(answer.text.endsWith('\n')).toBe(true)
+    expect(answer.lines.length).toBeGreaterThan(2)
+    await poolSettles()
+  })
+
+  it('streams inside an interactive transaction', async () => {
+    const { body: tx } = await t.json('/v1/transactions', {})
+    const answer = await copy(
+      { sql: "select i, E'tab\there' from generate_series(1, 2000) i" },
+      `/v1/transactions/${tx.id}/query`,
+    )
+    expect(answer.lines.length).toBe(2002)
+    expect(answer.lines[1]).toEqual(['1', 'tab\there'])
+    expect(answer.lines.at(-1)).toEqual({ command: 'SELECT', rowCount: 2000 })
+    expect((await t.json(`/v1/transactions/${tx.id}/commit`, {})).body).toEqual({ committed: true })
   })
 })
 

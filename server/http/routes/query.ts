@@ -15,14 +15,15 @@ import { quickQueryRequest, quickStreamRequest } from '../query-request.js'
 import { runContext } from '../run-context.js'
 import { queryRequestSchema, streamRequestSchema } from '../schemas.js'
 import { jsonAnswer } from '../send.js'
-import { streamResponse, wantsStream } from '../stream-query.js'
+import { acceptedStream, streamResponse } from '../stream-query.js'
 
 /** The `/v1/query` route. */
 export function queryRoute(reportBug: ReportBug): Hono<GatewayEnv> {
   return new Hono<GatewayEnv>().post('/v1/query', async function query(c) {
-    if (wantsStream(c.req.header('Accept'))) {
+    const mediaType = acceptedStream(c.req.header('Accept'))
+    if (mediaType !== undefined) {
       const request = await readBody(c, streamRequestSchema, undefined, quickStreamRequest)
-      return streamResponse(c, request, reportBug, (context, sink) =>
+      return streamResponse(c, mediaType, request, reportBug, (context, sink) =>
         streamQuery(context, request, sink),
       )
     }

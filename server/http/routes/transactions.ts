@@ -12,7 +12,7 @@ import { quickStreamRequest } from '../query-request.js'
 import { runContext } from '../run-context.js'
 import { beginRequestSchema, queryRequestSchema, streamRequestSchema } from '../schemas.js'
 import { jsonAnswer } from '../send.js'
-import { streamResponse, wantsStream } from '../stream-query.js'
+import { acceptedStream, streamResponse } from '../stream-query.js'
 
 /** The transaction routes. */
 export function transactionRoutes(
@@ -27,9 +27,10 @@ export function transactionRoutes(
     })
     .post('/v1/transactions/:id/query', async function transactionQuery(c) {
       const id = c.req.param('id')
-      if (wantsStream(c.req.header('Accept'))) {
+      const mediaType = acceptedStream(c.req.header('Accept'))
+      if (mediaType !== undefined) {
         const request = await readBody(c, streamRequestSchema, undefined, quickStreamRequest)
-        return streamResponse(c, request, reportBug, (context, sink) =>
+        return streamResponse(c, mediaType, request, reportBug, (context, sink) =>
           transactions.stream(context, id, request, sink),
         )
       }

@@ -1,18 +1,34 @@
 /**
- * Rows to JSON text straight from PostgreSQL's bytes (a DataRow's body, handed over by the
- * wire meter, server/pool/wire-meter.ts), with no JavaScript string per value: a value made
- * only of printable ASCII other than `"` and `\` is copied byte for byte between quotes;
- * any other value is decoded and escaped by `JSON.stringify`. The text is thus exactly
- * `JSON.stringify(values)` of the strings pg would have made.
+ * Rows to text straight from PostgreSQL's bytes (a DataRow's body, handed over by the wire
+ * meter, server/pool/wire-meter.ts), with no JavaScript string per value, in the two forms
+ * the gateway answers with:
+ *
+ * - JSON ({@link RowEncoder.row}): a value made only of printable ASCII other than `"` and
+ *   `\` is copied byte for byte between quotes; any other value is decoded and escaped by
+ *   `JSON.stringify`. The text is thus exactly `JSON.stringify(values)` of the strings pg
+ *   would have made.
+ * - COPY text ({@link RowEncoder.copyTextRow}): values separated by tabs, `\N` for NULL,
+ *   and in each value a backslash, tab, newline or carriage return escaped as COPY's text
+ *   format escapes them; every other byte, UTF-8 included, is copied as it is.
  */
 
 const QUOTE = 0x22
 const BACKSLASH = 0x5c
 const COMMA = 0x2c
 const NULL = Buffer.from('null')
+const TAB = 0x09
+const NEWLINE = 0x0a
+const CARRIAGE_RETURN = 0x0d
+const LETTER_N = 0x4e
+/** For each byte, the letter COPY text escapes it with after a backslash, or 0. */
+const COPY_ESCAPES = new Uint8Array(256)
+COPY_ESCAPES[BACKSLASH] = BACKSLASH
+COPY_ESCAPES[TAB] = 0x74 // t
+COPY_ESCAPES[NEWLINE] = 0x6e // n
+COPY_ESCAPES[CARRIAGE_RETURN] = 0x72 // r
 const EMPTY = Buffer.alloc(0)
 
-/** Appends JSON rows (and any text) to byte buffers, taken out a buffer at a time. */
+/** Appends rows (and any text) to byte buffers, taken out a buffer at a time. */
 export class RowEncoder {
   /**
    * For rows as objects: each column's `"name":`, in order. Unset: rows as arrays.
@@ -82,6 +98,43 @@ export class RowEncoder {
     }
     out[o++] = keys === undefined ? 0x5d : 0x7d
     if (after >= 0) out[o++] = after
+    this.pos = o
+  }
+
+  /**
+   * Appends the row whose DataRow body is `bytes[start, end)` as one line of COPY text: its
+   * values separated by tabs, then a newline.
+   */
+  copyTextRow(bytes: Buffer, start: number, end: number): void {
+    let p = start
+    const count = (bytes[p]! << 8) | bytes[p + 1]!
+    p += 2
+    // Worst case: every value byte escaped (two bytes), or `\N` and a separator per value.
+    this.ensure((end - start) * 2 + count * 3 + 1)
+    const out = this.out
+    let o = this.pos
+    for (let c = 0; c < count; c++) {
+      if (c > 0) out[o++] = TAB
+      const length =
+        (bytes[p]! << 24) | (bytes[p + 1]! << 16) | (bytes[p + 2]! << 8) | bytes[p + 3]!
+      p += 4
+      if (length < 0) {
+        out[o++] = BACKSLASH
+        out[o++] = LETTER_N
+        continue
+      }
+      const valueEnd = p + length
+      for (; p < valueEnd; p++) {
+        const b = bytes[p]!
+        const escape = COPY_ESCAPES[b]!
+        if (escape === 0) out[o++] = b
+        else {
+          out[o++] = BACKSLASH
+          out[o++] = escape
+        }
+      }
+    }
+    out[o++] = NEWLINE
     this.pos = o
   }
 

@@ -1,24 +1,22 @@
 /**
- * A streamed result as NDJSON (`Accept: application/x-ndjson`, docs/protocol.md): a first
- * line with the fields, one line per row (PostgreSQL's text values, as arrays or objects),
- * and a last line with the command tag and row count, or the usual error body when the
- * statement fails after the answer began. The status line is written with the first row (or
- * the end), so a statement that fails before any row gets an ordinary error answer.
+ * A streamed result (docs/protocol.md "Streaming results"), in either of its two formats
+ * (./stream-formats.ts): a first line with the fields, one line per row, and a last line
+ * with the command tag and row count, or the usual error body when the statement fails
+ * after the answer began. The status line is written with the first row (or the end), so a
+ * statement that fails before any row gets an ordinary error answer.
  *
- * Rows come as PostgreSQL's bytes and are encoded straight to JSON (./row-json.ts), gathered
- * into one write per chunk PostgreSQL sent, or per {@link SEND_CHUNK_CHARS} bytes; when the
- * client's socket does not take a write, the rows are paused at the database until it
- * drains. What a stream holds is thus one such write plus the rows of one socket read,
+ * Rows come as PostgreSQL's bytes and are encoded straight to text (./row-encoder.ts),
+ * gathered into one write per chunk PostgreSQL sent, or per {@link SEND_CHUNK_CHARS} bytes;
+ * when the client's socket does not take a write, the rows are paused at the database until
+ * it drains. What a stream holds is thus one such write plus the rows of one socket read,
  * whatever the result's size.
  */
 import type { ErrorBody } from '../../src/errors.js'
 import type { FieldDescription, WireValue } from '../../src/protocol.js'
 import type { Flow, StreamSink, StreamSummary } from '../engine/stream.js'
-import { RowEncoder } from './row-json.js'
+import { RowEncoder } from './row-encoder.js'
 import { SEND_CHUNK_CHARS } from './send.js'
-
-/** How rows are printed: arrays in column order, or objects keyed by column name. */
-export type RowMode = 'array' | 'object'
+import type { StreamFormat } from './stream-formats.js'
 
 /** Where a stream's bytes go, with backpressure: Node's response, or a web stream. */
 export interface StreamTarget {
@@ -34,14 +32,12 @@ export interface StreamTarget {
   readonly closed: boolean
 }
 
-const NEWLINE = 0x0a
-
-/** Writes one stream as NDJSON; the engine feeds it as a {@link StreamSink}. */
-export class NdjsonWriter implements StreamSink {
+/** Writes one stream in its format; the engine feeds it as a {@link StreamSink}. */
+export class StreamWriter implements StreamSink {
   /** The status line and the first line were written. */
   opened = false
   private flow: Flow | undefined
-  private head = '{"fields":[]}\n'
+  private head: string
   private readonly encoder = new RowEncoder(SEND_CHUNK_CHARS + 4096)
   private scheduled = false
   private waiting = false
@@ -52,41 +48,37 @@ export class NdjsonWriter implements StreamSink {
 
   constructor(
     private readonly target: StreamTarget,
-    private readonly rowMode: RowMode,
+    private readonly format: StreamFormat,
     private readonly headers: Record<string, string>,
-  ) {}
+  ) {
+    this.head = format.head([])
+  }
 
   begin(flow: Flow): void {
     this.flow = flow
   }
 
   fields(fields: FieldDescription[]): void {
-    this.head = `${JSON.stringify({ fields })}\n`
-    if (this.rowMode === 'object')
-      this.encoder.keys = fields.map((f) => Buffer.from(`${JSON.stringify(f.name)}:`))
+    this.head = this.format.head(fields)
+    this.format.prepare(this.encoder, fields)
   }
 
   rawRow(bytes: Buffer, start: number, end: number): void {
     if (!this.opened) this.open()
-    this.encoder.row(bytes, start, end, -1, NEWLINE)
+    this.format.rawRow(this.encoder, bytes, start, end)
     this.written()
   }
 
   row(values: WireValue[]): void {
     if (!this.opened) this.open()
-    const keys = this.encoder.keys
-    this.encoder.text(
-      keys === undefined
-        ? `${JSON.stringify(values)}\n`
-        : `{${values.map((v, i) => keys[i]!.toString() + JSON.stringify(v)).join(',')}}\n`,
-    )
+    this.encoder.text(this.format.row(values, this.encoder.keys))
     this.written()
   }
 
   /** Ends the stream with its summary line. */
   finish(summary: StreamSummary): void {
     if (!this.opened) this.open()
-    this.end(`${JSON.stringify({ command: summary.command, rowCount: summary.rowCount })}\n`)
+    this.end(this.format.end({ command: summary.command, rowCount: summary.rowCount }))
   }
 
   /**
@@ -95,7 +87,7 @@ export class NdjsonWriter implements StreamSink {
    */
   fail(body: ErrorBody): boolean {
     if (!this.opened) return false
-    this.end(`${JSON.stringify(body)}\n`)
+    this.end(this.format.end(body))
     return true
   }
 

@@ -678,4 +678,29 @@ export const MUTANTS: Mutant[] = [
     tests: ['test/server/stream.test.ts'],
     why: "the gateway answers the first stream format listed, whatever the Accept header's q values",
   },
+  // ---- The wire protocol's pipelined reset ----
+  {
+    id: 'wire-reset-not-pipelined',
+    file: 'server/wire/session.ts',
+    from: 'this.cyclesInFlight === 1 &&',
+    to: 'this.cyclesInFlight === -1 &&',
+    tests: ['test/server/wire/pipelined-reset.test.ts'],
+    why: 'the reset of a wire transaction costs a write and a round trip of its own again',
+  },
+  {
+    id: 'wire-reset-inside-transaction',
+    file: 'server/wire/session.ts',
+    from: '!this.cycleMayOutliveSync &&',
+    to: '',
+    tests: ['test/server/wire/pipelined-reset.test.ts'],
+    why: "the reset is sent behind a Sync that leaves the client's transaction open, and runs inside it",
+  },
+  {
+    id: 'wire-reset-answer-unused',
+    file: 'server/wire/lease.ts',
+    from: 'relay.connection.resetSentWithLastStatement(',
+    to: 'void (',
+    tests: ['test/server/wire/pipelined-reset.test.ts'],
+    why: "the pool resets again a connection whose reset already answered behind the client's Sync",
+  },
 ]

@@ -19,6 +19,9 @@ import {
 } from './statement.js'
 import { WireMeter } from './wire-meter.js'
 
+/** What the pool's release needs of a session reset's answer: its rows (the last counts SQL-level prepared statements). */
+export type ResetOutcome = Pick<StatementOutcome, 'rows'>
+
 /** Where to send a cancel request: the server's address, as the connection used it. */
 export interface CancelTarget {
   host: string
@@ -100,7 +103,7 @@ export class Connection {
   /** The statement most recently sent. */
   private current: Statement | undefined
   /** The session reset sent with the last statement, until the pool's release takes it. */
-  private pipelinedReset: Promise<StatementOutcome> | undefined
+  private pipelinedReset: Promise<ResetOutcome> | undefined
   private paused = false
 
   constructor(
@@ -162,10 +165,19 @@ export class Connection {
    * The session reset that went out with the last statement (see {@link runPrepared}), for
    * the pool's release to wait for instead of sending one; once only.
    */
-  takePipelinedReset(): Promise<StatementOutcome> | undefined {
+  takePipelinedReset(): Promise<ResetOutcome> | undefined {
     const reset = this.pipelinedReset
     this.pipelinedReset = undefined
     return reset
+  }
+
+  /**
+   * Records a session reset that another path sent on this connection's socket while it was
+   * detached (the wire protocol's, behind a client's last Sync: server/wire/session.ts), for
+   * the pool's release to take as above.
+   */
+  resetSentWithLastStatement(outcome: ResetOutcome): void {
+    this.pipelinedReset = Promise.resolve(outcome)
   }
 
   /**

@@ -19,11 +19,12 @@
  * It is one round trip of one simple query, sent when the borrower releases the connection
  * (after its answer is ready), so it adds nothing to the answer's latency; a `/v1/query`
  * statement, the only one of its borrow, takes it along in its own write instead, after its
- * Sync (one write and one backend wake-up fewer). The connection is lent again only once
+ * Sync (one write and one backend wake-up fewer), and so does a wire transaction whose last
+ * Sync cannot leave it open (server/wire/session.ts, `mayTakeReset`). The connection is lent again only once
  * the reset completes. The statements are unnamed, so nothing a session left
  * behind can stand in for them.
  */
-import type { Connection } from './connection.js'
+import type { Connection, ResetOutcome } from './connection.js'
 
 /** The reset, one simple query; its last row is the count of SQL-level prepared statements. */
 export const RESET_SQL = [
@@ -55,10 +56,7 @@ export async function resetSession(connection: Connection): Promise<void> {
 }
 
 /** The reset's last row counts the SQL-level prepared statements: any, and DISCARD ALL. */
-async function discardPrepared(
-  connection: Connection,
-  outcome: { rows: unknown[][] },
-): Promise<void> {
+async function discardPrepared(connection: Connection, outcome: ResetOutcome): Promise<void> {
   const preparedFromSql = Number(outcome.rows.at(-1)?.[0] ?? 0)
   if (preparedFromSql > 0) {
     await connection.simple('DISCARD ALL')

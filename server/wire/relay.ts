@@ -84,6 +84,18 @@ export interface RelaySink {
   stuck(): void
 }
 
+/** The sink of a relay whose session let go of it: only its hidden queries still answer. */
+const MUTED: RelaySink = {
+  toClient() {},
+  flush() {},
+  notice: () => false,
+  clientError() {},
+  commandComplete() {},
+  backendFull() {},
+  lost() {},
+  stuck() {},
+}
+
 /** What a hidden query returned. */
 export interface HiddenResult {
   /** The transaction status after it ('' when the connection was lost). */
@@ -120,7 +132,7 @@ export class Relay {
 
   constructor(
     connection: Connection,
-    private readonly sink: RelaySink,
+    private sink: RelaySink,
     private readonly watchdogMs: number,
   ) {
     this.connection = connection
@@ -172,6 +184,16 @@ export class Relay {
       })
       this.flushOut()
     })
+  }
+
+  /**
+   * The session let go of this backend while a gateway query is still answering (the session
+   * reset sent behind its last Sync): nothing more goes to the session, and the reading that
+   * was paused for its client goes on.
+   */
+  mute(): void {
+    this.sink = MUTED
+    this.socket.resume()
   }
 
   /** Stops reading PostgreSQL (the client reads slowly), or starts again. */

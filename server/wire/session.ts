@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream'
 import { analyzeSql, type SqlAnalysis } from '../engine/analyze.js'
 import { beginSql } from '../engine/run.js'
 import { LightSignal } from '../lifecycle/abort.js'
+import { RESET_SQL } from '../pool/session-reset.js'
 import type { Tenant } from '../tenants/tenant.js'
 import type { Role } from '../tenants/tokens.js'
 import { errorFieldsOf } from './errors.js'
@@ -29,7 +30,14 @@ import {
 } from './messages.js'
 import { AFTER_END_REFUSAL, endsTransaction, readOnlyRefusal } from './read-only.js'
 import { OversizedMessage, bodyOf, rawOf, type MessageReader, type WireMessage } from './reader.js'
-import { UNTIL, queryMessage, type Pending, type Relay, type RelaySink } from './relay.js'
+import {
+  UNTIL,
+  queryMessage,
+  type HiddenResult,
+  type Pending,
+  type Relay,
+  type RelaySink,
+} from './relay.js'
 import type { WireServer, WireTransport } from './server.js'
 import { sessionStateKinds, sessionStateSql } from './session-state.js'
 import { applySettingsSql, type ClientParameters } from './startup.js'
@@ -54,6 +62,14 @@ const M = {
 
 /** Distinct statements a transaction may run before the cache stops telling them apart. */
 const MAX_WRITTEN = 256
+
+/**
+ * Words of a statement that may leave its transaction open after the Sync that ends its cycle
+ * (BEGIN, START TRANSACTION, … AND CHAIN) or that talk to the client in a way a query sent
+ * behind them would break (COPY). Matched anywhere in the text, comments and strings
+ * included: a false match only costs the pipelined reset.
+ */
+const MAY_OUTLIVE_SYNC = /begin|start|chain|copy/i
 
 /** How long PostgreSQL gets to honour a cancel before the socket is closed. */
 const CANCEL_GRACE_MS = 5_000
@@ -94,6 +110,14 @@ export class WireSession implements RelaySink {
   private cycleOpen = false
   /** Readonly: a transaction-ending statement was bound in this cycle. */
   private cycleEnded = false
+  /** Cycles sent to the backend whose ReadyForQuery has not come back yet. */
+  private cyclesInFlight = 0
+  /** A statement of the open cycle may leave its transaction open (see MAY_OUTLIVE_SYNC). */
+  private cycleMayOutliveSync = false
+  /** The message just handled ended a cycle that may take the session reset behind it. */
+  private resetCandidate = false
+  /** The session reset sent behind the client's last Sync, while it has not answered. */
+  private pipelinedReset: Promise<HiddenResult> | undefined
   /** An error was answered without a backend: skip to the next Sync. */
   private skippingClient = false
   private closed = false
@@ -249,6 +273,11 @@ export class WireSession implements RelaySink {
     } catch (error) {
       return this.protocolViolation(error)
     }
+    // The client's transaction ends at the Sync just sent and it sent nothing after it: the
+    // session reset goes in the same write (./lease.ts releaseAfterReset).
+    if (this.resetCandidate && this.lease && this.client.peek() === undefined)
+      this.pipelinedReset = this.lease.relay.query(RESET_SQL)
+    this.resetCandidate = false
     this.lease?.relay.flushOut()
     this.client.updateReading()
     this.flush()
@@ -261,6 +290,7 @@ export class WireSession implements RelaySink {
 
   /** Handles one message; false when it must wait (it is handled again later). */
   private handle(m: WireMessage): boolean {
+    this.resetCandidate = false
     const type = m.type
     if (type === M.terminate) {
       this.finish('client terminated')
@@ -307,6 +337,7 @@ export class WireSession implements RelaySink {
       default:
         // FunctionCall: answered by FunctionCallResponse and ReadyForQuery.
         if (this.written !== undefined) this.written = null
+        this.cycleMayOutliveSync = true
         relay.send(rawOf(m), this.cycleEnd())
         this.endCycle()
     }
@@ -322,8 +353,29 @@ export class WireSession implements RelaySink {
     }
     relay.skipping = false
     relay.send(rawOf(m), this.cycleEnd())
+    this.resetCandidate = this.mayTakeReset(relay)
     this.endCycle()
     return true
+  }
+
+  /**
+   * True when the cycle just sent is sure to leave the backend idle with nothing of the
+   * session's on it, so that the session reset may follow it in the same write: the only
+   * cycle in flight, begun idle, none of its statements able to keep a transaction open,
+   * and nothing that needs the backend after it (a readonly token's COMMIT, the session-state
+   * probe, a cache invalidation, a pinned session).
+   */
+  private mayTakeReset(relay: Relay): boolean {
+    return (
+      this.cyclesInFlight === 1 &&
+      relay.status === 'I' &&
+      !this.cycleMayOutliveSync &&
+      !this.readOnly &&
+      !this.pinned &&
+      !this.flagged &&
+      !this.releaseNext &&
+      this.written === undefined
+    )
   }
 
   private answer(data: Buffer): void {
@@ -352,10 +404,12 @@ export class WireSession implements RelaySink {
   }
 
   private cycleEnd(): Pending {
+    this.cyclesInFlight++
     return { until: UNTIL.sync, sync: true, onReady: (status, raw) => this.ready(status, raw) }
   }
 
   private endCycle(): void {
+    this.cycleMayOutliveSync = false
     this.cycleOpen = false
     this.cycleEnded = false
     // A readonly cycle's end may need a COMMIT before the next one starts.
@@ -364,6 +418,7 @@ export class WireSession implements RelaySink {
 
   private note(text: string, analysis: SqlAnalysis): void {
     if (analysis.sessionWords) this.flagged = true
+    if (MAY_OUTLIVE_SYNC.test(text)) this.cycleMayOutliveSync = true
     if (this.written) {
       this.written.add(text)
       if (this.written.size > MAX_WRITTEN) this.written = null
@@ -382,6 +437,7 @@ export class WireSession implements RelaySink {
         replaceError: errorResponse(refusal),
       })
     } else relay.send(rawOf(m), this.cycleEnd())
+    this.resetCandidate = this.mayTakeReset(relay)
     this.endCycle()
   }
 
@@ -397,8 +453,22 @@ export class WireSession implements RelaySink {
   // ---- the backend's ReadyForQuery, borrowing and releasing ----
 
   private ready(status: string, raw: Buffer): void {
+    this.cyclesInFlight--
     const lease = this.lease
     if (!lease) return
+    if (this.pipelinedReset && status !== 'I') {
+      // The reset ran inside the client's transaction: mayTakeReset was wrong. Never reached
+      // by design; should it be, the client must not go on in a transaction the reset changed.
+      this.server.deps.reportBug(
+        new Error(`a session reset was sent behind a cycle that left status ${status}`),
+        undefined,
+      )
+      return this.terminate({
+        severity: 'FATAL',
+        code: 'XX000',
+        message: 'internal error: the session was reset inside its transaction',
+      })
+    }
     if (this.readOnly && status !== 'I' && !this.clientOpened) {
       // The client's statements ran inside the gateway's READ ONLY transaction: end it.
       this.stall = 'end'
@@ -501,7 +571,8 @@ export class WireSession implements RelaySink {
       )
     }
     const quiet = !lease.relay.busy && this.client.peek() === undefined
-    if (status === 'I' && !lease.relay.busy && (this.releaseNext || (quiet && !this.pinned)))
+    if (status === 'I' && this.pipelinedReset) this.release(true)
+    else if (status === 'I' && !lease.relay.busy && (this.releaseNext || (quiet && !this.pinned)))
       this.release()
     else if (status !== 'I' && quiet) {
       clearTimeout(this.idleTimer)
@@ -589,16 +660,23 @@ export class WireSession implements RelaySink {
     this.pump()
   }
 
-  /** Returns the backend to the pool, which resets its session. */
-  private release(): void {
+  /**
+   * Returns the backend to the pool, which resets its session; `atReady`: the client's
+   * transaction is over and the reset sent behind it (if any) is still to answer.
+   */
+  private release(atReady = false): void {
     const lease = this.lease
     if (!lease) return
     this.lease = undefined
+    const reset = this.pipelinedReset
+    this.pipelinedReset = undefined
+    this.cyclesInFlight = 0
     clearTimeout(this.idleTimer)
     clearTimeout(this.transactionTimer)
     this.transactionTimer = undefined
     // The pool's reset takes away whatever the session holds (the client's startup settings too).
-    lease.release(this.leaseEnd())
+    if (reset && atReady) lease.releaseAfterReset(reset, this.leaseEnd())
+    else lease.release(this.leaseEnd())
     if (this.pinned) this.server.unpin(lease.tenant.name)
     this.pinned = false
     this.releaseNext = false

@@ -13,6 +13,11 @@ export interface Link {
   /** Everything the client (the gateway) sent through this link. */
   readonly sent: () => Buffer
   /**
+   * What the client sent, chunk by chunk as the proxy read it: bytes written apart with
+   * PostgreSQL's answer in between arrive in different chunks.
+   */
+  readonly chunks: () => readonly Buffer[]
+  /**
    * PostgreSQL answered everything the client sent: a ReadyForQuery came back for the
    * startup and for every Sync and simple Query (so no reset or statement is still on its
    * way, even one written in the same segment as the statement before it).
@@ -89,6 +94,7 @@ export async function startTcpProxy(options: TcpProxyOptions = {}): Promise<TcpP
     })
     links.push({
       sent: () => Buffer.concat(chunks),
+      chunks: () => chunks,
       quiet: () =>
         fromServer.count('Z') >= 1 + fromClient.count('S') + fromClient.count('Q') &&
         !fromClient.partial &&

@@ -342,7 +342,7 @@ export class Channel {
     this.unverifiedSinceWarning++
     if (now - this.unverifiedWarnedAt < UNVERIFIED_WARNING_MS) return
     this.options.warn(
-      `the cache's invalidation channel (NOTIFY ${CHANNEL}) carries messages that are not signed with this gateway's key (${this.unverifiedSinceWarning} since the last warning): another Sluice process uses the same database without sharing the key, or someone else notifies the channel. This tenant's reads bypass the cache until they stop. Give every Sluice process on the database the same server.cacheSecret (or make them one cluster with server.cluster), the same in each; see docs/cache.md`,
+      `the cache's invalidation channel (NOTIFY ${CHANNEL}) carries messages that are not signed with this gateway's key (${this.unverifiedSinceWarning} since the last warning): another Sluice process uses the same database without sharing the key, or someone else notifies the channel. This tenant's reads bypass the cache until they stop. Give every Sluice process on the database the same server.cacheSecret (or make them one cluster with server.cluster); see docs/cache.md "The key"`,
     )
     this.unverifiedWarnedAt = now
     this.unverifiedSinceWarning = 0

@@ -23,11 +23,8 @@
  *   database counted has been heard from (or {@link MEMBER_TIMEOUT_MS} passed).
  * - **Signatures.** Every message of ours is signed with the deployment's key (./signature.ts)
  *   and only signed ones are acted on (./inbox.ts): anyone who can connect to the database
- *   can NOTIFY. A message shaped like ours that does not check out is another Sluice process
- *   that does not share our key (or a forgery): we cannot know what it caches nor make its
- *   writes wait for us, so we answer nothing from memory while such messages come (for
- *   {@link MEMBER_TIMEOUT_MS} after the last one), take the writes it announces as drops,
- *   and say so in the log.
+ *   can NOTIFY. While messages shaped like ours that do not check out come, the cache
+ *   answers nothing from memory (./strangers.ts) and takes the writes they announce as drops.
  */
 import { randomBytes } from 'node:crypto'
 import type pg from 'pg'
@@ -41,13 +38,12 @@ import {
   type Outgoing,
 } from './messages.js'
 import type { ChannelSigner } from './signature.js'
+import { Strangers } from './strangers.js'
 
 /** No tick back for this long on an open connection: it is presumed dead and replaced. */
 const SILENT_CONNECTION_MS = 5000
 /** The application_name of listener connections (how a joining member counts the others). */
 export const LISTENER_APPLICATION_NAME = 'sluice-cache'
-/** Unverifiable messages are logged at most this often (with how many came). */
-const UNVERIFIED_WARNING_MS = 60_000
 
 /** Payloads a member ignored, by reason (the sluice_cache_messages_rejected_total metric). */
 export interface RejectedMessages {
@@ -99,13 +95,11 @@ export class Channel {
   private started: Promise<void> | undefined
   private onUp: (() => void) | undefined
   private readonly inbox: Inbox
-  /** performance.now() of the last message shaped like a member's that did not check out. */
-  private unverifiedAt = -Infinity
-  private unverifiedWarnedAt = -Infinity
-  private unverifiedSinceWarning = 0
+  private readonly strangers: Strangers
 
   constructor(private readonly options: ChannelOptions) {
     this.inbox = new Inbox(options.signer)
+    this.strangers = new Strangers((message) => options.warn(message))
   }
 
   /**
@@ -113,11 +107,10 @@ export class Channel {
    * joining heard from, and no process we cannot verify heard lately.
    */
   get live(): boolean {
-    const now = performance.now()
     return (
       this.state === 'up' &&
-      now - this.anchor < LEASE_MS &&
-      now - this.unverifiedAt >= MEMBER_TIMEOUT_MS &&
+      performance.now() - this.anchor < LEASE_MS &&
+      this.strangers.quiet &&
       this.acks.complete
     )
   }
@@ -328,24 +321,13 @@ export class Channel {
   }
 
   /**
-   * A message shaped like a member's that does not check out: another Sluice process on the
-   * database without our key, or a forgery. What it says it wrote is dropped (anyone may
-   * make us drop entries); nothing else of it is believed, and until it has been quiet for
-   * MEMBER_TIMEOUT_MS we answer nothing from memory, since a process we cannot hear from
-   * would not wait for us, nor we for it.
+   * A message shaped like a member's that does not check out (./strangers.ts). What it says
+   * was written is dropped (anyone may make us drop entries); nothing else of it is believed.
    */
   private unverified(claims: MemberMessage): void {
-    const now = performance.now()
-    this.unverifiedAt = now
+    this.strangers.heard()
     if (claims.type === 'tables' || claims.type === 'all' || claims.type === 'purge')
       this.options.apply(claims)
-    this.unverifiedSinceWarning++
-    if (now - this.unverifiedWarnedAt < UNVERIFIED_WARNING_MS) return
-    this.options.warn(
-      `the cache's invalidation channel (NOTIFY ${CHANNEL}) carries messages that are not signed with this gateway's key (${this.unverifiedSinceWarning} since the last warning): another Sluice process uses the same database without sharing the key, or someone else notifies the channel. This tenant's reads bypass the cache until they stop. Give every Sluice process on the database the same server.cacheSecret (or make them one cluster with server.cluster); see docs/cache.md "The key"`,
-    )
-    this.unverifiedWarnedAt = now
-    this.unverifiedSinceWarning = 0
   }
 
   /** Ends the join's wait once we are up and know who else listens. */

@@ -218,7 +218,8 @@ describe('the channel and token holders', () => {
   })
 
   it("still takes the triggers' unsigned messages, which only ever drop entries", async () => {
-    const [{ oid }] = await db.sql<{ oid: string }>(`select 'kv'::regclass::oid::text as oid`)
+    const [row] = await db.sql<{ oid: string }>(`select 'kv'::regclass::oid::text as oid`)
+    const oid = row!.oid
     for (const g of [near, far]) await post(g.url, '/v1/query', read, g.token)
     for (const g of [near, far])
       expect((await post(g.url, '/v1/query', read, g.token)).cache).toBe('hit')

@@ -9,6 +9,7 @@ import type { Hono } from 'hono'
 import { randomBytes } from 'node:crypto'
 import type { Server as NetServer } from 'node:net'
 import { createAdmin, type Admin } from './admin/admin.js'
+import { ChannelSigner, channelKey } from './cache/signature.js'
 import type { CacheStats } from './cache/tenant-cache.js'
 import { secretsOf } from './config/redact.js'
 import { ClusterAdmin } from './cluster/cluster-admin.js'
@@ -135,6 +136,10 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
       worker: { index: 0, incarnation: randomBytes(4).readUInt32BE(), count: 1 },
       nodeSecret: randomBytes(32),
     })
+  // Every process whose cache shares a database must share this (docs/cache.md "The key").
+  const cacheSigner = new ChannelSigner(
+    config.server.cacheSecret === undefined ? node.cacheKey : channelKey(config.server.cacheSecret),
+  )
   const transactions = new TransactionRegistry({ newId: (tokenHash) => node.ids.mint(tokenHash) })
   const reportBug = options.reportBug ?? reportToStderr
   const metrics = createMetrics({
@@ -161,6 +166,7 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
         onPoolEvent,
         logger,
         poolBounds: node.share(tenantConfig.pool),
+        cacheSigner,
       }),
     requests: lifecycle.requests,
     logger,

@@ -66,16 +66,15 @@ export class Acknowledgements {
   }
 
   /**
-   * `member` (re)joined after our message came back: it emptied its cache after whatever it
-   * missed, so nothing of ours waits on it any longer.
+   * `member` left: it answers nothing from memory any more. (A member that rejoins after a
+   * gap is still waited for: it acks what it hears from then on, and what it missed before
+   * runs into the deadline. Its `h` cannot end waits, since an old one sent again would be
+   * taken for a new one by a member that did not hear it the first time.)
    */
-  hello(member: string): void {
-    for (const wait of [...this.waits]) if (wait.echoed) this.unwait(wait, member)
-  }
-
-  /** `member` left. */
   bye(member: string): void {
     this.members.delete(member)
+    // Accounted for, as a listener counted at our joining.
+    this.heardSinceJoin.add(member)
     for (const wait of [...this.waits]) this.unwait(wait, member)
   }
 
@@ -110,8 +109,12 @@ export class Acknowledgements {
     for (const wait of [...this.waits]) this.settle(wait)
   }
 
-  /** Members listening when we joined: complete once each was heard from. */
-  private get complete(): boolean {
+  /**
+   * The members listening when we joined are known: each was heard from, or
+   * {@link MEMBER_TIMEOUT_MS} passed (a listener that says nothing in that time is not
+   * serving from memory).
+   */
+  get complete(): boolean {
     return (
       this.heardSinceJoin.size >= this.expected ||
       performance.now() - this.joinedAt > MEMBER_TIMEOUT_MS

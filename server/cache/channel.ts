@@ -19,16 +19,39 @@
  *   cannot be served the old value by any member.
  * - **Gaps.** When the connection fails (a database restart, a network cut) the cache stops
  *   answering from memory at once, reconnects with backoff, empties itself (notifications
- *   sent meanwhile are lost), and only then serves again.
+ *   sent meanwhile are lost), and only then serves again, once every other listener the
+ *   database counted has been heard from (or {@link MEMBER_TIMEOUT_MS} passed).
+ * - **Signatures.** Every message of ours is signed with the deployment's key (./signature.ts)
+ *   and only signed ones are acted on (./inbox.ts): anyone who can connect to the database
+ *   can NOTIFY. While messages shaped like ours that do not check out come, the cache
+ *   answers nothing from memory (./strangers.ts) and takes the writes they announce as drops.
  */
+import { randomBytes } from 'node:crypto'
 import type pg from 'pg'
-import { Acknowledgements, LEASE_MS, TICK_MS } from './acks.js'
-import { CHANNEL, decode, encodeOutgoing, type Message, type Outgoing } from './messages.js'
+import { Acknowledgements, LEASE_MS, MEMBER_TIMEOUT_MS, TICK_MS } from './acks.js'
+import { Inbox } from './inbox.js'
+import {
+  CHANNEL,
+  encodeOutgoing,
+  type MemberMessage,
+  type Message,
+  type Outgoing,
+} from './messages.js'
+import type { ChannelSigner } from './signature.js'
+import { Strangers } from './strangers.js'
 
 /** No tick back for this long on an open connection: it is presumed dead and replaced. */
 const SILENT_CONNECTION_MS = 5000
 /** The application_name of listener connections (how a joining member counts the others). */
 export const LISTENER_APPLICATION_NAME = 'sluice-cache'
+
+/** Payloads a member ignored, by reason (the sluice_cache_messages_rejected_total metric). */
+export interface RejectedMessages {
+  /** Signed with another key, or not at all (triggers' messages aside). */
+  signature: number
+  /** Signed with our key, but a tick no newer than its member's last: sent again. */
+  replay: number
+}
 
 /** What the channel needs from its cache and the gateway. */
 export interface ChannelOptions {
@@ -42,15 +65,16 @@ export interface ChannelOptions {
   gap: () => void
   /** Something went wrong that is worth a log line. */
   warn: (message: string, error?: unknown) => void
+  /** Signs our messages and checks the others' (the deployment's shared key). */
+  signer: ChannelSigner
 }
-
-let nextInstance = 0
 
 /** One member of the invalidation channel. */
 export class Channel {
-  /** This member's id on the channel. */
-  readonly id =
-    Math.random().toString(36).slice(2, 10) + (nextInstance++).toString(36).padStart(2, '0')
+  /** This member's id on the channel: random, so never another's, nor ours again. */
+  readonly id = randomBytes(8).toString('hex')
+  /** Payloads ignored so far, by reason. */
+  readonly rejected: RejectedMessages = { signature: 0, replay: 0 }
   private client: pg.Client | undefined
   private state: 'down' | 'joining' | 'up' | 'closed' = 'down'
   /** performance.now() at which the last returned tick was sent. */
@@ -70,12 +94,25 @@ export class Channel {
   private acksScheduled = false
   private started: Promise<void> | undefined
   private onUp: (() => void) | undefined
+  private readonly inbox: Inbox
+  private readonly strangers: Strangers
 
-  constructor(private readonly options: ChannelOptions) {}
+  constructor(private readonly options: ChannelOptions) {
+    this.inbox = new Inbox(options.signer)
+    this.strangers = new Strangers((message) => options.warn(message))
+  }
 
-  /** True while hits may be served: connected, and the lease is fresh. */
+  /**
+   * True while hits may be served: connected, the lease fresh, every listener counted at
+   * joining heard from, and no process we cannot verify heard lately.
+   */
   get live(): boolean {
-    return this.state === 'up' && performance.now() - this.anchor < LEASE_MS
+    return (
+      this.state === 'up' &&
+      performance.now() - this.anchor < LEASE_MS &&
+      this.strangers.quiet &&
+      this.acks.complete
+    )
   }
 
   private get isClosed(): boolean {
@@ -101,7 +138,10 @@ export class Channel {
     this.client = undefined
     if (client) {
       try {
-        await client.query('select pg_notify($1, $2)', [CHANNEL, `b ${this.id}`])
+        await client.query('select pg_notify($1, $2)', [
+          CHANNEL,
+          this.options.signer.sign(`b ${this.id}`),
+        ])
       } catch {
         // Leaving quietly: the others stop waiting for us after MEMBER_TIMEOUT_MS.
       }
@@ -152,10 +192,15 @@ export class Channel {
       this.lastEcho = performance.now()
       const up = new Promise<void>((resolve) => (this.onUp = resolve))
       await this.sendTick('h')
-      // Joined once our hello comes back (or give up waiting: the ticks keep trying).
+      // Joined once our hello came back and the others answered it (or give up waiting: the
+      // ticks keep trying, and the others are given up on after MEMBER_TIMEOUT_MS).
       let timer: ReturnType<typeof setTimeout> | undefined
-      await Promise.race([up, new Promise((resolve) => (timer = setTimeout(resolve, LEASE_MS)))])
+      await Promise.race([
+        up,
+        new Promise((resolve) => (timer = setTimeout(resolve, MEMBER_TIMEOUT_MS))),
+      ])
       clearTimeout(timer)
+      this.onUp = undefined
     } catch (error) {
       if (client !== undefined && this.client === client) this.lost(client, error)
       else if (client === undefined) this.retry(error)
@@ -206,7 +251,10 @@ export class Channel {
     this.ticksSent.set(n, performance.now())
     this.tickInFlight = true
     try {
-      await client.query('select pg_notify($1, $2)', [CHANNEL, `${kind} ${this.id} ${n}`])
+      await client.query('select pg_notify($1, $2)', [
+        CHANNEL,
+        this.options.signer.sign(`${kind} ${this.id} ${n}`),
+      ])
     } catch (error) {
       this.lost(client, error)
     } finally {
@@ -217,18 +265,44 @@ export class Channel {
   // ---- receiving ----
 
   private receive(payload: string): void {
-    const message = decode(payload)
-    if (!message) return
-    if ('from' in message && message.from === this.id) return this.own(message)
-    if ('from' in message) this.acks.heard(message.from)
+    const received = this.inbox.read(payload)
+    switch (received.kind) {
+      case 'trigger':
+        // Unsigned, from SQL: it can only drop entries, which anyone may make us do.
+        this.options.apply(received.message)
+        return
+      case 'member':
+        this.member(received.message)
+        return
+      case 'replay':
+        this.rejected.replay++
+        return
+      case 'unverified':
+        this.rejected.signature++
+        if (received.claims) this.unverified(received.claims)
+        return
+      case 'unknown':
+        return
+    }
+  }
+
+  /** A message signed with our key, and not a replayed tick. */
+  private member(message: MemberMessage): void {
+    if (message.from === this.id) return this.own(message)
     switch (message.type) {
       case 'hello':
-        this.acks.hello(message.from)
+        this.acks.heard(message.from)
         // A newcomer learns who is here from our answer.
         if (!this.tickInFlight) void this.sendTick('k')
+        this.joinedIfComplete()
+        break
+      case 'tick':
+        this.acks.heard(message.from)
+        this.joinedIfComplete()
         break
       case 'bye':
         this.acks.bye(message.from)
+        this.joinedIfComplete()
         break
       case 'ack': {
         const seq = message.acks.get(this.id)
@@ -242,23 +316,39 @@ export class Channel {
         this.acksOut.set(message.from, Math.max(message.seq, this.acksOut.get(message.from) ?? 0))
         this.scheduleAcks()
         break
-      default:
-        this.options.apply(message)
     }
     this.acks.recheck()
   }
 
+  /**
+   * A message shaped like a member's that does not check out (./strangers.ts). What it says
+   * was written is dropped (anyone may make us drop entries); nothing else of it is believed.
+   */
+  private unverified(claims: MemberMessage): void {
+    this.strangers.heard()
+    if (claims.type === 'tables' || claims.type === 'all' || claims.type === 'purge')
+      this.options.apply(claims)
+  }
+
+  /** Ends the join's wait once we are up and know who else listens. */
+  private joinedIfComplete(): void {
+    if (this.state !== 'up' || !this.acks.complete) return
+    this.onUp?.()
+    this.onUp = undefined
+  }
+
   /** One of our own messages came back. */
-  private own(message: Message): void {
+  private own(message: MemberMessage): void {
     if (message.type === 'hello' || message.type === 'tick') {
+      // Only a tick we sent and have not seen back yet counts (never one sent again).
       const sentAt = this.ticksSent.get(message.tick)
+      if (sentAt === undefined) return
       for (const n of this.ticksSent.keys()) if (n <= message.tick) this.ticksSent.delete(n)
-      if (sentAt !== undefined) this.anchor = Math.max(this.anchor, sentAt)
+      this.anchor = Math.max(this.anchor, sentAt)
       this.lastEcho = performance.now()
       if (message.type === 'hello' && this.state === 'joining') {
         this.state = 'up'
-        this.onUp?.()
-        this.onUp = undefined
+        this.joinedIfComplete()
       }
       return
     }
@@ -291,7 +381,7 @@ export class Channel {
     try {
       while (this.outbox.length > 0) {
         const batch = this.outbox.splice(0, 100)
-        const payloads = encodeOutgoing(this.id, batch)
+        const payloads = encodeOutgoing(this.id, batch).map((p) => this.options.signer.sign(p))
         const client = this.state === 'up' || this.state === 'joining' ? this.client : undefined
         try {
           if (!client) throw new Error('the invalidation channel is down')

@@ -10,6 +10,7 @@ import type { ResolvedConnection } from '../pool/pg-config.js'
 import type { Pool } from '../pool/pool.js'
 import { LISTENER_APPLICATION_NAME } from './channel.js'
 import { CHANNEL } from './messages.js'
+import type { ChannelSigner } from './signature.js'
 import { TenantCache } from './tenant-cache.js'
 
 /** Runs `sql` on a pooled connection and answers the first column of its first row. */
@@ -35,6 +36,8 @@ export interface TenantCacheParts {
   pool: Pool
   resolved: ResolvedConnection
   logger?: Logger | undefined
+  /** The deployment's channel key (./signature.ts). */
+  signer: ChannelSigner
 }
 
 /**
@@ -42,8 +45,9 @@ export interface TenantCacheParts {
  * channel is down) and to its own listening connection.
  */
 export function createTenantCache(parts: TenantCacheParts): TenantCache {
-  const { name, config, pool, resolved, logger } = parts
+  const { name, config, pool, resolved, logger, signer } = parts
   return new TenantCache({
+    signer,
     tenant: name,
     config: config.cache,
     catalogQuery: (sql, params) =>

@@ -1,19 +1,29 @@
 /**
  * The messages of the invalidation channel, as NOTIFY payloads on {@link CHANNEL}: plain
  * ASCII words, so the triggers of `sluice cache install-triggers` can write theirs in SQL.
- * Anything else that arrives on the channel is ignored.
+ * A Sluice process's own messages end with a signature (`MAC`, ./signature.ts): the other
+ * processes act on them only when it checks out. The triggers' messages are not signed (the
+ * key would have to live in the database) and only ever drop entries, which is safe to take
+ * from anyone. Anything else that arrives on the channel is ignored.
  *
- * | payload                          | meaning                                                    |
- * | -------------------------------- | ---------------------------------------------------------- |
- * | `h ID N`                         | member ID joined (or rejoined after a gap); N is its tick  |
- * | `k ID N`                         | member ID's tick N (its lease, and proof it is alive)      |
- * | `b ID`                           | member ID leaves                                           |
- * | `i ID SEQ 16384,16390`           | ID wrote these tables (partition roots, by oid)            |
- * | `i ID SEQ *` / `i ID SEQ #`      | ID may have changed any data / the schema too              |
- * | `p ID SEQ TENANT [TAG]`          | the operator purged TENANT's cache (or one of its tags)    |
- * | `a ID ORIGIN:SEQ[,ORIGIN:SEQ…]`  | ID applied everything up to SEQ of each ORIGIN             |
- * | `t OID`                          | a trigger saw a write to table OID (root of its partitions) |
- * | `d`                              | the event trigger saw DDL                                  |
+ * | payload                              | meaning                                                     |
+ * | ------------------------------------ | ----------------------------------------------------------- |
+ * | `h ID N MAC`                         | member ID joined (or rejoined after a gap); N is its tick   |
+ * | `k ID N MAC`                         | member ID's tick N (its lease, and proof it is alive)       |
+ * | `b ID MAC`                           | member ID leaves (for good: ids are never reused)           |
+ * | `i ID SEQ 16384,16390 MAC`           | ID wrote these tables (partition roots, by oid)             |
+ * | `i ID SEQ * MAC` / `i ID SEQ # MAC`  | ID may have changed any data / the schema too               |
+ * | `p ID SEQ TENANT [TAG] MAC`          | the operator purged TENANT's cache (or one of its tags)     |
+ * | `a ID ORIGIN:SEQ[,ORIGIN:SEQ…] MAC`  | ID applied everything up to SEQ of each ORIGIN              |
+ * | `t OID`                              | a trigger saw a write to table OID (root of its partitions) |
+ * | `d`                                  | the event trigger saw DDL                                   |
+ *
+ * Why a replayed genuine message (anyone can LISTEN, and NOTIFY what it heard again) is
+ * harmless: ticks (`h`, `k`) are taken only when newer than the last of their member
+ * (./inbox.ts), and a tick only ever makes writes wait longer; `i` and `p` drop entries
+ * again and are acked again at a sequence already acked; `a` counts only up to the highest
+ * sequence acked, which a replay repeats; a `b` follows its member's end (it answers from
+ * memory no more), so not waiting for that member is right whenever the `b` arrives.
  */
 
 /** The NOTIFY channel (one per database: every tenant on it shares it). */
@@ -22,37 +32,48 @@ export const CHANNEL = 'sluice_cache'
 /** Payloads stop at 8000 bytes in PostgreSQL; table lists longer than this become `*`. */
 export const MAX_PAYLOAD = 7900
 
-/** A decoded message. */
-export type Message =
+/** A message of a member (a Sluice process's cache), decoded from its signed words. */
+export type MemberMessage =
   | { type: 'hello' | 'tick'; from: string; tick: number }
   | { type: 'bye'; from: string }
   | { type: 'tables'; from: string; seq: number; tables: number[] }
   | { type: 'all'; from: string; seq: number; schema: boolean }
   | { type: 'purge'; from: string; seq: number; tenant: string; tag: string | undefined }
   | { type: 'ack'; from: string; acks: Map<string, number> }
-  | { type: 'table'; table: number }
-  | { type: 'ddl' }
+
+/** A message of the triggers: unsigned, and it can only drop entries. */
+export type TriggerMessage = { type: 'table'; table: number } | { type: 'ddl' }
+
+/** A decoded message. */
+export type Message = MemberMessage | TriggerMessage
 
 const ID = /^[a-z0-9]{1,32}$/
 const NUMBER = /^[0-9]{1,15}$/
 
-/** Reads a payload; undefined when it is not one of ours. */
-export function decode(payload: string): Message | undefined {
-  const words = payload.split(' ')
-  const [type, from = '', a, b, c] = words
-  if (type === 'd') return words.length === 1 ? { type: 'ddl' } : undefined
-  if (type === 't') return NUMBER.test(from) ? { type: 'table', table: Number(from) } : undefined
+/** Reads a trigger's payload; undefined when it is not one. */
+export function decodeTrigger(payload: string): TriggerMessage | undefined {
+  if (payload === 'd') return { type: 'ddl' }
+  const [type, table, ...rest] = payload.split(' ')
+  return type === 't' && rest.length === 0 && table !== undefined && NUMBER.test(table)
+    ? { type: 'table', table: Number(table) }
+    : undefined
+}
+
+/** Reads a member message's words (its signature taken off); undefined when it is not one. */
+export function decodeMember(body: string): MemberMessage | undefined {
+  const words = body.split(' ')
+  const [type, from = '', a = '', b = '', c] = words
   if (!ID.test(from)) return undefined
   switch (type) {
     case 'h':
     case 'k':
-      return a !== undefined && NUMBER.test(a)
+      return words.length === 3 && NUMBER.test(a)
         ? { type: type === 'h' ? 'hello' : 'tick', from, tick: Number(a) }
         : undefined
     case 'b':
-      return { type: 'bye', from }
+      return words.length === 2 ? { type: 'bye', from } : undefined
     case 'i': {
-      if (a === undefined || !NUMBER.test(a) || b === undefined) return undefined
+      if (words.length !== 4 || !NUMBER.test(a)) return undefined
       const seq = Number(a)
       if (b === '*' || b === '#') return { type: 'all', from, seq, schema: b === '#' }
       const tables = b.split(',')
@@ -60,12 +81,13 @@ export function decode(payload: string): Message | undefined {
       return { type: 'tables', from, seq, tables: tables.map(Number) }
     }
     case 'p':
-      return a !== undefined && NUMBER.test(a) && b !== undefined
+      return (words.length === 4 || words.length === 5) && NUMBER.test(a) && b !== ''
         ? { type: 'purge', from, seq: Number(a), tenant: b, tag: c }
         : undefined
     case 'a': {
+      if (words.length !== 3) return undefined
       const acks = new Map<string, number>()
-      for (const pair of (a ?? '').split(',')) {
+      for (const pair of a.split(',')) {
         const [origin = '', seq = ''] = pair.split(':')
         if (!ID.test(origin) || !NUMBER.test(seq)) return undefined
         acks.set(origin, Number(seq))
@@ -77,12 +99,23 @@ export function decode(payload: string): Message | undefined {
   }
 }
 
+/**
+ * What an unverifiable payload claims to be: a member message signed with a key we do not
+ * hold, or not signed at all. Only to tell another Sluice process's messages from noise,
+ * and to drop what it says it wrote.
+ */
+export function decodeUnverified(payload: string): MemberMessage | undefined {
+  const space = payload.lastIndexOf(' ')
+  return (space > 0 ? decodeMember(payload.slice(0, space)) : undefined) ?? decodeMember(payload)
+}
+
 /** What a write changed, as the `i` message's last word. */
 export function tablesWord(tables: readonly number[] | 'all' | 'schema'): string {
   if (tables === 'all') return '*'
   if (tables === 'schema') return '#'
   const word = tables.join(',')
-  return word.length > MAX_PAYLOAD - 64 ? '*' : word
+  // Room for the other words and the signature.
+  return word.length > MAX_PAYLOAD - 96 ? '*' : word
 }
 
 /** What a member publishes about its own writes and purges. */

@@ -8,7 +8,7 @@
 import type { WireParam } from '../../src/protocol.js'
 import type { CacheConfig } from '../config/schema.js'
 import { Catalog, type CatalogQuery, type Plan, type WriteEffect } from './catalog.js'
-import { Channel, type ChannelOptions } from './channel.js'
+import { Channel, type ChannelOptions, type RejectedMessages } from './channel.js'
 import type { Message } from './messages.js'
 import { loadParser } from './sql-facts.js'
 import { EntryStore, entryBytes, type Entry, type Stamp } from './store.js'
@@ -22,6 +22,8 @@ export interface TenantCacheOptions {
   connect: ChannelOptions['connect']
   notifyElsewhere: ChannelOptions['notifyElsewhere']
   warn: ChannelOptions['warn']
+  /** Signs and checks the channel's messages (the key every process on the database shares). */
+  signer: ChannelOptions['signer']
 }
 
 /** The counters of one tenant's cache, for /metrics and the admin API. */
@@ -40,6 +42,8 @@ export interface CacheStats {
   bytes: number
   /** 1 while hits may be served (the channel is up and its lease fresh). */
   live: boolean
+  /** Channel messages ignored: not signed with our key, or an old tick sent again. */
+  rejected: RejectedMessages
 }
 
 /** A fill in progress, that requests for the same key wait for. */
@@ -79,6 +83,7 @@ export class TenantCache {
       connect: options.connect,
       notifyElsewhere: options.notifyElsewhere,
       warn: options.warn,
+      signer: options.signer,
       apply: (message) => this.apply(message),
       // Notifications may have been missed, DDL's included.
       gap: () => this.dropAll(true),
@@ -254,6 +259,7 @@ export class TenantCache {
       entries: this.store.size,
       bytes: this.store.bytes,
       live: this.live,
+      rejected: { ...this.channel.rejected },
     }
   }
 

@@ -104,6 +104,10 @@ export function mergeCacheStats(all: readonly CacheStats[]): CacheStats {
     entries: sum((s) => s.entries),
     bytes: sum((s) => s.bytes),
     live: all.every((s) => s.live),
+    rejected: {
+      signature: sum((s) => s.rejected.signature),
+      replay: sum((s) => s.rejected.replay),
+    },
   }
 }
 

@@ -5,6 +5,7 @@
  * the node's workers. The view changes as workers restart and peers come and go; listeners
  * of {@link ClusterNode.onChange} resize the pools.
  */
+import { channelKey } from '../cache/signature.js'
 import { HopAuth } from './hop-auth.js'
 import { shareOf, type PoolBounds, type SharePosition } from './shares.js'
 import { TransactionIds, nodeKeyOf, ownerOf } from './transaction-id.js'
@@ -39,6 +40,12 @@ export class ClusterNode {
   readonly worker: { index: number; incarnation: number; count: number }
   readonly ids: TransactionIds
   readonly auth: HopAuth
+  /**
+   * The query cache's channel key as far as this node knows who it is one gateway with:
+   * derived from the cluster's secret with peers, else from the node's own (its workers
+   * share it). `server.cacheSecret`, when set, takes precedence (server/gateway.ts).
+   */
+  readonly cacheKey: Buffer
   /** Part of a cluster of several nodes (not only of several workers). */
   readonly clustered: boolean
   private current: ClusterView
@@ -57,6 +64,8 @@ export class ClusterNode {
       incarnation: options.worker.incarnation,
     })
     this.auth = new HopAuth(options.nodeSecret, options.clusterSecret)
+    this.cacheKey = channelKey(options.clusterSecret ?? options.nodeSecret)
+    Object.defineProperty(this, 'cacheKey', { enumerable: false })
     this.current = options.view ?? emptyView()
   }
 

@@ -7,7 +7,15 @@
 import type { Config } from './schema.js'
 import { parseConnectionUrl } from './connection-url.js'
 
-const SECRET_KEYS = new Set(['password', 'token', 'sha256', 'adminToken', 'ca', 'secret'])
+const SECRET_KEYS = new Set([
+  'password',
+  'token',
+  'sha256',
+  'adminToken',
+  'ca',
+  'secret',
+  'cacheSecret',
+])
 
 /** What stands in for a secret. */
 export const REDACTED = '[redacted]'
@@ -78,6 +86,7 @@ export function secretsOf(config: Config): string[] {
   const secrets: string[] = []
   if (config.server.adminToken !== undefined) secrets.push(config.server.adminToken)
   if (config.server.cluster !== undefined) secrets.push(config.server.cluster.secret)
+  if (config.server.cacheSecret !== undefined) secrets.push(config.server.cacheSecret)
   for (const tenant of Object.values(config.tenants)) {
     for (const entry of tenant.tokens) if ('token' in entry) secrets.push(entry.token)
     const { password, url } = tenant.connection

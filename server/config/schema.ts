@@ -337,6 +337,15 @@ export const serverSchema = z
       .describe(
         'Worker processes serving the same ports, each with its share of every pool; auto = one per available core',
       ),
+    cacheSecret: z
+      .string()
+      .min(PEER_SECRET_MIN_LENGTH, {
+        error: `must be at least ${PEER_SECRET_MIN_LENGTH} characters (generate one with \`npm start -- token\`)`,
+      })
+      .optional()
+      .describe(
+        'Shared by every Sluice process whose query caches use the same database (use ${ENV}): signs their invalidation channel. Default: derived from server.cluster.secret, else a key of this node alone (its workers share it)',
+      ),
     cluster: clusterSchema
       .optional()
       .describe('Several nodes as one: peers, their shared secret, a cluster-wide pool budget'),

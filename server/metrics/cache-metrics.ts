@@ -17,6 +17,7 @@ export interface CacheSample {
   entries: number
   bytes: number
   live: boolean
+  rejected: { signature: number; replay: number }
 }
 
 /** Every tenant's cache counters now, by tenant name. */
@@ -72,6 +73,19 @@ export function registerCacheMetrics(registry: Registry, samples: CacheSamples):
     collect() {
       this.reset()
       for (const [tenant, s] of samples()) this.inc({ tenant }, s.dropped)
+    },
+  })
+  new Counter({
+    name: 'sluice_cache_messages_rejected_total',
+    help: 'Invalidation channel messages ignored, by reason (signature: not signed with this deployment key, replay: a genuine tick sent again)',
+    labelNames: ['tenant', 'reason'],
+    registers,
+    collect() {
+      this.reset()
+      for (const [tenant, s] of samples()) {
+        this.inc({ tenant, reason: 'signature' }, s.rejected.signature)
+        this.inc({ tenant, reason: 'replay' }, s.rejected.replay)
+      }
     },
   })
   const gauge = (

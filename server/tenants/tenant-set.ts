@@ -47,6 +47,7 @@ const RESTART_KEYS = [
   'sendTimeoutMs',
   'workers',
   'cluster',
+  'cacheSecret',
 ] as const
 
 function same(a: unknown, b: unknown): boolean {

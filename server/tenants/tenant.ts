@@ -2,7 +2,9 @@
  * A tenant: its resolved configuration, its pool and, when enabled, its query cache. The
  * gateway holds one per configured tenant; a token decides which one a request reaches.
  */
+import { randomBytes } from 'node:crypto'
 import { createTenantCache } from '../cache/create.js'
+import { ChannelSigner, channelKey } from '../cache/signature.js'
 import type { TenantCache } from '../cache/tenant-cache.js'
 import type { TenantConfig } from '../config/schema.js'
 import type { Logger } from '../log/logger.js'
@@ -21,6 +23,11 @@ export interface TenantOptions {
    * share); `config.pool` keeps the configured whole. @default the configured bounds
    */
   poolBounds?: { min: number; max: number }
+  /**
+   * Signs the cache's invalidation channel, with the key every Sluice process on the
+   * database shares (docs/cache.md). @default a key of this process's own
+   */
+  cacheSigner?: ChannelSigner
 }
 
 /** One tenant's runtime state. */
@@ -66,7 +73,14 @@ export function createTenant(
     ...(onPoolEvent ? { onEvent: (event: PoolEvent) => onPoolEvent(name, event) } : {}),
   })
   const cache = config.cache.enabled
-    ? createTenantCache({ name, config, pool, resolved, logger: options.logger })
+    ? createTenantCache({
+        name,
+        config,
+        pool,
+        resolved,
+        logger: options.logger,
+        signer: options.cacheSigner ?? new ChannelSigner(channelKey(randomBytes(32))),
+      })
     : undefined
   return { name, config, pool, cache }
 }

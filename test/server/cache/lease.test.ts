@@ -14,9 +14,12 @@ import {
   type PausableProxy,
   type TestDatabase,
 } from '../../helpers/cache.js'
-import { eventually, serveGateway, startTestGateway } from '../../helpers/gateway.js'
+import { eventually, newToken, serveGateway, startTestGateway } from '../../helpers/gateway.js'
 
 type Listening = Awaited<ReturnType<typeof startTestGateway>> & { base: string }
+
+// Two processes on one database: they share the channel's key (docs/cache.md).
+const cacheSecret = newToken() + newToken()
 
 let db: TestDatabase
 let proxy: PausableProxy
@@ -24,7 +27,10 @@ let near: Listening
 let far: Listening
 
 async function listening(url: string): Promise<Listening> {
-  const t = await startTestGateway({ connection: { url }, cache: { enabled: true } })
+  const t = await startTestGateway(
+    { connection: { url }, cache: { enabled: true } },
+    { server: { cacheSecret } },
+  )
   const server = serveGateway(t.gateway)
   await once(server, 'listening')
   return {

@@ -19,6 +19,8 @@ import { startLatencyProxy, type LatencyProxy } from '../../../bench/lib/latency
 
 const token = newToken()
 const adminToken = newToken()
+// Separate processes on one database share the cache channel's key (docs/cache.md).
+const cacheSecret = newToken() + newToken()
 let db: TestDatabase
 let dir: string
 let file: string
@@ -55,7 +57,7 @@ beforeAll(async () => {
     await writeFile(
       files[i]!,
       JSON.stringify({
-        server: { adminToken, log: { level: 'warn' } },
+        server: { adminToken, cacheSecret, log: { level: 'warn' } },
         tenants: {
           main: {
             allowPrivilegedRole: true,

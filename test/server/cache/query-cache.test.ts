@@ -7,6 +7,8 @@ import { newToken, serveGateway, startTestGateway } from '../../helpers/gateway.
 import { startWireGateway, type WireGateway } from '../../helpers/wire.js'
 
 const adminToken = newToken()
+// Two gateways share the first database below: their caches must share the channel's key.
+const cacheSecret = newToken() + newToken()
 let db: TestDatabase
 let other: TestDatabase
 let t: WireGateway
@@ -38,7 +40,7 @@ beforeAll(async () => {
   t = await startWireGateway(
     { connection: { url: db.url }, cache: { enabled: true } },
     {
-      server: { adminToken },
+      server: { adminToken, cacheSecret },
       extraTenants: {
         other: {
           allowPrivilegedRole: true,
@@ -345,11 +347,14 @@ describe('the memory bound', () => {
   let small: Awaited<ReturnType<typeof startTestGateway>>
   let smallBase: string
   beforeAll(async () => {
-    small = await startTestGateway({
-      allowPrivilegedRole: true,
-      connection: { url: db.url },
-      cache: { enabled: true, maxBytes: 8 * 1024, maxEntryBytes: 2 * 1024 },
-    })
+    small = await startTestGateway(
+      {
+        allowPrivilegedRole: true,
+        connection: { url: db.url },
+        cache: { enabled: true, maxBytes: 8 * 1024, maxEntryBytes: 2 * 1024 },
+      },
+      { server: { cacheSecret } },
+    )
     const server = serveGateway(small.gateway)
     await once(server, 'listening')
     smallBase = `http://127.0.0.1:${(server.address() as AddressInfo).port}`

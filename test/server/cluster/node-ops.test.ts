@@ -21,6 +21,7 @@ function cache(n: number, live: boolean): CacheStats {
     entries: n,
     bytes: 100 * n,
     live,
+    rejected: { signature: n, replay: 2 * n },
   }
 }
 

@@ -125,3 +125,23 @@ describe('server.workers', () => {
     expect(workerProblems(config, 1)).toEqual([])
   })
 })
+
+describe('server.cacheSecret', () => {
+  it('is optional, at least 32 characters, and never shown', () => {
+    const config = parseConfig({ server: { cacheSecret: SECRET }, tenants: { acme: tenant() } }, {})
+    expect(config.server.cacheSecret).toBe(SECRET)
+    expect(JSON.stringify(redactValue([], config))).not.toContain(SECRET)
+    expect(secretsOf(config)).toContain(SECRET)
+    const short = problems({ cacheSecret: 'short' })
+    expect(short).toHaveLength(1)
+    expect(short[0]).toMatch(
+      /^server\.cacheSecret \("\[redacted\]"\): must be at least 32 characters/,
+    )
+  })
+
+  it('leaves no way to configure peers without the secret their caches derive their key from', () => {
+    expect(problems({ cluster: { dns: 'sluice' } })).toEqual([
+      expect.stringMatching(/^server\.cluster\.secret is required/),
+    ])
+  })
+})

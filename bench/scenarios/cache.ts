@@ -11,6 +11,7 @@
  * - External writes: with `sluice cache install-triggers`' triggers on a probe table, the
  *   time from an outside UPDATE's commit to the first read that sees it.
  */
+import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { installTriggers } from '../../server/cache/triggers.js'
 import type { ConfigInput } from '../../server/config/schema.js'
@@ -76,7 +77,9 @@ function config(databaseUrl: string, poolSize: number, plain: string, cached: st
     cache: { enabled: cache },
   })
   return {
-    server: { log: { level: 'warn' } },
+    // Every gateway of the scenario (one config, several processes) shares the key that
+    // signs the cache channel's messages, as a deployment's processes must (docs/cache.md).
+    server: { log: { level: 'warn' }, cacheSecret: randomBytes(32).toString('base64url') },
     tenants: { plain: tenant(plain, false), cached: tenant(cached, true) },
   }
 }

@@ -97,7 +97,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'session-reset-not-pipelined',
     file: 'server/pool/connection.ts',
-    from: 'trailing: RESET_SQL }',
+    from: 'trailing: resetSqlFor(this) }',
     to: "trailing: 'SELECT 0' }",
     tests: ['test/server/pool/pipelined-reset.test.ts', 'test/server/pool/session-reset.test.ts'],
     why: 'the reset written with a /v1/query statement is not the reset, and nothing else runs',
@@ -117,6 +117,14 @@ export const MUTANTS: Mutant[] = [
     to: '',
     tests: ['test/server/pool/session-reset.test.ts'],
     why: 'the reset keeps the settings a borrower SET (TimeZone, search_path, …)',
+  },
+  {
+    id: 'session-reset-discard-all-drops-ours',
+    file: 'server/pool/session-reset.ts',
+    from: "return connection.prepared.empty ? 'DISCARD ALL' : RESET_SQL",
+    to: "return 'DISCARD ALL'",
+    tests: ['test/server/pool/session-reset.test.ts', 'test/server/pool/prepared.test.ts'],
+    why: "the reset drops the gateway's named statements even when it holds some",
   },
   {
     id: 'session-reset-prepared-from-sql',

@@ -10,7 +10,7 @@ import { connect as netConnect } from 'node:net'
 import type { Duplex } from 'node:stream'
 import pg from 'pg'
 import { PreparedStatements, isStalePlan, type PreparedOptions } from './prepared.js'
-import { RESET_SQL } from './session-reset.js'
+import { resetSqlFor } from './session-reset.js'
 import {
   Statement,
   type RowSink,
@@ -231,8 +231,9 @@ export class Connection {
     // The borrow ends with this statement, so the session reset that ends every borrow
     // (./session-reset.ts) goes out in the same write: one write and one wake-up of the
     // backend fewer per request. A statement in a transaction cannot take it along.
-    const pipelined = { ...options, trailing: RESET_SQL }
     const plan = this.prepared.plan(options.text)
+    // Chosen once the plan is made: a statement named now is one of ours to keep.
+    const pipelined = { ...options, trailing: resetSqlFor(this) }
     if (plan.name === undefined) return this.run(pipelined)
     try {
       return await this.run({ ...pipelined, ...plan })

@@ -43,6 +43,11 @@ export class PreparedStatements {
     return this.names.size
   }
 
+  /** No statement of the gateway's, its own or a wire client's, is prepared on the connection. */
+  get empty(): boolean {
+    return this.names.size === 0 && this.wire.size === 0
+  }
+
   /** Decides how to run `text`, and counts the run. */
   plan(text: string): PreparedPlan {
     const { threshold, max } = this.options

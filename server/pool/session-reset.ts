@@ -16,6 +16,13 @@
  *   prepared from SQL could otherwise take the name of one of ours and run in place of a
  *   later request's statement.
  *
+ * That is for a connection on which the gateway holds named statements. On one where it
+ * holds none (the usual case: `/v1/query` prepares only past `pool.prepareThreshold`, wire
+ * clients only with named statements) the reset is `DISCARD ALL` alone, which does all of
+ * the above and deallocates every prepared statement, none of them ours: one statement,
+ * where the count of prepared statements alone cost PostgreSQL about as much as a `SELECT 1`
+ * (bench/NOTES.md section 13).
+ *
  * It is one round trip of one simple query, sent when the borrower releases the connection
  * (after its answer is ready), so it adds nothing to the answer's latency; a `/v1/query`
  * statement, the only one of its borrow, takes it along in its own write instead, after its
@@ -38,6 +45,11 @@ export const RESET_SQL = [
   'SELECT count(*) FROM pg_prepared_statements WHERE from_sql',
 ].join('; ')
 
+/** The reset for `connection` now: DISCARD ALL when the gateway holds no named statement on it. */
+export function resetSqlFor(connection: Connection): string {
+  return connection.prepared.empty ? 'DISCARD ALL' : RESET_SQL
+}
+
 /** Resets a session; rejects if the connection cannot be made clean (then discard it). */
 export async function resetSession(connection: Connection): Promise<void> {
   // A `/v1/query` statement took the reset along in its own write
@@ -50,7 +62,8 @@ export async function resetSession(connection: Connection): Promise<void> {
   }
   // Wait for PostgreSQL's ReadyForQuery after a failed statement, so the status is current.
   if (connection.transactionStatus !== 'I') await connection.simple('ROLLBACK')
-  await discardPrepared(connection, await connection.run({ text: RESET_SQL, simple: true }))
+  const text = resetSqlFor(connection)
+  await discardPrepared(connection, await connection.run({ text, simple: true }))
   if (connection.transactionStatus !== 'I')
     throw new Error('session still inside a transaction after reset')
 }

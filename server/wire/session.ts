@@ -12,7 +12,7 @@ import type { Duplex } from 'node:stream'
 import { analyzeSql, type SqlAnalysis } from '../engine/analyze.js'
 import { beginSql } from '../engine/run.js'
 import { LightSignal } from '../lifecycle/abort.js'
-import { RESET_SQL } from '../pool/session-reset.js'
+import { resetSqlFor } from '../pool/session-reset.js'
 import type { Tenant } from '../tenants/tenant.js'
 import type { Role } from '../tenants/tokens.js'
 import { errorFieldsOf } from './errors.js'
@@ -276,7 +276,7 @@ export class WireSession implements RelaySink {
     // The client's transaction ends at the Sync just sent and it sent nothing after it: the
     // session reset goes in the same write (./lease.ts releaseAfterReset).
     if (this.resetCandidate && this.lease && this.client.peek() === undefined)
-      this.pipelinedReset = this.lease.relay.query(RESET_SQL)
+      this.pipelinedReset = this.lease.relay.query(resetSqlFor(this.lease.relay.connection))
     this.resetCandidate = false
     this.lease?.relay.flushOut()
     this.client.updateReading()

@@ -2,7 +2,6 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../../server/config/load.js'
 import type { ConfigInput } from '../../../server/config/schema.js'
 import type { PoolEvent } from '../../../server/pool/pool.js'
-import { RESET_SQL } from '../../../server/pool/session-reset.js'
 import { createTenant, type Tenant } from '../../../server/tenants/tenant.js'
 import {
   admin,
@@ -104,7 +103,7 @@ describe('pool', () => {
       // Once the session reset that followed has its answer, the backend exits, but the gateway's socket stays open and hears nothing: the socket
       // 'end' handler cannot notice, only the check before lending can.
       const link = proxy.links[0]!
-      await eventually(() => link.sent().includes(RESET_SQL) && link.quiet())
+      await eventually(() => link.sent().includes('DISCARD ALL') && link.quiet())
       link.silence()
       await eventually(
         async () => !(await backends(t!.applicationName)).some((b) => b.pid === before),

@@ -5,7 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RESET_SQL } from '../../../server/pool/session-reset.js'
-import { admin, listenTestGateway, type ListeningGateway } from '../../helpers/gateway.js'
+import {
+  admin,
+  eventually,
+  listenTestGateway,
+  type ListeningGateway,
+} from '../../helpers/gateway.js'
 
 let t: ListeningGateway
 let base: string
@@ -71,12 +76,9 @@ beforeAll(async () => {
   await admin(
     "do $$ begin if not exists (select from pg_roles where rolname = 'sluice_iso_role') then create role sluice_iso_role; end if; end $$",
   )
-  t = await listenTestGateway({ pool: { min: 1, max: 1, prepareThreshold: 0 } })
-  base = t.url
 })
 
 afterAll(async () => {
-  await t.close()
   await admin('drop table if exists accounts, iso_writes; drop sequence if exists iso_seq')
   await admin('drop function if exists iso_sneaky()')
 })
@@ -110,7 +112,26 @@ const ATTACKS = [
   `select nextval('iso_seq')`,
 ]
 
-describe('session isolation', () => {
+/** The reset PostgreSQL ran last on the gateway's one backend. */
+async function lastReset(): Promise<string> {
+  const rows = await admin('select query from pg_stat_activity where application_name = $1', [
+    t.applicationName,
+  ])
+  return rows[0].query
+}
+
+// With named statements of the gateway's on the connection, the reset keeps them; without,
+// it is DISCARD ALL. Either way the session goes back as it was lent.
+describe.each([
+  { reset: 'the reset that keeps named statements', prepareThreshold: 0 },
+  { reset: 'DISCARD ALL, with no named statement to keep', prepareThreshold: null },
+])('session isolation, by $reset', ({ prepareThreshold }) => {
+  beforeAll(async () => {
+    t = await listenTestGateway({ pool: { min: 1, max: 1, prepareThreshold } })
+    base = t.url
+  })
+  afterAll(() => t.close())
+
   it('reuses one backend, so what follows tests the reset and not a new connection', async () => {
     expect(await pid()).toBe(await pid())
   })
@@ -153,22 +174,25 @@ describe('session isolation', () => {
     }
   })
 
-  it("keeps a statement prepared from SQL from standing in for the gateway's own", async () => {
-    const probe = 'select 1 as n'
-    expect((await asWriter(probe)).body.rows).toEqual([['1']])
-    const named = await asReader(
-      `select name from pg_prepared_statements where statement = '${probe}' and not from_sql`,
-    )
-    const name = named.body.rows[0]?.[0]
-    expect(name).toMatch(/^sluice_/)
-    // Within one statement: drop the gateway's statement and prepare another under its name.
-    const hijack = await asReader(
-      `do $$ begin execute 'deallocate ${name}'; execute 'prepare ${name} as select 666 as n'; end $$`,
-    )
-    expect(hijack.status, JSON.stringify(hijack.body)).toBe(200)
-    expect((await asWriter(probe)).body.rows).toEqual([['1']])
-    expect((await asWriter(probe)).body.rows).toEqual([['1']])
-  })
+  it.runIf(prepareThreshold === 0)(
+    "keeps a statement prepared from SQL from standing in for the gateway's own",
+    async () => {
+      const probe = 'select 1 as n'
+      expect((await asWriter(probe)).body.rows).toEqual([['1']])
+      const named = await asReader(
+        `select name from pg_prepared_statements where statement = '${probe}' and not from_sql`,
+      )
+      const name = named.body.rows[0]?.[0]
+      expect(name).toMatch(/^sluice_/)
+      // Within one statement: drop the gateway's statement and prepare another under its name.
+      const hijack = await asReader(
+        `do $$ begin execute 'deallocate ${name}'; execute 'prepare ${name} as select 666 as n'; end $$`,
+      )
+      expect(hijack.status, JSON.stringify(hijack.body)).toBe(200)
+      expect((await asWriter(probe)).body.rows).toEqual([['1']])
+      expect((await asWriter(probe)).body.rows).toEqual([['1']])
+    },
+  )
 
   it('rolls back a transaction left open on the connection', async () => {
     const pool = t.gateway.tenants.get('main')!.pool
@@ -180,10 +204,10 @@ describe('session isolation', () => {
     expect((await asWriter("select to_regclass('left_open')::text")).body.rows).toEqual([[null]])
   })
 
-  it('sends the reset as one simple query that ends with the count of SQL-level prepared statements', () => {
-    const statements = RESET_SQL.split('; ')
-    expect(statements.at(-1)).toMatch(/pg_prepared_statements where from_sql/i)
-    expect(statements).toContain('RESET ALL')
+  it('sends the reset as one simple query: DISCARD ALL only when no statement of ours is prepared', async () => {
+    await asWriter('select 41 + 1')
+    await eventually(async () => (await lastReset()) !== 'select 41 + 1')
+    expect(await lastReset()).toBe(prepareThreshold === null ? 'DISCARD ALL' : RESET_SQL)
   })
 
   it('refuses transaction control in /v1/query with a clear BAD_REQUEST', async () => {

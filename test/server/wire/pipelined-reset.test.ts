@@ -9,7 +9,8 @@ import { admin, eventually } from '../../helpers/gateway.js'
 import { startTcpProxy, type Link, type TcpProxy } from '../../helpers/tcp-proxy.js'
 import { pgClient, startWireGateway, type WireGateway } from '../../helpers/wire.js'
 
-const RESET = Buffer.from('CLOSE ALL; SET SESSION AUTHORIZATION DEFAULT')
+// The gateway holds no named statement here: its reset is DISCARD ALL (session-reset.ts).
+const RESET = Buffer.from('DISCARD ALL')
 
 describe('the session reset behind a wire transaction', () => {
   let proxy: TcpProxy

@@ -210,6 +210,7 @@ export class Relay {
     if (this.closed) return false
     this.closed = true
     clearTimeout(this.watchdog)
+    this.watchdog = undefined
     this.socket.off('close', this.onClose)
     this.socket.off('drain', this.onDrain)
     if (this.busy || this.reader.pending > 0) {
@@ -235,6 +236,7 @@ export class Relay {
     if (this.closed) return
     this.closed = true
     clearTimeout(this.watchdog)
+    this.watchdog = undefined
     this.abandon()
     this.sink.lost()
   }
@@ -247,12 +249,21 @@ export class Relay {
   }
 
   private armWatchdog(): void {
-    clearTimeout(this.watchdog)
     if (this.copyIn || this.head >= this.queue.length) {
+      clearTimeout(this.watchdog)
+      this.watchdog = undefined
       this.watchdog = undefined
       return
     }
-    this.watchdog = setTimeout(() => this.sink.stuck(), this.watchdogMs)
+    // Armed again for every message sent and every chunk read: refreshing the one timer
+    // costs far less than a new one each time.
+    if (this.watchdog) this.watchdog.refresh()
+    else this.watchdog = setTimeout(this.onStuck, this.watchdogMs)
+  }
+
+  private readonly onStuck = (): void => {
+    this.watchdog = undefined
+    this.sink.stuck()
   }
 
   private onData(chunk: Buffer): void {
@@ -342,6 +353,7 @@ export class Relay {
     if (type === T.copyIn) {
       this.copyIn = true
       clearTimeout(this.watchdog)
+      this.watchdog = undefined
       this.watchdog = undefined
     } else if (type === T.copyOut) this.copyIn = false
     if (!item.sync && item.until.includes(type as never)) {

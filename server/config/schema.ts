@@ -71,9 +71,9 @@ export const poolSchema = z
       .describe('Log a warning (with the request id) when a request holds a connection this long'),
     prepareThreshold: int(0)
       .nullable()
-      .default(5)
+      .default(null)
       .describe(
-        "Prepare a /v1/query statement once a connection ran its text this often (psycopg's prepare_threshold); 0 = at once, null = never",
+        "Prepare a /v1/query statement once a connection ran its text this often (psycopg's prepare_threshold); 0 = at once, null = never (the default: a connection holding named statements pays a costlier session reset, docs/pooling.md)",
       ),
     preparedMax: int(1)
       .default(100)

@@ -17,7 +17,7 @@
  *   later request's statement.
  *
  * That is for a connection on which the gateway holds named statements. On one where it
- * holds none (the usual case: `/v1/query` prepares only past `pool.prepareThreshold`, wire
+ * holds none (the usual case: `/v1/query` prepares only with `pool.prepareThreshold` set, wire
  * clients only with named statements) the reset is `DISCARD ALL` alone, which does all of
  * the above and deallocates every prepared statement, none of them ours: one statement,
  * where the count of prepared statements alone cost PostgreSQL about as much as a `SELECT 1`

@@ -36,7 +36,7 @@ describe('config', () => {
       maxIdleSeconds: 600,
       healthCheckAfterIdleMs: 30_000,
       holdWarningMs: 60_000,
-      prepareThreshold: 5,
+      prepareThreshold: null,
       preparedMax: 100,
     })
     expect(config.tenants.acme!.session).toEqual({

@@ -8,6 +8,16 @@ export interface StreamAnswer {
   lines: any[]
 }
 
+/** Every line of an NDJSON body (or of a JSON error answer), parsed. */
+function ndjsonLines(text: string): any[] {
+  return text === ''
+    ? []
+    : text
+        .replace(/\n$/, '')
+        .split('\n')
+        .map((line) => JSON.parse(line))
+}
+
 /** POSTs `body` to `url` asking for NDJSON and reads every line. */
 export async function streamRequest(
   url: string,
@@ -21,19 +31,11 @@ export async function streamRequest(
     headers: { Authorization: `Bearer ${token}`, Accept: 'application/x-ndjson' },
     body: JSON.stringify(body),
   })
-  const text = await res.text()
-  const lines =
-    text === ''
-      ? []
-      : text
-          .replace(/\n$/, '')
-          .split('\n')
-          .map((line) => JSON.parse(line))
   return {
     status: res.status,
     contentType: res.headers.get('content-type'),
     requestId: res.headers.get('x-request-id'),
-    lines,
+    lines: ndjsonLines(await res.text()),
   }
 }
 
@@ -63,20 +65,8 @@ export async function copyTextRequest(
   })
   const text = await res.text()
   if (!res.headers.get('content-type')?.includes('copy-text')) {
-    const lines =
-      text === ''
-        ? []
-        : text
-            .replace(/\n$/, '')
-            .split('\n')
-            .map((l) => JSON.parse(l))
-    return {
-      status: res.status,
-      contentType: res.headers.get('content-type'),
-      requestId: null,
-      lines,
-      text,
-    }
+    const contentType = res.headers.get('content-type')
+    return { status: res.status, contentType, requestId: null, lines: ndjsonLines(text), text }
   }
   let columns = 0
   const lines = text

@@ -176,21 +176,25 @@ async function cursorRun(databaseUrl: string, textBytes: number): Promise<Stream
   }
 }
 
-async function sluiceRun(options: StreamOptions, textBytes: number): Promise<StreamRun> {
-  const db = createClient({ url: options.gatewayUrl, token: options.token, timeoutMs: 3_600_000 })
+/**
+ * One read of the whole table through the gateway by `read` (which answers the rows it read
+ * and when the first came), with the gateway's peak RSS and the CPU of both sides.
+ */
+async function gatewayRun(
+  options: StreamOptions,
+  textBytes: number,
+  system: StreamRun['system'],
+  read: () => Promise<{ rows: number; first: number }>,
+): Promise<StreamRun> {
   await resetPeak(options.gatewayPid)
   const idle = await rssMiB(options.gatewayPid)
   const cpu = cpuMeter(options.gatewayPid)
   const started = performance.now()
-  let first = 0
-  let rows = 0
-  for await (const _row of db.stream(STREAM_SQL, [], { rowMode: 'array' })) {
-    if (rows++ === 0) first = performance.now()
-  }
+  const { rows, first } = await read()
   const seconds = (performance.now() - started) / 1000
   return {
     ...cpu(rows),
-    system: 'Sluice, edge client db.stream()',
+    system,
     rows,
     seconds,
     rowsPerSecond: rows / seconds,
@@ -200,44 +204,44 @@ async function sluiceRun(options: StreamOptions, textBytes: number): Promise<Str
   }
 }
 
+/** The edge client, values parsed. */
+function sluiceRun(options: StreamOptions, textBytes: number): Promise<StreamRun> {
+  const db = createClient({ url: options.gatewayUrl, token: options.token, timeoutMs: 3_600_000 })
+  return gatewayRun(options, textBytes, 'Sluice, edge client db.stream()', async () => {
+    let first = 0
+    let rows = 0
+    for await (const _row of db.stream(STREAM_SQL, [], { rowMode: 'array' })) {
+      if (rows++ === 0) first = performance.now()
+    }
+    return { rows, first }
+  })
+}
+
 /** The gateway's own pace: its stream in one format read by fetch and counted, nothing parsed. */
-async function rawRun(
+function rawRun(
   options: StreamOptions,
   textBytes: number,
   format: 'NDJSON' | 'COPY text',
 ): Promise<StreamRun> {
   const accept = format === 'NDJSON' ? NDJSON_MEDIA_TYPE : COPY_TEXT_MEDIA_TYPE
-  await resetPeak(options.gatewayPid)
-  const idle = await rssMiB(options.gatewayPid)
-  const cpu = cpuMeter(options.gatewayPid)
-  const started = performance.now()
-  const res = await fetch(`${options.gatewayUrl}/v1/query`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${options.token}`, accept },
-    body: JSON.stringify({ sql: STREAM_SQL, timeoutMs: 3_600_000 }),
+  return gatewayRun(options, textBytes, `Sluice, ${format} read by fetch, not parsed`, async () => {
+    const res = await fetch(`${options.gatewayUrl}/v1/query`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${options.token}`, accept },
+      body: JSON.stringify({ sql: STREAM_SQL, timeoutMs: 3_600_000 }),
+    })
+    const reader = res.body!.getReader()
+    let first = 0
+    let lines = 0
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done) break
+      if (first === 0) first = performance.now()
+      for (let i = value.indexOf(10); i >= 0; i = value.indexOf(10, i + 1)) lines++
+    }
+    // The first line holds the fields and the last the command tag.
+    return { rows: lines - 2, first }
   })
-  const reader = res.body!.getReader()
-  let first = 0
-  let lines = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    if (first === 0) first = performance.now()
-    for (let i = value.indexOf(10); i >= 0; i = value.indexOf(10, i + 1)) lines++
-  }
-  const seconds = (performance.now() - started) / 1000
-  // The first line holds the fields and the last the command tag.
-  const rows = lines - 2
-  return {
-    ...cpu(rows),
-    system: `Sluice, ${format} read by fetch, not parsed`,
-    rows,
-    seconds,
-    rowsPerSecond: rows / seconds,
-    mbPerSecond: textBytes / 1e6 / seconds,
-    firstRowMs: first - started,
-    gatewayPeakAboveIdleMiB: (await peakMiB(options.gatewayPid)) - idle,
-  }
 }
 
 /** p50 of the time to the first row: pg-cursor's `read(1)` vs the edge client's first row. */

@@ -10,6 +10,7 @@ import type { RequestRecord } from '../log/request-recorder.js'
 import { admit, type Admitted } from '../tenants/admission.js'
 import type { Tenant } from '../tenants/tenant.js'
 import type { Principal } from '../tenants/tokens.js'
+import { dataRowValues } from './messages.js'
 import { Relay, type HiddenResult, type RelaySink } from './relay.js'
 import type { WireDeps } from './server.js'
 
@@ -114,17 +115,4 @@ export class Lease {
     })
     this.finish()
   }
-}
-
-/** A DataRow body's values as text (NULL as null). */
-function dataRowValues(body: Buffer): (string | null)[] {
-  const values: (string | null)[] = []
-  let p = 2
-  for (let c = body.readUInt16BE(0); c > 0; c--) {
-    const length = body.readInt32BE(p)
-    p += 4
-    values.push(length < 0 ? null : body.toString('utf8', p, p + length))
-    if (length > 0) p += length
-  }
-  return values
 }

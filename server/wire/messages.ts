@@ -166,6 +166,18 @@ export class BodyReader {
   }
 }
 
+/** A DataRow body's values as text (NULL as null). */
+export function dataRowValues(body: Buffer): (string | null)[] {
+  const reader = new BodyReader(body)
+  const values: (string | null)[] = []
+  for (let columns = reader.int16(); columns > 0; columns--) {
+    const length = reader.int32()
+    values.push(length < 0 ? null : body.toString('utf8', reader.offset, reader.offset + length))
+    if (length > 0) reader.offset += length
+  }
+  return values
+}
+
 /** A client message that does not follow the protocol: the session ends with 08P01. */
 export class MalformedMessage extends Error {
   constructor(message: string) {

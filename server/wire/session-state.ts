@@ -7,6 +7,7 @@
  * server/engine/analyze.ts flags it), the relay asks; when state is left, the session is
  * pinned to its backend (under a per-tenant cap) and keeps it until it disconnects.
  */
+import { dataRowValues } from './messages.js'
 
 /** The probe, with the settings the gateway applied itself left out. */
 export function sessionStateSql(appliedSettings: Iterable<string>): string {
@@ -25,9 +26,8 @@ export function sessionStateSql(appliedSettings: Iterable<string>): string {
 /** The kinds of state the probe found (empty when the session is clean). */
 export function sessionStateKinds(rows: readonly Buffer[]): string[] {
   const row = rows[0]
-  // DataRow: a column count, then each column's length and bytes.
-  if (!row || row.length < 6 || row.readInt16BE(0) !== 1) return []
-  const length = row.readInt32BE(2)
-  if (length <= 0) return []
-  return row.toString('utf8', 6, 6 + length).split(',')
+  if (!row) return []
+  const values = dataRowValues(row)
+  const kinds = values.length === 1 ? values[0] : undefined
+  return kinds ? kinds.split(',') : []
 }

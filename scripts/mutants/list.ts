@@ -33,8 +33,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'pool-acquire-timeout',
     file: 'server/pool/pool.ts',
-    from: '}, acquireTimeoutMs),',
-    to: '}, acquireTimeoutMs * 100),',
+    from: 'deadline: Date.now() + acquireTimeoutMs,',
+    to: 'deadline: Date.now() + acquireTimeoutMs * 100,',
     tests: ['test/server/pool/pool.test.ts'],
     why: 'a waiting request outlives acquireTimeoutMs',
   },
@@ -129,7 +129,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'session-reset-prepared-from-sql',
     file: 'server/pool/session-reset.ts',
-    from: 'if (preparedFromSql > 0) {',
+    from: 'if (preparedFromSql(outcome) > 0) {',
     to: 'if (false) {',
     tests: ['test/server/pool/session-reset.test.ts'],
     why: 'a statement PREPAREd from SQL outlives the borrow (it could take the name of one of ours)',
@@ -710,5 +710,21 @@ export const MUTANTS: Mutant[] = [
     to: 'void (',
     tests: ['test/server/wire/pipelined-reset.test.ts'],
     why: "the pool resets again a connection whose reset already answered behind the client's Sync",
+  },
+  {
+    id: 'pool-waiters-expire-together',
+    file: 'server/pool/pool.ts',
+    from: '      if (waiter.deadline > now) {',
+    to: '      if (waiter.deadline > now + 60_000) {',
+    tests: ['test/server/pool/pool.test.ts'],
+    why: "the waiters' one deadline timer fails every waiter at the first one's deadline",
+  },
+  {
+    id: 'session-reset-answered-ignores-prepared',
+    file: 'server/pool/session-reset.ts',
+    from: ' || preparedFromSql(outcome) > 0) return false',
+    to: ') return false',
+    tests: ['test/server/wire/pipelined-reset.test.ts'],
+    why: "a wire transaction's reset answered with statements PREPAREd from SQL still standing, and the pool lends the connection as it is",
   },
 ]

@@ -39,16 +39,6 @@ export class InFlight {
     return entry
   }
 
-  /** Tracks `work` until it settles. */
-  async track<T>(work: () => Promise<T>): Promise<T> {
-    const ticket = this.begin()
-    try {
-      return await work()
-    } finally {
-      ticket.end()
-    }
-  }
-
   /**
    * Resolves `true` once nothing is in flight (work begun later included), or `false`
    * after `timeoutMs` (never, when not given).

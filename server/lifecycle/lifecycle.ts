@@ -27,11 +27,6 @@ export class Lifecycle {
     if (this.draining) throw shuttingDown()
   }
 
-  /** Counts `work` as in flight until it settles. */
-  track<T>(work: () => Promise<T>): Promise<T> {
-    return this.requests.track(work)
-  }
-
   /** Resolves `true` when nothing is in flight, or `false` after `timeoutMs`. */
   settled(timeoutMs: number): Promise<boolean> {
     return this.requests.idle(timeoutMs)

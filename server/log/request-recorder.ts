@@ -105,6 +105,18 @@ export function createRequestRecorder(options: RequestLogOptions): RequestRecord
           metrics?.inFlight.dec()
           const ms = performance.now() - started
           metrics?.request({ route, method, status, code, tenant, seconds: ms / 1000 })
+          // A reload may change the level; a child keeps the one it was made with.
+          if (lines.level !== logger.level) lines = logger.child({}, { redact: [] })
+          const level =
+            code === 'INTERNAL' || (status >= 500 && !code)
+              ? 'error'
+              : status >= 500
+                ? 'warn'
+                : QUIET_ROUTES.has(route) && status < 400
+                  ? 'debug'
+                  : 'info'
+          // A wire transaction's line is at debug: not even built at the usual level.
+          if (!lines.isLevelEnabled(level)) return
           const line = {
             requestId,
             method,
@@ -118,12 +130,7 @@ export function createRequestRecorder(options: RequestLogOptions): RequestRecord
               ? { statements, statementMs: Math.round(statementMs * 10) / 10 }
               : {}),
           }
-          // A reload may change the level; a child keeps the one it was made with.
-          if (lines.level !== logger.level) lines = logger.child({}, { redact: [] })
-          if (code === 'INTERNAL' || (status >= 500 && !code)) lines.error(line, 'request failed')
-          else if (status >= 500) lines.warn(line, 'request failed')
-          else if (QUIET_ROUTES.has(route) && status < 400) lines.debug(line, 'request')
-          else lines.info(line, 'request')
+          lines[level](line, level === 'error' || level === 'warn' ? 'request failed' : 'request')
         },
       }
     },

@@ -47,10 +47,17 @@ export interface RawSocket {
   readonly stream: Duplex
 }
 
+/** Who reads a detached socket (server/wire/relay.ts): its bytes, its close and its drain. */
+export interface RawReader {
+  rawData(chunk: Buffer): void
+  rawClose(): void
+  rawDrain(): void
+}
+
 /** The socket pg reads: a net.Socket, or the TLS socket over it. */
 interface WireStream {
   on(event: 'data', listener: (chunk: Buffer) => void): unknown
-  on(event: 'end', listener: () => void): unknown
+  on(event: 'end' | 'close' | 'drain', listener: () => void): unknown
   pause(): unknown
   resume(): unknown
   destroy(): unknown
@@ -66,15 +73,27 @@ interface PgConnection {
 
 /**
  * Puts `meter` between `client`'s protocol stream and pg's parser: the meter reads every
- * byte first and passes on to pg what pg should parse.
+ * byte first and passes on to pg what pg should parse. While the socket is detached,
+ * `detachedTo()` names who reads it instead: listeners are set once, never swapped per loan.
  */
-function meterClient(client: pg.Client, meter: WireMeter, parserInput: EventEmitter): void {
+function meterClient(
+  client: pg.Client,
+  meter: WireMeter,
+  parserInput: EventEmitter,
+  detachedTo: () => RawReader | undefined,
+): void {
   const connection = (client as unknown as { connection: PgConnection }).connection
   const attach = connection.attachListeners.bind(connection)
   connection.attachListeners = (stream) => {
     const wire = stream as WireStream
-    wire.on('data', (chunk) => meter.read(chunk))
+    wire.on('data', (chunk) => {
+      const raw = detachedTo()
+      if (raw) raw.rawData(chunk)
+      else meter.read(chunk)
+    })
     wire.on('end', () => parserInput.emit('end'))
+    wire.on('close', () => detachedTo()?.rawClose())
+    wire.on('drain', () => detachedTo()?.rawDrain())
     attach(parserInput)
   }
 }
@@ -96,14 +115,15 @@ export class Connection {
   /** The ParameterStatus values PostgreSQL reported at startup (server_version, TimeZone…). */
   readonly parameters: ReadonlyMap<string, string>
   private readonly cancelTarget: CancelTarget
-  /** pg's own data listeners, while the socket is detached. */
-  private pgListeners: ((...args: unknown[]) => void)[] | undefined
-  private rawListener: ((chunk: Buffer) => void) | undefined
+  /** Who reads the socket while it is detached from pg. */
+  private raw: RawReader | undefined
   private readonly meter: WireMeter
   /** The statement most recently sent. */
   private current: Statement | undefined
   /** The session reset sent with the last statement, until the pool's release takes it. */
   private pipelinedReset: Promise<ResetOutcome> | undefined
+  /** That reset's answer, when it came before the release (the wire protocol's reset). */
+  private answeredReset: ResetOutcome | undefined
   private paused = false
 
   constructor(
@@ -122,7 +142,7 @@ export class Connection {
       (bytes) => parserInput.emit('data', bytes),
       () => this.discard(),
     )
-    meterClient(client, this.meter, parserInput)
+    meterClient(client, this.meter, parserInput, () => this.raw)
     this.prepared = new PreparedStatements(`sluice_${this.id}`, prepared)
     // Up to 5% earlier, so connections opened together do not all recycle together.
     this.expiresAt = this.createdAt + lifetimeMs * (1 - Math.random() * 0.05)
@@ -166,9 +186,16 @@ export class Connection {
    * the pool's release to wait for instead of sending one; once only.
    */
   takePipelinedReset(): Promise<ResetOutcome> | undefined {
-    const reset = this.pipelinedReset
+    const answered = this.answeredReset
+    const reset = answered ? Promise.resolve(answered) : this.pipelinedReset
     this.pipelinedReset = undefined
+    this.answeredReset = undefined
     return reset
+  }
+
+  /** The answer of the reset that went out with the last statement, if it came already. */
+  get resetAnswer(): ResetOutcome | undefined {
+    return this.answeredReset
   }
 
   /**
@@ -177,7 +204,8 @@ export class Connection {
    * the pool's release to take as above.
    */
   resetSentWithLastStatement(outcome: ResetOutcome): void {
-    this.pipelinedReset = Promise.resolve(outcome)
+    this.pipelinedReset = undefined
+    this.answeredReset = outcome
   }
 
   /**
@@ -287,17 +315,13 @@ export class Connection {
 
   /**
    * Lends the socket itself: pg's parser stops seeing the bytes PostgreSQL sends, which go to
-   * `onData` instead, until {@link attach}. Only for a borrowed connection at a ReadyForQuery
+   * `reader` instead (with the socket's close and drain), until {@link attach}. Only for a borrowed connection at a ReadyForQuery
    * boundary (pg's parser holds no partial message then), with nothing queued on the client.
    */
-  detach(onData: (chunk: Buffer) => void): RawSocket {
+  detach(reader: RawReader): RawSocket {
     const { stream } = (this.client as unknown as PgInternals).connection
-    if (this.pgListeners) throw new Error('connection already detached')
-    this.pgListeners = stream.listeners('data') as ((...args: unknown[]) => void)[]
-    // Swapped in one step: a flowing stream would drop a chunk that found no listener.
-    for (const listener of this.pgListeners) stream.off('data', listener)
-    this.rawListener = onData
-    stream.on('data', onData)
+    if (this.raw) throw new Error('connection already detached')
+    this.raw = reader
     return { stream }
   }
 
@@ -307,13 +331,9 @@ export class Connection {
    */
   attach(transactionStatus: string): void {
     const internals = this.client as unknown as PgInternals
-    const { stream } = internals.connection
-    if (!this.pgListeners || !this.rawListener) return
-    stream.off('data', this.rawListener)
-    for (const listener of this.pgListeners) stream.on('data', listener)
-    this.pgListeners = undefined
-    this.rawListener = undefined
-    stream.resume()
+    if (!this.raw) return
+    this.raw = undefined
+    internals.connection.stream.resume()
     internals._txStatus = transactionStatus
   }
 

@@ -13,7 +13,7 @@ import { clientClosed, databaseUnreachable, shuttingDown } from '../errors.js'
 import type { AbortLike } from '../lifecycle/abort.js'
 import { InFlight, type Ticket } from '../lifecycle/in-flight.js'
 import type { Connection } from './connection.js'
-import { resetSession } from './session-reset.js'
+import { resetAnswered, resetSession } from './session-reset.js'
 import { emptyStats, type PoolStats } from './stats.js'
 
 /** Something that happened to a pool's connections, for logs and metrics. */
@@ -44,8 +44,10 @@ interface Waiter {
   resolve: (connection: Connection) => void
   reject: (error: unknown) => void
   since: number
+  /** When it gives up (Date.now() clock): POOL_TIMEOUT, or TENANT_PAUSED while paused. */
+  deadline: number
+  timeoutMs: number
   holder: string | undefined
-  timer: ReturnType<typeof setTimeout>
   onAbort: (() => void) | undefined
   signal: AbortLike | undefined
 }
@@ -97,6 +99,9 @@ export class Pool {
   private refused: string | undefined
   private slotRetryMs = SLOT_RETRY_MS
   private slotTimer: ReturnType<typeof setTimeout> | undefined
+  /** The waiters' one deadline timer, and when it fires (see armWaitTimer). */
+  private waitTimer: ReturnType<typeof setTimeout> | undefined
+  private waitTimerAt = 0
 
   constructor(options: PoolOptions) {
     this.options = options
@@ -161,7 +166,7 @@ export class Pool {
     while (!this.pausing && this.waiters.length === 0 && this.idle.length > 0) {
       const connection = this.idle.pop()!
       this.lend(connection, holder)
-      if (await this.usable(connection)) {
+      if (this.readyNow(connection) || (await this.usable(connection))) {
         this.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
         return connection
       }
@@ -185,24 +190,11 @@ export class Pool {
         },
         reject,
         since: Date.now(),
+        deadline: Date.now() + acquireTimeoutMs,
+        timeoutMs: acquireTimeoutMs,
         holder,
         signal,
         onAbort: undefined,
-        timer: setTimeout(() => {
-          this.removeWaiter(waiter)
-          this.counters.requestsErrors++
-          reject(
-            this.pausing
-              ? new SluiceError(
-                  'TENANT_PAUSED',
-                  `the tenant is paused by the operator and stayed paused for ${acquireTimeoutMs} ms`,
-                  { retryable: true },
-                )
-              : new SluiceError('POOL_TIMEOUT', this.timeoutMessage(acquireTimeoutMs), {
-                  retryable: true,
-                }),
-          )
-        }, acquireTimeoutMs),
       }
       if (signal) {
         waiter.onAbort = () => {
@@ -212,9 +204,10 @@ export class Pool {
         signal.addEventListener('abort', waiter.onAbort, { once: true })
       }
       this.waiters.push(waiter)
+      this.armWaitTimer(waiter.deadline)
       this.grow()
     })
-    if (await this.resetDone(lent)) return lent
+    if (!this.resets.has(lent) || (await this.resetDone(lent))) return lent
     // Its reset failed and it was retired: ask again (a new connection opens for this).
     return this.acquire(signal, holder)
   }
@@ -242,6 +235,10 @@ export class Pool {
     // (resetDone) before it gets it, so no statement can run ahead of the reset, and the
     // pool does not open a second connection for a client that asks again right away.
     this.counters.sessionResets++
+    if (resetAnswered(connection)) {
+      this.handBack(connection)
+      return
+    }
     // A reset that gets no answer (a network gone silent) must not hold the next borrower
     // for ever: past the check timeout the connection is given up, as a failed check is.
     const timeoutMs = this.options.checkTimeoutMs ?? 5000
@@ -359,6 +356,7 @@ export class Pool {
     clearInterval(this.maintenance)
     clearTimeout(this.refillTimer)
     clearTimeout(this.slotTimer)
+    clearTimeout(this.waitTimer)
     for (const waiter of this.waiters.splice(0)) {
       this.settle(waiter)
       waiter.reject(shuttingDown())
@@ -383,6 +381,16 @@ export class Pool {
       }),
     )
     await closing
+  }
+
+  /** Usable with nothing to wait for: no reset still running, no health check due. */
+  private readyNow(connection: Connection): boolean {
+    if (this.resets.has(connection) || connection.broken) return false
+    const now = Date.now()
+    return (
+      now < connection.expiresAt &&
+      now - connection.lastUsedAt < this.options.healthCheckAfterIdleMs
+    )
   }
 
   private async usable(connection: Connection): Promise<boolean> {
@@ -463,8 +471,48 @@ export class Pool {
   }
 
   private settle(waiter: Waiter): void {
-    clearTimeout(waiter.timer)
     if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort)
+  }
+
+  /**
+   * One timer for every waiter's deadline, rather than one per waiter (a timer set and
+   * cleared per request showed in the gateway's profile): armed for the earliest deadline,
+   * it fails the waiters whose time is up and arms itself again for the next.
+   */
+  private armWaitTimer(deadline: number): void {
+    if (this.waitTimer !== undefined && this.waitTimerAt <= deadline) return
+    clearTimeout(this.waitTimer)
+    this.waitTimerAt = deadline
+    this.waitTimer = setTimeout(this.expireWaiters, Math.max(deadline - Date.now(), 1))
+    // It may outlive the last waiter (it is not cleared per request): it must not keep the
+    // process alive by itself.
+    this.waitTimer.unref()
+  }
+
+  private readonly expireWaiters = (): void => {
+    this.waitTimer = undefined
+    const now = Date.now()
+    let next = Infinity
+    for (const waiter of [...this.waiters]) {
+      if (waiter.deadline > now) {
+        next = Math.min(next, waiter.deadline)
+        continue
+      }
+      this.removeWaiter(waiter)
+      this.counters.requestsErrors++
+      waiter.reject(
+        this.pausing
+          ? new SluiceError(
+              'TENANT_PAUSED',
+              `the tenant is paused by the operator and stayed paused for ${waiter.timeoutMs} ms`,
+              { retryable: true },
+            )
+          : new SluiceError('POOL_TIMEOUT', this.timeoutMessage(waiter.timeoutMs), {
+              retryable: true,
+            }),
+      )
+    }
+    if (next !== Infinity) this.armWaitTimer(next)
   }
 
   private removeWaiter(waiter: Waiter): void {

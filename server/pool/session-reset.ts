@@ -68,10 +68,27 @@ export async function resetSession(connection: Connection): Promise<void> {
     throw new Error('session still inside a transaction after reset')
 }
 
+/**
+ * True when the reset that went out with the last statement has answered already and left
+ * nothing to do (the wire protocol's reset, behind its client's last Sync): the pool's
+ * release then hands the connection back at once, with no promise or timer. The answer is
+ * taken. False leaves everything to {@link resetSession}.
+ */
+export function resetAnswered(connection: Connection): boolean {
+  const outcome = connection.resetAnswer
+  if (!outcome || connection.transactionStatus !== 'I' || preparedFromSql(outcome) > 0) return false
+  connection.takePipelinedReset()
+  return true
+}
+
+/** The long reset's last row: the count of SQL-level prepared statements (none for DISCARD ALL). */
+function preparedFromSql(outcome: ResetOutcome): number {
+  return Number(outcome.rows.at(-1)?.[0] ?? 0)
+}
+
 /** The reset's last row counts the SQL-level prepared statements: any, and DISCARD ALL. */
 async function discardPrepared(connection: Connection, outcome: ResetOutcome): Promise<void> {
-  const preparedFromSql = Number(outcome.rows.at(-1)?.[0] ?? 0)
-  if (preparedFromSql > 0) {
+  if (preparedFromSql(outcome) > 0) {
     await connection.simple('DISCARD ALL')
     // DISCARD ALL deallocated ours too: parse them again.
     connection.prepared.clear()

@@ -7,6 +7,7 @@
  */
 import { payloadTooLarge, unauthorized } from '../errors.js'
 import type { AbortLike } from '../lifecycle/abort.js'
+import type { Ticket } from '../lifecycle/in-flight.js'
 import type { Lifecycle } from '../lifecycle/lifecycle.js'
 import type { Tenant } from './tenant.js'
 import type { Principal, TokenIndex } from './tokens.js'
@@ -39,15 +40,18 @@ export interface Admitted {
   shutdown: AbortLike
 }
 
+/** An admitted request held open by a ticket rather than a promise (see {@link enter}). */
+export interface Entered extends Admitted {
+  /** Ends the request's count in flight; idempotent. */
+  ticket: Ticket
+}
+
 /**
  * Admits `request` (or throws SHUTTING_DOWN, PAYLOAD_TOO_LARGE or UNAUTHORIZED, in that
- * order) and runs `work` while counting it in flight.
+ * order) and counts it in flight until its ticket ends: for entry points whose work is no
+ * single promise (a wire transaction lasts from its borrow to the backend's release).
  */
-export function admit<T>(
-  deps: AdmissionDeps,
-  request: AdmissionRequest,
-  work: (admitted: Admitted) => Promise<T>,
-): Promise<T> {
+export function enter(deps: AdmissionDeps, request: AdmissionRequest): Entered {
   if (!request.continuesTransaction) deps.lifecycle.assertServing()
   if (request.declaredBytes !== undefined && request.declaredBytes > deps.bodyLimitBytes)
     throw payloadTooLarge(deps.bodyLimitBytes)
@@ -56,6 +60,22 @@ export function admit<T>(
   // A reload may have removed the tenant since the token index was read.
   const tenant = principal && deps.tenants.get(principal.tenant)
   if (!principal || !tenant) throw unauthorized('unknown token')
-  const shutdown = deps.lifecycle.stopping
-  return deps.lifecycle.track(() => work({ principal, tenant, shutdown }))
+  const ticket = deps.lifecycle.requests.begin()
+  return { principal, tenant, shutdown: deps.lifecycle.stopping, ticket }
+}
+
+/**
+ * Admits `request` (as {@link enter}) and runs `work` while counting it in flight.
+ */
+export async function admit<T>(
+  deps: AdmissionDeps,
+  request: AdmissionRequest,
+  work: (admitted: Admitted) => Promise<T>,
+): Promise<T> {
+  const { ticket, ...admitted } = enter(deps, request)
+  try {
+    return await work(admitted)
+  } finally {
+    ticket.end()
+  }
 }

@@ -1,9 +1,10 @@
 /**
  * Bearer tokens → tenant and role. Tokens are kept only as sha256 digests; a presented
- * token is hashed and looked up, then compared in constant time. The one parser of the
+ * token is hashed and looked up by its digest, so the time a lookup takes can only depend
+ * on the digest of what was presented, never on a stored token. The one parser of the
  * `Authorization: Bearer` header lives here too.
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { createHash, hash, timingSafeEqual } from 'node:crypto'
 import type { TokenConfig } from '../config/schema.js'
 
 /** What a token may do. */
@@ -19,7 +20,8 @@ export interface Principal {
 
 /** sha256 of a token, as hex (the form a config may store). */
 export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('hex')
+  // The one-shot hash: about half the cost of createHash() for a token.
+  return hash('sha256', token, 'hex')
 }
 
 const BEARER = /^Bearer[ ]+(\S+)\s*$/i
@@ -51,14 +53,6 @@ export class TokenIndex {
 
   /** The principal of a token, or `undefined` for an unknown one. */
   lookup(token: string): Principal | undefined {
-    const digest = hashToken(token)
-    const principal = this.byHash.get(digest)
-    if (
-      !principal ||
-      !timingSafeEqual(Buffer.from(digest, 'hex'), Buffer.from(principal.tokenHash, 'hex'))
-    ) {
-      return undefined
-    }
-    return principal
+    return this.byHash.get(hashToken(token))
   }
 }

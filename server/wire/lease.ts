@@ -7,11 +7,12 @@
  */
 import type { AbortLike } from '../lifecycle/abort.js'
 import type { RequestRecord } from '../log/request-recorder.js'
-import { admit, type Admitted } from '../tenants/admission.js'
+import type { Ticket } from '../lifecycle/in-flight.js'
+import { enter } from '../tenants/admission.js'
 import type { Tenant } from '../tenants/tenant.js'
 import type { Principal } from '../tenants/tokens.js'
 import { dataRowValues } from './messages.js'
-import { Relay, type HiddenResult, type RelaySink } from './relay.js'
+import { Relay, type HiddenAnswer, type RelaySink } from './relay.js'
 import type { WireDeps } from './server.js'
 
 /** What borrowing needs. */
@@ -40,13 +41,15 @@ export class Lease {
   readonly record: RequestRecord
   /** The first error code of the transaction, for its log line and metrics ('' = none). */
   code = ''
-  private readonly finish: () => void
+  /** Counts the transaction in flight (admission) until the backend goes back. */
+  private readonly ticket: Ticket
+  private released = false
 
-  private constructor(tenant: Tenant, relay: Relay, record: RequestRecord, finish: () => void) {
+  private constructor(tenant: Tenant, relay: Relay, record: RequestRecord, ticket: Ticket) {
     this.tenant = tenant
     this.relay = relay
     this.record = record
-    this.finish = finish
+    this.ticket = ticket
   }
 
   /**
@@ -54,22 +57,14 @@ export class Lease {
    * admission or the pool threw (SHUTTING_DOWN, UNAUTHORIZED, POOL_TIMEOUT…).
    */
   static async borrow(options: BorrowOptions): Promise<{ lease: Lease; principal: Principal }> {
-    let finish!: () => void
-    const done = new Promise<void>((resolve) => (finish = resolve))
+    const { tenant, principal, ticket } = enter(options.deps.admission, { token: options.token })
     try {
-      const { tenant, principal } = await new Promise<Admitted>((resolve, reject) => {
-        const work = (admitted: Admitted) => {
-          resolve(admitted)
-          return done
-        }
-        admit(options.deps.admission, { token: options.token }, work).catch(reject)
-      })
       const connection = await tenant.pool.acquire(options.signal, options.holder)
       const relay = new Relay(connection, options.sink, tenant.config.statementTimeoutMs + 1_000)
       const record = options.deps.recorder.start(options.requestId)
-      return { lease: new Lease(tenant, relay, record, finish), principal }
+      return { lease: new Lease(tenant, relay, record, ticket), principal }
     } catch (error) {
-      finish()
+      ticket.end()
       throw error
     }
   }
@@ -77,20 +72,15 @@ export class Lease {
   /**
    * Returns the connection once the session reset the session sent behind its client's last
    * Sync has answered: the pool then takes that answer instead of sending its own reset (one
-   * write and one wake-up of PostgreSQL fewer per transaction). A reset that fails, or gets no
-   * answer within the connect timeout (as the pool's own reset), leaves the pool's release to
-   * reset or discard it.
+   * write and one wake-up of PostgreSQL fewer per transaction). A reset that fails leaves the
+   * pool's release to reset the connection; one that gets no answer within the connect
+   * timeout (as the pool's own reset) gets it discarded.
    */
-  releaseAfterReset(reset: Promise<HiddenResult>, end: LeaseEnd): void {
+  releaseAfterReset(reset: HiddenAnswer, end: LeaseEnd): void {
     const { relay } = this
-    relay.mute()
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const late = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => resolve(undefined), this.tenant.config.connection.connectTimeoutMs)
-    })
-    void Promise.race([reset, late]).then((result) => {
-      clearTimeout(timer)
-      if (result && result.status === 'I' && result.error === undefined) {
+    relay.mute(() => this.release(end), this.tenant.config.connection.connectTimeoutMs)
+    reset.take((result) => {
+      if (result.status === 'I' && result.error === undefined) {
         relay.connection.resetSentWithLastStatement({ rows: result.rows.map(dataRowValues) })
       }
       this.release(end)
@@ -99,6 +89,8 @@ export class Lease {
 
   /** Returns the connection to the pool; discarded when answers were still due. */
   release(end: LeaseEnd): void {
+    if (this.released) return
+    this.released = true
     const { relay, tenant } = this
     const connection = relay.connection
     const clean = relay.detach()
@@ -113,6 +105,6 @@ export class Lease {
       code: this.code,
       tenant: tenant.name,
     })
-    this.finish()
+    this.ticket.end()
   }
 }

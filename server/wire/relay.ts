@@ -10,7 +10,7 @@
  * skips every message up to the next Sync; so does the queue.
  */
 import type { Duplex } from 'node:stream'
-import type { Connection } from '../pool/connection.js'
+import type { Connection, RawReader } from '../pool/connection.js'
 import { cstring, message, readFields } from './messages.js'
 import { MessageReader, bodyOf, type WireMessage } from './reader.js'
 
@@ -104,13 +104,40 @@ export interface HiddenResult {
   rows: Buffer[]
 }
 
+/**
+ * A hidden query sent now whose answer is taken later by one callback (the session reset
+ * behind a client's last Sync, taken by ./lease.ts): no promise per transaction.
+ */
+export class HiddenAnswer {
+  result: HiddenResult | undefined
+  private taker: ((result: HiddenResult) => void) | undefined
+
+  /** Calls `taker` with the answer, now if it came already. */
+  take(taker: (result: HiddenResult) => void): void {
+    if (this.result) taker(this.result)
+    else this.taker = taker
+  }
+
+  /** The answer came. */
+  settle(result: HiddenResult): void {
+    this.result = result
+    this.taker?.(result)
+    this.taker = undefined
+  }
+}
+
+/** The watchdog's timer callback: one function for every relay, no closure per relay. */
+function watchdogFired(relay: Relay): void {
+  relay.stuck()
+}
+
 /** A Query message. */
 export function queryMessage(sql: string): Buffer {
   return message('Q', cstring(sql))
 }
 
 /** The relay of one borrowed connection. */
-export class Relay {
+export class Relay implements RawReader {
   readonly connection: Connection
   /** The transaction status of the last ReadyForQuery. */
   status = 'I'
@@ -127,18 +154,18 @@ export class Relay {
   private runStart = 0
   private runEnd = 0
   private watchdog: ReturnType<typeof setTimeout> | undefined
+  /** Called instead of the sink's `stuck` once the session let go ({@link mute}). */
+  private mutedStuck: (() => void) | undefined
   /** Bytes for PostgreSQL, written together by {@link flushOut}: one write per batch. */
   private out: Buffer[] = []
 
   constructor(
     connection: Connection,
     private sink: RelaySink,
-    private readonly watchdogMs: number,
+    private watchdogMs: number,
   ) {
     this.connection = connection
-    this.socket = connection.detach((chunk) => this.onData(chunk)).stream
-    this.socket.on('close', this.onClose)
-    this.socket.on('drain', this.onDrain)
+    this.socket = connection.detach(this).stream
   }
 
   /** Requests still awaiting answers. */
@@ -169,30 +196,45 @@ export class Relay {
 
   /** Runs gateway SQL whose answers the client never sees. */
   query(sql: string): Promise<HiddenResult> {
-    return new Promise((resolve) => {
-      const result: HiddenResult = { status: '', error: undefined, rows: [] }
-      this.send(queryMessage(sql), {
-        until: UNTIL.sync,
-        sync: true,
-        hidden: true,
-        onRow: (body) => result.rows.push(Buffer.from(body)),
-        onError: (fields) => (result.error ??= fields ?? new Map([['M', 'connection lost']])),
-        onReady: (status) => {
-          result.status = status
-          resolve(result)
-        },
-      })
-      this.flushOut()
+    return new Promise((resolve) => this.hidden(sql, resolve))
+  }
+
+  /** Queues gateway SQL whose answers the client never sees; its answer settles the result. */
+  queryLater(sql: string): HiddenAnswer {
+    const answer = new HiddenAnswer()
+    this.hidden(sql, (result) => answer.settle(result))
+    return answer
+  }
+
+  private hidden(sql: string, done: (result: HiddenResult) => void): void {
+    const result: HiddenResult = { status: '', error: undefined, rows: [] }
+    this.send(queryMessage(sql), {
+      until: UNTIL.sync,
+      sync: true,
+      hidden: true,
+      onRow: (body) => result.rows.push(Buffer.from(body)),
+      onError: (fields) => (result.error ??= fields ?? new Map([['M', 'connection lost']])),
+      onReady: (status) => {
+        result.status = status
+        done(result)
+      },
     })
+    this.flushOut()
   }
 
   /**
    * The session let go of this backend while a gateway query is still answering (the session
    * reset sent behind its last Sync): nothing more goes to the session, and the reading that
-   * was paused for its client goes on.
+   * was paused for its client goes on. Should nothing come back within `timeoutMs`,
+   * `onStuck` is called (once).
    */
-  mute(): void {
+  mute(onStuck: () => void, timeoutMs: number): void {
     this.sink = MUTED
+    this.mutedStuck = onStuck
+    this.watchdogMs = timeoutMs
+    clearTimeout(this.watchdog)
+    this.watchdog = undefined
+    this.armWatchdog()
     this.socket.resume()
   }
 
@@ -211,8 +253,6 @@ export class Relay {
     this.closed = true
     clearTimeout(this.watchdog)
     this.watchdog = undefined
-    this.socket.off('close', this.onClose)
-    this.socket.off('drain', this.onDrain)
     if (this.busy || this.reader.pending > 0) {
       this.abandon()
       return false
@@ -232,7 +272,8 @@ export class Relay {
     }
   }
 
-  private readonly onClose = () => {
+  /** The socket closed (./connection.ts RawReader). */
+  rawClose(): void {
     if (this.closed) return
     this.closed = true
     clearTimeout(this.watchdog)
@@ -241,7 +282,10 @@ export class Relay {
     this.sink.lost()
   }
 
-  private readonly onDrain = () => this.sink.backendFull(false)
+  /** PostgreSQL can take more again. */
+  rawDrain(): void {
+    if (!this.closed) this.sink.backendFull(false)
+  }
 
   private push(pending: Pending): void {
     this.queue.push(pending)
@@ -252,21 +296,23 @@ export class Relay {
     if (this.copyIn || this.head >= this.queue.length) {
       clearTimeout(this.watchdog)
       this.watchdog = undefined
-      this.watchdog = undefined
       return
     }
     // Armed again for every message sent and every chunk read: refreshing the one timer
     // costs far less than a new one each time.
     if (this.watchdog) this.watchdog.refresh()
-    else this.watchdog = setTimeout(this.onStuck, this.watchdogMs)
+    else this.watchdog = setTimeout(watchdogFired, this.watchdogMs, this)
   }
 
-  private readonly onStuck = (): void => {
+  /** Nothing came back for longer than the watchdog allows. */
+  stuck(): void {
     this.watchdog = undefined
-    this.sink.stuck()
+    if (this.mutedStuck) this.mutedStuck()
+    else this.sink.stuck()
   }
 
-  private onData(chunk: Buffer): void {
+  /** Bytes from PostgreSQL (./connection.ts RawReader). */
+  rawData(chunk: Buffer): void {
     if (this.closed) return
     this.reader.push(chunk)
     let next: WireMessage | undefined
@@ -353,7 +399,6 @@ export class Relay {
     if (type === T.copyIn) {
       this.copyIn = true
       clearTimeout(this.watchdog)
-      this.watchdog = undefined
       this.watchdog = undefined
     } else if (type === T.copyOut) this.copyIn = false
     if (!item.sync && item.until.includes(type as never)) {

@@ -14,7 +14,7 @@ import { beginSql } from '../engine/run.js'
 import { LightSignal } from '../lifecycle/abort.js'
 import { resetSqlFor } from '../pool/session-reset.js'
 import type { Tenant } from '../tenants/tenant.js'
-import type { Role } from '../tenants/tokens.js'
+import type { Principal, Role } from '../tenants/tokens.js'
 import { errorFieldsOf } from './errors.js'
 import { ClientSocket } from './client-socket.js'
 import { Lease, type LeaseEnd } from './lease.js'
@@ -33,7 +33,7 @@ import { OversizedMessage, bodyOf, rawOf, type MessageReader, type WireMessage }
 import {
   UNTIL,
   queryMessage,
-  type HiddenResult,
+  type HiddenAnswer,
   type Pending,
   type Relay,
   type RelaySink,
@@ -117,7 +117,7 @@ export class WireSession implements RelaySink {
   /** The message just handled ended a cycle that may take the session reset behind it. */
   private resetCandidate = false
   /** The session reset sent behind the client's last Sync, while it has not answered. */
-  private pipelinedReset: Promise<HiddenResult> | undefined
+  private pipelinedReset: HiddenAnswer | undefined
   /** An error was answered without a backend: skip to the next Sync. */
   private skippingClient = false
   private closed = false
@@ -276,7 +276,7 @@ export class WireSession implements RelaySink {
     // The client's transaction ends at the Sync just sent and it sent nothing after it: the
     // session reset goes in the same write (./lease.ts releaseAfterReset).
     if (this.resetCandidate && this.lease && this.client.peek() === undefined)
-      this.pipelinedReset = this.lease.relay.query(resetSqlFor(this.lease.relay.connection))
+      this.pipelinedReset = this.lease.relay.queryLater(resetSqlFor(this.lease.relay.connection))
     this.resetCandidate = false
     this.lease?.relay.flushOut()
     this.client.updateReading()
@@ -597,33 +597,31 @@ export class WireSession implements RelaySink {
 
   private borrow(): void {
     this.stall = 'lease'
-    void this.acquire().then(
-      () => {
-        if (this.closed || this.stall !== 'lease') return
-        this.resume()
-      },
-      (error: unknown) => {
-        this.server.deps.reportBug(error, undefined)
-        this.terminate(errorFieldsOf(error))
-      },
+    void Lease.borrow({
+      deps: this.server.deps,
+      token: this.init.token,
+      signal: this.signal,
+      holder: `wire session ${this.processId}`,
+      requestId: `pg-${this.processId}-${this.transactions + 1}`,
+      sink: this,
+    }).then(
+      (borrowed) => this.guarded(() => this.leased(borrowed.lease, borrowed.principal)),
+      (error: unknown) => this.guarded(() => this.refuseWithoutBackend(error)),
     )
   }
 
-  private async acquire(): Promise<void> {
-    let borrowed: Awaited<ReturnType<typeof Lease.borrow>>
+  /** Runs `step`; a throw is a bug of ours: reported, and the session ends with it. */
+  private guarded(step: () => void): void {
     try {
-      borrowed = await Lease.borrow({
-        deps: this.server.deps,
-        token: this.init.token,
-        signal: this.signal,
-        holder: `wire session ${this.processId}`,
-        requestId: `pg-${this.processId}-${this.transactions + 1}`,
-        sink: this,
-      })
+      step()
     } catch (error) {
-      return this.refuseWithoutBackend(error)
+      this.server.deps.reportBug(error, undefined)
+      this.terminate(errorFieldsOf(error))
     }
-    const { lease, principal } = borrowed
+  }
+
+  /** A backend was lent for the message that waits: the session takes it and goes on. */
+  private leased(lease: Lease, principal: Principal): void {
     this.transactions++
     if (this.closed) return lease.release(this.leaseEnd())
     this.tenantName = lease.tenant.name
@@ -632,16 +630,24 @@ export class WireSession implements RelaySink {
     this.written = lease.tenant.cache && !this.readOnly ? new Set() : undefined
     if (this.client.isFull) lease.relay.pause(true)
     const { settings } = this.init.client
-    if (settings.size > 0) {
-      const result = await lease.relay.query(applySettingsSql(settings))
-      if (result.error || result.status !== 'I') {
-        return this.terminate({
-          severity: 'FATAL',
-          code: result.error?.get('C') ?? '08006',
-          message: result.error?.get('M') ?? 'the connection to the database was lost',
-        })
-      }
-    }
+    if (settings.size === 0) return this.resumeLeased()
+    void lease.relay.query(applySettingsSql(settings)).then((result) =>
+      this.guarded(() => {
+        if (result.error || result.status !== 'I') {
+          return this.terminate({
+            severity: 'FATAL',
+            code: result.error?.get('C') ?? '08006',
+            message: result.error?.get('M') ?? 'the connection to the database was lost',
+          })
+        }
+        this.resumeLeased()
+      }),
+    )
+  }
+
+  private resumeLeased(): void {
+    if (this.closed || this.stall !== 'lease') return
+    this.resume()
   }
 
   /** No backend for this message: the client gets the error, and the session goes on. */

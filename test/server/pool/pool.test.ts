@@ -299,6 +299,28 @@ describe('lending and returning', () => {
     }
   })
 
+  it('times each waiter from its own arrival: a later waiter outlives an earlier one that timed out, and gets the connection', async () => {
+    const { pool } = tenantWith({ pool: { min: 0, max: 1, acquireTimeoutMs: 400 } })
+    try {
+      const held = await pool.acquire()
+      const first = pool.acquire().then(
+        () => 'lent',
+        (error: { code?: string }) => error.code,
+      )
+      await new Promise((resolve) => setTimeout(resolve, 250))
+      const second = pool.acquire()
+      // The first gives up at its own deadline; the second, 250 ms younger, still waits.
+      expect(await first).toBe('POOL_TIMEOUT')
+      expect(pool.stats().requestsWaiting).toBe(1)
+      pool.release(held)
+      const lent = await second
+      expect(lent).toBe(held)
+      pool.release(lent)
+    } finally {
+      await pool.close()
+    }
+  })
+
   it('rolls back a connection returned inside a transaction, counts it in returnsBad, and lends it again clean', async () => {
     const table = `pool_probe_${process.pid}`
     await admin(`create table if not exists ${table} (x int)`)

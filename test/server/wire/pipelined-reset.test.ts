@@ -118,3 +118,45 @@ describe('the session reset behind a wire transaction', () => {
     }
   })
 })
+
+describe('the session reset behind a wire transaction, where the gateway holds named statements', () => {
+  let t: WireGateway
+  const fn = `wire_hijack_${process.pid}`
+
+  beforeAll(async () => {
+    // prepareThreshold 0: every /v1/query statement is named, so the reset is the long one,
+    // which counts the statements PREPAREd from SQL.
+    t = await startWireGateway({ pool: { min: 1, max: 1, prepareThreshold: 0 } })
+    // Takes the name of one of the gateway's statements, where no scanner looks.
+    await admin(
+      `create or replace function ${fn}(name text) returns int language plpgsql as $$
+       begin
+         execute format('deallocate %I', name);
+         execute format('prepare %I as select 666 as n', name);
+         return 1;
+       end $$`,
+    )
+  })
+  afterAll(async () => {
+    await admin(`drop function if exists ${fn}(text)`)
+    await t?.close()
+  })
+
+  it("drops a statement PREPAREd from SQL before the connection is lent again, so it cannot stand in for the gateway's", async () => {
+    const probe = 'select 1 as n'
+    expect((await t.json('/v1/query', { sql: probe })).body.rows).toEqual([['1']])
+    const named = await t.json('/v1/query', {
+      sql: `select name from pg_prepared_statements where statement = '${probe}' and not from_sql`,
+    })
+    const name = named.body.rows[0]?.[0]
+    expect(name).toMatch(/^sluice_/)
+    const client = await pgClient(t)
+    try {
+      expect((await client.query(`select ${fn}($1) as r`, [name])).rows).toEqual([{ r: 1 }])
+    } finally {
+      await client.end()
+    }
+    expect((await t.json('/v1/query', { sql: probe })).body.rows).toEqual([['1']])
+    expect((await t.json('/v1/query', { sql: probe })).body.rows).toEqual([['1']])
+  })
+})

@@ -301,6 +301,19 @@ describe('readonly tokens on the wire', () => {
     expect(await admin(`select * from ${table}`)).toEqual([])
     expect((await client.query('select 2 as two')).rows).toEqual([{ two: 2 }])
   })
+
+  it('checks every unnamed statement of the extended protocol by its own text, right after an allowed one', async () => {
+    const extended = (text: string) => client.query({ text, queryMode: 'extended' } as never)
+    for (let i = 0; i < 2; i++) {
+      expect(((await extended('select 1 as one')) as unknown as pg.QueryResult).rows).toEqual([
+        { one: 1 },
+      ])
+      expect((await caught(() => extended('commit and chain'))).code).toBe('25006')
+    }
+    expect((await client.query('show transaction_read_only')).rows).toEqual([
+      { transaction_read_only: 'on' },
+    ])
+  })
 })
 
 describe('wire sessions across a config reload', () => {

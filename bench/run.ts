@@ -188,6 +188,8 @@ async function main(): Promise<void> {
           databaseUrl: db.url,
           pgbouncerUrl: bouncer.url,
           gatewayUrl: `postgres://bench:${token}@127.0.0.1:${pgPort}/bench`,
+          pgbouncerPid: bouncer.pid,
+          gatewayPid: gateway.pid,
         },
         quick ? [1, 64] : [1, 16, 64],
         throughputSeconds,

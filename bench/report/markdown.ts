@@ -162,10 +162,41 @@ export function verdicts(r: BenchResults): TargetVerdict[] {
       gap: x >= 0.5 ? '' : `${rate(0.5 * bouncer.tps - sluice.tps)} tps short`,
     })
   }
+  out.push(...wireProjectionVerdicts(r))
   if (r.stream) out.push(...streamVerdicts(r.stream))
   out.push(...cacheVerdicts(r))
   if (r.scale) out.push(...scaleVerdicts(r.scale))
   return out
+}
+
+/** The c=64 `-M extended` runs of both poolers, when both measured their CPU. */
+function wireCpuRuns(r: BenchResults): { bouncer: number; sluice: number } | undefined {
+  const find = (system: WireRun['system']) =>
+    r.wire?.find((w) => w.system === system && w.mode === 'extended' && w.concurrency === 64)
+  const bouncer = find('PgBouncer')?.cpuUsPerTx
+  const sluice = find('Sluice')?.cpuUsPerTx
+  return bouncer && sluice ? { bouncer, sluice } : undefined
+}
+
+/**
+ * Issue 19's target for workers on ≥ 4 cores, projected from CPU per transaction as the
+ * HTTP one is: every core serving only the pooler, PgBouncer in one process capped at one.
+ */
+function wireProjectionVerdicts(r: BenchResults): TargetVerdict[] {
+  const cpu = wireCpuRuns(r)
+  if (!cpu) return []
+  const sluice = 4e6 / cpu.sluice
+  const bouncer = 1e6 / cpu.bouncer
+  const x = sluice / bouncer
+  return [
+    {
+      target:
+        "pgbench -M extended c=64: Sluice's TCP listener ≥ 1.0× PgBouncer's tps with workers on a host with ≥ 4 cores",
+      measured: `not measurable on ${r.machine.nproc} cores (one gateway process here); projected from CPU per transaction (${cpu.sluice.toFixed(1)} vs ${cpu.bouncer.toFixed(1)} µs) on 4 cores: ${rate(sluice)} vs ${rate(bouncer)} tps (${ratio(x)} of one PgBouncer process)`,
+      met: x >= 1,
+      gap: x >= 1 ? '' : `${ratio(1 / x)} short`,
+    },
+  ]
 }
 
 function cacheRun(r: BenchResults, system: CacheRun['system'], concurrency: number) {
@@ -278,7 +309,7 @@ function wireSection(r: BenchResults): string {
     const same = (system: WireRun['system']) =>
       runs.find((o) => o.system === system && o.mode === w.mode && o.concurrency === w.concurrency)
     if (w.errors < 0) {
-      return `| ${w.mode} | ${w.concurrency} | ${w.system} | failed: \`prepared statement "P_0" already exists\` | | | | | |`
+      return `| ${w.mode} | ${w.concurrency} | ${w.system} | failed: \`prepared statement "P_0" already exists\` | | | | | | |`
     }
     const bouncer = same('PgBouncer')
     const direct = same('PostgreSQL (direct)')
@@ -288,8 +319,19 @@ function wireSection(r: BenchResults): string {
         ? '—'
         : `${us >= 0 ? '+' : '−'}${Math.abs(us)} µs`
     const versus = bouncer && bouncer.errors >= 0 ? ratio(w.tps / bouncer.tps) : 'n/a'
-    return `| ${w.mode} | ${w.concurrency} | ${w.system} | ${rate(w.tps)} | ${formatMs(w.p50)} | ${formatMs(w.p99)} | ${added} | ${versus} | ${w.errors} |`
+    const cpu = w.cpuUsPerTx === undefined ? '—' : `${w.cpuUsPerTx.toFixed(1)} µs`
+    return `| ${w.mode} | ${w.concurrency} | ${w.system} | ${rate(w.tps)} | ${formatMs(w.p50)} | ${formatMs(w.p99)} | ${added} | ${versus} | ${cpu} | ${w.errors} |`
   })
+  const cpu = wireCpuRuns(r)
+  const projection = cpu
+    ? `
+Projected from the poolers' CPU per transaction at c=64 \`-M extended\` (${cpu.sluice.toFixed(1)} µs for
+Sluice, ${cpu.bouncer.toFixed(1)} µs for PgBouncer), as for HTTP above: every core serving only the
+pooler (PostgreSQL and the clients on other machines), Sluice with a worker per core sharing
+\`server.pgPort\` (\`server.workers\`), PgBouncer in one process capped at one core:
+${[4, 8, 16].map((n) => `${n} cores ${rate((n * 1e6) / cpu.sluice)} against ${rate(1e6 / cpu.bouncer)} tps (${ratio((n * 1e6) / cpu.sluice / (1e6 / cpu.bouncer))})`).join('; ')}.
+`
+    : ''
   return `## PostgreSQL protocol (pgbench)
 
 pgbench (\`-j 1\`, ${r.settings.throughputSeconds} s per run after a 1 s warm-up) runs the indexed point
@@ -304,10 +346,10 @@ at the same concurrency (at c=64 both poolers queue 64 clients onto 16 backends,
 direct connections do not). Sluice runs with its default config: info-level session lines,
 a debug line and the request metrics per transaction.
 
-| mode | clients | system | tps | p50 | p99 | added p50 | × PgBouncer | errors |
-| --- | --- | --- | --- | --- | --- | --- | --- | --- |
+| mode | clients | system | tps | p50 | p99 | added p50 | × PgBouncer | pooler CPU per tx | errors |
+| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
-`
+${projection}`
 }
 
 function machineSection(r: BenchResults): string {

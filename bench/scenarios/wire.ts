@@ -4,6 +4,7 @@
  * listener, both pooling onto the same number of backends, at each concurrency, in turn in
  * the same run. The point query on 100k rows, as in the throughput scenario.
  */
+import { processCpuSeconds } from '../lib/cpu.js'
 import { pgbench, type PgbenchMode } from '../lib/pgbench.js'
 
 /** Who serves pgbench. */
@@ -18,6 +19,11 @@ export interface WireRun {
   p50: number
   p99: number
   errors: number
+  /**
+   * The pooler's own CPU per transaction (utime + stime of PgBouncer's or the gateway's
+   * process over the warm-up and the run, divided by tps × their seconds); none for direct.
+   */
+  cpuUsPerTx?: number
 }
 
 /** Where the contenders listen (URLs hold passwords and the token: never print them). */
@@ -26,6 +32,8 @@ export interface WireTargets {
   pgbouncerUrl: string
   /** postgres://<tenant>:<token>@127.0.0.1:<pgPort>/<tenant> */
   gatewayUrl: string
+  pgbouncerPid: number
+  gatewayPid: number
 }
 
 /** Every system × mode × concurrency. */
@@ -36,14 +44,15 @@ export async function runWire(
   log: (line: string) => void,
 ): Promise<WireRun[]> {
   const runs: WireRun[] = []
-  const systems: [WireSystem, string][] = [
-    ['PostgreSQL (direct)', targets.databaseUrl],
-    ['PgBouncer', targets.pgbouncerUrl],
-    ['Sluice', targets.gatewayUrl],
+  const systems: [WireSystem, string, number | undefined][] = [
+    ['PostgreSQL (direct)', targets.databaseUrl, undefined],
+    ['PgBouncer', targets.pgbouncerUrl, targets.pgbouncerPid],
+    ['Sluice', targets.gatewayUrl, targets.gatewayPid],
   ]
   for (const mode of ['extended', 'prepared'] as const) {
     for (const concurrency of concurrencies) {
-      for (const [system, url] of systems) {
+      for (const [system, url, pid] of systems) {
+        const cpuBefore = pid === undefined ? 0 : processCpuSeconds(pid)
         // PgBouncer 1.18 in transaction mode cannot keep -M prepared's statements: its
         // clients abort. That is a result too, not a reason to stop the bench.
         const result = await pgbench(url, 'point query', mode, concurrency, seconds).catch(
@@ -53,8 +62,12 @@ export async function runWire(
           },
         )
         const r: WireRun = { system, mode, concurrency, ...result }
+        // pgbench() runs a 1 s warm-up before the measured seconds, at about the same rate.
+        if (pid !== undefined && result.tps > 0)
+          r.cpuUsPerTx = ((processCpuSeconds(pid) - cpuBefore) * 1e6) / (result.tps * (seconds + 1))
+        const cpu = r.cpuUsPerTx === undefined ? '' : `, ${r.cpuUsPerTx.toFixed(1)} µs CPU per tx`
         log(
-          `wire -M ${mode} c=${concurrency} ${system}: ${r.tps.toFixed(0)} tps, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, ${r.errors} errors`,
+          `wire -M ${mode} c=${concurrency} ${system}: ${r.tps.toFixed(0)} tps, p50 ${r.p50.toFixed(3)} ms, p99 ${r.p99.toFixed(3)} ms, ${r.errors} errors${cpu}`,
         )
         runs.push(r)
       }

@@ -315,8 +315,9 @@ export class Connection {
 
   /**
    * Lends the socket itself: pg's parser stops seeing the bytes PostgreSQL sends, which go to
-   * `reader` instead (with the socket's close and drain), until {@link attach}. Only for a borrowed connection at a ReadyForQuery
-   * boundary (pg's parser holds no partial message then), with nothing queued on the client.
+   * `reader` instead (with the socket's close and drain), until {@link attach}. Only for a
+   * borrowed connection at a ReadyForQuery boundary (pg's parser holds no partial message
+   * then), with nothing queued on the client.
    */
   detach(reader: RawReader): RawSocket {
     const { stream } = (this.client as unknown as PgInternals).connection

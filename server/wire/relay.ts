@@ -109,7 +109,7 @@ export interface HiddenResult {
  * behind a client's last Sync, taken by ./lease.ts): no promise per transaction.
  */
 export class HiddenAnswer {
-  result: HiddenResult | undefined
+  private result: HiddenResult | undefined
   private taker: ((result: HiddenResult) => void) | undefined
 
   /** Calls `taker` with the answer, now if it came already. */

@@ -17,27 +17,38 @@ const SECRET_KEYS = new Set([
   'cacheSecret',
 ])
 
+// Keys whose whole value is secret when it is a string, or each string of it when it is a
+// list: a token list written as plain strings, a cluster written as its secret alone.
+const SECRET_LISTS = new Set(['tokens', 'cluster'])
+
 /** What stands in for a secret. */
 export const REDACTED = '[redacted]'
+
+// libpq's ?password=… (refused in a config, yet quoted by the message that refuses it).
+const PASSWORD_PARAMETER = /([?&]password=)[^&#\s"'`]*/gi
 
 /**
  * `postgres://user:secret@host/db` → `postgres://user:[redacted]@host/db`, with or without
  * the scheme. The password runs from the first `:` of the user part to the last `@`, since
- * an `@` inside a password is often left unencoded.
+ * an `@` inside a password is often left unencoded. A `?password=` parameter loses its value.
  */
 export function redactUrl(url: string): string {
-  const at = url.lastIndexOf('@')
-  if (at < 0) return url
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0] ?? ''
-  const colon = url.indexOf(':', scheme.length)
-  if (colon < 0 || colon > at) return url
-  return `${url.slice(0, colon)}:${REDACTED}${url.slice(at)}`
+  const text = url.replace(PASSWORD_PARAMETER, `$1${REDACTED}`)
+  const at = text.lastIndexOf('@')
+  if (at < 0) return text
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0] ?? ''
+  const colon = text.indexOf(':', scheme.length)
+  if (colon < 0 || colon > at) return text
+  return `${text.slice(0, colon)}:${REDACTED}${text.slice(at)}`
 }
 
 /** The value to show for a config key at `path`. */
 export function redactValue(path: readonly PropertyKey[], value: unknown): unknown {
   const key = path.at(-1)
   if (typeof key === 'string' && SECRET_KEYS.has(key) && value !== undefined) return REDACTED
+  const list = typeof key === 'number' ? path.at(-2) : key
+  if (typeof value === 'string' && typeof list === 'string' && SECRET_LISTS.has(list))
+    return REDACTED
   if (typeof value === 'string') return redactUrl(value)
   if (Array.isArray(value)) return value.map((item, i) => redactValue([...path, i], item))
   if (value !== null && typeof value === 'object') {
@@ -75,7 +86,9 @@ export function spellingsOf(secret: string): string[] {
  * any `user:password@` in it, and each of `secrets` in every spelling.
  */
 export function redactText(text: string, secrets: readonly string[] = []): string {
-  let out = text.replace(URL_IN_TEXT, `$1$2:${REDACTED}@`)
+  let out = text
+    .replace(URL_IN_TEXT, `$1$2:${REDACTED}@`)
+    .replace(PASSWORD_PARAMETER, `$1${REDACTED}`)
   const spellings = secrets.flatMap(spellingsOf).sort((a, b) => b.length - a.length)
   for (const spelling of spellings) out = out.split(spelling).join(REDACTED)
   return out

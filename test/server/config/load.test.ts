@@ -186,6 +186,24 @@ describe('config', () => {
     expect(text).not.toContain('s3cret-pw')
   })
 
+  it('never shows a secret written in the wrong shape or place', () => {
+    const secret = 'a-secret-of-enough-length-0123456789'
+    const lines = [
+      ...problems({ tenants: { acme: tenant({ tokens: [secret] }) } }),
+      ...problems({ tenants: { acme: tenant({ tokens: secret }) } }),
+      ...problems({ server: { cluster: secret }, tenants: { acme: tenant() } }),
+      ...problems({
+        tenants: {
+          acme: tenant({ connection: { url: `postgres://app@db/app?password=${secret}` } }),
+        },
+      }),
+    ]
+    expect(lines).toHaveLength(4)
+    expect(lines.join('\n')).not.toContain(secret)
+    expect(lines[0]).toContain('tenants.acme.tokens.0 ("[redacted]")')
+    expect(lines[3]).toContain('?password=[redacted]')
+  })
+
   it('accepts sha256-hashed tokens and refuses a token used twice', () => {
     const config = parseConfig(
       { tenants: { acme: tenant({ tokens: [{ sha256: hashToken(token), role: 'readonly' }] }) } },

@@ -232,6 +232,24 @@ describe('config', () => {
     await expect(loadConfigFile(join(dir, 'missing.json'), {})).rejects.toThrow(/no such file/)
   })
 
+  it('places a JSON syntax error by line and column, quoting none of the text around it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-config-'))
+    const file = join(dir, 'sluice.json')
+    const secret = 'unquoted-secret-0123456789'
+    const cases = [
+      [`{\n  "server": {\n    "adminToken": ${secret}\n  }\n}`, 'line 3, column 19'],
+      [`{ "server": { "adminToken": '${secret}' } }`, 'line 1, column 29'],
+      [`{ "server": { "adminToken": "${secret}" "port": 1 } }`, 'line 1, column 58'],
+    ] as const
+    for (const [text, place] of cases) {
+      await writeFile(file, text)
+      const error = await loadConfigFile(file, {}).catch((e: unknown) => e as ConfigError)
+      expect(error).toBeInstanceOf(ConfigError)
+      expect(error.message).toContain(`not valid JSON at ${place}`)
+      expect(error.message).not.toMatch(/unquoted|secret|0123/)
+    }
+  })
+
   it('publishes an up-to-date JSON Schema in docs/config.schema.json (npm run schema)', async () => {
     const published = await readFile(
       new URL('../../../docs/config.schema.json', import.meta.url),

@@ -39,10 +39,12 @@ export interface TenantSetOptions {
   metrics?: Metrics
 }
 
-// Server keys read once, when the HTTP server (or the node's workers and peers) start.
+// Server keys read once, when the listeners (or the node's workers and peers) start.
 const RESTART_KEYS = [
   'host',
   'port',
+  'pgPort',
+  'pgTls',
   'bodyLimitBytes',
   'sendTimeoutMs',
   'workers',

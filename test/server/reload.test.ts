@@ -168,13 +168,22 @@ describe('config reload', () => {
     const pool = g.gateway.tenants.get('main')!.pool
     const [before] = await backends(app)
     g.file.document = {
-      server: { adminToken, port: 9999 },
+      server: {
+        adminToken,
+        port: 9999,
+        pgPort: 9998,
+        pgTls: { certFile: '/etc/sluice/cert.pem', keyFile: '/etc/sluice/key.pem' },
+      },
       tenants: {
         main: { ...tenant(app, newTokenValue, { min: 1, max: 2 }), maxRows: 1 },
       },
     }
     const { body } = await g.reload()
-    expect(body).toMatchObject({ updated: ['main'], replaced: [], restartNeeded: ['server.port'] })
+    expect(body).toMatchObject({
+      updated: ['main'],
+      replaced: [],
+      restartNeeded: ['server.port', 'server.pgPort', 'server.pgTls'],
+    })
     expect(g.gateway.tenants.get('main')!.pool).toBe(pool)
     expect((await g.query(oldToken, 'select 1')).status).toBe(401)
     expect(await backends(app)).toEqual([expect.objectContaining({ pid: before!.pid })])

@@ -243,10 +243,11 @@ describe('config', () => {
     ] as const
     for (const [text, place] of cases) {
       await writeFile(file, text)
-      const error = await loadConfigFile(file, {}).catch((e: unknown) => e as ConfigError)
+      const error: unknown = await loadConfigFile(file, {}).catch((e: unknown) => e)
       expect(error).toBeInstanceOf(ConfigError)
-      expect(error.message).toContain(`not valid JSON at ${place}`)
-      expect(error.message).not.toMatch(/unquoted|secret|0123/)
+      const { message } = error as ConfigError
+      expect(message).toContain(`not valid JSON at ${place}`)
+      expect(message).not.toMatch(/unquoted|secret|0123/)
     }
   })
 

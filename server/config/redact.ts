@@ -24,8 +24,21 @@ const SECRET_LISTS = new Set(['tokens', 'cluster'])
 /** What stands in for a secret. */
 export const REDACTED = '[redacted]'
 
-// libpq's ?password=… (refused in a config, yet quoted by the message that refuses it).
-const PASSWORD_PARAMETER = /([?&]password=)[^&#\s"'`]*/gi
+// A query parameter: libpq's ?password=… is refused in a config, yet quoted by the message
+// that refuses it, its name perhaps percent-encoded.
+const PARAMETER = /([?&])([^=&#\s"'`]*)=([^&#\s"'`]*)/g
+
+function withoutPasswordParameter(text: string): string {
+  return text.replace(PARAMETER, (whole, separator: string, name: string) => {
+    let decoded = name
+    try {
+      decoded = decodeURIComponent(name)
+    } catch {
+      // Not percent-encoded: read as it is.
+    }
+    return decoded.toLowerCase() === 'password' ? `${separator}${name}=${REDACTED}` : whole
+  })
+}
 
 /**
  * `postgres://user:secret@host/db` → `postgres://user:[redacted]@host/db`, with or without
@@ -33,7 +46,7 @@ const PASSWORD_PARAMETER = /([?&]password=)[^&#\s"'`]*/gi
  * an `@` inside a password is often left unencoded. A `?password=` parameter loses its value.
  */
 export function redactUrl(url: string): string {
-  const text = url.replace(PASSWORD_PARAMETER, `$1${REDACTED}`)
+  const text = withoutPasswordParameter(url)
   const at = text.lastIndexOf('@')
   if (at < 0) return text
   const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0] ?? ''
@@ -86,9 +99,7 @@ export function spellingsOf(secret: string): string[] {
  * any `user:password@` in it, and each of `secrets` in every spelling.
  */
 export function redactText(text: string, secrets: readonly string[] = []): string {
-  let out = text
-    .replace(URL_IN_TEXT, `$1$2:${REDACTED}@`)
-    .replace(PASSWORD_PARAMETER, `$1${REDACTED}`)
+  let out = withoutPasswordParameter(text.replace(URL_IN_TEXT, `$1$2:${REDACTED}@`))
   const spellings = secrets.flatMap(spellingsOf).sort((a, b) => b.length - a.length)
   for (const spelling of spellings) out = out.split(spelling).join(REDACTED)
   return out

@@ -29,8 +29,8 @@ describe('redaction', () => {
     expect(redactUrl(`postgres://app@db/app?sslmode=require&password=${encoded}`)).toBe(
       'postgres://app@db/app?sslmode=require&password=[redacted]',
     )
-    expect(redactText(`failed: postgres://app@db/app?password=${encoded}&x=1`)).toBe(
-      'failed: postgres://app@db/app?password=[redacted]&x=1',
+    expect(redactText(`failed: postgres://app@db/app?Pass%77ord=${encoded}&x=1`)).toBe(
+      'failed: postgres://app@db/app?Pass%77ord=[redacted]&x=1',
     )
   })
 

@@ -6,6 +6,7 @@
 import pg from 'pg'
 import type { TenantConfig } from '../config/schema.js'
 import type { Logger } from '../log/logger.js'
+import { errorMessage } from '../log/pool-log.js'
 import type { ResolvedConnection } from '../pool/pg-config.js'
 import type { Pool } from '../pool/pool.js'
 import { LISTENER_APPLICATION_NAME } from './channel.js'
@@ -27,6 +28,12 @@ async function firstValue(pool: Pool, sql: string, values: (string | null)[]): P
 /** A PostgreSQL text[] literal. */
 function textArray(values: readonly unknown[]): string {
   return `{${values.map((v) => `"${String(v).replace(/[\\"]/g, '\\$&')}"`).join(',')}}`
+}
+
+/** The password the channel's connection sends, as a secret to keep out of its log lines. */
+function passwordOf(resolved: ResolvedConnection): string[] {
+  const { password } = resolved.client
+  return typeof password === 'string' && password !== '' ? [password] : []
 }
 
 /** What {@link createTenantCache} wires together. */
@@ -77,9 +84,12 @@ export function createTenantCache(parts: TenantCacheParts): TenantCache {
       const calls = payloads.map((_, i) => `pg_notify($1, $${i + 2})`).join(', ')
       await firstValue(pool, `select ${calls}`, [CHANNEL, ...payloads])
     },
+    // A server may quote the password it was sent in its refusal, as with the pool's.
     warn: (message, error) =>
       logger?.warn(
-        { tenant: name, error: error instanceof Error ? error.message : error },
+        error === undefined
+          ? { tenant: name }
+          : { tenant: name, error: errorMessage(error, passwordOf(resolved)) },
         message,
       ),
   })

@@ -124,6 +124,27 @@ export function parseConfig(
   return validate(substituteEnv(document, env, missing), missing)
 }
 
+// V8's "Unexpected token" message quotes up to ten characters either side of the token, which
+// may be a password or a token written without quotes: only the place is kept.
+const QUOTING = /^Unexpected token '.+?', (\.\.\.)?"(.*)"(\.\.\.)? is not valid JSON$/s
+
+/** Why `text` is not JSON, with the place as line and column and no piece of the text. */
+function jsonSyntaxProblem(text: string, message: string): string {
+  let position = Number(/ at position (\d+)$/.exec(message)?.[1] ?? Number.NaN)
+  let reason = message.replace(/ in JSON at position \d+$| at position \d+$/, '')
+  const quoting = QUOTING.exec(message)
+  if (quoting) {
+    const [, before, excerpt = '', after] = quoting
+    // The excerpt runs from ten characters before the token, or from the start of the text.
+    if (before) position = text.indexOf(excerpt) + 10
+    else if (after) position = excerpt.length - 10
+    reason = 'unexpected character'
+  } else if (message.includes('"')) reason = 'syntax error'
+  if (Number.isNaN(position) || position < 0) return `not valid JSON (${reason})`
+  const lines = text.slice(0, position).split('\n')
+  return `not valid JSON at line ${lines.length}, column ${lines.at(-1)!.length + 1} (${reason})`
+}
+
 /**
  * Reads each tenant's `connection.caFile` from the (unvalidated) input, so an unreadable
  * file is reported with the other problems.
@@ -168,7 +189,7 @@ export async function loadConfigFile(
   try {
     document = JSON.parse(text)
   } catch (error) {
-    throw new ConfigError([`${file}: not valid JSON (${(error as Error).message})`])
+    throw new ConfigError([`${file}: ${jsonSyntaxProblem(text, (error as Error).message)}`])
   }
   const missing: Missing[] = []
   const input = substituteEnv(document, env, missing)

@@ -17,27 +17,51 @@ const SECRET_KEYS = new Set([
   'cacheSecret',
 ])
 
+// Keys whose whole value is secret when it is a string, or each string of it when it is a
+// list: a token list written as plain strings, a cluster written as its secret alone.
+const SECRET_LISTS = new Set(['tokens', 'cluster'])
+
 /** What stands in for a secret. */
 export const REDACTED = '[redacted]'
+
+// A query parameter: libpq's ?password=… is refused in a config, yet quoted by the message
+// that refuses it, its name perhaps percent-encoded.
+const PARAMETER = /([?&])([^=&#\s"'`]*)=([^&#\s"'`]*)/g
+
+function withoutPasswordParameter(text: string): string {
+  return text.replace(PARAMETER, (whole, separator: string, name: string) => {
+    let decoded = name
+    try {
+      decoded = decodeURIComponent(name)
+    } catch {
+      // Not percent-encoded: read as it is.
+    }
+    return decoded.toLowerCase() === 'password' ? `${separator}${name}=${REDACTED}` : whole
+  })
+}
 
 /**
  * `postgres://user:secret@host/db` → `postgres://user:[redacted]@host/db`, with or without
  * the scheme. The password runs from the first `:` of the user part to the last `@`, since
- * an `@` inside a password is often left unencoded.
+ * an `@` inside a password is often left unencoded. A `?password=` parameter loses its value.
  */
 export function redactUrl(url: string): string {
-  const at = url.lastIndexOf('@')
-  if (at < 0) return url
-  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(url)?.[0] ?? ''
-  const colon = url.indexOf(':', scheme.length)
-  if (colon < 0 || colon > at) return url
-  return `${url.slice(0, colon)}:${REDACTED}${url.slice(at)}`
+  const text = withoutPasswordParameter(url)
+  const at = text.lastIndexOf('@')
+  if (at < 0) return text
+  const scheme = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0] ?? ''
+  const colon = text.indexOf(':', scheme.length)
+  if (colon < 0 || colon > at) return text
+  return `${text.slice(0, colon)}:${REDACTED}${text.slice(at)}`
 }
 
 /** The value to show for a config key at `path`. */
 export function redactValue(path: readonly PropertyKey[], value: unknown): unknown {
   const key = path.at(-1)
   if (typeof key === 'string' && SECRET_KEYS.has(key) && value !== undefined) return REDACTED
+  const list = typeof key === 'number' ? path.at(-2) : key
+  if (typeof value === 'string' && typeof list === 'string' && SECRET_LISTS.has(list))
+    return REDACTED
   if (typeof value === 'string') return redactUrl(value)
   if (Array.isArray(value)) return value.map((item, i) => redactValue([...path, i], item))
   if (value !== null && typeof value === 'object') {
@@ -75,7 +99,7 @@ export function spellingsOf(secret: string): string[] {
  * any `user:password@` in it, and each of `secrets` in every spelling.
  */
 export function redactText(text: string, secrets: readonly string[] = []): string {
-  let out = text.replace(URL_IN_TEXT, `$1$2:${REDACTED}@`)
+  let out = withoutPasswordParameter(text.replace(URL_IN_TEXT, `$1$2:${REDACTED}@`))
   const spellings = secrets.flatMap(spellingsOf).sort((a, b) => b.length - a.length)
   for (const spelling of spellings) out = out.split(spelling).join(REDACTED)
   return out

@@ -2,7 +2,7 @@
  * The gateway's live tenants and token index, which a config reload changes without
  * dropping in-flight work: added tenants start (their `min` connections open) before any
  * token reaches them; removed tenants stop taking requests and drain; a tenant whose
- * connection, pool or session settings changed gets a new pool, and the old one drains;
+ * connections would open differently gets a new pool, and the old one drains;
  * a tenant whose other limits changed keeps its pool. Draining means: the requests that
  * were running at the swap finish, the pool's borrowed connections (open transactions
  * included) come back, then the pool closes.
@@ -39,10 +39,12 @@ export interface TenantSetOptions {
   metrics?: Metrics
 }
 
-// Server keys read once, when the HTTP server (or the node's workers and peers) start.
+// Server keys read once, when the listeners (or the node's workers and peers) start.
 const RESTART_KEYS = [
   'host',
   'port',
+  'pgPort',
+  'pgTls',
   'bodyLimitBytes',
   'sendTimeoutMs',
   'workers',
@@ -79,6 +81,25 @@ function indexTokens(config: Config): TokenIndex {
   const tokens = new TokenIndex()
   for (const [name, tenant] of Object.entries(config.tenants)) tokens.add(name, tenant.tokens)
   return tokens
+}
+
+/**
+ * Whether `next` needs a new pool: its connections would open differently. Besides the
+ * connection, pool, session and cache, a connection starts with `statement_timeout` and
+ * `idle_in_transaction_session_timeout` from the limits (server/pool/pg-config.ts), and is
+ * refused for a privileged role unless `allowPrivilegedRole`: kept, the pool would go on
+ * with the old values.
+ */
+function needsNewPool(old: TenantConfig, next: TenantConfig): boolean {
+  return (
+    !same(old.connection, next.connection) ||
+    !same(old.pool, next.pool) ||
+    !same(old.session, next.session) ||
+    !same(old.cache, next.cache) ||
+    old.allowPrivilegedRole !== next.allowPrivilegedRole ||
+    old.statementTimeoutMs !== next.statementTimeoutMs ||
+    old.transactions.maxIdleTimeoutMs !== next.transactions.maxIdleTimeoutMs
+  )
 }
 
 /** The longest a request or transaction of `config` may legitimately keep a connection. */
@@ -158,12 +179,7 @@ export class TenantSet {
       if (!old) {
         fresh.set(name, this.options.makeTenant(name, config))
         report.added.push(name)
-      } else if (
-        !same(old.config.connection, config.connection) ||
-        !same(old.config.pool, config.pool) ||
-        !same(old.config.session, config.session) ||
-        !same(old.config.cache, config.cache)
-      ) {
+      } else if (needsNewPool(old.config, config)) {
         fresh.set(name, this.options.makeTenant(name, config))
         report.replaced.push(name)
       } else if (!same(old.config, config)) {

@@ -78,6 +78,16 @@ describe('a driver error that quotes the password', () => {
             pool: { min: 0, max: 1, acquireTimeoutMs: 2000 },
             tokens: [{ token: downToken }],
           },
+          // Its query cache's own listening connection is refused the same way.
+          cached: {
+            connection: {
+              url: `postgres://app:${encodeURIComponent(PASSWORD)}@127.0.0.1:${fake.port}/app`,
+              connectTimeoutMs: 2000,
+            },
+            pool: { min: 0, max: 1, acquireTimeoutMs: 2000 },
+            tokens: [{ token: newToken() }],
+            cache: { enabled: true },
+          },
         },
       },
     )
@@ -145,6 +155,7 @@ describe('a driver error that quotes the password', () => {
     expect(fake.seen.length).toBeGreaterThan(before)
     expect(fake.seen.every((seen) => seen === PASSWORD)).toBe(true)
     await eventually(() => logs.includes('cannot connect to the database'))
+    await eventually(() => logs.includes('the cache lost its invalidation channel'))
     answers.push(
       logs,
       await get('/readyz'),

@@ -168,13 +168,22 @@ describe('config reload', () => {
     const pool = g.gateway.tenants.get('main')!.pool
     const [before] = await backends(app)
     g.file.document = {
-      server: { adminToken, port: 9999 },
+      server: {
+        adminToken,
+        port: 9999,
+        pgPort: 9998,
+        pgTls: { certFile: '/etc/sluice/cert.pem', keyFile: '/etc/sluice/key.pem' },
+      },
       tenants: {
         main: { ...tenant(app, newTokenValue, { min: 1, max: 2 }), maxRows: 1 },
       },
     }
     const { body } = await g.reload()
-    expect(body).toMatchObject({ updated: ['main'], replaced: [], restartNeeded: ['server.port'] })
+    expect(body).toMatchObject({
+      updated: ['main'],
+      replaced: [],
+      restartNeeded: ['server.port', 'server.pgPort', 'server.pgTls'],
+    })
     expect(g.gateway.tenants.get('main')!.pool).toBe(pool)
     expect((await g.query(oldToken, 'select 1')).status).toBe(401)
     expect(await backends(app)).toEqual([expect.objectContaining({ pid: before!.pid })])
@@ -182,6 +191,40 @@ describe('config reload', () => {
     // connection with it).
     const res = await g.query(newTokenValue, 'select generate_series(1, 2)')
     expect(res.status).toBe(413)
+  })
+
+  it('replaces the pool when a limit its connections start with changes, so PostgreSQL enforces the new one', async () => {
+    const token = newToken()
+    const app = appName()
+    const limits = (statementTimeoutMs: number, maxIdleTimeoutMs: number) => ({
+      server: { adminToken },
+      tenants: {
+        main: {
+          ...tenant(app, token, { min: 1, max: 2 }),
+          statementTimeoutMs,
+          transactions: { maxIdleTimeoutMs },
+        },
+      },
+    })
+    const g = await reloadableGateway(limits(1000, 20_000))
+    gateway = g.gateway
+    const settings = async () => {
+      const res = await g.query(
+        token,
+        "select current_setting('statement_timeout') as statement, current_setting('idle_in_transaction_session_timeout') as idle",
+      )
+      return ((await res.json()) as any).rows[0]
+    }
+    expect(await settings()).toEqual(['1s', '25s'])
+    g.file.document = limits(120_000, 20_000)
+    expect((await g.reload()).body.replaced).toEqual(['main'])
+    expect(await settings()).toEqual(['2min', '25s'])
+    g.file.document = limits(120_000, 55_000)
+    expect((await g.reload()).body.replaced).toEqual(['main'])
+    expect(await settings()).toEqual(['2min', '1min'])
+    g.file.document = { ...limits(120_000, 55_000) }
+    g.file.document.tenants!.main!.allowPrivilegedRole = false
+    expect((await g.reload()).body.replaced).toEqual(['main'])
   })
 
   it('refuses an invalid config with the reasons, and the old config keeps serving', async () => {

@@ -186,6 +186,24 @@ describe('config', () => {
     expect(text).not.toContain('s3cret-pw')
   })
 
+  it('never shows a secret written in the wrong shape or place', () => {
+    const secret = 'a-secret-of-enough-length-0123456789'
+    const lines = [
+      ...problems({ tenants: { acme: tenant({ tokens: [secret] }) } }),
+      ...problems({ tenants: { acme: tenant({ tokens: secret }) } }),
+      ...problems({ server: { cluster: secret }, tenants: { acme: tenant() } }),
+      ...problems({
+        tenants: {
+          acme: tenant({ connection: { url: `postgres://app@db/app?password=${secret}` } }),
+        },
+      }),
+    ]
+    expect(lines).toHaveLength(4)
+    expect(lines.join('\n')).not.toContain(secret)
+    expect(lines[0]).toContain('tenants.acme.tokens.0 ("[redacted]")')
+    expect(lines[3]).toContain('?password=[redacted]')
+  })
+
   it('accepts sha256-hashed tokens and refuses a token used twice', () => {
     const config = parseConfig(
       { tenants: { acme: tenant({ tokens: [{ sha256: hashToken(token), role: 'readonly' }] }) } },
@@ -212,6 +230,25 @@ describe('config', () => {
     await writeFile(file, '{ "tenants": ')
     await expect(loadConfigFile(file, {})).rejects.toThrow(/not valid JSON/)
     await expect(loadConfigFile(join(dir, 'missing.json'), {})).rejects.toThrow(/no such file/)
+  })
+
+  it('places a JSON syntax error by line and column, quoting none of the text around it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sluice-config-'))
+    const file = join(dir, 'sluice.json')
+    const secret = 'unquoted-secret-0123456789'
+    const cases = [
+      [`{\n  "server": {\n    "adminToken": ${secret}\n  }\n}`, 'line 3, column 19'],
+      [`{ "server": { "adminToken": '${secret}' } }`, 'line 1, column 29'],
+      [`{ "server": { "adminToken": "${secret}" "port": 1 } }`, 'line 1, column 58'],
+    ] as const
+    for (const [text, place] of cases) {
+      await writeFile(file, text)
+      const error: unknown = await loadConfigFile(file, {}).catch((e: unknown) => e)
+      expect(error).toBeInstanceOf(ConfigError)
+      const { message } = error as ConfigError
+      expect(message).toContain(`not valid JSON at ${place}`)
+      expect(message).not.toMatch(/unquoted|secret|0123/)
+    }
   })
 
   it('publishes an up-to-date JSON Schema in docs/config.schema.json (npm run schema)', async () => {

@@ -26,6 +26,12 @@ describe('redaction', () => {
       'postgres://app:[redacted]@db/app?sslmode=require',
     )
     expect(redactUrl('postgres://app@db:5432/app')).toBe('postgres://app@db:5432/app')
+    expect(redactUrl(`postgres://app@db/app?sslmode=require&password=${encoded}`)).toBe(
+      'postgres://app@db/app?sslmode=require&password=[redacted]',
+    )
+    expect(redactText(`failed: postgres://app@db/app?Pass%77ord=${encoded}&x=1`)).toBe(
+      'failed: postgres://app@db/app?Pass%77ord=[redacted]&x=1',
+    )
   })
 
   it('redacts secret keys and URLs anywhere in a config value', () => {

@@ -28,9 +28,11 @@ async function probe(tenant: Tenant): Promise<boolean> {
     }
     return true
   } catch (error) {
-    // A pool too busy to lend a connection is busy, not down.
+    // A pool too busy to lend a connection is busy, not down: it refused to queue us, or
+    // every connection it may open stayed lent while we waited.
     const code = (error as { code?: unknown }).code
-    return code === 'POOL_TIMEOUT' || code === 'POOL_QUEUE_FULL'
+    if (code === 'POOL_TIMEOUT' || code === 'POOL_QUEUE_FULL') return true
+    return controller.signal.aborted && tenant.pool.stats().poolInUse >= tenant.pool.maxSize
   } finally {
     clearTimeout(timer)
   }

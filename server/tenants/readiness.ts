@@ -38,14 +38,29 @@ async function probe(tenant: Tenant): Promise<boolean> {
   }
 }
 
-/** Probes every tenant's database (an empty query on a pooled connection). */
+// One probe per tenant at a time: /readyz needs no token, so concurrent calls share the
+// probe in flight instead of each borrowing a connection from every tenant's pool.
+const probing = new WeakMap<Tenant, Promise<boolean>>()
+
+function sharedProbe(tenant: Tenant): Promise<boolean> {
+  const running = probing.get(tenant)
+  if (running) return running
+  const started = probe(tenant).finally(() => probing.delete(tenant))
+  probing.set(tenant, started)
+  return started
+}
+
+/**
+ * Probes every tenant's database (an empty query on a pooled connection, shared by
+ * concurrent calls).
+ */
 export async function readiness(
   tenants: ReadonlyMap<string, Tenant>,
   lifecycle: Lifecycle,
 ): Promise<Readiness> {
   const entries = await Promise.all(
     [...tenants.values()].map(
-      async (t) => [t.name, (await probe(t)) ? 'ok' : 'unavailable'] as const,
+      async (t) => [t.name, (await sharedProbe(t)) ? 'ok' : 'unavailable'] as const,
     ),
   )
   const ready = !lifecycle.draining && entries.every(([, state]) => state === 'ok')

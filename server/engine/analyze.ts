@@ -2,8 +2,11 @@
  * A small SQL lexer, for clear answers before a statement costs a connection: it counts
  * statements, finds the leading keyword (transaction control, COPY to or from the client)
  * and the highest `$n` parameter, skipping strings, quoted identifiers, dollar quotes and
- * comments. Nothing safety-critical rests on it: PostgreSQL refuses what the lexer might
- * miss, and every session is reset after use (server/pool/session-reset.ts). It is a lexer,
+ * comments. PostgreSQL refuses most of what the lexer might miss, and every session is
+ * reset after use (server/pool/session-reset.ts), but one finding is relied on: transaction
+ * control, refused so that no statement ends a readonly token's READ ONLY batch or
+ * transaction and leaves the rest of it read-write. So comments, strings and quotes must end
+ * exactly where PostgreSQL's scanner (scan.l) ends them. It is a lexer,
  * not libpg-query's parser, because it runs on every request at any size: PostgreSQL's
  * parser compiled to WASM costs ~1 µs a byte (a 1 MiB body would hold the event loop for a
  * second), this ~10 ns. Results are cached per text.
@@ -107,10 +110,11 @@ function scan(sql: string): SqlAnalysis {
 
   while (i < length) {
     const c = sql.charCodeAt(i)
-    // -- comment
+    // -- comment, which PostgreSQL ends at a carriage return as well as at a newline: read
+    // further, a `--x\rCOMMIT` would hide the COMMIT that PostgreSQL runs.
     if (c === 45 && sql.charCodeAt(i + 1) === 45) {
-      const end = sql.indexOf('\n', i)
-      i = end < 0 ? length : end + 1
+      i += 2
+      while (i < length && sql.charCodeAt(i) !== 10 && sql.charCodeAt(i) !== 13) i++
       continue
     }
     // /* comment */, nested

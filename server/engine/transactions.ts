@@ -368,7 +368,12 @@ export class TransactionRegistry {
         await rollbackQuietly(connection)
         return { committed: false }
       }
-      const outcome = await connection.run({ text: 'COMMIT', simple: true })
+      // COMMIT runs deferred triggers and constraint checks, which may wait or loop: it is
+      // a statement under the statement cap like any other (the caller may have turned
+      // PostgreSQL's own statement_timeout off inside the transaction).
+      const outcome = await withCancellation(connection, tenant.config.statementTimeoutMs, {}, () =>
+        connection.run({ text: 'COMMIT', simple: true }),
+      )
       if (outcome.command === 'ROLLBACK') {
         throw new SluiceError(
           'DATABASE_ERROR',

@@ -6,8 +6,10 @@
  * from Node's own objects instead, and fall back to the web Request only where there is no
  * Node request (`app.request()` in tests, other runtimes).
  */
+import { isUtf8 } from 'node:buffer'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Context } from 'hono'
+import { SluiceError } from '../../src/errors.js'
 import { clientClosed, payloadTooLarge } from '../errors.js'
 import { LightSignal, type AbortLike } from '../lifecycle/abort.js'
 
@@ -58,10 +60,23 @@ export async function requestText(c: Context, maxBytes: number): Promise<string>
     return readNodeBody(incoming, maxBytes)
   const bytes = await c.req.arrayBuffer()
   if (bytes.byteLength > maxBytes) throw payloadTooLarge(maxBytes)
-  return new TextDecoder().decode(bytes)
+  return utf8Text(Buffer.from(bytes))
 }
 
-/** Reads a Node request's whole body as UTF-8 text; PAYLOAD_TOO_LARGE past `maxBytes`. */
+/**
+ * `body` as text; BAD_REQUEST when it is not UTF-8. A lenient decoder would turn the bad
+ * bytes into U+FFFD and write that to the database instead of what the client meant.
+ */
+function utf8Text(body: Buffer): string {
+  if (!isUtf8(body))
+    throw new SluiceError('BAD_REQUEST', 'the body is not valid UTF-8, which JSON must be')
+  return body.toString('utf8')
+}
+
+/**
+ * Reads a Node request's whole body as UTF-8 text; PAYLOAD_TOO_LARGE past `maxBytes`,
+ * BAD_REQUEST when it is not UTF-8.
+ */
 export function readNodeBody(incoming: IncomingMessage, maxBytes: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
@@ -79,11 +94,13 @@ export function readNodeBody(incoming: IncomingMessage, maxBytes: number): Promi
       reject(payloadTooLarge(maxBytes))
     }
     incoming.on('data', onData)
-    incoming.once('end', () =>
-      resolve(
-        chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'),
-      ),
-    )
+    incoming.once('end', () => {
+      try {
+        resolve(utf8Text(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)))
+      } catch (error) {
+        reject(error)
+      }
+    })
     incoming.once('error', reject)
     // A client that goes away mid-body: settle rather than wait for an end that never comes.
     incoming.once('close', () => {

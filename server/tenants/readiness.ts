@@ -28,22 +28,39 @@ async function probe(tenant: Tenant): Promise<boolean> {
     }
     return true
   } catch (error) {
-    // A pool too busy to lend a connection is busy, not down.
+    // A pool too busy to lend a connection is busy, not down: it refused to queue us, or
+    // every connection it may open stayed lent while we waited.
     const code = (error as { code?: unknown }).code
-    return code === 'POOL_TIMEOUT' || code === 'POOL_QUEUE_FULL'
+    if (code === 'POOL_TIMEOUT' || code === 'POOL_QUEUE_FULL') return true
+    return controller.signal.aborted && tenant.pool.stats().poolInUse >= tenant.pool.maxSize
   } finally {
     clearTimeout(timer)
   }
 }
 
-/** Probes every tenant's database (an empty query on a pooled connection). */
+// One probe per tenant at a time: /readyz needs no token, so concurrent calls share the
+// probe in flight instead of each borrowing a connection from every tenant's pool.
+const probing = new WeakMap<Tenant, Promise<boolean>>()
+
+function sharedProbe(tenant: Tenant): Promise<boolean> {
+  const running = probing.get(tenant)
+  if (running) return running
+  const started = probe(tenant).finally(() => probing.delete(tenant))
+  probing.set(tenant, started)
+  return started
+}
+
+/**
+ * Probes every tenant's database (an empty query on a pooled connection, shared by
+ * concurrent calls).
+ */
 export async function readiness(
   tenants: ReadonlyMap<string, Tenant>,
   lifecycle: Lifecycle,
 ): Promise<Readiness> {
   const entries = await Promise.all(
     [...tenants.values()].map(
-      async (t) => [t.name, (await probe(t)) ? 'ok' : 'unavailable'] as const,
+      async (t) => [t.name, (await sharedProbe(t)) ? 'ok' : 'unavailable'] as const,
     ),
   )
   const ready = !lifecycle.draining && entries.every(([, state]) => state === 'ok')

@@ -78,6 +78,24 @@ describe('readonly tokens', () => {
     expect(await written(4)).toBe(0)
   })
 
+  it('cannot hide a COMMIT behind a comment that PostgreSQL ends at a carriage return', async () => {
+    // PostgreSQL ends a -- comment at \r too: it runs this COMMIT; the /* */ hides the rest.
+    const commit = '--x\rCOMMIT /*\n*/'
+    const batch = await send('/v1/batch', {
+      statements: [{ sql: commit }, { sql: `insert into ${table} values (7)` }],
+    })
+    expect(batch.status).toBe(400)
+    expect(batch.body.error.code).toBe('BAD_REQUEST')
+    const begun = await send('/v1/transactions', {})
+    const ended = await send(`/v1/transactions/${begun.body.id}/query`, { sql: commit })
+    expect(ended.body.error.code).toBe('BAD_REQUEST')
+    await send(`/v1/transactions/${begun.body.id}/query`, {
+      sql: `insert into ${table} values (7)`,
+    })
+    await send(`/v1/transactions/${begun.body.id}/commit`, {})
+    expect(await written(7)).toBe(0)
+  })
+
   for (const [asked, options] of [
     ['readOnly: false', { readOnly: false }],
     ['no options', {}],

@@ -44,6 +44,15 @@ describe('analyzeSql', () => {
     }
   })
 
+  it('ends a -- comment at a carriage return, as PostgreSQL does, so a COMMIT after one is seen', () => {
+    expect(analyzeSql('--x\rCOMMIT /*\n*/')).toMatchObject({
+      statements: 1,
+      leading: 'commit',
+      transactionControl: true,
+    })
+    expect(analyzeSql('select 1 -- one\r\n').statements).toBe(1)
+  })
+
   it('finds the highest $n parameter, outside strings, identifiers, comments and dollar quotes', () => {
     expect(analyzeSql('select 1').maxParam).toBe(0)
     expect(analyzeSql('select $1, $2::int, $1').maxParam).toBe(2)

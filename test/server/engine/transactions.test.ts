@@ -171,6 +171,37 @@ describe('interactive transactions', () => {
     )
   })
 
+  it('cancels a COMMIT that runs past statementTimeoutMs, even with statement_timeout turned off', async () => {
+    // A deferred constraint trigger runs at COMMIT: here, longer than the statement cap.
+    const table = `tx_slow_commit_${process.pid}`
+    await admin(`create table ${table} (x int)`)
+    await admin(
+      `create function ${table}_sleep() returns trigger language plpgsql as $$ begin perform pg_sleep(5); return null; end $$`,
+    )
+    await admin(
+      `create constraint trigger sleeps after insert on ${table} deferrable initially deferred for each row execute function ${table}_sleep()`,
+    )
+    const capped = await startTestGateway({ pool: { min: 0, max: 2 }, statementTimeoutMs: 300 })
+    try {
+      const tx = await capped.json('/v1/transactions', {})
+      const query = (sql: string) => capped.json(`/v1/transactions/${tx.body.id}/query`, { sql })
+      expect((await query('set statement_timeout = 0')).status).toBe(200)
+      expect((await query(`insert into ${table} values (1)`)).status).toBe(200)
+      const commit = await capped.json(`/v1/transactions/${tx.body.id}/commit`, {})
+      expect(commit.status).toBe(504)
+      expect(commit.body.error.code).toBe('STATEMENT_TIMEOUT')
+      expect(await admin(`select * from ${table}`)).toEqual([])
+      await eventually(async () =>
+        (await backends(capped.applicationName)).every((b) => b.state !== 'active'),
+      )
+      expect(capped.gateway.tenants.get('main')!.pool.stats().poolInUse).toBe(0)
+    } finally {
+      await capped.close()
+      await admin(`drop table ${table}`)
+      await admin(`drop function ${table}_sleep()`)
+    }
+  })
+
   it('caps open transactions at maxOpenShare of the pool, with TX_LIMIT_REACHED', async () => {
     const a = await begin()
     const b = await begin()

@@ -51,6 +51,12 @@ describe('error classes', () => {
     ['a parameter missing', { sql: 'select $1::int, $2::int', params: ['1'] }, 'params'],
     ['a NUL byte in the SQL', { sql: 'select 1\u0000' }, 'NUL'],
     ['a NUL byte in a parameter', { sql: 'select $1::text', params: ['a\u0000b'] }, 'NUL'],
+    ['half a surrogate pair in the SQL', { sql: "select '\ud83d'" }, 'surrogate'],
+    [
+      'half a surrogate pair in a parameter',
+      { sql: 'select $1::text', params: ['\ude00'] },
+      'surrogate',
+    ],
   ])(
     'answers %s with BAD_REQUEST, not retryable, without borrowing a connection',
     async (_, body, words) => {

@@ -16,12 +16,15 @@ let server: ServerType
 let port: number
 
 /** POSTs over a real socket; `chunked` sends the body without a Content-Length. */
-function send(body: string, options: { chunked?: boolean } = {}): Promise<Answer> {
+function send(
+  body: string | Buffer,
+  options: { chunked?: boolean; path?: string } = {},
+): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const headers: Record<string, string> = { authorization: `Bearer ${gateway.token}` }
     if (!options.chunked) headers['content-length'] = String(Buffer.byteLength(body))
     const req = request(
-      { host: '127.0.0.1', port, path: '/v1/query', method: 'POST', headers },
+      { host: '127.0.0.1', port, path: options.path ?? '/v1/query', method: 'POST', headers },
       (res) => {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
@@ -36,9 +39,10 @@ function send(body: string, options: { chunked?: boolean } = {}): Promise<Answer
     req.on('error', reject)
     if (options.chunked) {
       // Two writes without a length: Node sends Transfer-Encoding: chunked.
-      const half = Math.floor(body.length / 2)
-      req.write(body.slice(0, half))
-      req.end(body.slice(half))
+      const bytes = Buffer.from(body)
+      const half = Math.floor(bytes.length / 2)
+      req.write(bytes.subarray(0, half))
+      req.end(bytes.subarray(half))
     } else req.end(body)
   })
 }
@@ -93,6 +97,32 @@ describe('request bodies read from the Node request', () => {
       expect(answer.body.error.code).toBe('PAYLOAD_TOO_LARGE')
     })
   }
+
+  it('refuses a body that is not UTF-8 with BAD_REQUEST, rather than writing U+FFFD in its place', async () => {
+    // Latin-1 "é" (0xE9) inside the JSON string: not a UTF-8 sequence.
+    const latin1 = (json: string) => Buffer.from(json.replace('@', '\u00e9'), 'latin1')
+    for (const [path, json] of [
+      ['/v1/query', '{"sql":"select $1::text","params":["caf@"]}'],
+      ['/v1/batch', '{"statements":[{"sql":"select $1::text","params":["caf@"]}]}'],
+    ] as const) {
+      for (const chunked of [false, true]) {
+        const answer = await send(latin1(json), { chunked, path })
+        expect(answer.status, `${path} chunked: ${chunked}`).toBe(400)
+        expect(answer.body.error).toMatchObject({
+          code: 'BAD_REQUEST',
+          message: 'the body is not valid UTF-8, which JSON must be',
+        })
+      }
+    }
+    // The in-process app reads the web Request's body instead, with the same rule.
+    const inProcess = await gateway.gateway.app.request('/v1/batch', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gateway.token}` },
+      body: latin1('{"statements":[{"sql":"select \'caf@\'"}]}'),
+    })
+    expect(inProcess.status).toBe(400)
+    expect(((await inProcess.json()) as any).error.code).toBe('BAD_REQUEST')
+  })
 
   it('words an invalid body exactly as the in-process app does', async () => {
     const body = JSON.stringify({ sql: 'select 1', params: [{ nested: true }], timeoutMs: -1 })

@@ -29,15 +29,26 @@ function committedNothing(error: unknown): boolean {
   return severity === 'ERROR' && typeof sqlstate === 'string' && !sqlstate.startsWith('08')
 }
 
-/** Starts watching `sqls` run by a writer of `tenant`; undefined when there is nothing to do. */
+/**
+ * Starts watching `sqls` run by a writer of `tenant` (`'all'`: statements too many to keep,
+ * ./written-statements.ts); undefined when there is nothing to do.
+ */
 export function watchWrites(
   tenant: Tenant,
   readOnly: boolean,
-  sqls: readonly string[],
+  sqls: readonly string[] | 'all',
 ): WriteWatch | undefined {
   const cache = tenant.cache
-  if (!cache || readOnly || sqls.length === 0) return undefined
-  const effect: Promise<WriteEffect> = cache.effect(sqls)
+  if (!cache || readOnly || (sqls !== 'all' && sqls.length === 0)) return undefined
+  // Statements let go may have changed anything, the schema included.
+  const effect: Promise<WriteEffect> =
+    sqls === 'all'
+      ? Promise.resolve({
+          kind: 'all',
+          why: 'more statements than a transaction keeps',
+          schema: true,
+        })
+      : cache.effect(sqls)
   return {
     async settle(error) {
       if (error !== undefined && committedNothing(error)) return

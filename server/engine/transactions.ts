@@ -26,6 +26,7 @@ import {
 import { withCancellation } from './cancellation.js'
 import { streamOn, type StreamSink, type StreamSummary } from './stream.js'
 import { settled, watchWrites } from './cache-writes.js'
+import { WrittenStatements } from './written-statements.js'
 import { clientClosed } from '../errors.js'
 import { InFlight, type Ticket } from '../lifecycle/in-flight.js'
 import type { Connection } from '../pool/connection.js'
@@ -43,7 +44,7 @@ class OpenTransaction {
   readonly idleTimeoutMs: number
   readonly budget: ByteBudget
   /** The statements it ran, for the cache to invalidate at commit (cache-enabled writers only). */
-  readonly statements: Set<string> | undefined
+  readonly statements: WrittenStatements | undefined
   /** Why it is ending, once it is. */
   ending: string | undefined
   private chain: Promise<unknown> = Promise.resolve()
@@ -68,7 +69,7 @@ class OpenTransaction {
     this.idleTimeoutMs = idleTimeoutMs
     this.expiresAt = Date.now() + timeoutMs
     this.budget = { remaining: tenant.config.maxResultBytes }
-    this.statements = tenant.cache && !readOnly ? new Set() : undefined
+    this.statements = tenant.cache && !readOnly ? new WrittenStatements() : undefined
     this.maxTimer = setTimeout(
       () =>
         this.expire(
@@ -351,7 +352,7 @@ export class TransactionRegistry {
     if (this.ended.size > TOMBSTONES) this.ended.delete(this.ended.keys().next().value!)
     // What the transaction wrote is dropped from every cache once it committed (or may have).
     const watch =
-      how === 'commit' ? watchWrites(tx.tenant, false, [...(tx.statements ?? [])]) : undefined
+      how === 'commit' ? watchWrites(tx.tenant, false, tx.statements?.sqls() ?? []) : undefined
     const result = this.end(tx, how, ticket)
     return watch ? settled(watch, result) : result
   }

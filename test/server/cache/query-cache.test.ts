@@ -2,6 +2,7 @@ import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import pg from 'pg'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { KEPT_STATEMENT_BYTES } from '../../../server/engine/written-statements.js'
 import { createDatabase, post, type TestDatabase } from '../../helpers/cache.js'
 import { newToken, serveGateway, startTestGateway } from '../../helpers/gateway.js'
 import { startWireGateway, type WireGateway } from '../../helpers/wire.js'
@@ -173,6 +174,19 @@ describe('the query cache, over a listening gateway', () => {
     )
     expect(neon.status).toBe(200)
     expect(await q(read(7))).toMatchObject({ cache: 'miss', body: { rows: [['7', 'n']] } })
+  })
+
+  it('drops what a transaction wrote even after it ran more statement text than the gateway keeps for that', async () => {
+    await q(read(10))
+    const id = (await post(base, '/v1/transactions', {}, t.token)).body.id
+    const tx = (sql: string) => post(base, `/v1/transactions/${id}/query`, { sql }, t.token)
+    expect((await tx("update items set v = 'long' where id = 10")).status).toBe(200)
+    const pad = 'x'.repeat(KEPT_STATEMENT_BYTES / 4)
+    for (let i = 0; i < 5; i++) expect((await tx(`select ${i} -- ${pad}`)).status).toBe(200)
+    const all = stats().invalidations.all
+    expect((await post(base, `/v1/transactions/${id}/commit`, {}, t.token)).status).toBe(200)
+    expect(stats().invalidations.all).toBe(all + 1)
+    expect(await q(read(10))).toMatchObject({ cache: 'miss', body: { rows: [['10', 'long']] } })
   })
 
   it('keeps entries when a write fails in PostgreSQL (nothing was committed)', async () => {

@@ -125,7 +125,7 @@ export function clientOn(t: Transport, defaults: ParseOptions): Client {
   return {
     ...queryable(
       t,
-      (request, callOptions) => call<WireResult>(t, PATHS.query, request, callOptions),
+      (request, callOptions) => call<WireResult>(t, PATHS.query, request, 'rows', callOptions),
       defaults,
     ),
     async batch(statements, batchOptions = {}) {
@@ -141,7 +141,7 @@ export function clientOn(t: Transport, defaults: ParseOptions): Client {
         deferrable,
         timeoutMs: statementTimeout(t, batchOptions),
       }
-      const { results } = await call<BatchResult>(t, PATHS.batch, body, batchOptions)
+      const { results } = await call<BatchResult>(t, PATHS.batch, body, 'results', batchOptions)
       const parse = { rowMode: batchOptions.rowMode, ...parseOptions(defaults, batchOptions) }
       return Promise.all(results.map((result) => decodeResult(result, parse))) as never
     },

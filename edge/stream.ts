@@ -106,7 +106,14 @@ async function open(
         body: JSON.stringify(body),
         signal: controller.signal,
       })
-      if (response.ok && response.body) return response
+      // Rows come as NDJSON or COPY text; anything else (a proxy's page) is a bad response.
+      const type = response.headers.get('content-type') ?? ''
+      if (
+        response.ok &&
+        response.body &&
+        (type.startsWith(NDJSON_MEDIA_TYPE) || type.startsWith(COPY_TEXT_MEDIA_TYPE))
+      )
+        return response
       const text = await response.text()
       let json: unknown
       try {
@@ -284,9 +291,17 @@ class RowReader implements AsyncIterator<unknown> {
     this.rest = text.slice(cut + 1)
     // Raw newlines only ever end lines (both formats escape those in values): every complete
     // line of the chunk at once, for NDJSON in one parse.
-    const lines = this.copyText
-      ? copyTextLines(text, cut)
-      : (JSON.parse(`[${text.slice(0, cut).replaceAll('\n', ',')}]`) as unknown[])
+    let lines: unknown[]
+    try {
+      lines = this.copyText
+        ? copyTextLines(text, cut)
+        : (JSON.parse(`[${text.slice(0, cut).replaceAll('\n', ',')}]`) as unknown[])
+    } catch (error) {
+      throw new ClientError('BAD_RESPONSE', 'a line of the stream is not the protocol’s', {
+        status: this.response!.status,
+        cause: error,
+      })
+    }
     const rows: unknown[] = []
     const options = this.options
     let parsers = this.parsers

@@ -45,14 +45,19 @@ export async function begin(
   options: TransactionRunOptions = {},
 ): Promise<TransactionHandle> {
   const { signal, ...request } = options
-  const { id } = await call<BeginResult>(t, PATHS.transactions, request, { signal })
+  const { id } = await call<BeginResult>(t, PATHS.transactions, request, 'id', { signal })
   // The gateway runs one statement at a time; keeping call order on this side too means
   // un-awaited statements still run in the order they were written. Inside a transaction
   // only requests that never left are retried: `retryable` speaks of a statement on its own.
   let queue: Promise<unknown> = Promise.resolve()
-  const send = <R>(path: string, body: unknown, callOptions: CallOptions = {}): Promise<R> => {
+  const send = <R>(
+    path: string,
+    body: unknown,
+    answer: keyof R & string,
+    callOptions: CallOptions = {},
+  ): Promise<R> => {
     const next = queue.then(() =>
-      call<R>(t, `${PATHS.transactions}/${encodeURIComponent(id)}/${path}`, body, {
+      call<R>(t, `${PATHS.transactions}/${encodeURIComponent(id)}/${path}`, body, answer, {
         ...callOptions,
         retryAnswers: false,
       }),
@@ -64,11 +69,11 @@ export async function begin(
     id,
     ...queryable(
       t,
-      (query, callOptions) => send<WireResult>('query', query, { signal, ...callOptions }),
+      (query, callOptions) => send<WireResult>('query', query, 'rows', { signal, ...callOptions }),
       defaults,
     ),
-    commit: () => send('commit', {}),
-    rollback: () => send('rollback', {}),
+    commit: () => send<EndResult>('commit', {}, 'committed'),
+    rollback: () => send<EndResult>('rollback', {}, 'committed'),
   }
 }
 

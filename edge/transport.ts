@@ -55,6 +55,7 @@ async function attempt(
   t: Transport,
   path: string,
   body: unknown,
+  answer: string,
   deadline: number,
   signal: AbortSignal | undefined,
 ): Promise<unknown> {
@@ -105,7 +106,8 @@ async function attempt(
     } catch {
       // Not JSON: a bad response, below.
     }
-    if (!response.ok || typeof json !== 'object' || json === null) {
+    // An answer without its field (`{}` from a proxy, say) is not the protocol's either.
+    if (!response.ok || (json as Record<string, unknown> | null)?.[answer] == null) {
       throw errorFromResponse(json, response)
     }
     return json
@@ -116,19 +118,21 @@ async function attempt(
 }
 
 /**
- * POSTs `body` to `path` and returns the parsed answer. Retries where safe while the
- * deadline allows the wait; otherwise rejects with the last error.
+ * POSTs `body` to `path` and returns the parsed answer, which must have its field `answer`
+ * (`rows`, `id`…). Retries where safe while the deadline allows the wait; otherwise rejects
+ * with the last error.
  */
 export async function call<T>(
   t: Transport,
   path: string,
   body: unknown,
+  answer: keyof T & string,
   options: Attempts = {},
 ): Promise<T> {
   const deadline = Date.now() + (options.timeoutMs ?? t.timeoutMs)
   for (let n = 0; ; n++) {
     try {
-      return (await attempt(t, path, body, deadline, options.signal)) as T
+      return (await attempt(t, path, body, answer, deadline, options.signal)) as T
     } catch (error) {
       const safe = isClientError(error)
         ? error.retryable

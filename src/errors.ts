@@ -73,6 +73,13 @@ export interface ErrorPayload extends Partial<Record<DatabaseErrorField, string>
   statementIndex?: number
 }
 
+/**
+ * What the gateway appends to the message of a statement that failed inside an interactive
+ * transaction: PostgreSQL's own message is the text before it.
+ */
+export const TX_ABORTED_NOTE =
+  ' (the transaction is now aborted: roll back, or roll back to a savepoint)'
+
 /** Every non-2xx response body: `{ "error": { ... } }`. */
 export interface ErrorBody {
   error: ErrorPayload

@@ -5,7 +5,7 @@
  * gateway shuts down; a later request for it gets TX_NOT_FOUND saying why.
  */
 import { randomBytes } from 'node:crypto'
-import { SluiceError } from '../../src/errors.js'
+import { SluiceError, TX_ABORTED_NOTE } from '../../src/errors.js'
 import type {
   BeginRequest,
   BeginResult,
@@ -308,11 +308,10 @@ export class TransactionRegistry {
           failure.code === 'CONFLICT' ||
           failure.code === 'FORBIDDEN'
         ) {
-          throw new SluiceError(
-            failure.code,
-            `${failure.message} (the transaction is now aborted: roll back, or roll back to a savepoint)`,
-            { ...failure.fields, retryable: failure.retryable },
-          )
+          throw new SluiceError(failure.code, failure.message + TX_ABORTED_NOTE, {
+            ...failure.fields,
+            retryable: failure.retryable,
+          })
         }
         throw failure
       }

@@ -115,21 +115,29 @@ export function parseDate(text: string): Date | number | null {
   return date
 }
 
-const pad = (n: number, width = 2): string => String(n).padStart(width, '0')
-
 /**
- * A Date as PostgreSQL input text in the runtime's local time with its offset, e.g.
- * `2026-11-24T13:12:00.123+01:00` (node-postgres's `dateToString`).
+ * A Date as PostgreSQL input text in the runtime's local time with its offset to the second,
+ * e.g. `2026-11-24T13:12:00.123+01:00:00` (node-postgres's `dateToString`, which drops the
+ * offset's seconds).
  */
 export function formatDate(date: Date): string {
   if (Number.isNaN(date.getTime())) throw new TypeError('cannot send an invalid Date')
-  const offset = -date.getTimezoneOffset()
-  const abs = Math.abs(offset)
   const year = date.getFullYear()
+  // The offset from the local fields, not getTimezoneOffset(): that counts whole minutes,
+  // and a zone's local mean time before standard time has seconds (New York's -04:56:02
+  // until 1883), which pg's dateToString drops, shifting the instant.
+  const local = new Date(0)
+  local.setUTCFullYear(year, date.getMonth(), date.getDate())
+  local.setUTCHours(date.getHours(), date.getMinutes(), date.getSeconds(), date.getMilliseconds())
+  const offset = local.getTime() - date.getTime()
+  // `local` holds the local fields as UTC: its ISO text ends in `-MM-DDThh:mm:ss.sssZ`,
+  // whatever the year's width.
   return (
-    `${pad(year < 1 ? 1 - year : year, 4)}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
-    `T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}` +
-    `.${pad(date.getMilliseconds(), 3)}${offset < 0 ? '-' : '+'}` +
-    `${pad(Math.floor(abs / 60))}:${pad(abs % 60)}${year < 1 ? ' BC' : ''}`
+    String(year < 1 ? 1 - year : year).padStart(4, '0') +
+    local.toISOString().slice(-20, -1) +
+    (offset < 0 ? '-' : '+') +
+    // hh:mm:ss of the offset (under a day).
+    new Date(Math.abs(offset)).toISOString().slice(11, 19) +
+    (year < 1 ? ' BC' : '')
   )
 }

@@ -32,7 +32,8 @@ export interface ParseOptions {
 /** The parser of every type that stays text: the value as it is. */
 export const asText: TypeParser = (text) => text
 const asInt: TypeParser = (text) => parseInt(text, 10)
-const asBool: TypeParser = (text) => /^(TRUE|t|true|y|yes|on|1)$/.test(text)
+// PostgreSQL prints a boolean as `t` or `f` only; pg-types' longer list adds nothing here.
+const asBool: TypeParser = (text) => text === 't'
 
 /**
  * Scalar types with a parser; every other type (numeric, uuid, text, time, …) stays text.

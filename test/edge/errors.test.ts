@@ -58,6 +58,21 @@ describe('client errors', () => {
     expect(error).toMatchObject({ code: 'BAD_RESPONSE', status: 502, retryable: false })
   })
 
+  it('answers BAD_RESPONSE for a 200 whose JSON is not the answer asked for, never a TypeError', async () => {
+    // A proxy or a gateway of another version answering `{}`, `[]`, `{"ok":true}`…
+    for (const text of ['{}', '[]', '{"ok":true}', '{"rows":null}']) {
+      const fetch = async () => new Response(text, { status: 200 })
+      const db = createClient({ url: 'http://gateway.test', token: 't', fetch, retry: false })
+      const failures = await Promise.all([
+        db.query('select 1').catch((error: unknown) => error),
+        db.batch(['select 1']).catch((error: unknown) => error),
+        db.begin().catch((error: unknown) => error),
+      ])
+      for (const error of failures)
+        expect(error, text).toMatchObject({ code: 'BAD_RESPONSE', status: 200 })
+    }
+  })
+
   it('guards errors from another copy of the module, where instanceof fails', async () => {
     vi.resetModules()
     const copy = await import('../../edge/errors.js')

@@ -227,4 +227,16 @@ describe.each(Object.keys(transports))('db.stream over the %s', (transport) => {
       await limited.close()
     }
   })
+
+  it('is a BAD_RESPONSE, not a SyntaxError, when a proxy answers 200 with a page or a broken line', async () => {
+    for (const [body, type] of [
+      ['<html>\n<body>sign in</body>\n</html>\n', 'text/html'],
+      ['{"fields":[]}\n{"command": SEL\n', 'application/x-ndjson'],
+    ]) {
+      const fetch = async () => new Response(body, { headers: { 'content-type': type! } })
+      const client = createClient({ url: 'http://gateway.test', token: 't', fetch, retry: false })
+      const error = await caught(() => all(client.stream('select 1')))
+      expect(error, type).toMatchObject({ code: 'BAD_RESPONSE', status: 200 })
+    }
+  })
 })

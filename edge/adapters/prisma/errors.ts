@@ -7,6 +7,7 @@
  */
 import type { Error as MappedError } from '@prisma/driver-adapter-utils'
 import { isDatabaseError, type DatabaseError } from '../../errors.js'
+import { TX_ABORTED_NOTE } from '../../../src/errors.js'
 
 /** What the engine turns into a Prisma error code (`P2002`, …). */
 export class DriverAdapterError extends Error {
@@ -27,9 +28,9 @@ const keyFields = (detail: string | undefined): string[] | undefined =>
     ?.at(1)
     ?.split(', ')
 
-/** The error kind for a PostgreSQL error, as adapter-pg's `mapDriverError`. */
-function mapError(error: DatabaseError): MappedError {
-  const { sqlstate, message, column, constraint, detail, table } = error
+/** The error kind for a PostgreSQL error (`message` its own), as adapter-pg's `mapDriverError`. */
+function mapError(error: DatabaseError, message: string): MappedError {
+  const { sqlstate, column, constraint, detail, table } = error
   switch (sqlstate) {
     case '22001':
       return { kind: 'LengthMismatch', ...(column !== undefined && { column }) }
@@ -118,9 +119,14 @@ function quoted<K extends string>(key: K, text: string | undefined): { [P in K]?
  */
 export function toPrismaError(error: unknown): unknown {
   if (!isDatabaseError(error)) return error
+  // PostgreSQL's message, which the engine and the kinds above read, without the gateway's
+  // note on a failed statement inside a transaction.
+  const message = error.message.endsWith(TX_ABORTED_NOTE)
+    ? error.message.slice(0, -TX_ABORTED_NOTE.length)
+    : error.message
   return new DriverAdapterError({
-    ...mapError(error),
+    ...mapError(error, message),
     originalCode: error.sqlstate,
-    originalMessage: error.message,
+    originalMessage: message,
   })
 }

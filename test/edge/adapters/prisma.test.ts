@@ -283,6 +283,19 @@ describe('Prisma 7 on PrismaSluice', () => {
       expect(await admin('select * from prisma_users')).toEqual([])
     })
 
+    it('map an error inside as adapter-pg does, without the gateway’s note on the aborted transaction', async () => {
+      // 42703's column and every originalMessage come from PostgreSQL's message text.
+      const fail = (client: PrismaClient) =>
+        client.$transaction(async (tx) => {
+          await tx.$queryRaw`select nope from prisma_users`
+        })
+      const [ours, theirs] = [await caught(fail(prisma)), await caught(fail(viaPg))]
+      expect(prismaFacts(ours)).toEqual(prismaFacts(theirs))
+      expect(prismaFacts(ours)).toMatchObject({
+        cause: { kind: 'ColumnNotFound', column: 'nope', originalCode: '42703' },
+      })
+    })
+
     it("time out on Prisma's timeout: rolled back at the gateway, then P2028", async () => {
       let inner: any
       const outer = await caught(

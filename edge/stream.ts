@@ -173,6 +173,8 @@ class RowReader implements AsyncIterator<unknown> {
   private copyText = false
   private rest = ''
   private parsers: (TypeParser | undefined)[] = []
+  /** The fields line came (a stream iterated again has its fields from the last time). */
+  private hasFields = false
   /** What ends the rows queued so far: the summary line's values, or an error to throw. */
   private summary: { command: string; rowCount: number | null } | undefined
   private failure: unknown
@@ -246,7 +248,11 @@ class RowReader implements AsyncIterator<unknown> {
     )
     this.response = response
     this.reader = response.body!.getReader()
-    this.copyText = response.headers.get('content-type')?.startsWith(COPY_TEXT_MEDIA_TYPE) ?? false
+    const type = response.headers.get('content-type') ?? ''
+    this.copyText = type.startsWith(COPY_TEXT_MEDIA_TYPE)
+    // A JSON answer or a proxy's page would otherwise be read as lines that never end.
+    if (!this.copyText && !type.startsWith(NDJSON_MEDIA_TYPE))
+      throw this.bad(`an answer of content type "${type}"`)
   }
 
   /** The next chunk of the body, or undefined at its end. */
@@ -266,7 +272,10 @@ class RowReader implements AsyncIterator<unknown> {
 
   /** Reads to the end of the body after its last line, so the connection can be kept. */
   private async drain(): Promise<void> {
-    while ((await this.read()) !== undefined);
+    let bytes: string | Uint8Array | undefined = this.rest
+    for (; bytes !== undefined; bytes = await this.read()) {
+      if (bytes.length > 0) throw this.bad('text after its last line')
+    }
   }
 
   /** Reads one chunk and queues its rows (and what ends them, if it came). */
@@ -284,15 +293,30 @@ class RowReader implements AsyncIterator<unknown> {
     this.rest = text.slice(cut + 1)
     // Raw newlines only ever end lines (both formats escape those in values): every complete
     // line of the chunk at once, for NDJSON in one parse.
-    const lines = this.copyText
-      ? copyTextLines(text, cut)
-      : (JSON.parse(`[${text.slice(0, cut).replaceAll('\n', ',')}]`) as unknown[])
+    let lines: unknown[]
+    try {
+      lines = this.copyText
+        ? copyTextLines(text, cut)
+        : (JSON.parse(`[${text.slice(0, cut).replaceAll('\n', ',')}]`) as unknown[])
+    } catch (error) {
+      throw this.bad('a line that is not JSON', error)
+    }
     const rows: unknown[] = []
     const options = this.options
     let parsers = this.parsers
     const schema = options.schema
     for (const line of lines) {
+      // Rows between the fields line and the last line, nothing else: a stream that is not
+      // the protocol's must not pass for a complete one.
+      if (this.summary) {
+        this.fail(this.bad('a line after its last line'))
+        break
+      }
       if (Array.isArray(line)) {
+        if (!this.hasFields) {
+          this.fail(this.bad('a row before the fields line'))
+          break
+        }
         const values = line as unknown[]
         // An empty COPY text line is a row of one empty value, or of no columns.
         if (parsers.length === 0) values.length = 0
@@ -317,16 +341,21 @@ class RowReader implements AsyncIterator<unknown> {
         }
         rows.push(row)
       } else {
-        const item = line as { fields?: FieldDescription[]; error?: unknown } & {
-          command: string
+        const item = (line ?? {}) as { fields?: FieldDescription[]; error?: unknown } & {
+          command?: unknown
           rowCount: number | null
         }
         if (item.error !== undefined) {
           this.fail(errorFromResponse(item, this.response!))
           break
         }
-        if (item.fields) parsers = this.setFields(item.fields)
-        else this.summary = { command: item.command, rowCount: item.rowCount }
+        if (!this.hasFields && Array.isArray(item.fields)) parsers = this.setFields(item.fields)
+        else if (this.hasFields && typeof item.command === 'string')
+          this.summary = { command: item.command, rowCount: item.rowCount }
+        else {
+          this.fail(this.bad('a line that is neither a row, the fields nor the last line'))
+          break
+        }
       }
     }
     this.rows = rows
@@ -335,12 +364,21 @@ class RowReader implements AsyncIterator<unknown> {
 
   /** Takes the fields line; answers the parsers of its columns. */
   private setFields(fields: FieldDescription[]): (TypeParser | undefined)[] {
+    this.hasFields = true
     ;(this.stream as { fields: FieldDescription[] }).fields = fields
     return (this.parsers = fields.map((f) => {
       const parser = getTypeParser(f.dataTypeID, this.parse)
       // Text stays as it is; many rows: the faster date parser, same answers.
       return parser === asText ? undefined : parser === parseDate ? parseDateFast : parser
     }))
+  }
+
+  /** BAD_RESPONSE: the answer is not a stream of the protocol (a proxy's page, a cut). */
+  private bad(what: string, cause?: unknown): ClientError {
+    return new ClientError('BAD_RESPONSE', `not a stream from the gateway: ${what}`, {
+      status: this.response!.status,
+      cause,
+    })
   }
 
   private fail(error: unknown): void {

@@ -94,6 +94,7 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
           request: body,
           run: (sink) => streamQuery(context, body, sink),
           errorOf,
+          draining: () => deps.lifecycle.draining,
         })
         return { streamed }
       })

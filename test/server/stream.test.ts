@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { Agent, request } from 'node:http'
 import { connect, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -340,5 +341,53 @@ describe('a streaming client that goes away', () => {
       command: 'SELECT',
       rowCount: 1,
     })
+  })
+})
+
+describe('a stream answered during the drain', () => {
+  const agent = new Agent({ keepAlive: true })
+  afterAll(() => agent.destroy())
+
+  /** Streams `body` from `path` on a keep-alive socket: the answer's headers and text. */
+  function streamed(url: string, path: string, token: string, body: unknown) {
+    return new Promise<{ connection: string | undefined; text: string }>((resolve, reject) => {
+      const req = request(`${url}${path}`, {
+        method: 'POST',
+        agent,
+        headers: { authorization: `Bearer ${token}`, accept: 'application/x-ndjson' },
+      })
+      req.once('response', (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => (text += chunk))
+        res.once('end', () => resolve({ connection: res.headers.connection, text }))
+      })
+      req.once('error', reject)
+      req.end(JSON.stringify(body))
+    })
+  }
+
+  it('closes its connection, as every answer then does, on both paths', async () => {
+    const g = await listenTestGateway({ pool: { min: 0, max: 3 } })
+    try {
+      const tx = (await g.json('/v1/transactions', {})).body
+      // Admitted before the drain, its first row (and so its status line) comes after.
+      const early = streamed(g.url, '/v1/query', g.token, {
+        sql: 'select n from pg_sleep(0.3), generate_series(1, 3) n',
+      })
+      await eventually(async () =>
+        (await backends(g.applicationName)).some((b) => b.state === 'active'),
+      )
+      g.gateway.drain()
+      const inTransaction = streamed(g.url, `/v1/transactions/${tx.id}/query`, g.token, {
+        sql: 'select 1 as n',
+      })
+      for (const answer of await Promise.all([early, inTransaction])) {
+        expect(answer.text).toMatch(/"command":"SELECT"/)
+        expect(answer.connection).toBe('close')
+      }
+    } finally {
+      await g.close()
+    }
   })
 })

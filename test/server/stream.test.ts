@@ -264,6 +264,17 @@ describe('streaming a result as COPY text', () => {
     )
   })
 
+  it('reads media types in any case, as HTTP defines them', async () => {
+    const tx = (await t.json('/v1/transactions', {})).body
+    const upper = 'Application/X-Sluice-Copy-Text, APPLICATION/X-NDJSON;Q=0.5'
+    for (const path of ['/v1/query', `/v1/transactions/${tx.id}/query`]) {
+      expect((await copy({ sql: 'select 1' }, path, upper)).contentType).toBe(
+        'application/x-sluice-copy-text',
+      )
+    }
+    await t.json(`/v1/transactions/${tx.id}/rollback`, {})
+  })
+
   it('refuses rows as objects with BAD_REQUEST before borrowing a connection', async () => {
     const before = t.gateway.tenants.get('main')!.pool.stats().requestsNum
     const answer = await copy({ sql: 'select 1 as a', rowMode: 'object' })

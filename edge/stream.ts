@@ -284,12 +284,16 @@ class RowReader implements AsyncIterator<unknown> {
     if (bytes === undefined) {
       throw new ClientError('NETWORK_ERROR', 'the stream ended before its last line')
     }
-    const text = this.rest + this.decoder.decode(bytes, { stream: true })
-    const cut = text.lastIndexOf('\n')
-    if (cut < 0) {
-      this.rest = text
+    const fresh = this.decoder.decode(bytes, { stream: true })
+    // Only the new text can hold a newline: searching the whole of a long row's text again
+    // for each of its chunks made it quadratic (a 32 MiB row took 9 s).
+    const freshCut = fresh.lastIndexOf('\n')
+    if (freshCut < 0) {
+      this.rest += fresh
       return
     }
+    const text = this.rest + fresh
+    const cut = this.rest.length + freshCut
     this.rest = text.slice(cut + 1)
     // Raw newlines only ever end lines (both formats escape those in values): every complete
     // line of the chunk at once, for NDJSON in one parse.

@@ -248,7 +248,7 @@ class RowReader implements AsyncIterator<unknown> {
     )
     this.response = response
     this.reader = response.body!.getReader()
-    const type = response.headers.get('content-type') ?? ''
+    const type = (response.headers.get('content-type') ?? '').toLowerCase()
     this.copyText = type.startsWith(COPY_TEXT_MEDIA_TYPE)
     // A JSON answer or a proxy's page would otherwise be read as lines that never end.
     if (!this.copyText && !type.startsWith(NDJSON_MEDIA_TYPE))

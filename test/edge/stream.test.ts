@@ -258,9 +258,12 @@ describe('db.stream reading an answer that is not a whole stream', () => {
     answers[name] = [body, type]
     const db = createClient({ url: `${url}/${name}`, token: 't', retry: false })
     const rows: unknown[] = []
-    const error = await caught(async () => {
+    let error: any
+    try {
       for await (const row of db.stream('select 1', [], { rowMode: 'array' })) rows.push(row)
-    })
+    } catch (thrown) {
+      error = thrown
+    }
     return { rows, error }
   }
 
@@ -271,6 +274,13 @@ describe('db.stream reading an answer that is not a whole stream', () => {
       code: 'NETWORK_ERROR',
       message: expect.stringMatching(/last line/),
     })
+  })
+
+  it('reads a content type in any case, as HTTP defines media types', async () => {
+    const copyText = `\\${FIELDS}a\n\\${END}`
+    const { rows, error } = await read(copyText, 'Application/X-Sluice-Copy-Text')
+    expect(error).toBeUndefined()
+    expect(rows).toEqual([['a']])
   })
 
   it('reads a whole stream again when iterated again, its fields line and all', async () => {

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process'
 import { Agent, request } from 'node:http'
 import { connect, type Socket } from 'node:net'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   admin,
@@ -380,16 +381,24 @@ describe('a stream answered during the drain', () => {
 
   it('closes its connection, as every answer then does, on both paths', async () => {
     const g = await listenTestGateway({ pool: { min: 0, max: 3 } })
+    // Holds the lock the first stream waits for, so its first row comes after the drain began.
+    const holder = new pg.Client({ connectionString: databaseUrl() })
+    await holder.connect()
     try {
       const tx = (await g.json('/v1/transactions', {})).body
-      // Admitted before the drain, its first row (and so its status line) comes after.
+      await holder.query('select pg_advisory_lock(7101)')
       const early = streamed(g.url, '/v1/query', g.token, {
-        sql: 'select n from pg_sleep(0.3), generate_series(1, 3) n',
+        sql: 'select n from pg_advisory_xact_lock_shared(7101), generate_series(1, 3) n',
       })
-      await eventually(async () =>
-        (await backends(g.applicationName)).some((b) => b.state === 'active'),
-      )
+      await eventually(async () => {
+        const waiting = await admin(
+          "select 1 from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'",
+          [g.applicationName],
+        )
+        return waiting.length === 1
+      })
       g.gateway.drain()
+      await holder.query('select pg_advisory_unlock(7101)')
       const inTransaction = streamed(g.url, `/v1/transactions/${tx.id}/query`, g.token, {
         sql: 'select 1 as n',
       })
@@ -398,6 +407,7 @@ describe('a stream answered during the drain', () => {
         expect(answer.connection).toBe('close')
       }
     } finally {
+      await holder.end()
       await g.close()
     }
   })

@@ -30,7 +30,10 @@ const CONTINUES_TRANSACTION = /^\/v1\/transactions\/[^/]+\/(query|commit|rollbac
 export function createApp(deps: HttpDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>()
   app.use(requestId())
+  const draining = () => deps.lifecycle.draining
   app.use(async function closeWhileDraining(c, next) {
+    // Streams write their headers themselves, with their first row: they ask then.
+    c.set('draining', draining)
     await next()
     // Draining: the client reconnects (elsewhere) for its next request.
     if (deps.lifecycle.draining) c.header('Connection', 'close')

@@ -24,6 +24,7 @@ import { requestIdOf } from './request-id.js'
 import { queryRequestSchema, streamRequestSchema } from './schemas.js'
 import { JsonAnswer } from './json-answer.js'
 import { sendBody } from './send.js'
+import { noteRequestId } from './send-watchdog.js'
 import { acceptedStream, writeStream } from './stream-query.js'
 import { nodeTarget } from './stream-target.js'
 
@@ -38,6 +39,7 @@ export function isDirectQuery(req: IncomingMessage): boolean {
 export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerResponse) => void {
   return function directQuery(req, res) {
     const requestId = requestIdOf(req.headers['x-request-id'])
+    noteRequestId(res, requestId)
     const record = deps.recorder.start(requestId)
     const signal = disconnectSignal(req, res)
     let tenantName = ''
@@ -92,6 +94,7 @@ export function directQuery(deps: HttpDeps): (req: IncomingMessage, res: ServerR
           request: body,
           run: (sink) => streamQuery(context, body, sink),
           errorOf,
+          draining: () => deps.lifecycle.draining,
         })
         return { streamed }
       })

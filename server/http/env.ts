@@ -14,6 +14,8 @@ export interface GatewayEnv {
     tenant: Tenant
     /** Aborts when the gateway's drain ends. */
     shutdown: AbortLike
+    /** Whether the gateway drains now: an answer then closes its keep-alive connection. */
+    draining: () => boolean
     /** The body limit in force (bodies are read with it). */
     bodyLimitBytes: number
     /** The CORS headers for an answer from `tenant` (set by the CORS middleware). */

@@ -30,6 +30,7 @@ import type { HttpDeps } from './deps.js'
 import { errorHeaders, toResponseError } from './errors.js'
 import { declaredLength, disconnectSignal } from './node-request.js'
 import { requestIdOf } from './request-id.js'
+import { noteRequestId } from './send-watchdog.js'
 import { sendBody } from './send.js'
 
 const TRANSACTION_PATH = /^\/v1\/transactions\/([^/?#]+)\/(query|commit|rollback)(?:\?.*)?$/
@@ -244,6 +245,7 @@ export function createForwarder(
     const location = cluster.locate(id)
     if (location.at === 'here') return false
     const requestId = requestIdOf(req.headers['x-request-id'])
+    noteRequestId(res, requestId)
     const hopLabel = location.at === 'peer' ? 'peer' : 'worker'
     const signal = disconnectSignal(req, res)
     answer(req, res, id, location, requestId).then(

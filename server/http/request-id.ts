@@ -5,6 +5,8 @@
 import type { MiddlewareHandler } from 'hono'
 import { REQUEST_ID_HEADER } from '../../src/protocol.js'
 import type { GatewayEnv } from './env.js'
+import { nodeBindings } from './node-request.js'
+import { noteRequestId } from './send-watchdog.js'
 
 const NOT_PLAIN = /[^\w\-=]/
 
@@ -26,6 +28,8 @@ export function requestId(): MiddlewareHandler<GatewayEnv> {
     const id = requestIdOf(c.req.header(REQUEST_ID_HEADER))
     c.set('requestId', id)
     c.header(REQUEST_ID_HEADER, id)
+    const { outgoing } = nodeBindings(c)
+    if (outgoing) noteRequestId(outgoing, id)
     await next()
   }
 }

@@ -28,6 +28,15 @@ export interface SendTimeout {
   timeoutMs: number
 }
 
+// The request id of each response, for the log line. Its header cannot be read back: both
+// paths pass their headers to writeHead, which does not keep them for getHeader.
+const requestIds = new WeakMap<ServerResponse, string>()
+
+/** Names the request `res` answers, for the line logged if its client stops reading. */
+export function noteRequestId(res: ServerResponse, requestId: string): void {
+  requestIds.set(res, requestId)
+}
+
 /** Follows each response's socket; `watch` is called once per request. */
 export interface SendWatchdog {
   watch(res: ServerResponse): void
@@ -53,9 +62,8 @@ export function sendWatchdog(
       const since = Math.max(watched.stalledSince, watched.drainedAt)
       if (now - since < timeoutMs) continue
       sockets.delete(socket)
-      const header = watched.res.getHeader('x-request-id')
       onTimeout({
-        requestId: typeof header === 'string' ? header : undefined,
+        requestId: requestIds.get(watched.res),
         bufferedBytes: socket.writableLength,
         timeoutMs,
       })

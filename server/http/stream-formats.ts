@@ -86,7 +86,8 @@ export type StreamMediaType = (typeof STREAM_TYPES)[number]
  * or undefined when it names neither (a JSON answer).
  */
 export function acceptedStream(accept: string | undefined): StreamMediaType | undefined {
-  if (accept === undefined || !accept.includes('application/x-')) return undefined
+  // Media types are case-insensitive (RFC 9110 §8.3.1); most headers name neither of ours.
+  if (accept === undefined || !/application\/x-/i.test(accept)) return undefined
   let best: StreamMediaType | undefined
   let bestQ = 0
   for (const range of accept.split(',')) {

@@ -31,17 +31,26 @@ export interface StreamJob {
   run: (sink: StreamSink) => Promise<StreamSummary>
   /** The error to show for what was thrown once the answer began. */
   errorOf: (error: unknown) => SluiceError
+  /** Whether the gateway drains, asked when the answer begins. */
+  draining: () => boolean
 }
 
 /** The headers of a streamed answer. */
-function streamHeaders(requestId: string, mediaType: string): Record<string, string> {
-  return {
+function streamHeaders(
+  requestId: string,
+  mediaType: string,
+  draining: boolean,
+): Record<string, string> {
+  const headers: Record<string, string> = {
     'content-type': mediaType,
     'x-request-id': requestId,
     'cache-control': 'no-store',
     // Proxies such as nginx would otherwise gather the rows before passing them on.
     'x-accel-buffering': 'no',
   }
+  // Draining: the client reconnects (elsewhere) for its next request, as after any answer.
+  if (draining) headers.connection = 'close'
+  return headers
 }
 
 /**
@@ -51,7 +60,9 @@ function streamHeaders(requestId: string, mediaType: string): Record<string, str
  */
 export async function writeStream(target: StreamTarget, job: StreamJob): Promise<ErrorCode | ''> {
   const format = streamFormat(job.mediaType, job.request.rowMode)
-  const writer = new StreamWriter(target, format, streamHeaders(job.requestId, format.mediaType))
+  const writer = new StreamWriter(target, format, () =>
+    streamHeaders(job.requestId, format.mediaType, job.draining()),
+  )
   let summary: StreamSummary
   try {
     summary = await job.run(writer)
@@ -97,6 +108,7 @@ export async function streamResponse(
     request,
     run: (sink) => run(context, sink),
     errorOf: (error) => toResponseError(error, { aborted: signal.aborted, requestId }, reportBug),
+    draining: c.get('draining'),
   }
   const { outgoing } = nodeBindings(c)
   if (outgoing && typeof outgoing.writeHead === 'function') {

@@ -49,7 +49,8 @@ export class StreamWriter implements StreamSink {
   constructor(
     private readonly target: StreamTarget,
     private readonly format: StreamFormat,
-    private readonly headers: Record<string, string>,
+    /** The answer's headers, made when it begins. */
+    private readonly headers: () => Record<string, string>,
   ) {
     this.head = format.head([])
   }
@@ -93,7 +94,7 @@ export class StreamWriter implements StreamSink {
 
   private open(): void {
     this.opened = true
-    this.target.open(this.headers)
+    this.target.open(this.headers())
     this.encoder.text(this.head)
   }
 

@@ -1,7 +1,10 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { z } from 'zod'
 import {
   createClient,
+  isClientError,
   isDatabaseError,
   isGatewayError,
   sql,
@@ -238,5 +241,89 @@ describe.each(Object.keys(transports))('db.stream over the %s', (transport) => {
       const error = await caught(() => all(client.stream('select 1')))
       expect(error, type).toMatchObject({ code: 'BAD_RESPONSE', status: 200 })
     }
+  })
+})
+
+describe('db.stream reading an answer that is not a whole stream', () => {
+  const FIELDS =
+    '{"fields":[{"name":"n","dataTypeID":25,"tableID":0,"columnID":0,"dataTypeSize":-1,"dataTypeModifier":-1}]}\n'
+  const END = '{"command":"SELECT","rowCount":1}\n'
+  let server: Server
+  let url: string
+  // Each request's path names the body and content type to answer with.
+  const answers: Record<string, [string, string]> = {}
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      const [body, type] = answers[req.url!.split('/')[1]!]!
+      res.writeHead(200, { 'content-type': type })
+      res.end(body)
+    }).listen(0, '127.0.0.1')
+    await new Promise((resolve) => server.once('listening', resolve))
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  })
+  afterAll(() => new Promise((resolve) => server.close(resolve)))
+
+  /** What a stream of `body` yields before it throws, and what it throws. */
+  async function read(body: string, type = 'application/x-ndjson') {
+    const name = `case${Object.keys(answers).length}`
+    answers[name] = [body, type]
+    const db = createClient({ url: `${url}/${name}`, token: 't', retry: false })
+    const rows: unknown[] = []
+    let error: any
+    try {
+      for await (const row of db.stream('select 1', [], { rowMode: 'array' })) rows.push(row)
+    } catch (thrown) {
+      error = thrown
+    }
+    return { rows, error }
+  }
+
+  it('throws NETWORK_ERROR for a stream cut off before its last line, after the rows that came', async () => {
+    const { rows, error } = await read(`${FIELDS}["a"]\n["b`)
+    expect(rows).toEqual([['a']])
+    expect(error).toMatchObject({
+      code: 'NETWORK_ERROR',
+      message: expect.stringMatching(/last line/),
+    })
+  })
+
+  it('reads a content type in any case, as HTTP defines media types', async () => {
+    const copyText = `\\${FIELDS}a\n\\${END}`
+    const { rows, error } = await read(copyText, 'Application/X-Sluice-Copy-Text')
+    expect(error).toBeUndefined()
+    expect(rows).toEqual([['a']])
+  })
+
+  it('reads a whole stream again when iterated again, its fields line and all', async () => {
+    answers.again = [`${FIELDS}["a"]\n${END}`, 'application/x-ndjson']
+    const rows = createClient({ url: `${url}/again`, token: 't' }).stream('select 1')
+    expect(await all(rows)).toEqual([{ n: 'a' }])
+    expect(await all(rows)).toEqual([{ n: 'a' }])
+  })
+
+  it.each([
+    ['a line that is not JSON', `${FIELDS}["a"]\nnot json\n${END}`],
+    [
+      'a COPY text line that is not JSON',
+      '\\{"fields":[]}\n\\{not json\n',
+      'application/x-sluice-copy-text',
+    ],
+    ['a last line without a command', `${FIELDS}["a"]\n{}\n`],
+    ['a last line that is null', `${FIELDS}["a"]\nnull\n`],
+    ['rows before the fields line', `["a"]\n${END}`],
+    ['a COPY text row before the fields line', `a\n\\${END}`, 'application/x-sluice-copy-text'],
+    ['a row after the last line', `${FIELDS}${END}["b"]\n`],
+    ['text after the last line', `${FIELDS}${END}["b`],
+    [
+      'a JSON answer',
+      '{"command":"SELECT","rowCount":1,"fields":[],"rows":[["1"]]}',
+      'application/json',
+    ],
+    ["a proxy's page", '<html>502</html>\n', 'text/html'],
+  ])('throws BAD_RESPONSE for %s, never ending as a success', async (_, body, type?: string) => {
+    const { error } = await read(body, type)
+    expect(isClientError(error)).toBe(true)
+    expect(error).toMatchObject({ code: 'BAD_RESPONSE', status: 200 })
   })
 })

@@ -1,5 +1,7 @@
 import { execFileSync } from 'node:child_process'
+import { Agent, request } from 'node:http'
 import { connect, type Socket } from 'node:net'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   admin,
@@ -263,6 +265,17 @@ describe('streaming a result as COPY text', () => {
     )
   })
 
+  it('reads media types in any case, as HTTP defines them', async () => {
+    const tx = (await t.json('/v1/transactions', {})).body
+    const upper = 'Application/X-Sluice-Copy-Text, APPLICATION/X-NDJSON;Q=0.5'
+    for (const path of ['/v1/query', `/v1/transactions/${tx.id}/query`]) {
+      expect((await copy({ sql: 'select 1' }, path, upper)).contentType).toBe(
+        'application/x-sluice-copy-text',
+      )
+    }
+    await t.json(`/v1/transactions/${tx.id}/rollback`, {})
+  })
+
   it('refuses rows as objects with BAD_REQUEST before borrowing a connection', async () => {
     const before = t.gateway.tenants.get('main')!.pool.stats().requestsNum
     const answer = await copy({ sql: 'select 1 as a', rowMode: 'object' })
@@ -340,5 +353,62 @@ describe('a streaming client that goes away', () => {
       command: 'SELECT',
       rowCount: 1,
     })
+  })
+})
+
+describe('a stream answered during the drain', () => {
+  const agent = new Agent({ keepAlive: true })
+  afterAll(() => agent.destroy())
+
+  /** Streams `body` from `path` on a keep-alive socket: the answer's headers and text. */
+  function streamed(url: string, path: string, token: string, body: unknown) {
+    return new Promise<{ connection: string | undefined; text: string }>((resolve, reject) => {
+      const req = request(`${url}${path}`, {
+        method: 'POST',
+        agent,
+        headers: { authorization: `Bearer ${token}`, accept: 'application/x-ndjson' },
+      })
+      req.once('response', (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => (text += chunk))
+        res.once('end', () => resolve({ connection: res.headers.connection, text }))
+      })
+      req.once('error', reject)
+      req.end(JSON.stringify(body))
+    })
+  }
+
+  it('closes its connection, as every answer then does, on both paths', async () => {
+    const g = await listenTestGateway({ pool: { min: 0, max: 3 } })
+    // Holds the lock the first stream waits for, so its first row comes after the drain began.
+    const holder = new pg.Client({ connectionString: databaseUrl() })
+    await holder.connect()
+    try {
+      const tx = (await g.json('/v1/transactions', {})).body
+      await holder.query('select pg_advisory_lock(7101)')
+      const early = streamed(g.url, '/v1/query', g.token, {
+        sql: 'select n from pg_advisory_xact_lock_shared(7101), generate_series(1, 3) n',
+      })
+      await eventually(async () => {
+        const waiting = await admin(
+          "select 1 from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'",
+          [g.applicationName],
+        )
+        return waiting.length === 1
+      })
+      g.gateway.drain()
+      await holder.query('select pg_advisory_unlock(7101)')
+      const inTransaction = streamed(g.url, `/v1/transactions/${tx.id}/query`, g.token, {
+        sql: 'select 1 as n',
+      })
+      for (const answer of await Promise.all([early, inTransaction])) {
+        expect(answer.text).toMatch(/"command":"SELECT"/)
+        expect(answer.connection).toBe('close')
+      }
+    } finally {
+      await holder.end()
+      await g.close()
+    }
   })
 })

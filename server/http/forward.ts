@@ -25,7 +25,9 @@ import type { Location } from '../cluster/node.js'
 import { transactionNotFound } from '../engine/transactions.js'
 import { unauthorized } from '../errors.js'
 import { admit } from '../tenants/admission.js'
+import type { Tenant } from '../tenants/tenant.js'
 import { bearerToken } from '../tenants/tokens.js'
+import { corsHeaders } from './cors.js'
 import type { HttpDeps } from './deps.js'
 import { errorHeaders, toResponseError } from './errors.js'
 import { declaredLength, disconnectSignal } from './node-request.js'
@@ -78,8 +80,9 @@ export function createForwarder(
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { cluster, lifecycle } = deps
   const agents = new Map<string, Agent>()
-  // The tenant a request was admitted for, for the log line of an error answered here.
-  const tenantName = new WeakMap<IncomingMessage, string>()
+  // The tenant a request was admitted for, for an error answered here: its log line and
+  // its CORS headers (a page reads the error as it would have read a local one).
+  const tenantOf = new WeakMap<IncomingMessage, Tenant>()
   const forwarded = new Counter({
     name: 'sluice_forwarded_requests_total',
     help: 'Transaction requests passed on to the worker or node that holds the transaction, by hop (worker, peer) and outcome (answered, gone, unreachable, client-closed)',
@@ -204,7 +207,7 @@ export function createForwarder(
       continuesTransaction: true,
     }
     return admit(deps, credentials, async ({ principal, tenant }) => {
-      tenantName.set(req, tenant.name)
+      tenantOf.set(req, tenant)
       // Only the token that began it may reach it, or learn what became of it.
       if (!cluster.ids.verify(id, principal.tokenHash)) throw transactionNotFound(id)
       const target = targetOf(location, hop?.hop)
@@ -265,6 +268,7 @@ export function createForwarder(
           'x-request-id': requestId,
           'content-type': 'application/json',
           ...errorHeaders(sluice),
+          ...corsHeaders(req.headers.origin, tenantOf.get(req), deps.tenants),
         }
         if (lifecycle.draining) headers.connection = 'close'
         // The rest of the body is read and dropped, so the answer can be sent.
@@ -276,7 +280,7 @@ export function createForwarder(
           path: url,
           status: sluice.status,
           code: sluice.code,
-          tenant: tenantName.get(req) ?? '',
+          tenant: tenantOf.get(req)?.name ?? '',
         })
       },
     )

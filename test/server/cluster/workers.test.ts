@@ -31,6 +31,7 @@ const token = newToken()
 const readonlyToken = newToken()
 const applicationName = `sluice-workers-${newToken().slice(0, 8).toLowerCase()}`
 const table = `workers_rows_${process.pid}`
+const ORIGIN = 'https://app.example'
 
 function config(port: number, pgPort: number, extraTokens: { token: string }[] = []): ConfigInput {
   return {
@@ -49,6 +50,7 @@ function config(port: number, pgPort: number, extraTokens: { token: string }[] =
         pool: { min: 0, max: 8, acquireTimeoutMs: 1500 },
         tokens: [{ token }, { token: readonlyToken, role: 'readonly' }, ...extraTokens],
         session: { applicationName },
+        cors: { origins: [ORIGIN] },
       },
     },
   }
@@ -221,6 +223,43 @@ describe('a node with two workers', () => {
       expect(await forwardedSettled(node.base)).toBe(before)
     } finally {
       // Open, it would hold a connection and keep the next test's pause from settling.
+      await call(node.base, `/v1/transactions/${id}/rollback`, {}, { token, agent: one })
+    }
+  })
+
+  it("answers a forwarded request's own errors with the tenant's CORS headers, as a local one's", async () => {
+    const begun = await call(node.base, '/v1/transactions', {}, { token, agent: one })
+    const id = begun.body.id
+    const headers = { origin: ORIGIN }
+    try {
+      // Refused by the worker it lands on (another token; no token), never forwarded.
+      for (const options of [{ token: readonlyToken }, {}]) {
+        const [local, elsewhere] = await Promise.all(
+          [one, two].map((agent) =>
+            call(
+              node.base,
+              `/v1/transactions/${id}/query`,
+              { sql: 'select 1' },
+              { ...options, agent, headers },
+            ),
+          ),
+        )
+        expect(elsewhere!.status).toBe(local!.status)
+        expect(elsewhere!.headers['access-control-allow-origin']).toBe(ORIGIN)
+        expect(elsewhere!.headers['access-control-expose-headers']).toBe(
+          local!.headers['access-control-expose-headers'],
+        )
+      }
+      // Its own answer, forwarded, carries them too.
+      const answered = await call(
+        node.base,
+        `/v1/transactions/${id}/query`,
+        { sql: 'select 1' },
+        { token, agent: two, headers },
+      )
+      expect(answered.status).toBe(200)
+      expect(answered.headers['access-control-allow-origin']).toBe(ORIGIN)
+    } finally {
       await call(node.base, `/v1/transactions/${id}/rollback`, {}, { token, agent: one })
     }
   })

@@ -15,9 +15,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AggregatorRegistry } from 'prom-client'
 import { SluiceError } from '../../src/errors.js'
+import { ConfigError } from '../config/load.js'
 import type { Config } from '../config/schema.js'
 import type { Logger } from '../log/logger.js'
 import type { ReloadReport } from '../tenants/tenant-set.js'
+import { workerProblems } from './address.js'
 import { HopAuth } from './hop-auth.js'
 import { Membership } from './membership.js'
 import { isSluiceMessage, type NodeRequest, type ToPrimary, type ToWorker } from './messages.js'
@@ -187,15 +189,32 @@ export class Primary {
     for (const slot of this.slots.values()) slot.worker.process.kill('SIGKILL')
   }
 
-  /** Reads the config file again and applies it in every worker (SIGHUP, POST /admin/reload). */
+  /**
+   * Reads the config file again and applies it in every worker (SIGHUP, POST /admin/reload).
+   * A file the node could not start with (invalid, or a pool too small for its workers) is
+   * refused: every worker keeps the config in force.
+   */
   async reload(): Promise<ReloadReport> {
-    if (!this.options.loadConfig) {
+    const { loadConfig, logger, workers } = this.options
+    if (!loadConfig) {
       throw new SluiceError(
         'BAD_REQUEST',
         'nothing to reload: the gateway was started without a config file (--config or SLUICE_CONFIG)',
       )
     }
-    const next = await this.options.loadConfig()
+    let next: Config
+    try {
+      next = await loadConfig()
+      const problems = workerProblems(next, workers)
+      if (problems.length > 0) throw new ConfigError(problems)
+    } catch (error) {
+      if (error instanceof ConfigError)
+        logger.warn(
+          { problems: error.problems },
+          'config reload refused: the old config keeps serving',
+        )
+      throw error
+    }
     // A worker restarted from now on starts with it.
     this.current = next
     const answers = await this.gather((id, slot) =>

@@ -409,6 +409,33 @@ describe('a node with two workers', () => {
     expect(withNew.map((a) => a.status)).toEqual([200, 200])
   })
 
+  it('refuses, on every worker, a reload the node could not start with, and keeps the old config', async () => {
+    const { writeFile } = await import('node:fs/promises')
+    const tooSmall = config(port, pgPort)
+    tooSmall.tenants!.main!.pool = { min: 0, max: 1, acquireTimeoutMs: 1500 }
+    try {
+      await writeFile(node.file, JSON.stringify(tooSmall))
+      const refused = await call(node.base, '/admin/reload', {}, { token: ADMIN })
+      expect(refused.status).toBe(400)
+      expect(refused.body.problems).toEqual([
+        expect.stringMatching(/^tenants\.main\.pool\.max \(1\) is less than the 2 workers/),
+      ])
+      await node.child.printed('config reload refused', 10_000)
+      // Both workers still hold their share of the old pool, and serve.
+      const text = (await call(node.base, '/metrics')).body as string
+      expect(metricValue(text, 'sluice_pool_max_connections', { tenant: 'main' })).toBe(8)
+      const served = await Promise.all(
+        [one, two].map((agent) =>
+          call(node.base, '/v1/query', { sql: 'select 1' }, { token, agent }),
+        ),
+      )
+      expect(served.map((a) => a.status)).toEqual([200, 200])
+    } finally {
+      await writeFile(node.file, JSON.stringify(config(port, pgPort)))
+      expect((await call(node.base, '/admin/reload', {}, { token: ADMIN })).status).toBe(200)
+    }
+  })
+
   it('sends a PostgreSQL protocol cancel request to the worker that holds the session', async () => {
     const clients = [] as pg.Client[]
     for (let i = 0; i < 2; i++) {

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AggregatorRegistry } from 'prom-client'
+import { AggregatorRegistry, Gauge } from 'prom-client'
 import { SluiceError } from '../../src/errors.js'
 import { ConfigError } from '../config/load.js'
 import type { Config } from '../config/schema.js'
@@ -63,6 +63,8 @@ const RESTART_MIN_MS = 100
 const RESTART_MAX_MS = 5_000
 /** How long the workers have to answer a node-wide question (plus what it waits for). */
 const GATHER_MS = 30_000
+/** How long the workers have to send their metrics (prom-client's own wait). */
+const METRICS_MS = 5_000
 /** A worker that ran this long before dying restarts without delay. */
 const STABLE_MS = 10_000
 
@@ -86,7 +88,6 @@ export class Primary {
   private nextId = 1
   private readonly gatherings = new Map<number, Gathering>()
   private readonly restartDelay = new Map<number, number>()
-  private readonly aggregator = new AggregatorRegistry()
   private membership: Membership | undefined
   private startup: { resolve: () => void; reject: (error: Error) => void } | undefined
   private exited: (() => void) | undefined
@@ -379,8 +380,38 @@ export class Primary {
       case 'reload':
         return this.reload()
       case 'metrics':
-        return this.aggregator.clusterMetrics()
+        return this.metrics()
     }
+  }
+
+  /**
+   * The node's metrics: the series of every listening worker, aggregated. A worker still
+   * starting has none yet; one that does not answer in time (stopped, or its event loop
+   * blocked) is left out of this scrape, counted in `sluice_metrics_workers_missing` and
+   * logged, rather than failing the whole node's scrape.
+   */
+  private async metrics(): Promise<string> {
+    const answers = await this.gather(
+      (id, slot) => this.send(slot.worker, { type: 'sluice:metrics', id }),
+      METRICS_MS,
+    )
+    const missing = answers.filter((a) => !a.ok)
+    if (missing.length > 0) {
+      this.options.logger.warn(
+        { errors: missing.flatMap((a) => (a.ok ? [] : [a.error.message])) },
+        'metrics: a worker did not send its series; they are missing from this scrape',
+      )
+    }
+    const registry = AggregatorRegistry.aggregate(
+      answers.flatMap((a) => (a.ok ? [a.value as object] : [])),
+    )
+    new Gauge({
+      name: 'sluice_metrics_workers_missing',
+      help: 'Listening workers whose series are missing from this scrape (they did not answer in time)',
+      labelNames: ['node'],
+      registers: [registry],
+    }).set({ node: this.options.address }, missing.length)
+    return registry.metrics()
   }
 
   /** Runs `op` in every listening worker; one answer each. */

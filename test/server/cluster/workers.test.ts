@@ -436,6 +436,29 @@ describe('a node with two workers', () => {
     }
   })
 
+  it("serves the other workers' series, saying which are missing, when a worker does not answer a scrape", async () => {
+    const route = { route: '/v1/query', status: '200' }
+    const pids = await workerPids(node.base)
+    process.kill(pids.get(2)!, 'SIGSTOP')
+    try {
+      const scraped = await call(node.base, '/metrics', undefined, { agent: one })
+      expect(scraped.status).toBe(200)
+      const text = scraped.body as string
+      expect(
+        metricValue(text, 'sluice_metrics_workers_missing', { node: `127.0.0.1:${port}` }),
+      ).toBe(1)
+      // Worker 1's own series are there, its share of the pool alone.
+      expect(metricValue(text, 'sluice_pool_max_connections', { tenant: 'main' })).toBe(4)
+      expect(metricValue(text, 'sluice_http_requests_total', route)).toBeGreaterThan(0)
+      await node.child.printed('metrics: a worker did not send its series', 10_000)
+    } finally {
+      process.kill(pids.get(2)!, 'SIGCONT')
+    }
+    const whole = (await call(node.base, '/metrics', undefined, { agent: one })).body as string
+    expect(metricValue(whole, 'sluice_metrics_workers_missing')).toBe(0)
+    expect(metricValue(whole, 'sluice_pool_max_connections', { tenant: 'main' })).toBe(8)
+  })
+
   it('sends a PostgreSQL protocol cancel request to the worker that holds the session', async () => {
     const clients = [] as pg.Client[]
     for (let i = 0; i < 2; i++) {

@@ -332,6 +332,8 @@ export class Primary {
       case 'sluice:listening':
         slot.listening = true
         this.ports = { port: m.port, pgPort: m.pgPort }
+        // Started during a drain: the drain it was sent came before it could act on it.
+        if (this.draining) this.send(worker, { type: 'sluice:drain' })
         this.broadcastView()
         if (!this.started && [...this.slots.values()].every((s) => s.listening))
           this.startup?.resolve()

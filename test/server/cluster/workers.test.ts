@@ -6,7 +6,7 @@
  * worker killed mid-transaction is restarted and its transaction answers TX_NOT_FOUND with
  * the reason, leaving no backend idle in transaction. One gateway for the whole file.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
 import { request, type Agent } from 'node:http'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -580,4 +580,55 @@ describe('a node with two workers', () => {
     expect(served.status).toBe(200)
     fresh.destroy()
   })
+})
+
+describe('a node with two workers, stopped while one of them starts', () => {
+  let dir: string
+  let node: NodeProcess | undefined
+  afterAll(async () => {
+    if (node) await node.stop()
+    killChildren()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('drains the starting worker too, once it listens, and exits 0', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-workers-'))
+    const port = await freePort()
+    node = await startNode(join(dir, 'sluice.json'), config(port, await freePort()))
+    const nodes = async () =>
+      (await call(node!.base, '/admin/nodes', undefined, { token: ADMIN })).body.nodes[0]
+        .workerList as { index: number; pid: number; incarnation: number }[]
+    const victim = (await nodes()).find((w) => w.index === 2)!
+    const primary = node.child.child.pid!
+    const children = async () =>
+      (await readFile(`/proc/${primary}/task/${primary}/children`, 'utf8'))
+        .split(' ')
+        .filter((pid) => pid !== '')
+        .map(Number)
+    const before = new Set(await children())
+    process.kill(victim.pid, 'SIGKILL')
+    // Caught as soon as the primary forks its replacement, long before it listens.
+    let starting: number | undefined
+    while (starting === undefined) {
+      starting = (await children()).find((pid) => !before.has(pid))
+      if (starting === undefined) await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+    process.kill(starting, 'SIGSTOP')
+    try {
+      const runDirs = (await readdir(tmpdir())).filter((name) =>
+        name.startsWith(`sluice-${primary}-`),
+      )
+      const sockets = (
+        await Promise.all(runDirs.map((name) => readdir(join(tmpdir(), name))))
+      ).flat()
+      const old = `worker-2-${victim.incarnation.toString(16)}.sock`
+      expect(sockets.filter((name) => name.startsWith('worker-2-') && name !== old)).toEqual([])
+      node.child.child.kill('SIGTERM')
+      await node.child.printed('draining for')
+    } finally {
+      process.kill(starting, 'SIGCONT')
+    }
+    expect((await node.child.exited).code).toBe(0)
+    node = undefined
+  }, 60_000)
 })

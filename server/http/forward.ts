@@ -199,8 +199,9 @@ export function createForwarder(
     requestId: string,
   ): Promise<string> => {
     const path = req.url ?? '/'
-    const hop = cluster.auth.check(req.headers[HOP_HEADER] as string | undefined, 'POST', path)
-    if (hop === 'invalid') throw unauthorized(`invalid ${HOP_HEADER} credentials`)
+    const value = req.headers[HOP_HEADER] as string | undefined
+    const hop = cluster.auth.check(value, 'POST', path)
+    if (hop === 'invalid') throw unauthorized(cluster.auth.refusal(value!))
     const credentials = {
       token: bearerToken(req.headers.authorization),
       declaredBytes: declaredLength(req),

@@ -260,6 +260,33 @@ describe('three gateway nodes', () => {
     expect(stranger.peers[0]).toMatchObject({ live: false, error: expect.stringMatching(/401/) })
   })
 
+  it("says so when a node's clock is too far from its peer's for their signatures to count", async () => {
+    // A node whose clock runs two minutes behind signs with its own time.
+    class LateClock extends HopAuth {
+      override peer(from: string, method: string, path: string): string {
+        return super.peer(from, method, path, Date.now() - 120_000)
+      }
+    }
+    const late = new Membership({
+      selfKey: nodeKeyOf('127.0.0.1:1'),
+      cluster: {
+        peers: [`${HOSTS[1]}:${port}`],
+        secret: SECRET,
+        heartbeatMs: 1000,
+        connectTimeoutMs: 500,
+      },
+      defaultPort: port,
+      client: new PeerClient('127.0.0.1:1', new LateClock('unused', SECRET), 500),
+      logger: silentLogger(),
+      onChange: () => {},
+    })
+    await late.round()
+    expect(late.peers[0]).toMatchObject({
+      live: false,
+      error: expect.stringMatching(/401.*1[12]\d s from this node's clock.*60 s/),
+    })
+  })
+
   it('never lets the tenant hold more than its budget while every node is loaded, and redistributes it when a node stops', async () => {
     const peak = await peakUnderLoad([0, 1, 2].map(base), BUDGET, 1500)
     expect(peak).toBe(BUDGET)

@@ -49,6 +49,8 @@ export interface PrimaryOptions {
 interface Slot extends WorkerSlot {
   worker: Worker
   listening: boolean
+  /** The config it was started with. */
+  config?: Config
   /** Sends the worker its start, when it asks. */
   hello?: () => void
 }
@@ -107,7 +109,9 @@ export class Primary {
 
   /** The workers running now. */
   get workers(): WorkerSlot[] {
-    return [...this.slots.values()].map(({ worker: _w, listening: _l, hello: _h, ...slot }) => slot)
+    return [...this.slots.values()].map(
+      ({ worker: _w, listening: _l, hello: _h, config: _c, ...slot }) => slot,
+    )
   }
 
   /**
@@ -255,6 +259,7 @@ export class Primary {
     }
     this.slots.set(index, slot)
     slot.hello = () => {
+      slot.config = this.current
       this.send(worker, {
         type: 'sluice:start',
         start: {
@@ -332,8 +337,12 @@ export class Primary {
       case 'sluice:listening':
         slot.listening = true
         this.ports = { port: m.port, pgPort: m.pgPort }
-        // Started during a drain: the drain it was sent came before it could act on it.
+        // Started during a drain or a reload: what it was sent came before it could act on it.
         if (this.draining) this.send(worker, { type: 'sluice:drain' })
+        if (slot.config !== this.current) {
+          slot.config = this.current
+          this.send(worker, { type: 'sluice:apply', id: this.nextId++, config: this.current })
+        }
         this.broadcastView()
         if (!this.started && [...this.slots.values()].every((s) => s.listening))
           this.startup?.resolve()

@@ -6,9 +6,9 @@
  * worker killed mid-transaction is restarted and its transaction answers TX_NOT_FOUND with
  * the reason, leaving no backend idle in transaction. One gateway for the whole file.
  */
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { request, type Agent } from 'node:http'
-import { connect } from 'node:net'
+import { connect, createServer, type AddressInfo, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
@@ -396,7 +396,6 @@ describe('a node with two workers', () => {
 
     // A new token in the file works on both workers once reloaded.
     const added = newToken()
-    const { writeFile } = await import('node:fs/promises')
     await writeFile(node.file, JSON.stringify(config(port, pgPort, [{ token: added }])))
     const reloaded = await call(node.base, '/admin/reload', {}, { token: ADMIN })
     expect(reloaded.status).toBe(200)
@@ -410,7 +409,6 @@ describe('a node with two workers', () => {
   })
 
   it('refuses, on every worker, a reload the node could not start with, and keeps the old config', async () => {
-    const { writeFile } = await import('node:fs/promises')
     const tooSmall = config(port, pgPort)
     tooSmall.tenants!.main!.pool = { min: 0, max: 1, acquireTimeoutMs: 1500 }
     try {
@@ -630,5 +628,83 @@ describe('a node with two workers, stopped while one of them starts', () => {
     }
     expect((await node.child.exited).code).toBe(0)
     node = undefined
+  }, 60_000)
+})
+
+describe('a node with two workers, reloaded while one of them starts', () => {
+  let dir: string
+  let node: NodeProcess | undefined
+  let gate: Server
+  afterAll(async () => {
+    await node?.stop()
+    killChildren()
+    gate?.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('brings the starting worker to the reloaded config once it listens', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-workers-'))
+    // A way to the database that can hold new connections: a worker opening its pool waits.
+    const target = new URL(databaseUrl())
+    let hold = false
+    const held: (() => void)[] = []
+    let arrived!: () => void
+    const heldOne = new Promise<void>((resolve) => (arrived = resolve))
+    gate = createServer((client) => {
+      const through = () => {
+        const upstream = connect(Number(target.port), target.hostname)
+        for (const socket of [client, upstream]) socket.on('error', () => {})
+        client.pipe(upstream).pipe(client)
+      }
+      if (!hold) return through()
+      held.push(through)
+      arrived()
+    })
+    await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', () => resolve()))
+    const gated = new URL(target)
+    gated.port = String((gate.address() as AddressInfo).port)
+    const withGated = (extra: { token: string }[] = []): ConfigInput => {
+      const base = config(port, pgPort, extra)
+      base.tenants!.gated = {
+        connection: { url: gated.toString(), connectTimeoutMs: 60_000 },
+        allowPrivilegedRole: true,
+        pool: { min: 2, max: 2 },
+        tokens: [{ token: newToken() }],
+      }
+      return base
+    }
+    const port = await freePort()
+    const pgPort = await freePort()
+    node = await startNode(join(dir, 'sluice.json'), withGated())
+    const victim = (await workerPids(node.base)).get(2)!
+    hold = true
+    process.kill(victim, 'SIGKILL')
+    // The new worker 2 has its start (the config in force) and waits for its pool.
+    await heldOne
+    const added = newToken()
+    await writeFile(node.file, JSON.stringify(withGated([{ token: added }])))
+    const reloaded = await call(node.base, '/admin/reload', {}, { token: ADMIN })
+    expect(reloaded.status).toBe(200)
+    hold = false
+    for (const through of held) through()
+    let onTwo: Agent | undefined
+    await eventually(async () => {
+      onTwo = await agentOnWorker(node!.base, token, 2).catch(() => undefined)
+      return onTwo !== undefined
+    }, 20_000)
+    try {
+      // Applied as soon as it listens: at the latest, just after this connection found it.
+      await eventually(async () => {
+        const answer = await call(
+          node!.base,
+          '/v1/query',
+          { sql: 'select 1' },
+          { token: added, agent: onTwo! },
+        )
+        return answer.status === 200
+      }, 5000)
+    } finally {
+      onTwo!.destroy()
+    }
   }, 60_000)
 })

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AggregatorRegistry, Gauge } from 'prom-client'
+import { AggregatorRegistry, Counter, Gauge } from 'prom-client'
 import { SluiceError } from '../../src/errors.js'
 import { ConfigError } from '../config/load.js'
 import type { Config } from '../config/schema.js'
@@ -90,6 +90,8 @@ export class Primary {
   private nextId = 1
   private readonly gatherings = new Map<number, Gathering>()
   private readonly restartDelay = new Map<number, number>()
+  /** The node's reloads by result: each worker counts its own, which would add up to more. */
+  private readonly reloads = { ok: 0, invalid: 0 }
   private membership: Membership | undefined
   private startup: { resolve: () => void; reject: (error: Error) => void } | undefined
   private exited: (() => void) | undefined
@@ -213,11 +215,13 @@ export class Primary {
       const problems = workerProblems(next, workers)
       if (problems.length > 0) throw new ConfigError(problems)
     } catch (error) {
-      if (error instanceof ConfigError)
+      if (error instanceof ConfigError) {
+        this.reloads.invalid++
         logger.warn(
           { problems: error.problems },
           'config reload refused: the old config keeps serving',
         )
+      }
       throw error
     }
     // A worker restarted from now on starts with it.
@@ -227,6 +231,7 @@ export class Primary {
     )
     const failed = answers.find((a) => !a.ok)
     if (failed && !failed.ok) throw fromPlainError(failed.error)
+    this.reloads.ok++
     const first = answers[0]
     return (first?.ok ? first.value : undefined) as ReloadReport
   }
@@ -416,6 +421,14 @@ export class Primary {
     const registry = AggregatorRegistry.aggregate(
       answers.flatMap((a) => (a.ok ? [a.value as object] : [])),
     )
+    const reloads = new Counter({
+      name: 'sluice_config_reloads_total',
+      help: 'Config reloads, by result (ok, invalid)',
+      labelNames: ['result', 'node'],
+      registers: [registry],
+    })
+    for (const [result, count] of Object.entries(this.reloads))
+      reloads.inc({ result, node: this.options.address }, count)
     new Gauge({
       name: 'sluice_metrics_workers_missing',
       help: 'Listening workers whose series are missing from this scrape (they did not answer in time)',

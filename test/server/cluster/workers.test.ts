@@ -411,6 +411,13 @@ describe('a node with two workers', () => {
   it('refuses, on every worker, a reload the node could not start with, and keeps the old config', async () => {
     const tooSmall = config(port, pgPort)
     tooSmall.tenants!.main!.pool = { min: 0, max: 1, acquireTimeoutMs: 1500 }
+    const reloads = async () => {
+      const text = (await call(node.base, '/metrics')).body as string
+      return ['ok', 'invalid'].map((result) =>
+        metricValue(text, 'sluice_config_reloads_total', { result }),
+      )
+    }
+    const [ok, invalid] = await reloads()
     try {
       await writeFile(node.file, JSON.stringify(tooSmall))
       const refused = await call(node.base, '/admin/reload', {}, { token: ADMIN })
@@ -432,6 +439,8 @@ describe('a node with two workers', () => {
       await writeFile(node.file, JSON.stringify(config(port, pgPort)))
       expect((await call(node.base, '/admin/reload', {}, { token: ADMIN })).status).toBe(200)
     }
+    // One refused and one applied, each counted once for the node (not once per worker).
+    expect(await reloads()).toEqual([ok! + 1, invalid! + 1])
   })
 
   it("serves the other workers' series, saying which are missing, when a worker does not answer a scrape", async () => {

@@ -90,6 +90,18 @@ export function createForwarder(
     registers: [deps.metrics.registry],
   })
 
+  // A node that stops answering (two missed checks) may hold our requests on sockets that
+  // stay open without a sound (a machine gone, a partition): ending them ends those requests,
+  // which then answer TX_NOT_FOUND saying why, rather than waiting for TCP to give up.
+  cluster.onChange(() => {
+    for (const peer of cluster.view.peers) {
+      const agent = peer.live ? undefined : agents.get(peer.address)
+      if (!agent) continue
+      agent.destroy()
+      agents.delete(peer.address)
+    }
+  })
+
   const agentOf = (key: string): Agent => {
     let agent = agents.get(key)
     if (!agent) {
@@ -217,12 +229,10 @@ export function createForwarder(
         await pipe(target, req, res, requestId)
         return res.writableFinished ? 'answered' : 'client-closed'
       } catch (error) {
-        if (target.kind === 'worker') {
-          // A worker that just died: the primary is about to say how.
-          await cluster.nextView(EXPLAIN_WAIT_MS)
-          const now = cluster.locate(id)
-          if (now.at === 'gone') throw transactionNotFound(id, now.why)
-        }
+        // A worker that just died: the primary is about to say how.
+        if (target.kind === 'worker') await cluster.nextView(EXPLAIN_WAIT_MS)
+        const now = cluster.locate(id)
+        if (now.at === 'gone') throw transactionNotFound(id, now.why)
         const what =
           target.kind === 'worker'
             ? 'the worker process that held it cannot be reached'

@@ -587,6 +587,49 @@ describe('a node with two workers', () => {
     expect(served.status).toBe(200)
     fresh.destroy()
   })
+
+  it('answers an admin action whose worker dies meanwhile with the others, naming the worker lost', async () => {
+    const onTwo = await agentOnWorker(node.base, token, 2)
+    const begun = await call(
+      node.base,
+      '/v1/transactions',
+      { idleTimeoutMs: 60_000 },
+      { token, agent: onTwo },
+    )
+    expect(ownerOf(begun.body.id)?.worker).toBe(2)
+    const victim = (await workerPids(node.base)).get(2)!
+    // Worker 2's pause waits for the connection its transaction holds.
+    const pausing = call(
+      node.base,
+      '/admin/tenants/main/pause?waitMs=20000',
+      {},
+      {
+        token: ADMIN,
+        agent: one,
+      },
+    )
+    await eventually(async () => {
+      const held = await call(node.base, '/v1/query', { sql: 'select 1' }, { token, agent: onTwo })
+      return held.body.error?.code === 'TENANT_PAUSED'
+    })
+    process.kill(victim, 'SIGKILL')
+    onTwo.destroy()
+    try {
+      const paused = await pausing
+      expect(paused.status).toBe(200)
+      expect(paused.body).toMatchObject({ name: 'main', paused: true })
+      expect(paused.body.nodes).toEqual([
+        {
+          node: `127.0.0.1:${port}`,
+          ok: false,
+          workers: 2,
+          error: expect.stringMatching(/^worker 2 exited/),
+        },
+      ])
+    } finally {
+      await call(node.base, '/admin/tenants/main/resume', {}, { token: ADMIN, agent: one })
+    }
+  })
 })
 
 describe('a node with two workers, stopped while one of them starts', () => {

@@ -90,6 +90,8 @@ export class Primary {
   private nextId = 1
   private readonly gatherings = new Map<number, Gathering>()
   private readonly restartDelay = new Map<number, number>()
+  /** Tenants an operator paused (and did not resume): a worker restarted holds them paused too. */
+  private readonly paused = new Set<string>()
   /** The node's reloads by result: each worker counts its own, which would add up to more. */
   private readonly reloads = { ok: 0, invalid: 0 }
   private membership: Membership | undefined
@@ -348,6 +350,12 @@ export class Primary {
           slot.config = this.current
           this.send(worker, { type: 'sluice:apply', id: this.nextId++, config: this.current })
         }
+        for (const name of this.paused)
+          this.send(worker, {
+            type: 'sluice:run',
+            id: this.nextId++,
+            op: { op: 'pause', name, waitMs: 0 },
+          })
         this.broadcastView()
         if (!this.started && [...this.slots.values()].every((s) => s.listening))
           this.startup?.resolve()
@@ -440,6 +448,8 @@ export class Primary {
 
   /** Runs `op` in every listening worker; one answer each. */
   private broadcast(op: NodeOp): Promise<WorkerAnswer[]> {
+    if (op.op === 'pause') this.paused.add(op.name)
+    if (op.op === 'resume') this.paused.delete(op.name)
     const waitMs = op.op === 'pause' ? op.waitMs : 0
     return this.gather(
       (id, slot) => this.send(slot.worker, { type: 'sluice:run', id, op }),

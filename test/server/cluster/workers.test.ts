@@ -588,7 +588,7 @@ describe('a node with two workers', () => {
     fresh.destroy()
   })
 
-  it('answers an admin action whose worker dies meanwhile with the others, naming the worker lost', async () => {
+  it('answers an admin action whose worker dies meanwhile with the others, naming the worker lost; its replacement holds the pause', async () => {
     const onTwo = await agentOnWorker(node.base, token, 2)
     const begun = await call(
       node.base,
@@ -626,6 +626,17 @@ describe('a node with two workers', () => {
           error: expect.stringMatching(/^worker 2 exited/),
         },
       ])
+      // The worker started in its place (it listens once its share shows) holds the tenant
+      // paused too, as the others do.
+      await eventually(async () => {
+        const text = (await call(node.base, '/metrics', undefined, { agent: one })).body as string
+        return metricValue(text, 'sluice_pool_max_connections', { tenant: 'main' }) === 8
+      }, 20_000)
+      const tenant = await call(node.base, '/admin/tenants/main', undefined, {
+        token: ADMIN,
+        agent: one,
+      })
+      expect(tenant.body).toMatchObject({ paused: true, nodes: [{ ok: true, workers: 2 }] })
     } finally {
       await call(node.base, '/admin/tenants/main/resume', {}, { token: ADMIN, agent: one })
     }

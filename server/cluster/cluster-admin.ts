@@ -11,9 +11,9 @@ import type { Config } from '../config/schema.js'
 import type { ReloadReport } from '../tenants/tenant-set.js'
 import type { ClusterNode } from './node.js'
 import {
+  fromPlainError,
   mergeTenant,
   mergeTenantLists,
-  valuesOf,
   type NodeChannel,
   type NodeOp,
 } from './node-ops.js'
@@ -72,10 +72,13 @@ export class ClusterAdmin {
   }
 
   async tenants(scope: AdminScope): Promise<WithNodes<{ tenants: TenantReport[] }>> {
-    const mine = mergeTenantLists(await this.everyWorker<TenantReport[]>({ op: 'tenants' }))
+    const mine = await this.everyWorker<TenantReport[]>({ op: 'tenants' })
     const peers = await this.fanOut<{ tenants: TenantReport[] }>(scope, 'GET', '/admin/tenants')
-    const tenants = mergeTenantLists([mine, ...peers.answers.map((a) => a.tenants)])
-    return this.answer({ tenants }, peers.outcomes)
+    const tenants = mergeTenantLists([
+      mergeTenantLists(mine.values),
+      ...peers.answers.map((a) => a.tenants),
+    ])
+    return this.answer({ tenants }, peers.outcomes, mine.lost)
   }
 
   async tenant(name: string, scope: AdminScope): Promise<WithNodes<TenantReport>> {
@@ -157,23 +160,49 @@ export class ClusterAdmin {
     path: string,
     waitMs = 0,
   ): Promise<WithNodes<T>> {
-    const mine = mergeTenant(await this.everyWorker<T>(op))
+    const mine = await this.everyWorker<T>(op)
     const peers = await this.fanOut<T>(scope, method, path, waitMs)
-    return this.answer(mergeTenant([mine, ...peers.answers]), peers.outcomes)
+    return this.answer(
+      mergeTenant([mergeTenant(mine.values), ...peers.answers]),
+      peers.outcomes,
+      mine.lost,
+    )
   }
 
-  private async everyWorker<T>(op: NodeOp): Promise<T[]> {
-    return valuesOf<T>(await this.deps.channel.broadcast(op))
+  /**
+   * Runs `op` in every worker of this node: their answers, and why a worker gave none (it
+   * exited, or did not answer in time), which the answer reports rather than failing the
+   * action that ran on the others. An error of the operation itself (an unknown tenant)
+   * is thrown, as every worker gives the same.
+   */
+  private async everyWorker<T>(op: NodeOp): Promise<{ values: T[]; lost: string[] }> {
+    const values: T[] = []
+    const lost: string[] = []
+    for (const answer of await this.deps.channel.broadcast(op)) {
+      if (answer.ok) values.push(answer.value as T)
+      else if (answer.error.code !== undefined) throw fromPlainError(answer.error)
+      else lost.push(answer.error.message)
+    }
+    if (values.length === 0) throw new Error(`no worker answered: ${lost.join('; ')}`)
+    return { values, lost }
   }
 
-  /** `value` with `nodes` when several processes answer: this node first, then the peers. */
-  private answer<T extends object>(value: T, peers: NodeOutcome[]): WithNodes<T> {
+  /**
+   * `value` with `nodes` when several processes answer: this node first (not ok when a
+   * worker was `lost`), then the peers.
+   */
+  private answer<T extends object>(
+    value: T,
+    peers: NodeOutcome[],
+    lost: string[] = [],
+  ): WithNodes<T> {
     if (!this.spread) return value
     const { node } = this.deps
     const mine: NodeOutcome = {
       node: node.address,
-      ok: true,
+      ok: lost.length === 0,
       workers: Math.max(1, node.worker.count),
+      ...(lost.length > 0 ? { error: lost.join('; ') } : {}),
     }
     return { ...value, nodes: [mine, ...peers] }
   }
@@ -208,8 +237,9 @@ export class ClusterAdmin {
           const own = answer.nodes?.[0]
           const outcome: NodeOutcome = {
             node: peer.address,
-            ok: true,
+            ok: own?.ok ?? true,
             ...(own?.workers ? { workers: own.workers } : {}),
+            ...(own?.error ? { error: own.error } : {}),
           }
           return { answer: answer as T, outcome }
         } catch (error) {

@@ -77,6 +77,21 @@ export class HopAuth {
     return 'invalid'
   }
 
+  /**
+   * Why credentials that {@link check} found invalid were refused, for the 401: a peer's
+   * signature made too far from this node's time says so, since the fix is the clocks
+   * (the time is the sender's own, so telling it reveals nothing).
+   */
+  refusal(value: string, now = Date.now()): string {
+    const [kind, , at] = value.split(' ')
+    const sent = Number(at)
+    if (kind === 'peer' && Number.isSafeInteger(sent) && Math.abs(now - sent) > PEER_WINDOW_MS) {
+      const seconds = Math.round(Math.abs(now - sent) / 1000)
+      return `${HOP_HEADER} was signed at a time ${seconds} s from this node's clock, more than the ${PEER_WINDOW_MS / 1000} s allowed: keep the nodes' clocks in sync (NTP)`
+    }
+    return `invalid ${HOP_HEADER} credentials (is the cluster secret the same on every node?)`
+  }
+
   private sign(from: string, at: number, method: string, path: string): string {
     return createHmac('sha256', this.peerKey!)
       .update(`${from}\n${at}\n${method.toUpperCase()}\n${path}`)

@@ -125,11 +125,14 @@ export class Membership {
       [...this.tracked.values()].map(async (peer) => {
         try {
           const { status, body } = await client.request(peer.address, 'GET', '/_sluice/peer')
-          const report = body as { key?: unknown }
-          if (status !== 200 || typeof report.key !== 'string')
+          const report = body as { key?: unknown; error?: { message?: unknown } }
+          if (status !== 200 || typeof report.key !== 'string') {
+            // A refusal says why: another secret, or clocks too far apart.
+            const why = report.error?.message
             throw new Error(
-              `answered ${status}${status === 401 ? ' (is its cluster secret the same?)' : ''}`,
+              `answered ${status}${status === 401 && typeof why === 'string' ? `: ${why}` : ''}`,
             )
+          }
           if (report.key === selfKey) {
             this.selves.add(peer.address)
             this.tracked.delete(peer.address)

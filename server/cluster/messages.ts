@@ -1,7 +1,6 @@
 /**
  * The messages between the primary and its workers, over node:cluster's IPC channel. Every
- * type starts with `sluice:`, so other users of the channel (prom-client's cluster
- * metrics) pass through untouched.
+ * type starts with `sluice:`, so other users of the channel pass through untouched.
  */
 import type { Config } from '../config/schema.js'
 import type { NodeOp, PlainError, WorkerAnswer } from './node-ops.js'
@@ -36,6 +35,8 @@ export type ToWorker =
   | { type: 'sluice:drain' }
   | { type: 'sluice:run'; id: number; op: NodeOp }
   | { type: 'sluice:apply'; id: number; config: Config }
+  /** Send this worker's metrics (as JSON) for the node's aggregate. */
+  | { type: 'sluice:metrics'; id: number }
   | { type: 'sluice:reply'; id: number; ok: true; value: unknown }
   | { type: 'sluice:reply'; id: number; ok: false; error: PlainError }
   | { type: 'sluice:cancel'; processId: number; secretKey: number }

@@ -66,14 +66,6 @@ export function fromPlainError(plain: PlainError): Error {
   return new Error(plain.message)
 }
 
-/** The answers' values, or the first error among them, thrown. */
-export function valuesOf<T>(answers: readonly WorkerAnswer[]): T[] {
-  return answers.map((answer) => {
-    if (!answer.ok) throw fromPlainError(answer.error)
-    return answer.value as T
-  })
-}
-
 /** Several processes' statistics of one pool as one: counts add up, waits take the longest. */
 export function mergeStats(all: readonly PoolStats[]): PoolStats {
   const merged = { ...all[0]! }

@@ -13,11 +13,13 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AggregatorRegistry } from 'prom-client'
+import { AggregatorRegistry, Counter, Gauge } from 'prom-client'
 import { SluiceError } from '../../src/errors.js'
+import { ConfigError } from '../config/load.js'
 import type { Config } from '../config/schema.js'
 import type { Logger } from '../log/logger.js'
 import type { ReloadReport } from '../tenants/tenant-set.js'
+import { workerProblems } from './address.js'
 import { HopAuth } from './hop-auth.js'
 import { Membership } from './membership.js'
 import { isSluiceMessage, type NodeRequest, type ToPrimary, type ToWorker } from './messages.js'
@@ -47,6 +49,8 @@ export interface PrimaryOptions {
 interface Slot extends WorkerSlot {
   worker: Worker
   listening: boolean
+  /** The config it was started with. */
+  config?: Config
   /** Sends the worker its start, when it asks. */
   hello?: () => void
 }
@@ -61,6 +65,8 @@ const RESTART_MIN_MS = 100
 const RESTART_MAX_MS = 5_000
 /** How long the workers have to answer a node-wide question (plus what it waits for). */
 const GATHER_MS = 30_000
+/** How long the workers have to send their metrics (prom-client's own wait). */
+const METRICS_MS = 5_000
 /** A worker that ran this long before dying restarts without delay. */
 const STABLE_MS = 10_000
 
@@ -84,7 +90,10 @@ export class Primary {
   private nextId = 1
   private readonly gatherings = new Map<number, Gathering>()
   private readonly restartDelay = new Map<number, number>()
-  private readonly aggregator = new AggregatorRegistry()
+  /** Tenants an operator paused (and did not resume): a worker restarted holds them paused too. */
+  private readonly paused = new Set<string>()
+  /** The node's reloads by result: each worker counts its own, which would add up to more. */
+  private readonly reloads = { ok: 0, invalid: 0 }
   private membership: Membership | undefined
   private startup: { resolve: () => void; reject: (error: Error) => void } | undefined
   private exited: (() => void) | undefined
@@ -104,7 +113,9 @@ export class Primary {
 
   /** The workers running now. */
   get workers(): WorkerSlot[] {
-    return [...this.slots.values()].map(({ worker: _w, listening: _l, hello: _h, ...slot }) => slot)
+    return [...this.slots.values()].map(
+      ({ worker: _w, listening: _l, hello: _h, config: _c, ...slot }) => slot,
+    )
   }
 
   /**
@@ -187,15 +198,34 @@ export class Primary {
     for (const slot of this.slots.values()) slot.worker.process.kill('SIGKILL')
   }
 
-  /** Reads the config file again and applies it in every worker (SIGHUP, POST /admin/reload). */
+  /**
+   * Reads the config file again and applies it in every worker (SIGHUP, POST /admin/reload).
+   * A file the node could not start with (invalid, or a pool too small for its workers) is
+   * refused: every worker keeps the config in force.
+   */
   async reload(): Promise<ReloadReport> {
-    if (!this.options.loadConfig) {
+    const { loadConfig, logger, workers } = this.options
+    if (!loadConfig) {
       throw new SluiceError(
         'BAD_REQUEST',
         'nothing to reload: the gateway was started without a config file (--config or SLUICE_CONFIG)',
       )
     }
-    const next = await this.options.loadConfig()
+    let next: Config
+    try {
+      next = await loadConfig()
+      const problems = workerProblems(next, workers)
+      if (problems.length > 0) throw new ConfigError(problems)
+    } catch (error) {
+      if (error instanceof ConfigError) {
+        this.reloads.invalid++
+        logger.warn(
+          { problems: error.problems },
+          'config reload refused: the old config keeps serving',
+        )
+      }
+      throw error
+    }
     // A worker restarted from now on starts with it.
     this.current = next
     const answers = await this.gather((id, slot) =>
@@ -203,6 +233,7 @@ export class Primary {
     )
     const failed = answers.find((a) => !a.ok)
     if (failed && !failed.ok) throw fromPlainError(failed.error)
+    this.reloads.ok++
     const first = answers[0]
     return (first?.ok ? first.value : undefined) as ReloadReport
   }
@@ -235,6 +266,7 @@ export class Primary {
     }
     this.slots.set(index, slot)
     slot.hello = () => {
+      slot.config = this.current
       this.send(worker, {
         type: 'sluice:start',
         start: {
@@ -312,6 +344,18 @@ export class Primary {
       case 'sluice:listening':
         slot.listening = true
         this.ports = { port: m.port, pgPort: m.pgPort }
+        // Started during a drain or a reload: what it was sent came before it could act on it.
+        if (this.draining) this.send(worker, { type: 'sluice:drain' })
+        if (slot.config !== this.current) {
+          slot.config = this.current
+          this.send(worker, { type: 'sluice:apply', id: this.nextId++, config: this.current })
+        }
+        for (const name of this.paused)
+          this.send(worker, {
+            type: 'sluice:run',
+            id: this.nextId++,
+            op: { op: 'pause', name, waitMs: 0 },
+          })
         this.broadcastView()
         if (!this.started && [...this.slots.values()].every((s) => s.listening))
           this.startup?.resolve()
@@ -360,12 +404,52 @@ export class Primary {
       case 'reload':
         return this.reload()
       case 'metrics':
-        return this.aggregator.clusterMetrics()
+        return this.metrics()
     }
+  }
+
+  /**
+   * The node's metrics: the series of every listening worker, aggregated. A worker still
+   * starting has none yet; one that does not answer in time (stopped, or its event loop
+   * blocked) is left out of this scrape, counted in `sluice_metrics_workers_missing` and
+   * logged, rather than failing the whole node's scrape.
+   */
+  private async metrics(): Promise<string> {
+    const answers = await this.gather(
+      (id, slot) => this.send(slot.worker, { type: 'sluice:metrics', id }),
+      METRICS_MS,
+    )
+    const missing = answers.filter((a) => !a.ok)
+    if (missing.length > 0) {
+      this.options.logger.warn(
+        { errors: missing.flatMap((a) => (a.ok ? [] : [a.error.message])) },
+        'metrics: a worker did not send its series; they are missing from this scrape',
+      )
+    }
+    const registry = AggregatorRegistry.aggregate(
+      answers.flatMap((a) => (a.ok ? [a.value as object] : [])),
+    )
+    const reloads = new Counter({
+      name: 'sluice_config_reloads_total',
+      help: 'Config reloads, by result (ok, invalid)',
+      labelNames: ['result', 'node'],
+      registers: [registry],
+    })
+    for (const [result, count] of Object.entries(this.reloads))
+      reloads.inc({ result, node: this.options.address }, count)
+    new Gauge({
+      name: 'sluice_metrics_workers_missing',
+      help: 'Listening workers whose series are missing from this scrape (they did not answer in time)',
+      labelNames: ['node'],
+      registers: [registry],
+    }).set({ node: this.options.address }, missing.length)
+    return registry.metrics()
   }
 
   /** Runs `op` in every listening worker; one answer each. */
   private broadcast(op: NodeOp): Promise<WorkerAnswer[]> {
+    if (op.op === 'pause') this.paused.add(op.name)
+    if (op.op === 'resume') this.paused.delete(op.name)
     const waitMs = op.op === 'pause' ? op.waitMs : 0
     return this.gather(
       (id, slot) => this.send(slot.worker, { type: 'sluice:run', id, op }),

@@ -6,7 +6,7 @@
  * {@link WorkerLink.channel}. The metrics the primary aggregates are this worker's registry.
  */
 import process from 'node:process'
-import { AggregatorRegistry, type Registry } from 'prom-client'
+import type { Registry } from 'prom-client'
 import type { Config } from '../config/schema.js'
 import type { ReloadReport } from '../tenants/tenant-set.js'
 import {
@@ -44,6 +44,7 @@ function send(message: ToPrimary): void {
 export class WorkerLink {
   readonly start: WorkerStart
   private handlers: WorkerHandlers | undefined
+  private registry: Registry | undefined
   private nextId = 1
   private readonly pending = new Map<
     number,
@@ -72,9 +73,7 @@ export class WorkerLink {
   /** Starts taking the primary's messages, and lets it aggregate `registry`'s metrics. */
   serve(handlers: WorkerHandlers, registry: Registry): void {
     this.handlers = handlers
-    // Installs prom-client's own listener for the primary's metrics requests.
-    new AggregatorRegistry()
-    AggregatorRegistry.setRegistries([registry])
+    this.registry = registry
   }
 
   /** This worker listens (on the node's ports): the primary may count it in. */
@@ -137,6 +136,9 @@ export class WorkerLink {
         break
       case 'sluice:apply':
         void this.answer(m.id, () => handlers!.apply(m.config))
+        break
+      case 'sluice:metrics':
+        void this.answer(m.id, () => this.registry!.getMetricsAsJSON())
         break
       case 'sluice:cancel':
         handlers?.cancel(m.processId, m.secretKey)

@@ -25,7 +25,9 @@ import type { Location } from '../cluster/node.js'
 import { transactionNotFound } from '../engine/transactions.js'
 import { unauthorized } from '../errors.js'
 import { admit } from '../tenants/admission.js'
+import type { Tenant } from '../tenants/tenant.js'
 import { bearerToken } from '../tenants/tokens.js'
+import { corsHeaders } from './cors.js'
 import type { HttpDeps } from './deps.js'
 import { errorHeaders, toResponseError } from './errors.js'
 import { declaredLength, disconnectSignal } from './node-request.js'
@@ -79,13 +81,26 @@ export function createForwarder(
 ): (req: IncomingMessage, res: ServerResponse) => boolean {
   const { cluster, lifecycle } = deps
   const agents = new Map<string, Agent>()
-  // The tenant a request was admitted for, for the log line of an error answered here.
-  const tenantName = new WeakMap<IncomingMessage, string>()
+  // The tenant a request was admitted for, for an error answered here: its log line and
+  // its CORS headers (a page reads the error as it would have read a local one).
+  const tenantOf = new WeakMap<IncomingMessage, Tenant>()
   const forwarded = new Counter({
     name: 'sluice_forwarded_requests_total',
     help: 'Transaction requests passed on to the worker or node that holds the transaction, by hop (worker, peer) and outcome (answered, gone, unreachable, client-closed)',
     labelNames: ['hop', 'outcome'],
     registers: [deps.metrics.registry],
+  })
+
+  // A node that stops answering (two missed checks) may hold our requests on sockets that
+  // stay open without a sound (a machine gone, a partition): ending them ends those requests,
+  // which then answer TX_NOT_FOUND saying why, rather than waiting for TCP to give up.
+  cluster.onChange(() => {
+    for (const peer of cluster.view.peers) {
+      const agent = peer.live ? undefined : agents.get(peer.address)
+      if (!agent) continue
+      agent.destroy()
+      agents.delete(peer.address)
+    }
   })
 
   const agentOf = (key: string): Agent => {
@@ -197,15 +212,16 @@ export function createForwarder(
     requestId: string,
   ): Promise<string> => {
     const path = req.url ?? '/'
-    const hop = cluster.auth.check(req.headers[HOP_HEADER] as string | undefined, 'POST', path)
-    if (hop === 'invalid') throw unauthorized(`invalid ${HOP_HEADER} credentials`)
+    const value = req.headers[HOP_HEADER] as string | undefined
+    const hop = cluster.auth.check(value, 'POST', path)
+    if (hop === 'invalid') throw unauthorized(cluster.auth.refusal(value!))
     const credentials = {
       token: bearerToken(req.headers.authorization),
       declaredBytes: declaredLength(req),
       continuesTransaction: true,
     }
     return admit(deps, credentials, async ({ principal, tenant }) => {
-      tenantName.set(req, tenant.name)
+      tenantOf.set(req, tenant)
       // Only the token that began it may reach it, or learn what became of it.
       if (!cluster.ids.verify(id, principal.tokenHash)) throw transactionNotFound(id)
       const target = targetOf(location, hop?.hop)
@@ -214,12 +230,10 @@ export function createForwarder(
         await pipe(target, req, res, requestId)
         return res.writableFinished ? 'answered' : 'client-closed'
       } catch (error) {
-        if (target.kind === 'worker') {
-          // A worker that just died: the primary is about to say how.
-          await cluster.nextView(EXPLAIN_WAIT_MS)
-          const now = cluster.locate(id)
-          if (now.at === 'gone') throw transactionNotFound(id, now.why)
-        }
+        // A worker that just died: the primary is about to say how.
+        if (target.kind === 'worker') await cluster.nextView(EXPLAIN_WAIT_MS)
+        const now = cluster.locate(id)
+        if (now.at === 'gone') throw transactionNotFound(id, now.why)
         const what =
           target.kind === 'worker'
             ? 'the worker process that held it cannot be reached'
@@ -267,6 +281,7 @@ export function createForwarder(
           'x-request-id': requestId,
           'content-type': 'application/json',
           ...errorHeaders(sluice),
+          ...corsHeaders(req.headers.origin, tenantOf.get(req), deps.tenants),
         }
         if (lifecycle.draining) headers.connection = 'close'
         // The rest of the body is read and dropped, so the answer can be sent.
@@ -278,7 +293,7 @@ export function createForwarder(
           path: url,
           status: sluice.status,
           code: sluice.code,
-          tenant: tenantName.get(req) ?? '',
+          tenant: tenantOf.get(req)?.name ?? '',
         })
       },
     )

@@ -152,6 +152,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     help: 'Config reloads, by result (ok, invalid)',
     labelNames: ['result'],
     registers,
+    // With workers a reload is the node's, counted once by the primary (server/cluster/primary.ts).
+    aggregator: 'omit',
   })
   if (options.caches) registerCacheMetrics(registry, options.caches)
   const { openTransactions, tenantNames } = options

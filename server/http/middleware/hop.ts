@@ -20,7 +20,7 @@ export function hopCheck(cluster: ClusterNode): MiddlewareHandler<GatewayEnv> {
       const url = new URL(c.req.url)
       const path = nodeBindings(c).incoming?.url ?? `${url.pathname}${url.search}`
       const hop = cluster.auth.check(value, c.req.method, path)
-      if (hop === 'invalid') throw unauthorized(`invalid ${HOP_HEADER} credentials`)
+      if (hop === 'invalid') throw unauthorized(cluster.auth.refusal(value))
       if (hop !== undefined) c.set('hop', hop)
     }
     await next()

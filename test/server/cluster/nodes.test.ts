@@ -260,6 +260,68 @@ describe('three gateway nodes', () => {
     expect(stranger.peers[0]).toMatchObject({ live: false, error: expect.stringMatching(/401/) })
   })
 
+  it("says so when a node's clock is too far from its peer's for their signatures to count", async () => {
+    // A node whose clock runs two minutes behind signs with its own time.
+    class LateClock extends HopAuth {
+      override peer(from: string, method: string, path: string): string {
+        return super.peer(from, method, path, Date.now() - 120_000)
+      }
+    }
+    const late = new Membership({
+      selfKey: nodeKeyOf('127.0.0.1:1'),
+      cluster: {
+        peers: [`${HOSTS[1]}:${port}`],
+        secret: SECRET,
+        heartbeatMs: 1000,
+        connectTimeoutMs: 500,
+      },
+      defaultPort: port,
+      client: new PeerClient('127.0.0.1:1', new LateClock('unused', SECRET), 500),
+      logger: silentLogger(),
+      onChange: () => {},
+    })
+    await late.round()
+    expect(late.peers[0]).toMatchObject({
+      live: false,
+      error: expect.stringMatching(/401.*1[12]\d s from this node's clock.*60 s/),
+    })
+  })
+
+  it('answers TX_NOT_FOUND, without hanging, for a transaction whose node stops answering mid-forward', async () => {
+    const begun = await call(base(2), '/v1/transactions', {}, { token })
+    const id = begun.body.id
+    // Its connection already in the forwarding node's pool, as between busy nodes.
+    expect(
+      (await call(base(1), `/v1/transactions/${id}/query`, { sql: 'select 1' }, { token })).status,
+    ).toBe(200)
+    const frozen = nodes[2]!.child.child.pid!
+    // As a machine gone silent: its sockets stay open, nothing answers.
+    process.kill(frozen, 'SIGSTOP')
+    try {
+      const lost = await call(
+        base(1),
+        `/v1/transactions/${id}/query`,
+        { sql: 'select 1' },
+        { token, timeoutMs: 15_000 },
+      )
+      expect(lost.status).toBe(404)
+      expect(lost.body.error.code).toBe('TX_NOT_FOUND')
+      expect(lost.body.error.message).toMatch(
+        new RegExp(
+          `the node that held it \\(${HOSTS[2].replace(/\./g, '\\.')}:${port}\\) stopped answering`,
+        ),
+      )
+    } finally {
+      process.kill(frozen, 'SIGCONT')
+    }
+    await call(base(2), `/v1/transactions/${id}/rollback`, {}, { token })
+    // Back: every node has its third of the budget again.
+    await eventually(async () => {
+      const shares = await Promise.all(HOSTS.map((_, i) => share(base(i))))
+      return shares.every((s) => s === BUDGET / HOSTS.length)
+    }, 20_000)
+  })
+
   it('never lets the tenant hold more than its budget while every node is loaded, and redistributes it when a node stops', async () => {
     const peak = await peakUnderLoad([0, 1, 2].map(base), BUDGET, 1500)
     expect(peak).toBe(BUDGET)

@@ -6,9 +6,9 @@
  * worker killed mid-transaction is restarted and its transaction answers TX_NOT_FOUND with
  * the reason, leaving no backend idle in transaction. One gateway for the whole file.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { request, type Agent } from 'node:http'
-import { connect } from 'node:net'
+import { connect, createServer, type AddressInfo, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
@@ -31,6 +31,7 @@ const token = newToken()
 const readonlyToken = newToken()
 const applicationName = `sluice-workers-${newToken().slice(0, 8).toLowerCase()}`
 const table = `workers_rows_${process.pid}`
+const ORIGIN = 'https://app.example'
 
 function config(port: number, pgPort: number, extraTokens: { token: string }[] = []): ConfigInput {
   return {
@@ -49,6 +50,7 @@ function config(port: number, pgPort: number, extraTokens: { token: string }[] =
         pool: { min: 0, max: 8, acquireTimeoutMs: 1500 },
         tokens: [{ token }, { token: readonlyToken, role: 'readonly' }, ...extraTokens],
         session: { applicationName },
+        cors: { origins: [ORIGIN] },
       },
     },
   }
@@ -225,6 +227,43 @@ describe('a node with two workers', () => {
     }
   })
 
+  it("answers a forwarded request's own errors with the tenant's CORS headers, as a local one's", async () => {
+    const begun = await call(node.base, '/v1/transactions', {}, { token, agent: one })
+    const id = begun.body.id
+    const headers = { origin: ORIGIN }
+    try {
+      // Refused by the worker it lands on (another token; no token), never forwarded.
+      for (const options of [{ token: readonlyToken }, {}]) {
+        const [local, elsewhere] = await Promise.all(
+          [one, two].map((agent) =>
+            call(
+              node.base,
+              `/v1/transactions/${id}/query`,
+              { sql: 'select 1' },
+              { ...options, agent, headers },
+            ),
+          ),
+        )
+        expect(elsewhere!.status).toBe(local!.status)
+        expect(elsewhere!.headers['access-control-allow-origin']).toBe(ORIGIN)
+        expect(elsewhere!.headers['access-control-expose-headers']).toBe(
+          local!.headers['access-control-expose-headers'],
+        )
+      }
+      // Its own answer, forwarded, carries them too.
+      const answered = await call(
+        node.base,
+        `/v1/transactions/${id}/query`,
+        { sql: 'select 1' },
+        { token, agent: two, headers },
+      )
+      expect(answered.status).toBe(200)
+      expect(answered.headers['access-control-allow-origin']).toBe(ORIGIN)
+    } finally {
+      await call(node.base, `/v1/transactions/${id}/rollback`, {}, { token, agent: one })
+    }
+  })
+
   it("streams a transaction's rows through the other worker at the client's pace", async () => {
     const begun = await call(node.base, '/v1/transactions', {}, { token, agent: one })
     const id = begun.body.id
@@ -357,7 +396,6 @@ describe('a node with two workers', () => {
 
     // A new token in the file works on both workers once reloaded.
     const added = newToken()
-    const { writeFile } = await import('node:fs/promises')
     await writeFile(node.file, JSON.stringify(config(port, pgPort, [{ token: added }])))
     const reloaded = await call(node.base, '/admin/reload', {}, { token: ADMIN })
     expect(reloaded.status).toBe(200)
@@ -368,6 +406,64 @@ describe('a node with two workers', () => {
       ),
     )
     expect(withNew.map((a) => a.status)).toEqual([200, 200])
+  })
+
+  it('refuses, on every worker, a reload the node could not start with, and keeps the old config', async () => {
+    const tooSmall = config(port, pgPort)
+    tooSmall.tenants!.main!.pool = { min: 0, max: 1, acquireTimeoutMs: 1500 }
+    const reloads = async () => {
+      const text = (await call(node.base, '/metrics')).body as string
+      return ['ok', 'invalid'].map((result) =>
+        metricValue(text, 'sluice_config_reloads_total', { result }),
+      )
+    }
+    const [ok, invalid] = await reloads()
+    try {
+      await writeFile(node.file, JSON.stringify(tooSmall))
+      const refused = await call(node.base, '/admin/reload', {}, { token: ADMIN })
+      expect(refused.status).toBe(400)
+      expect(refused.body.problems).toEqual([
+        expect.stringMatching(/^tenants\.main\.pool\.max \(1\) is less than the 2 workers/),
+      ])
+      await node.child.printed('config reload refused', 10_000)
+      // Both workers still hold their share of the old pool, and serve.
+      const text = (await call(node.base, '/metrics')).body as string
+      expect(metricValue(text, 'sluice_pool_max_connections', { tenant: 'main' })).toBe(8)
+      const served = await Promise.all(
+        [one, two].map((agent) =>
+          call(node.base, '/v1/query', { sql: 'select 1' }, { token, agent }),
+        ),
+      )
+      expect(served.map((a) => a.status)).toEqual([200, 200])
+    } finally {
+      await writeFile(node.file, JSON.stringify(config(port, pgPort)))
+      expect((await call(node.base, '/admin/reload', {}, { token: ADMIN })).status).toBe(200)
+    }
+    // One refused and one applied, each counted once for the node (not once per worker).
+    expect(await reloads()).toEqual([ok! + 1, invalid! + 1])
+  })
+
+  it("serves the other workers' series, saying which are missing, when a worker does not answer a scrape", async () => {
+    const route = { route: '/v1/query', status: '200' }
+    const pids = await workerPids(node.base)
+    process.kill(pids.get(2)!, 'SIGSTOP')
+    try {
+      const scraped = await call(node.base, '/metrics', undefined, { agent: one })
+      expect(scraped.status).toBe(200)
+      const text = scraped.body as string
+      expect(
+        metricValue(text, 'sluice_metrics_workers_missing', { node: `127.0.0.1:${port}` }),
+      ).toBe(1)
+      // Worker 1's own series are there, its share of the pool alone.
+      expect(metricValue(text, 'sluice_pool_max_connections', { tenant: 'main' })).toBe(4)
+      expect(metricValue(text, 'sluice_http_requests_total', route)).toBeGreaterThan(0)
+      await node.child.printed('metrics: a worker did not send its series', 10_000)
+    } finally {
+      process.kill(pids.get(2)!, 'SIGCONT')
+    }
+    const whole = (await call(node.base, '/metrics', undefined, { agent: one })).body as string
+    expect(metricValue(whole, 'sluice_metrics_workers_missing')).toBe(0)
+    expect(metricValue(whole, 'sluice_pool_max_connections', { tenant: 'main' })).toBe(8)
   })
 
   it('sends a PostgreSQL protocol cancel request to the worker that holds the session', async () => {
@@ -491,4 +587,187 @@ describe('a node with two workers', () => {
     expect(served.status).toBe(200)
     fresh.destroy()
   })
+
+  it('answers an admin action whose worker dies meanwhile with the others, naming the worker lost; its replacement holds the pause', async () => {
+    const onTwo = await agentOnWorker(node.base, token, 2)
+    const begun = await call(
+      node.base,
+      '/v1/transactions',
+      { idleTimeoutMs: 60_000 },
+      { token, agent: onTwo },
+    )
+    expect(ownerOf(begun.body.id)?.worker).toBe(2)
+    const victim = (await workerPids(node.base)).get(2)!
+    // Worker 2's pause waits for the connection its transaction holds.
+    const pausing = call(
+      node.base,
+      '/admin/tenants/main/pause?waitMs=20000',
+      {},
+      {
+        token: ADMIN,
+        agent: one,
+      },
+    )
+    await eventually(async () => {
+      const held = await call(node.base, '/v1/query', { sql: 'select 1' }, { token, agent: onTwo })
+      return held.body.error?.code === 'TENANT_PAUSED'
+    })
+    process.kill(victim, 'SIGKILL')
+    onTwo.destroy()
+    try {
+      const paused = await pausing
+      expect(paused.status).toBe(200)
+      expect(paused.body).toMatchObject({ name: 'main', paused: true })
+      expect(paused.body.nodes).toEqual([
+        {
+          node: `127.0.0.1:${port}`,
+          ok: false,
+          workers: 2,
+          error: expect.stringMatching(/^worker 2 exited/),
+        },
+      ])
+      // The worker started in its place (it listens once its share shows) holds the tenant
+      // paused too, as the others do.
+      await eventually(async () => {
+        const text = (await call(node.base, '/metrics', undefined, { agent: one })).body as string
+        return metricValue(text, 'sluice_pool_max_connections', { tenant: 'main' }) === 8
+      }, 20_000)
+      const tenant = await call(node.base, '/admin/tenants/main', undefined, {
+        token: ADMIN,
+        agent: one,
+      })
+      expect(tenant.body).toMatchObject({ paused: true, nodes: [{ ok: true, workers: 2 }] })
+    } finally {
+      await call(node.base, '/admin/tenants/main/resume', {}, { token: ADMIN, agent: one })
+    }
+  })
+})
+
+describe('a node with two workers, stopped while one of them starts', () => {
+  let dir: string
+  let node: NodeProcess | undefined
+  afterAll(async () => {
+    if (node) await node.stop()
+    killChildren()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('drains the starting worker too, once it listens, and exits 0', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-workers-'))
+    const port = await freePort()
+    node = await startNode(join(dir, 'sluice.json'), config(port, await freePort()))
+    const nodes = async () =>
+      (await call(node!.base, '/admin/nodes', undefined, { token: ADMIN })).body.nodes[0]
+        .workerList as { index: number; pid: number; incarnation: number }[]
+    const victim = (await nodes()).find((w) => w.index === 2)!
+    const primary = node.child.child.pid!
+    const children = async () =>
+      (await readFile(`/proc/${primary}/task/${primary}/children`, 'utf8'))
+        .split(' ')
+        .filter((pid) => pid !== '')
+        .map(Number)
+    const before = new Set(await children())
+    process.kill(victim.pid, 'SIGKILL')
+    // Caught as soon as the primary forks its replacement, long before it listens.
+    let starting: number | undefined
+    while (starting === undefined) {
+      starting = (await children()).find((pid) => !before.has(pid))
+      if (starting === undefined) await new Promise((resolve) => setTimeout(resolve, 2))
+    }
+    process.kill(starting, 'SIGSTOP')
+    try {
+      const runDirs = (await readdir(tmpdir())).filter((name) =>
+        name.startsWith(`sluice-${primary}-`),
+      )
+      const sockets = (
+        await Promise.all(runDirs.map((name) => readdir(join(tmpdir(), name))))
+      ).flat()
+      const old = `worker-2-${victim.incarnation.toString(16)}.sock`
+      expect(sockets.filter((name) => name.startsWith('worker-2-') && name !== old)).toEqual([])
+      node.child.child.kill('SIGTERM')
+      await node.child.printed('draining for')
+    } finally {
+      process.kill(starting, 'SIGCONT')
+    }
+    expect((await node.child.exited).code).toBe(0)
+    node = undefined
+  }, 60_000)
+})
+
+describe('a node with two workers, reloaded while one of them starts', () => {
+  let dir: string
+  let node: NodeProcess | undefined
+  let gate: Server
+  afterAll(async () => {
+    await node?.stop()
+    killChildren()
+    gate?.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('brings the starting worker to the reloaded config once it listens', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-workers-'))
+    // A way to the database that can hold new connections: a worker opening its pool waits.
+    const target = new URL(databaseUrl())
+    let hold = false
+    const held: (() => void)[] = []
+    let arrived!: () => void
+    const heldOne = new Promise<void>((resolve) => (arrived = resolve))
+    gate = createServer((client) => {
+      const through = () => {
+        const upstream = connect(Number(target.port), target.hostname)
+        for (const socket of [client, upstream]) socket.on('error', () => {})
+        client.pipe(upstream).pipe(client)
+      }
+      if (!hold) return through()
+      held.push(through)
+      arrived()
+    })
+    await new Promise<void>((resolve) => gate.listen(0, '127.0.0.1', () => resolve()))
+    const gated = new URL(target)
+    gated.port = String((gate.address() as AddressInfo).port)
+    const withGated = (extra: { token: string }[] = []): ConfigInput => {
+      const base = config(port, pgPort, extra)
+      base.tenants!.gated = {
+        connection: { url: gated.toString(), connectTimeoutMs: 60_000 },
+        allowPrivilegedRole: true,
+        pool: { min: 2, max: 2 },
+        tokens: [{ token: newToken() }],
+      }
+      return base
+    }
+    const port = await freePort()
+    const pgPort = await freePort()
+    node = await startNode(join(dir, 'sluice.json'), withGated())
+    const victim = (await workerPids(node.base)).get(2)!
+    hold = true
+    process.kill(victim, 'SIGKILL')
+    // The new worker 2 has its start (the config in force) and waits for its pool.
+    await heldOne
+    const added = newToken()
+    await writeFile(node.file, JSON.stringify(withGated([{ token: added }])))
+    const reloaded = await call(node.base, '/admin/reload', {}, { token: ADMIN })
+    expect(reloaded.status).toBe(200)
+    hold = false
+    for (const through of held) through()
+    let onTwo: Agent | undefined
+    await eventually(async () => {
+      onTwo = await agentOnWorker(node!.base, token, 2).catch(() => undefined)
+      return onTwo !== undefined
+    }, 20_000)
+    try {
+      // Applied as soon as it listens: at the latest, just after this connection found it.
+      await eventually(async () => {
+        const answer = await call(
+          node!.base,
+          '/v1/query',
+          { sql: 'select 1' },
+          { token: added, agent: onTwo! },
+        )
+        return answer.status === 200
+      }, 5000)
+    } finally {
+      onTwo!.destroy()
+    }
+  }, 60_000)
 })

@@ -541,8 +541,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'date-parameter-offset',
     file: 'src/codecs/date.ts',
-    from: 'const offset = -date.getTimezoneOffset()',
-    to: 'const offset = date.getTimezoneOffset()',
+    from: 'const offset = local.getTime() - date.getTime()',
+    to: 'const offset = date.getTime() - local.getTime()',
     tests: ['test/src/codecs.test.ts'],
     why: "a Date parameter is sent with its offset's sign reversed (seen only away from UTC)",
   },

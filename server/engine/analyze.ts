@@ -107,10 +107,10 @@ function scan(sql: string): SqlAnalysis {
 
   while (i < length) {
     const c = sql.charCodeAt(i)
-    // -- comment
+    // -- comment, which PostgreSQL ends at a carriage return as well as a line feed
     if (c === 45 && sql.charCodeAt(i + 1) === 45) {
-      const end = sql.indexOf('\n', i)
-      i = end < 0 ? length : end + 1
+      i += 2
+      while (i < length && sql.charCodeAt(i) !== 10 && sql.charCodeAt(i) !== 13) i++
       continue
     }
     // /* comment */, nested

@@ -11,6 +11,7 @@ describe('analyzeSql', () => {
         .statements,
     ).toBe(1)
     expect(analyzeSql('  -- only a comment\n').statements).toBe(0)
+    expect(analyzeSql('select 1 -- a comment ends at CR too\r; commit').statements).toBe(2)
     expect(analyzeSql('select $1::int').statements).toBe(1)
   })
 

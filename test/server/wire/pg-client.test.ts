@@ -302,6 +302,17 @@ describe('readonly tokens on the wire', () => {
     expect((await client.query('select 2 as two')).rows).toEqual([{ two: 2 }])
   })
 
+  it("refuses a COMMIT that the gateway's lexer would read as a comment or a string", async () => {
+    for (const sql of [
+      // PostgreSQL ends a -- comment at a carriage return too.
+      `select 1 --\r; commit; insert into ${table} values (1)`,
+    ]) {
+      const error = await caught(() => client.query(sql))
+      expect(error.code, JSON.stringify(sql)).toBe('25006')
+    }
+    expect(await admin(`select * from ${table}`)).toEqual([])
+  })
+
   it('checks every unnamed statement of the extended protocol by its own text, right after an allowed one', async () => {
     const extended = (text: string) => client.query({ text, queryMode: 'extended' } as never)
     for (let i = 0; i < 2; i++) {

@@ -82,6 +82,8 @@ function scan(sql: string): SqlAnalysis {
   let statementLead = ''
   let wordsInStatement = 0
   let transactionControl = false
+  /** The statement being read is transaction control (so far: ROLLBACK TO undoes it). */
+  let control = false
   let copyStream = false
   let maxParam = 0
   let sessionWords = false
@@ -92,13 +94,14 @@ function scan(sql: string): SqlAnalysis {
     if (wordsInStatement === 0) {
       statements++
       if (statements === 1) leading = w
-      if (TRANSACTION_LEADS.has(w)) transactionControl = true
+      control = TRANSACTION_LEADS.has(w)
     } else if (wordsInStatement === 1 && w === 'transaction' && statementLead === 'prepare') {
       // PREPARE TRANSACTION ends the transaction too.
-      transactionControl = true
+      control = true
     } else if (wordsInStatement <= 2 && w === 'to' && statementLead === 'rollback') {
-      // ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name only unwinds to a savepoint.
-      transactionControl = false
+      // ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name only unwinds to a savepoint (this
+      // statement only: an earlier COMMIT in the text still counts).
+      control = false
     }
     if (SESSION_WORDS.has(w) || w.includes('advisory')) sessionWords = true
     if ((w === 'stdin' || w === 'stdout') && statementLead === 'copy') copyStream = true
@@ -175,6 +178,8 @@ function scan(sql: string): SqlAnalysis {
       continue
     }
     if (c === 59) {
+      if (control) transactionControl = true
+      control = false
       wordsInStatement = 0
       statementLead = ''
       i++
@@ -192,5 +197,6 @@ function scan(sql: string): SqlAnalysis {
     if (c > 32 && wordsInStatement === 0) word('')
     i++
   }
+  if (control) transactionControl = true
   return { statements, leading, transactionControl, copyStream, maxParam, sessionWords }
 }

@@ -25,6 +25,8 @@ describe('analyzeSql', () => {
       'rollback',
       'abort',
       "prepare transaction 'x'",
+      'commit; rollback to savepoint a',
+      'rollback to a; prepare transaction x',
     ]) {
       expect(analyzeSql(sql).transactionControl, sql).toBe(true)
     }

@@ -306,6 +306,8 @@ describe('readonly tokens on the wire', () => {
     for (const sql of [
       // PostgreSQL ends a -- comment at a carriage return too.
       `select 1 --\r; commit; insert into ${table} values (1)`,
+      // A ROLLBACK TO later in the text does not make the earlier COMMIT harmless.
+      `commit; insert into ${table} values (1); commit; rollback to s`,
     ]) {
       const error = await caught(() => client.query(sql))
       expect(error.code, JSON.stringify(sql)).toBe('25006')

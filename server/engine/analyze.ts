@@ -76,7 +76,22 @@ export function analyzeSql(sql: string): SqlAnalysis {
   return result
 }
 
-function scan(sql: string): SqlAnalysis {
+/**
+ * Each way PostgreSQL may read `sql`, for a check that must hold whatever the session's
+ * settings: as {@link analyzeSql} does (a backslash escapes in E'…' strings only), and, when
+ * the text holds a backslash, with `standard_conforming_strings` off (a backslash escapes in
+ * every string; a session may turn it off) and with no escapes at all. Not cached.
+ */
+export function analyzeSqlEveryWay(sql: string): SqlAnalysis[] {
+  const usual = analyzeSql(sql)
+  if (!sql.includes('\\')) return [usual]
+  return [usual, scan(sql, 'all'), scan(sql, 'none')]
+}
+
+/** Where a backslash escapes the next character in a string. */
+type Backslashes = 'e-strings' | 'all' | 'none'
+
+function scan(sql: string, backslashes: Backslashes = 'e-strings'): SqlAnalysis {
   let statements = 0
   let leading = ''
   let statementLead = ''
@@ -134,7 +149,9 @@ function scan(sql: string): SqlAnalysis {
     // 'string', E'string' (the E was read as a word; backslashes escape there)
     if (c === 39) {
       const escapes =
-        i > 0 && (sql.charCodeAt(i - 1) | 32) === 101 && !isWordPart(sql.charCodeAt(i - 2))
+        backslashes === 'e-strings'
+          ? i > 0 && (sql.charCodeAt(i - 1) | 32) === 101 && !isWordPart(sql.charCodeAt(i - 2))
+          : backslashes === 'all'
       if (wordsInStatement === 0) word('')
       i++
       while (i < length) {

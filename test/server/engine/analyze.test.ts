@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { analyzeSql } from '../../../server/engine/analyze.js'
+import { analyzeSql, analyzeSqlEveryWay } from '../../../server/engine/analyze.js'
 
 describe('analyzeSql', () => {
   it('counts statements, skipping separators inside strings, identifiers, dollar quotes and comments', () => {
@@ -45,6 +45,12 @@ describe('analyzeSql', () => {
     ]) {
       expect(analyzeSql(sql).transactionControl, sql).toBe(false)
     }
+  })
+
+  it('reads a backslash in a string every way PostgreSQL may, when asked', () => {
+    const sql = "select 'a\\''; commit"
+    expect(analyzeSqlEveryWay(sql).map((reading) => reading.statements)).toEqual([1, 2, 1])
+    expect(analyzeSqlEveryWay('select 1; commit')).toEqual([analyzeSql('select 1; commit')])
   })
 
   it('finds the highest $n parameter, outside strings, identifiers, comments and dollar quotes', () => {

@@ -312,6 +312,12 @@ describe('readonly tokens on the wire', () => {
       const error = await caught(() => client.query(sql))
       expect(error.code, JSON.stringify(sql)).toBe('25006')
     }
+    // With standard_conforming_strings off, PostgreSQL reads \' in a string as a quote.
+    await client.query('begin')
+    await client.query('set local standard_conforming_strings = off')
+    const hidden = `select 'a\\''; commit; insert into ${table} values (1) --'`
+    expect((await caught(() => client.query(hidden))).code).toBe('25006')
+    await client.query('rollback')
     expect(await admin(`select * from ${table}`)).toEqual([])
   })
 

@@ -111,8 +111,9 @@ function isLoopback(address: string): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
 }
 
+/** Sends a FATAL error; the connection is then closed (see {@link handshake}'s `finally`). */
 function fatal(stream: Duplex, fields: ErrorFields): void {
-  stream.end(errorResponse({ ...fields, severity: 'FATAL' }))
+  stream.write(errorResponse({ ...fields, severity: 'FATAL' }))
 }
 
 const PASSWORD_FAILED = (user: string): ErrorFields => ({
@@ -172,6 +173,7 @@ export async function handshake(server: WireServer, transport: WireTransport): P
   let stream = transport.stream
   const incoming = new Incoming(stream, MAX_STARTUP_BYTES)
   const timer = setTimeout(() => stream.destroy(), server.options.handshakeTimeoutMs)
+  let opened = false
   try {
     let packet = readStartupPacket(await incoming.untyped())
     let negotiated = false
@@ -190,7 +192,6 @@ export async function handshake(server: WireServer, transport: WireTransport): P
     }
     if (packet.kind === 'cancel') {
       server.cancel(packet.processId, packet.secretKey)
-      stream.end()
       return
     }
     const client = readClientParameters(packet.parameters)
@@ -214,6 +215,7 @@ export async function handshake(server: WireServer, transport: WireTransport): P
       const fields = errorFieldsOf(error)
       return fatal(stream, fields.code === '28P01' ? PASSWORD_FAILED(client.user) : fields)
     }
+    opened = true
     clearTimeout(timer)
     incoming.stop()
     stream.write(authenticationOk())
@@ -241,6 +243,13 @@ export async function handshake(server: WireServer, transport: WireTransport): P
     throw error
   } finally {
     clearTimeout(timer)
+    if (!opened) {
+      // No session: what the client sends now is dropped, not buffered, and a client that
+      // never closes its side keeps the socket no longer than a handshake may take.
+      incoming.stop()
+      stream.end()
+      setTimeout(() => stream.destroy(), server.options.handshakeTimeoutMs).unref()
+    }
   }
 }
 

@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { admin, backends, eventually } from '../../helpers/gateway.js'
 import { RawClient, fieldsOf, frontend } from '../../helpers/raw-pg.js'
@@ -143,6 +144,23 @@ describe('the wire protocol, from a hostile or careless client', () => {
     halfway.send(frontend.startup({ user: 'main' }))
     expect((await halfway.next()).type).toBe('R')
     await halfway.closed
+  })
+
+  it('closes a refused connection whose client keeps its side open and writes on', async () => {
+    const socket = connect({ port: t.pgPort, host: '127.0.0.1', allowHalfOpen: true })
+    socket.on('error', () => {})
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()))
+    let answer = ''
+    socket.on('data', (data: Buffer) => (answer += data.toString('latin1')))
+    const v2 = Buffer.alloc(8)
+    v2.writeInt32BE(8)
+    v2.writeInt32BE(0x00020000, 4)
+    socket.write(v2)
+    // What it sends after the refusal is dropped, not kept, and it never ends its side.
+    const writing = setInterval(() => socket.write(Buffer.alloc(256 * 1024)), 5)
+    await closed
+    clearInterval(writing)
+    expect(answer).toContain('08P01')
   })
 
   it('cancels and discards the backend of a client that vanishes mid-statement', async () => {

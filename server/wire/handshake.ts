@@ -54,6 +54,11 @@ class Incoming {
     this.listen()
   }
 
+  /** The client closed or ended its side. */
+  get gone(): boolean {
+    return this.ended
+  }
+
   stop(): void {
     this.stream.off('data', this.onData)
     this.stream.off('end', this.onEnd)
@@ -215,6 +220,8 @@ export async function handshake(server: WireServer, transport: WireTransport): P
       const fields = errorFieldsOf(error)
       return fatal(stream, fields.code === '28P01' ? PASSWORD_FAILED(client.user) : fields)
     }
+    // The client left while it was admitted: no session would ever hear it close.
+    if (incoming.gone) return
     opened = true
     clearTimeout(timer)
     incoming.stop()

@@ -163,6 +163,18 @@ describe('the wire protocol, from a hostile or careless client', () => {
     expect(answer).toContain('08P01')
   })
 
+  it('opens no session for a client that leaves while it is admitted', async () => {
+    const sessions = t.gateway.wire.size
+    const resets = pool().stats().sessionResets
+    const client = await RawClient.open(t.pgPort)
+    // A startup setting is tried on a backend during admission; the client leaves meanwhile.
+    client.send(frontend.startup({ user: 'main', options: '-c DateStyle=ISO' }))
+    expect((await client.next()).type).toBe('R')
+    client.socket.end(frontend.password(t.token))
+    await eventually(() => pool().stats().sessionResets > resets)
+    expect(t.gateway.wire.size).toBe(sessions)
+  })
+
   it('cancels and discards the backend of a client that vanishes mid-statement', async () => {
     const client = await RawClient.connect(t.pgPort, t.token)
     client.send(frontend.query('select pg_sleep(30)'))

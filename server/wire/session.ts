@@ -716,9 +716,11 @@ export class WireSession implements RelaySink {
     const { connection } = relay
     if (connection.cancelled) return
     void connection.cancel()
-    // Should PostgreSQL not answer, the socket closes and the session learns it is lost.
+    // Should PostgreSQL not answer, the socket is destroyed and the session learns it is lost.
+    // Not a polite close: PostgreSQL reads no Terminate while it runs a statement or is
+    // blocked writing to a client that stopped reading (nor does it act on the cancel then).
     setTimeout(() => {
-      if (relay.busy) void connection.close()
+      if (relay.busy) connection.discard()
     }, CANCEL_GRACE_MS).unref()
   }
 

@@ -188,6 +188,27 @@ describe('the wire protocol, from a hostile or careless client', () => {
     await eventually(() => pool().stats().poolInUse === 0)
   })
 
+  it('frees the backend of a client that stops reading its results', async () => {
+    const slow = await startWireGateway({ pool: { min: 0, max: 1 }, statementTimeoutMs: 200 })
+    try {
+      const client = await RawClient.connect(slow.pgPort, slow.token)
+      client.socket.pause()
+      // Rows from the first moment (a single generate_series would be computed first).
+      const rows = `select repeat('x', 1000) from generate_series(1, 3000) a, generate_series(1, 3000) b`
+      client.send(frontend.query(rows))
+      // PostgreSQL, blocked writing to the gateway, acts on no cancel: the backend must go.
+      await eventually(
+        async () =>
+          slow.gateway.tenants.get('main')!.pool.stats().poolInUse === 0 &&
+          (await backends(slow.applicationName)).every((b) => b.state !== 'active'),
+        20_000,
+      )
+      client.socket.destroy()
+    } finally {
+      await slow.close()
+    }
+  })
+
   it('rolls back the transaction of a client that vanishes inside it', async () => {
     const client = await RawClient.connect(t.pgPort, t.token)
     client.send(frontend.query(`begin; insert into ${table} values (3)`))

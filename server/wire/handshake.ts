@@ -181,14 +181,18 @@ export async function handshake(server: WireServer, transport: WireTransport): P
   let opened = false
   try {
     let packet = readStartupPacket(await incoming.untyped())
-    let negotiated = false
+    // Each request once, in either order (libpq with Kerberos credentials asks GSSAPI first,
+    // then TLS), as PostgreSQL allows; none once TLS is on.
+    const asked = new Set<string>()
     while (packet.kind === 'ssl' || packet.kind === 'gssenc') {
-      if (negotiated) throw new MalformedMessage('encryption was already negotiated')
-      negotiated = true
+      if (asked.has(packet.kind) || asked.has('tls'))
+        throw new MalformedMessage('encryption was already negotiated')
+      asked.add(packet.kind)
       // Bytes sent after the request, before TLS, would be taken as if they were encrypted.
       if (incoming.reader.pending > 0) throw new MalformedMessage('data after the SSLRequest')
       if (packet.kind === 'ssl' && transport.startTls) {
         stream.write('S')
+        asked.add('tls')
         stream = transport.startTls()
         transport = { ...transport, stream, secure: true }
         incoming.replace(stream)

@@ -137,6 +137,29 @@ describe('the wire protocol, from a hostile or careless client', () => {
     await smuggler.closed
   })
 
+  it('answers a GSSENCRequest then an SSLRequest, as libpq sends them with Kerberos credentials', async () => {
+    const request = (code: number) => {
+      const packet = Buffer.alloc(8)
+      packet.writeInt32BE(8)
+      packet.writeInt32BE(code, 4)
+      return packet
+    }
+    const socket = connect(t.pgPort, '127.0.0.1')
+    socket.on('error', () => {})
+    const answers: string[] = []
+    socket.on('data', (data: Buffer) => answers.push(data.toString('latin1', 0, 1)))
+    const answered = (n: number) => eventually(() => answers.length >= n)
+    socket.write(request(80877104))
+    await answered(1)
+    socket.write(request(80877103))
+    await answered(2)
+    // Both declined (no certificate here); then the startup goes on in the clear.
+    socket.write(frontend.startup({ user: 'main' }))
+    await answered(3)
+    expect(answers).toEqual(['N', 'N', 'R'])
+    socket.destroy()
+  })
+
   it('closes a connection that never authenticates', async () => {
     const silent = await RawClient.open(t.pgPort)
     await silent.closed

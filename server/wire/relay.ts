@@ -188,10 +188,13 @@ export class Relay implements RawReader {
     if (!this.socket.write(data)) this.sink.backendFull(true)
   }
 
-  /** Queues an answer made up by the relay; sent at once when nothing is outstanding. */
-  answer(data: Buffer): void {
+  /**
+   * Queues an answer made up by the relay; sent at once when nothing is outstanding.
+   * `skipped` is called should an earlier error make PostgreSQL skip what it answers.
+   */
+  answer(data: Buffer, skipped?: () => void): void {
     if (this.head >= this.queue.length) this.emit(data)
-    else this.push({ until: [], synthetic: data })
+    else this.push({ until: [], synthetic: data, ...(skipped ? { onError: skipped } : {}) })
   }
 
   /** Runs gateway SQL whose answers the client never sees. */

@@ -133,10 +133,12 @@ export class ClientStatements {
     }
     this.byName.set(parsed.name, statement)
     this.bytes += statement.rest.length
+    // A Parse that fails, or that PostgreSQL skips after an earlier error, creates nothing.
+    const failed = () => this.forget(parsed.name, statement)
     // Already prepared on this backend (by this client or another): answered here.
     if (relay.connection.prepared.wireName(statement.key) !== undefined)
-      relay.answer(PARSE_COMPLETE)
-    else this.prepare(relay, statement, true)
+      relay.answer(PARSE_COMPLETE, failed)
+    else this.prepare(relay, statement, failed)
   }
 
   /** A Bind: a named statement's backend name replaces the client's. */
@@ -183,11 +185,14 @@ export class ClientStatements {
     const name = new BodyReader(body.subarray(1)).cstring()
     if (name === '') return false
     const statement = this.byName.get(name)
-    if (statement) {
-      this.byName.delete(name)
-      this.bytes -= statement.rest.length
-    }
+    if (statement) this.forget(name, statement)
     return true
+  }
+
+  private forget(name: string, statement: ClientStatement): void {
+    if (this.byName.get(name) !== statement) return
+    this.byName.delete(name)
+    this.bytes -= statement.rest.length
   }
 
   /**
@@ -203,8 +208,12 @@ export class ClientStatements {
     })
   }
 
-  /** Prepares a client's statement on this backend; returns its name there. */
-  private prepare(relay: Relay, statement: ClientStatement, own: boolean): string {
+  /**
+   * Prepares a client's statement on this backend; returns its name there. `ownFailed`: for
+   * the client's own Parse (answered to it), called should it fail.
+   */
+  private prepare(relay: Relay, statement: ClientStatement, ownFailed?: () => void): string {
+    const own = ownFailed !== undefined
     const { prepared } = relay.connection
     const plan = prepared.wirePrepare(statement.key)
     if (plan.close)
@@ -214,15 +223,16 @@ export class ClientStatements {
       until: UNTIL.parse,
       hidden: !own,
       showError: true,
-      onError: () => prepared.wireForget(statement.key),
+      onError: () => {
+        prepared.wireForget(statement.key)
+        ownFailed?.()
+      },
     })
     return plan.name
   }
 
   /** The backend's name of a client's statement, prepared there first when needed. */
   private backendName(relay: Relay, statement: ClientStatement): string {
-    return (
-      relay.connection.prepared.wireName(statement.key) ?? this.prepare(relay, statement, false)
-    )
+    return relay.connection.prepared.wireName(statement.key) ?? this.prepare(relay, statement)
   }
 }

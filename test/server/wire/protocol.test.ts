@@ -50,6 +50,27 @@ describe('the wire protocol, from a hostile or careless client', () => {
     await client.closed
   })
 
+  it('leaves the name of a named statement free when its Parse fails or is skipped, as PostgreSQL does', async () => {
+    const client = await RawClient.connect(t.pgPort, t.token)
+    client.send(frontend.parse('s1', 'selec 1'), frontend.sync())
+    expect(await client.cycle()).toMatchObject({ types: 'EZ', errors: ['42601'] })
+    client.send(frontend.parse('s1', 'select 1'), frontend.bind('', 's1'), frontend.execute())
+    client.send(frontend.sync())
+    expect(await client.cycle()).toMatchObject({ types: '12DCZ', errors: [] })
+    // Skipped after an earlier error: 's2' is new to the backend, 's3' is not.
+    client.send(
+      frontend.parse('', 'selec'),
+      frontend.parse('s2', 'select 2'),
+      frontend.parse('s3', 'select 1'),
+      frontend.sync(),
+    )
+    expect(await client.cycle()).toMatchObject({ types: 'EZ', errors: ['42601'] })
+    client.send(frontend.parse('s2', 'select 2'), frontend.parse('s3', 'select 1'))
+    client.send(frontend.sync())
+    expect(await client.cycle()).toMatchObject({ types: '11Z', errors: [] })
+    client.send(frontend.terminate())
+  })
+
   it('answers a Parse of a statement this backend already prepared without asking PostgreSQL', async () => {
     const first = await RawClient.connect(t.pgPort, t.token)
     const second = await RawClient.connect(t.pgPort, t.token)

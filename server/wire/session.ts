@@ -660,7 +660,8 @@ export class WireSession implements RelaySink {
     this.toClient(errorResponse(fields))
     if (next) {
       this.client.consume()
-      if (next.type === M.query) this.toClient(readyForQuery('I'))
+      // A Query or FunctionCall ends with ReadyForQuery; extended-protocol messages at Sync.
+      if (next.type === M.query || next.type === M.functionCall) this.toClient(readyForQuery('I'))
       else this.skippingClient = true
     }
     this.pump()

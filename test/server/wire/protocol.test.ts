@@ -1,5 +1,6 @@
 import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { message } from '../../../server/wire/messages.js'
 import { admin, backends, eventually } from '../../helpers/gateway.js'
 import { RawClient, fieldsOf, frontend } from '../../helpers/raw-pg.js'
 import { startWireGateway, type WireGateway } from '../../helpers/wire.js'
@@ -276,6 +277,9 @@ describe('wire timeouts and the drain', () => {
       expect(await waiter.cycle()).toMatchObject({ types: 'EZ', errors: ['53300'], status: 'I' })
       waiter.send(frontend.parse('', 'select 1'), frontend.bind('', ''), frontend.execute())
       waiter.send(frontend.sync())
+      expect(await waiter.cycle()).toMatchObject({ types: 'EZ', errors: ['53300'] })
+      // A FunctionCall (of pg_backend_pid, oid 2026, no arguments) is answered as a Query is.
+      waiter.send(message('F', Buffer.from([0, 0, 0x07, 0xea, 0, 0, 0, 0, 0, 0])))
       expect(await waiter.cycle()).toMatchObject({ types: 'EZ', errors: ['53300'] })
       holder.send(frontend.query('commit'))
       expect(await holder.cycle()).toMatchObject({ status: 'I' })

@@ -1,4 +1,4 @@
-import { connect } from 'node:net'
+import { connect, type AddressInfo, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { message } from '../../../server/wire/messages.js'
 import { admin, backends, eventually } from '../../helpers/gateway.js'
@@ -251,6 +251,26 @@ describe('the wire protocol, from a hostile or careless client', () => {
       client.socket.destroy()
     } finally {
       await slow.close()
+    }
+  })
+
+  it('stops reading a client that sends without reading the answers, even those made without a backend', async () => {
+    const listener = t.gateway.createPgListener().listen(0, '127.0.0.1')
+    const accepted = new Promise<Socket>((resolve) => listener.once('connection', resolve))
+    await new Promise((resolve) => listener.once('listening', resolve))
+    try {
+      const client = await RawClient.connect((listener.address() as AddressInfo).port, t.token)
+      const gateway = await accepted
+      client.socket.pause()
+      // Each Sync is answered (ReadyForQuery) by the gateway itself.
+      const syncs = Buffer.concat(Array.from({ length: 64 * 1024 }, () => frontend.sync()))
+      const writing = setInterval(() => client.socket.write(syncs), 5)
+      await eventually(() => gateway.isPaused())
+      clearInterval(writing)
+      expect(gateway.writableLength).toBeLessThan(4 * 1024 * 1024)
+      client.socket.destroy()
+    } finally {
+      listener.close()
     }
   })
 

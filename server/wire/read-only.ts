@@ -6,8 +6,8 @@
  * commits; a client's own BEGIN joins it (PostgreSQL's "already in progress" warning is
  * the sign, and is not passed on); its COMMIT or ROLLBACK ends it. What could end the
  * transaction and then run more before the gateway sees it is refused: transaction control
- * in a multi-statement query, a statement bound after COMMIT before the next Sync, and
- * AND CHAIN (whose new transaction has no snapshot yet).
+ * in a multi-statement query, a statement bound, queried or called (FunctionCall) after a
+ * COMMIT before the next Sync, and AND CHAIN (whose new transaction has no snapshot yet).
  */
 import { analyzeSqlEveryWay, type SqlAnalysis } from '../engine/analyze.js'
 import type { ErrorFields } from './messages.js'
@@ -42,7 +42,7 @@ export function readOnlyRefusal(analysis: SqlAnalysis, text: string): ErrorField
   return undefined
 }
 
-/** The refusal of a statement bound after a transaction-ending one, before Sync. */
+/** The refusal of a statement bound or sent after a transaction-ending one, before Sync. */
 export const AFTER_END_REFUSAL = refusal(
   'a readonly token may not run a statement after COMMIT or ROLLBACK before the next Sync',
 )

@@ -338,7 +338,8 @@ export class WireSession implements RelaySink {
         // FunctionCall: answered by FunctionCallResponse and ReadyForQuery.
         if (this.written !== undefined) this.written = null
         this.cycleMayOutliveSync = true
-        relay.send(rawOf(m), this.cycleEnd())
+        if (this.readOnly && this.cycleEnded) this.refuseCycle(relay, AFTER_END_REFUSAL)
+        else relay.send(rawOf(m), this.cycleEnd())
         this.endCycle()
     }
     return true
@@ -430,15 +431,25 @@ export class WireSession implements RelaySink {
     const text = new BodyReader(bodyOf(m)).cstring()
     const analysis = analyzeSql(text)
     this.note(text, analysis)
-    const refusal = this.readOnly ? readOnlyRefusal(analysis, text) : undefined
-    if (refusal) {
-      relay.send(queryMessage('SLUICE REFUSED'), {
-        ...this.cycleEnd(),
-        replaceError: errorResponse(refusal),
-      })
-    } else relay.send(rawOf(m), this.cycleEnd())
+    // After a COMMIT bound in this cycle, PostgreSQL would run it in a new, read-write
+    // transaction of its own.
+    const refusal = !this.readOnly
+      ? undefined
+      : this.cycleEnded
+        ? AFTER_END_REFUSAL
+        : readOnlyRefusal(analysis, text)
+    if (refusal) this.refuseCycle(relay, refusal)
+    else relay.send(rawOf(m), this.cycleEnd())
     this.resetCandidate = this.mayTakeReset(relay)
     this.endCycle()
+  }
+
+  /** Fails a Query or FunctionCall the way PostgreSQL fails one: an error, then ReadyForQuery. */
+  private refuseCycle(relay: Relay, refusal: ErrorFields): void {
+    relay.send(queryMessage('SLUICE REFUSED'), {
+      ...this.cycleEnd(),
+      replaceError: errorResponse(refusal),
+    })
   }
 
   /** A statement about to be bound: noted, and held to the readonly rules. */

@@ -94,7 +94,7 @@ describe('the wire protocol, from a hostile or careless client', () => {
     second.send(frontend.terminate())
   })
 
-  it('keeps a readonly token from running a statement bound after COMMIT in the same batch', async () => {
+  it('keeps a readonly token from running a statement bound or sent after COMMIT in the same batch', async () => {
     const client = await RawClient.connect(t.pgPort, t.readonlyToken)
     client.send(
       frontend.parse('', 'commit'),
@@ -111,6 +111,28 @@ describe('the wire protocol, from a hostile or careless client', () => {
     expect(await admin(`select * from ${table}`)).toEqual([])
     client.send(frontend.query('select 1'))
     expect(await client.cycle()).toMatchObject({ types: 'TDCZ', status: 'I' })
+    // Nor a Query or a FunctionCall (of nextval, oid 1574, which writes) sent after it.
+    await admin(`create sequence ${table}_seq`)
+    const [{ oid }] = await admin(`select '${table}_seq'::regclass::oid`)
+    const argument = Buffer.alloc(4)
+    argument.writeUInt32BE(Number(oid))
+    const nextval = message(
+      'F',
+      Buffer.concat([
+        Buffer.from([0, 0, 6, 38, 0, 1, 0, 1, 0, 1, 0, 0, 0, 4]),
+        argument,
+        Buffer.from([0, 0]),
+      ]),
+    )
+    for (const after of [frontend.query(`insert into ${table} values (2)`), nextval]) {
+      client.send(frontend.parse('', 'commit'), frontend.bind('', ''), frontend.execute(), after)
+      client.send(frontend.sync())
+      expect(await client.cycle()).toMatchObject({ types: '12CEZ', errors: ['25006'] })
+      expect(await client.cycle()).toMatchObject({ types: 'Z', status: 'I' })
+    }
+    expect(await admin(`select * from ${table}`)).toEqual([])
+    expect(await admin(`select is_called from ${table}_seq`)).toEqual([{ is_called: false }])
+    await admin(`drop sequence ${table}_seq`)
   })
 
   it('ends a session with 08P01 on an unknown message type, and the pool stays clean', async () => {

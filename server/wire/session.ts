@@ -110,6 +110,11 @@ export class WireSession implements RelaySink {
   private cycleOpen = false
   /** Readonly: a transaction-ending statement was bound in this cycle. */
   private cycleEnded = false
+  /**
+   * Readonly: portals bound to a transaction-ending statement in this transaction, which a
+   * later cycle may execute (a failed Bind leaves the portal of that name as it was).
+   */
+  private readonly endingPortals = new Set<string>()
   /** Cycles sent to the backend whose ReadyForQuery has not come back yet. */
   private cyclesInFlight = 0
   /** A statement of the open cycle may leave its transaction open (see MAY_OUTLIVE_SYNC). */
@@ -329,6 +334,8 @@ export class WireSession implements RelaySink {
         this.statements.describe(relay, m)
         break
       case M.execute:
+        if (this.readOnly && this.endingPortals.has(new BodyReader(bodyOf(m)).cstring()))
+          this.cycleEnded = true
         relay.send(rawOf(m), { until: UNTIL.execute })
         break
       case M.close:
@@ -453,11 +460,18 @@ export class WireSession implements RelaySink {
   }
 
   /** A statement about to be bound: noted, and held to the readonly rules. */
-  private readonly binding = (text: string, analysis: SqlAnalysis): ErrorFields | undefined => {
+  private readonly binding = (
+    text: string,
+    analysis: SqlAnalysis,
+    portal: string,
+  ): ErrorFields | undefined => {
     this.note(text, analysis)
     if (!this.readOnly) return undefined
     const refusal = this.cycleEnded ? AFTER_END_REFUSAL : readOnlyRefusal(analysis, text)
-    if (!refusal && endsTransaction(analysis)) this.cycleEnded = true
+    if (!refusal && endsTransaction(analysis)) {
+      this.cycleEnded = true
+      this.endingPortals.add(portal)
+    }
     return refusal
   }
 
@@ -498,6 +512,8 @@ export class WireSession implements RelaySink {
   private settle(status: string, raw: Buffer | undefined): void {
     const lease = this.lease
     if (!lease) return
+    // The transaction is over, and its portals with it.
+    if (status === 'I') this.endingPortals.clear()
     if (status === 'I' && this.invalidate(lease, () => this.settle(status, raw))) return
     this.reportCycle(lease)
     if (status === 'I' && this.flagged && !this.pinned && !lease.relay.busy) {
@@ -703,6 +719,7 @@ export class WireSession implements RelaySink {
     this.clientOpened = false
     this.cycleOpen = false
     this.cycleEnded = false
+    this.endingPortals.clear()
     if (this.stall !== 'lease') this.stall = undefined
   }
 

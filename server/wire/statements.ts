@@ -28,10 +28,14 @@ export const MAX_CLIENT_STATEMENT_BYTES = 16 * 1024 * 1024
 const POISON = Buffer.concat([cstring('SLUICE REFUSED'), Buffer.from([0, 0])])
 
 /**
- * Told of each statement about to be bound (its text and analysis); returns a refusal
- * (readonly rules), or undefined to let it run.
+ * Told of each statement about to be bound (its text and analysis, and the portal it is
+ * bound to); returns a refusal (readonly rules), or undefined to let it run.
  */
-export type BindCheck = (text: string, analysis: SqlAnalysis) => ErrorFields | undefined
+export type BindCheck = (
+  text: string,
+  analysis: SqlAnalysis,
+  portal: string,
+) => ErrorFields | undefined
 
 /** A client's named statement. */
 export interface ClientStatement {
@@ -153,7 +157,7 @@ export class ClientStatements {
       source = statement
       data = rewriteBind(body, portal, this.backendName(relay, statement), restAt)
     }
-    const refusal = source && check(source.text, source.analysis)
+    const refusal = source && check(source.text, source.analysis, portal)
     if (refusal) return this.refuse(relay, refusal)
     relay.send(data, { until: UNTIL.bind })
   }

@@ -135,6 +135,22 @@ describe('the wire protocol, from a hostile or careless client', () => {
     await admin(`drop sequence ${table}_seq`)
   })
 
+  it('keeps a readonly token from writing after a portal bound to COMMIT in an earlier batch', async () => {
+    const client = await RawClient.connect(t.pgPort, t.readonlyToken)
+    for (const portal of ['p', '']) {
+      client.send(frontend.query('begin'))
+      expect(await client.cycle()).toMatchObject({ status: 'T' })
+      client.send(frontend.parse('', 'commit'), frontend.bind(portal, ''), frontend.sync())
+      expect(await client.cycle()).toMatchObject({ types: '12Z', status: 'T' })
+      client.send(frontend.execute(portal), frontend.parse('', `insert into ${table} values (3)`))
+      client.send(frontend.bind('', ''), frontend.execute(), frontend.sync())
+      expect(await client.cycle()).toMatchObject({ types: 'C1EZ', errors: ['25006'] })
+      expect(await admin(`select * from ${table}`)).toEqual([])
+    }
+    client.send(frontend.query('select 1'))
+    expect(await client.cycle()).toMatchObject({ types: 'TDCZ', status: 'I' })
+  })
+
   it('ends a session with 08P01 on an unknown message type, and the pool stays clean', async () => {
     const client = await RawClient.connect(t.pgPort, t.token)
     client.send(Buffer.from([0x7a, 0, 0, 0, 4]))

@@ -84,6 +84,7 @@ class Incoming {
 
   private async more(): Promise<void> {
     if (this.ended) throw new Closed()
+    this.stream.resume()
     await new Promise<void>((resolve) => (this.wake = resolve))
     if (this.ended && this.reader.pending === 0) throw new Closed()
   }
@@ -97,6 +98,9 @@ class Incoming {
 
   private readonly onData = (chunk: Buffer) => {
     this.reader.push(chunk)
+    // More than a message's worth while the handshake is busy (authenticating, admitting):
+    // the rest waits in the socket until asked for, or until the session reads it.
+    if (this.reader.pending > this.reader.maxLength) this.stream.pause()
     this.wakeUp()
   }
 

@@ -258,6 +258,33 @@ describe('the wire protocol, from a hostile or careless client', () => {
     expect(t.gateway.wire.size).toBe(sessions)
   })
 
+  it('stops reading a client that sends on while it is admitted', async () => {
+    const listener = t.gateway.createPgListener().listen(0, '127.0.0.1')
+    const accepted = new Promise<Socket>((resolve) => listener.once('connection', resolve))
+    await new Promise((resolve) => listener.once('listening', resolve))
+    // The pool's backends are busy: admission (a startup setting is tried on one) waits.
+    const holders = await Promise.all([1, 2].map(() => RawClient.connect(t.pgPort, t.token)))
+    for (const holder of holders) {
+      holder.send(frontend.query('begin'))
+      expect(await holder.cycle()).toMatchObject({ status: 'T' })
+    }
+    try {
+      const client = await RawClient.open((listener.address() as AddressInfo).port)
+      const gateway = await accepted
+      client.send(frontend.startup({ user: 'main', options: '-c DateStyle=ISO' }))
+      expect((await client.next()).type).toBe('R')
+      client.send(frontend.password(t.token))
+      const syncs = Buffer.concat(Array.from({ length: 64 * 1024 }, () => frontend.sync()))
+      const writing = setInterval(() => client.socket.write(syncs), 5)
+      await eventually(() => gateway.isPaused())
+      clearInterval(writing)
+      client.socket.destroy()
+    } finally {
+      for (const holder of holders) holder.socket.destroy()
+      listener.close()
+    }
+  })
+
   it('cancels and discards the backend of a client that vanishes mid-statement', async () => {
     const client = await RawClient.connect(t.pgPort, t.token)
     client.send(frontend.query('select pg_sleep(30)'))

@@ -151,13 +151,18 @@ describe('the wire protocol, from a hostile or careless client', () => {
     expect(await client.cycle()).toMatchObject({ types: 'TDCZ', status: 'I' })
   })
 
-  it('ends a session with 08P01 on an unknown message type, and the pool stays clean', async () => {
-    const client = await RawClient.connect(t.pgPort, t.token)
-    client.send(Buffer.from([0x7a, 0, 0, 0, 4]))
-    const error = await client.next()
-    expect(error.type).toBe('E')
-    expect(fieldsOf(error.body)).toMatchObject({ S: 'FATAL', C: '08P01' })
-    await client.closed
+  it('ends a session with 08P01 on an unknown message type or a length below its own, and the pool stays clean', async () => {
+    for (const bad of [
+      Buffer.from([0x7a, 0, 0, 0, 4]),
+      Buffer.from([0x51, 0xff, 0xff, 0xff, 0xfe]),
+    ]) {
+      const client = await RawClient.connect(t.pgPort, t.token)
+      client.send(bad)
+      const error = await client.next()
+      expect(error.type).toBe('E')
+      expect(fieldsOf(error.body)).toMatchObject({ S: 'FATAL', C: '08P01' })
+      await client.closed
+    }
     expect(pool().stats().poolInUse).toBe(0)
   })
 

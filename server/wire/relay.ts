@@ -177,6 +177,8 @@ export class Relay implements RawReader {
   send(data: Buffer, pending?: Pending): void {
     if (this.closed) return
     if (pending) this.push(pending)
+    // In COPY FROM STDIN PostgreSQL waits for the client: the watchdog times the client.
+    else if (this.copyIn) this.armWatchdog()
     this.out.push(data)
   }
 
@@ -296,7 +298,7 @@ export class Relay implements RawReader {
   }
 
   private armWatchdog(): void {
-    if (this.copyIn || this.head >= this.queue.length) {
+    if (this.head >= this.queue.length) {
       clearTimeout(this.watchdog)
       this.watchdog = undefined
       return
@@ -399,11 +401,10 @@ export class Relay implements RawReader {
         this.sink.commandComplete(m.buffer.toString('utf8', m.start + 5, m.end - 1))
       }
     }
-    if (type === T.copyIn) {
-      this.copyIn = true
-      clearTimeout(this.watchdog)
-      this.watchdog = undefined
-    } else if (type === T.copyOut) this.copyIn = false
+    // In COPY FROM STDIN the watchdog goes on, timing the client's silence: PostgreSQL,
+    // waiting for its data, acts on neither statement_timeout nor a cancel.
+    if (type === T.copyIn) this.copyIn = true
+    else if (type === T.copyOut) this.copyIn = false
     if (!item.sync && item.until.includes(type as never)) {
       if (type === T.commandComplete) this.copyIn = false
       this.pop()

@@ -344,6 +344,25 @@ describe('the wire protocol, from a hostile or careless client', () => {
     }
   })
 
+  it('frees the backend of a client that goes silent in the middle of COPY FROM STDIN', async () => {
+    const silent = await startWireGateway({ pool: { min: 0, max: 1 }, statementTimeoutMs: 200 })
+    try {
+      const client = await RawClient.connect(silent.pgPort, silent.token)
+      client.send(frontend.query(`copy ${table} from stdin`))
+      expect((await client.next()).type).toBe('G')
+      // PostgreSQL, waiting for the client's data, acts on no timeout or cancel.
+      const error = await client.next()
+      expect(fieldsOf(error.body)).toMatchObject({ S: 'FATAL', C: '08006' })
+      await eventually(
+        async () =>
+          silent.gateway.tenants.get('main')!.pool.stats().poolInUse === 0 &&
+          (await backends(silent.applicationName)).every((b) => b.state !== 'active'),
+      )
+    } finally {
+      await silent.close()
+    }
+  })
+
   it('rolls back the transaction of a client that vanishes inside it', async () => {
     const client = await RawClient.connect(t.pgPort, t.token)
     client.send(frontend.query(`begin; insert into ${table} values (3)`))

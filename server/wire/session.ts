@@ -202,6 +202,7 @@ export class WireSession implements RelaySink {
 
   flush(): void {
     this.client.flush()
+    this.timeQuietCycle()
   }
 
   notice(fields: Map<string, string>): boolean {
@@ -610,6 +611,26 @@ export class WireSession implements RelaySink {
     }
     if (this.draining && this.atRest()) return this.terminate(SHUTTING_DOWN)
     this.pump()
+  }
+
+  /**
+   * A client that stops between a cycle's first message and its Sync, with no answer
+   * outstanding, still holds its backend and a transaction open, and no ReadyForQuery came
+   * to start the idle and transaction timers (PostgreSQL starts none either): they start now.
+   */
+  private timeQuietCycle(): void {
+    const lease = this.lease
+    if (!this.cycleOpen || !lease || lease.relay.busy || this.client.peek() !== undefined) return
+    const { transactions } = lease.tenant.config
+    this.transactionTimer ??= setTimeout(
+      () => this.expire('transaction timeout', '25P04'),
+      transactions.maxTimeoutMs,
+    )
+    clearTimeout(this.idleTimer)
+    this.idleTimer = setTimeout(
+      () => this.expire('idle-in-transaction timeout', '25P03'),
+      transactions.maxIdleTimeoutMs,
+    )
   }
 
   private expire(what: string, code: string): void {

@@ -436,6 +436,25 @@ describe('wire timeouts and the drain', () => {
     }
   })
 
+  it('ends a session idle in the middle of an extended-protocol batch (no Sync) with 25P03', async () => {
+    const t = await startWireGateway({
+      pool: { min: 0, max: 2 },
+      transactions: { maxIdleTimeoutMs: 200, idleTimeoutMs: 200 },
+    })
+    try {
+      const client = await RawClient.connect(t.pgPort, t.token)
+      client.send(frontend.parse('', 'select 1'), frontend.bind('', ''), frontend.execute())
+      client.send(message('H'))
+      expect((await client.until('C')).map((m) => m.type).join('')).toBe('12DC')
+      const error = await client.next()
+      expect(fieldsOf(error.body)).toMatchObject({ S: 'FATAL', C: '25P03' })
+      await client.closed
+      await eventually(() => t.gateway.tenants.get('main')!.pool.stats().poolInUse === 0)
+    } finally {
+      await t.close()
+    }
+  })
+
   it('lets a transaction finish during the drain, then ends its session with 57P01', async () => {
     const t = await startWireGateway({ pool: { min: 0, max: 2 } })
     const idle = await RawClient.connect(t.pgPort, t.token)

@@ -173,6 +173,11 @@ export class Relay implements RawReader {
     return this.head < this.queue.length || this.copyIn
   }
 
+  /** The oldest request still awaiting its answers, if any. */
+  get oldest(): Pending | undefined {
+    return this.queue[this.head]
+  }
+
   /** Queues bytes for PostgreSQL and what answers them; {@link flushOut} writes them. */
   send(data: Buffer, pending?: Pending): void {
     if (this.closed) return

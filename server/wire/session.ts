@@ -764,13 +764,14 @@ export class WireSession implements RelaySink {
 
   private cancelBackend(relay: Relay): void {
     const { connection } = relay
-    if (connection.cancelled) return
-    void connection.cancel()
-    // Should PostgreSQL not answer, the socket is destroyed and the session learns it is lost.
-    // Not a polite close: PostgreSQL reads no Terminate while it runs a statement or is
-    // blocked writing to a client that stopped reading (nor does it act on the cancel then).
+    const request = relay.oldest
+    if (!connection.cancelled) void connection.cancel()
+    // Should PostgreSQL not answer that request, the socket is destroyed and the session
+    // learns it is lost. Not a polite close: PostgreSQL reads no Terminate while it runs a
+    // statement or is blocked writing to a client that stopped reading (nor does it act on
+    // the cancel then). The session's later requests, on a backend it keeps, are not timed.
     setTimeout(() => {
-      if (relay.busy) connection.discard()
+      if (request !== undefined && relay.oldest === request) connection.discard()
     }, CANCEL_GRACE_MS).unref()
   }
 

@@ -158,6 +158,19 @@ describe('the PostgreSQL protocol with the pg driver', () => {
       expect(error.code).toBe('57014')
       expect((await calm).rows).toEqual([{ slept: '' }])
       expect((await victim.query('select 3 as three')).rows).toEqual([{ three: 3 }])
+      // Where the session keeps its backend (here in a transaction, as psql's
+      // ON_ERROR_ROLLBACK does it), its next statements are not taken for the cancelled one,
+      // however long they run.
+      await victim.query('begin; savepoint a')
+      const sleeping = victim.query('select pg_sleep(10)')
+      await running(1)
+      await sendCancel(t.pgPort, processID, secretKey)
+      expect((await caught(() => sleeping)).code).toBe('57014')
+      await victim.query('rollback to a')
+      expect((await victim.query('select pg_sleep(5.5)::text as slept')).rows).toEqual([
+        { slept: '' },
+      ])
+      await victim.query('commit')
     } finally {
       await Promise.all([victim.end(), bystander.end()])
     }

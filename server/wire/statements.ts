@@ -89,6 +89,13 @@ export function rewriteBind(body: Buffer, portal: string, statement: string, res
   return message('B', Buffer.concat([cstring(portal), cstring(statement), body.subarray(restAt)]))
 }
 
+/** PostgreSQL's words when no unnamed statement exists. */
+const MISSING_UNNAMED: ErrorFields = {
+  severity: 'ERROR',
+  code: '26000',
+  message: 'unnamed prepared statement does not exist',
+}
+
 function missingStatement(name: string): ErrorFields {
   return {
     severity: 'ERROR',
@@ -103,13 +110,27 @@ export class ClientStatements {
   private bytes = 0
   /** The unnamed statement's text: PostgreSQL's own, known here for the checks at Bind. */
   private unnamed: { text: string; analysis: SqlAnalysis } | undefined
+  /**
+   * The last unnamed Parse failed or was skipped, or a refusal's Parse replaced it (unless
+   * skipped): PostgreSQL has no unnamed statement, or still an older one than `unnamed`.
+   */
+  private unnamedUnknown = false
+  /** Unnamed Parses sent, so that only the last one's failure counts. */
+  private unnamedParses = 0
 
   /** A Parse: an unnamed one goes through; a named one is remembered, prepared if needed. */
   parse(relay: Relay, m: WireMessage): void {
     const parsed = readParse(bodyOf(m))
     if (parsed.name === '') {
+      const parse = ++this.unnamedParses
       this.unnamed = { text: parsed.text, analysis: analyzeSql(parsed.text) }
-      relay.send(rawOf(m), { until: UNTIL.parse })
+      this.unnamedUnknown = false
+      relay.send(rawOf(m), {
+        until: UNTIL.parse,
+        onError: () => {
+          if (this.unnamedParses === parse) this.unnamedUnknown = true
+        },
+      })
       return
     }
     if (this.byName.has(parsed.name)) {
@@ -151,6 +172,9 @@ export class ClientStatements {
     const { portal, statement: name, restAt } = readBindNames(body)
     let data = rawOf(m)
     let source = this.unnamed
+    // What PostgreSQL would bind is not known: refused (it could not be checked), as
+    // PostgreSQL refuses it when it has none.
+    if (name === '' && this.unnamedUnknown) return this.refuse(relay, MISSING_UNNAMED)
     if (name !== '') {
       const statement = this.byName.get(name)
       if (!statement) return this.refuse(relay, missingStatement(name))
@@ -204,8 +228,10 @@ export class ClientStatements {
    * aborts and the rest of the batch is skipped up to Sync, as for PostgreSQL's own errors.
    */
   refuse(relay: Relay, fields: ErrorFields): void {
-    // The poison replaces the unnamed statement, as a failed Parse does in PostgreSQL.
-    this.unnamed = undefined
+    // The poison replaces the unnamed statement, as a failed Parse does in PostgreSQL
+    // (unless an earlier error makes PostgreSQL skip it).
+    this.unnamedParses++
+    this.unnamedUnknown = true
     relay.send(parseMessage('', POISON), {
       until: UNTIL.parse,
       replaceError: errorResponse(fields),

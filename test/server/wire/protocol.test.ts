@@ -151,6 +151,40 @@ describe('the wire protocol, from a hostile or careless client', () => {
     expect(await client.cycle()).toMatchObject({ types: 'TDCZ', status: 'I' })
   })
 
+  it('keeps a readonly token from binding an unnamed statement PostgreSQL kept when the Parse after it was skipped', async () => {
+    const client = await RawClient.connect(t.pgPort, t.readonlyToken)
+    const cycle = async (...messages: Buffer[]) => {
+      client.send(...messages, frontend.sync())
+      return client.cycle()
+    }
+    for (const sql of ['begin', 'savepoint a']) {
+      client.send(frontend.query(sql))
+      expect(await client.cycle()).toMatchObject({ status: 'T' })
+    }
+    expect(await cycle(frontend.parse('', 'commit'))).toMatchObject({ errors: [] })
+    // An error (no such portal), then a Parse PostgreSQL skips: its unnamed statement stays
+    // the COMMIT, whatever the gateway saw parsed last.
+    expect(await cycle(frontend.execute('nowhere'), frontend.parse('', 'select 1'))).toMatchObject({
+      errors: ['34000'],
+      status: 'E',
+    })
+    expect(
+      await cycle(
+        frontend.parse('back', 'rollback to a'),
+        frontend.bind('', 'back'),
+        frontend.execute(),
+        frontend.bind('', ''),
+        frontend.execute(),
+        frontend.parse('', `insert into ${table} values (4)`),
+        frontend.bind('', ''),
+        frontend.execute(),
+      ),
+    ).toMatchObject({ errors: ['26000'] })
+    client.send(frontend.terminate())
+    await client.closed
+    expect(await admin(`select * from ${table}`)).toEqual([])
+  })
+
   it('ends a session with 08P01 on an unknown message type or a length below its own, and the pool stays clean', async () => {
     for (const bad of [
       Buffer.from([0x7a, 0, 0, 0, 4]),

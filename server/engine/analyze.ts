@@ -79,12 +79,29 @@ export function analyzeSql(sql: string): SqlAnalysis {
   return result
 }
 
-function scan(sql: string): SqlAnalysis {
+/**
+ * Each way PostgreSQL may read `sql`, for a check that must hold whatever the session's
+ * settings: as {@link analyzeSql} does (a backslash escapes in E'…' strings only), and, when
+ * the text holds a backslash, with `standard_conforming_strings` off (a backslash escapes in
+ * every string; a session may turn it off) and with no escapes at all. Not cached.
+ */
+export function analyzeSqlEveryWay(sql: string): SqlAnalysis[] {
+  const usual = analyzeSql(sql)
+  if (!sql.includes('\\')) return [usual]
+  return [usual, scan(sql, 'all'), scan(sql, 'none')]
+}
+
+/** Where a backslash escapes the next character in a string. */
+type Backslashes = 'e-strings' | 'all' | 'none'
+
+function scan(sql: string, backslashes: Backslashes = 'e-strings'): SqlAnalysis {
   let statements = 0
   let leading = ''
   let statementLead = ''
   let wordsInStatement = 0
   let transactionControl = false
+  /** The statement being read is transaction control (so far: ROLLBACK TO undoes it). */
+  let control = false
   let copyStream = false
   let maxParam = 0
   let sessionWords = false
@@ -95,13 +112,14 @@ function scan(sql: string): SqlAnalysis {
     if (wordsInStatement === 0) {
       statements++
       if (statements === 1) leading = w
-      if (TRANSACTION_LEADS.has(w)) transactionControl = true
+      control = TRANSACTION_LEADS.has(w)
     } else if (wordsInStatement === 1 && w === 'transaction' && statementLead === 'prepare') {
       // PREPARE TRANSACTION ends the transaction too.
-      transactionControl = true
+      control = true
     } else if (wordsInStatement <= 2 && w === 'to' && statementLead === 'rollback') {
-      // ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name only unwinds to a savepoint.
-      transactionControl = false
+      // ROLLBACK [WORK | TRANSACTION] TO [SAVEPOINT] name only unwinds to a savepoint (this
+      // statement only: an earlier COMMIT in the text still counts).
+      control = false
     }
     if (SESSION_WORDS.has(w) || w.includes('advisory')) sessionWords = true
     if ((w === 'stdin' || w === 'stdout') && statementLead === 'copy') copyStream = true
@@ -135,7 +153,9 @@ function scan(sql: string): SqlAnalysis {
     // 'string', E'string' (the E was read as a word; backslashes escape there)
     if (c === 39) {
       const escapes =
-        i > 0 && (sql.charCodeAt(i - 1) | 32) === 101 && !isWordPart(sql.charCodeAt(i - 2))
+        backslashes === 'e-strings'
+          ? i > 0 && (sql.charCodeAt(i - 1) | 32) === 101 && !isWordPart(sql.charCodeAt(i - 2))
+          : backslashes === 'all'
       if (wordsInStatement === 0) word('')
       i++
       while (i < length) {
@@ -179,6 +199,8 @@ function scan(sql: string): SqlAnalysis {
       continue
     }
     if (c === 59) {
+      if (control) transactionControl = true
+      control = false
       wordsInStatement = 0
       statementLead = ''
       i++
@@ -196,5 +218,6 @@ function scan(sql: string): SqlAnalysis {
     if (c > 32 && wordsInStatement === 0) word('')
     i++
   }
+  if (control) transactionControl = true
   return { statements, leading, transactionControl, copyStream, maxParam, sessionWords }
 }

@@ -17,6 +17,9 @@ export const WIRE_WEBSOCKET_PATH = '/v2'
 export type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void
 
 function refuse(socket: Duplex, status: string): void {
+  // Destroyed once written, as ws aborts a handshake: an HTTP server's socket stays half open
+  // until its client closes, and a client that never does would keep it.
+  socket.once('finish', () => socket.destroy())
   socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
 }
 

@@ -43,6 +43,11 @@ export class PreparedStatements {
     return this.names.size
   }
 
+  /** Statements of the gateway's, its own and wire clients', prepared on the connection. */
+  get count(): number {
+    return this.names.size + this.wire.size
+  }
+
   /** No statement of the gateway's, its own or a wire client's, is prepared on the connection. */
   get empty(): boolean {
     return this.names.size === 0 && this.wire.size === 0

@@ -14,7 +14,9 @@
  * - and a count of SQL-level prepared statements (`PREPARE`, also from inside a function):
  *   any, and the session is reset with `DISCARD ALL`, dropping ours too. A statement
  *   prepared from SQL could otherwise take the name of one of ours and run in place of a
- *   later request's statement.
+ *   later request's statement. Ours are counted too: fewer than the gateway believes (a
+ *   function may `DEALLOCATE` one) and they go the same way, or a later client's statement
+ *   would fail on this connection for as long as it lives.
  *
  * That is for a connection on which the gateway holds named statements. On one where it
  * holds none (the usual case: `/v1/query` prepares only with `pool.prepareThreshold` set, wire
@@ -33,7 +35,10 @@
  */
 import type { Connection, ResetOutcome } from './connection.js'
 
-/** The reset, one simple query; its last row is the count of SQL-level prepared statements. */
+/**
+ * The reset, one simple query; its last row counts the prepared statements made from SQL,
+ * then the others (the gateway's, on the protocol level).
+ */
 export const RESET_SQL = [
   'CLOSE ALL',
   'SET SESSION AUTHORIZATION DEFAULT',
@@ -42,7 +47,7 @@ export const RESET_SQL = [
   'SELECT pg_advisory_unlock_all()',
   'DISCARD TEMP',
   'DISCARD SEQUENCES',
-  'SELECT count(*) FROM pg_prepared_statements WHERE from_sql',
+  'SELECT count(*) FILTER (WHERE from_sql), count(*) FILTER (WHERE NOT from_sql) FROM pg_prepared_statements',
 ].join('; ')
 
 /** The reset for `connection` now: DISCARD ALL when the gateway holds no named statement on it. */
@@ -76,19 +81,27 @@ export async function resetSession(connection: Connection): Promise<void> {
  */
 export function resetAnswered(connection: Connection): boolean {
   const outcome = connection.resetAnswer
-  if (!outcome || connection.transactionStatus !== 'I' || preparedFromSql(outcome) > 0) return false
+  if (!outcome || connection.transactionStatus !== 'I' || mustDiscard(connection, outcome))
+    return false
   connection.takePipelinedReset()
   return true
 }
 
-/** The long reset's last row: the count of SQL-level prepared statements (none for DISCARD ALL). */
-function preparedFromSql(outcome: ResetOutcome): number {
-  return Number(outcome.rows.at(-1)?.[0] ?? 0)
+/**
+ * True when the long reset found a statement prepared from SQL, or not as many of the
+ * gateway's as it believes it has: a function may have deallocated one (no CommandComplete
+ * tells), and every later client's statement of that text would fail on this connection.
+ * DISCARD ALL answers no rows: nothing is left.
+ */
+function mustDiscard(connection: Connection, outcome: ResetOutcome): boolean {
+  const row = outcome.rows.at(-1)
+  if (!row) return false
+  return Number(row[0]) > 0 || Number(row[1]) !== connection.prepared.count
 }
 
-/** The reset's last row counts the SQL-level prepared statements: any, and DISCARD ALL. */
+/** What the reset found (see {@link mustDiscard}): DISCARD ALL, and the gateway's forgotten. */
 async function discardPrepared(connection: Connection, outcome: ResetOutcome): Promise<void> {
-  if (preparedFromSql(outcome) > 0) {
+  if (mustDiscard(connection, outcome)) {
     await connection.simple('DISCARD ALL')
     // DISCARD ALL deallocated ours too: parse them again.
     connection.prepared.clear()

@@ -2,8 +2,9 @@
  * A wire session's client side: the messages it sends, cut and queued in arrival order
  * until the session handles them; the bytes for it, collected and written once per turn
  * (a write per message costs a system call each); and backpressure both ways: a client
- * that reads slowly pauses the backend, a backend that cannot take more (or a queue over
- * 1 MiB) pauses the client.
+ * that reads slowly pauses the backend, and is not read itself until it catches up (as
+ * PostgreSQL, blocked writing, reads nothing); a backend that cannot take more (or a queue
+ * over 1 MiB) pauses the client.
  */
 import type { Duplex } from 'node:stream'
 import type { MessageReader, WireMessage } from './reader.js'
@@ -81,6 +82,7 @@ export class ClientSocket {
     if (!this.stream.write(data) && !this.isFull) {
       this.isFull = true
       this.events.full(true)
+      this.updateReading()
     }
   }
 
@@ -90,10 +92,13 @@ export class ClientSocket {
     this.updateReading()
   }
 
-  /** Reads on, or pauses, as the queue and the backend allow. */
+  /**
+   * Reads on, or pauses, as the queue, the backend and the client allow: a client that does
+   * not read what it is sent is not read either (some answers need no backend to pause).
+   */
   updateReading(): void {
     if (this.closed) return
-    const full = this.backendBlocked || this.queuedBytes > QUEUE_HIGH_BYTES
+    const full = this.backendBlocked || this.isFull || this.queuedBytes > QUEUE_HIGH_BYTES
     if (full && !this.stream.isPaused()) this.stream.pause()
     else if (!full && this.stream.isPaused()) this.stream.resume()
   }
@@ -127,6 +132,7 @@ export class ClientSocket {
     if (!this.isFull) return
     this.isFull = false
     this.events.full(false)
+    this.updateReading()
   }
 
   private readonly onGone = () => {

@@ -54,6 +54,11 @@ class Incoming {
     this.listen()
   }
 
+  /** The client closed or ended its side. */
+  get gone(): boolean {
+    return this.ended
+  }
+
   stop(): void {
     this.stream.off('data', this.onData)
     this.stream.off('end', this.onEnd)
@@ -79,6 +84,7 @@ class Incoming {
 
   private async more(): Promise<void> {
     if (this.ended) throw new Closed()
+    this.stream.resume()
     await new Promise<void>((resolve) => (this.wake = resolve))
     if (this.ended && this.reader.pending === 0) throw new Closed()
   }
@@ -92,6 +98,9 @@ class Incoming {
 
   private readonly onData = (chunk: Buffer) => {
     this.reader.push(chunk)
+    // More than a message's worth while the handshake is busy (authenticating, admitting):
+    // the rest waits in the socket until asked for, or until the session reads it.
+    if (this.reader.pending > this.reader.maxLength) this.stream.pause()
     this.wakeUp()
   }
 
@@ -111,8 +120,9 @@ function isLoopback(address: string): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.')
 }
 
+/** Sends a FATAL error; the connection is then closed (see {@link handshake}'s `finally`). */
 function fatal(stream: Duplex, fields: ErrorFields): void {
-  stream.end(errorResponse({ ...fields, severity: 'FATAL' }))
+  stream.write(errorResponse({ ...fields, severity: 'FATAL' }))
 }
 
 const PASSWORD_FAILED = (user: string): ErrorFields => ({
@@ -172,16 +182,21 @@ export async function handshake(server: WireServer, transport: WireTransport): P
   let stream = transport.stream
   const incoming = new Incoming(stream, MAX_STARTUP_BYTES)
   const timer = setTimeout(() => stream.destroy(), server.options.handshakeTimeoutMs)
+  let opened = false
   try {
     let packet = readStartupPacket(await incoming.untyped())
-    let negotiated = false
+    // Each request once, in either order (libpq with Kerberos credentials asks GSSAPI first,
+    // then TLS), as PostgreSQL allows; none once TLS is on.
+    const asked = new Set<string>()
     while (packet.kind === 'ssl' || packet.kind === 'gssenc') {
-      if (negotiated) throw new MalformedMessage('encryption was already negotiated')
-      negotiated = true
+      if (asked.has(packet.kind) || asked.has('tls'))
+        throw new MalformedMessage('encryption was already negotiated')
+      asked.add(packet.kind)
       // Bytes sent after the request, before TLS, would be taken as if they were encrypted.
       if (incoming.reader.pending > 0) throw new MalformedMessage('data after the SSLRequest')
       if (packet.kind === 'ssl' && transport.startTls) {
         stream.write('S')
+        asked.add('tls')
         stream = transport.startTls()
         transport = { ...transport, stream, secure: true }
         incoming.replace(stream)
@@ -190,7 +205,6 @@ export async function handshake(server: WireServer, transport: WireTransport): P
     }
     if (packet.kind === 'cancel') {
       server.cancel(packet.processId, packet.secretKey)
-      stream.end()
       return
     }
     const client = readClientParameters(packet.parameters)
@@ -214,6 +228,9 @@ export async function handshake(server: WireServer, transport: WireTransport): P
       const fields = errorFieldsOf(error)
       return fatal(stream, fields.code === '28P01' ? PASSWORD_FAILED(client.user) : fields)
     }
+    // The client left while it was admitted: no session would ever hear it close.
+    if (incoming.gone) return
+    opened = true
     clearTimeout(timer)
     incoming.stop()
     stream.write(authenticationOk())
@@ -241,6 +258,13 @@ export async function handshake(server: WireServer, transport: WireTransport): P
     throw error
   } finally {
     clearTimeout(timer)
+    if (!opened) {
+      // No session: what the client sends now is dropped, not buffered, and a client that
+      // never closes its side keeps the socket no longer than a handshake may take.
+      incoming.stop()
+      stream.end()
+      setTimeout(() => stream.destroy(), server.options.handshakeTimeoutMs).unref()
+    }
   }
 }
 

@@ -6,10 +6,10 @@
  * commits; a client's own BEGIN joins it (PostgreSQL's "already in progress" warning is
  * the sign, and is not passed on); its COMMIT or ROLLBACK ends it. What could end the
  * transaction and then run more before the gateway sees it is refused: transaction control
- * in a multi-statement query, a statement bound after COMMIT before the next Sync, and
- * AND CHAIN (whose new transaction has no snapshot yet).
+ * in a multi-statement query, a statement bound, queried or called (FunctionCall) after a
+ * COMMIT before the next Sync, and AND CHAIN (whose new transaction has no snapshot yet).
  */
-import type { SqlAnalysis } from '../engine/analyze.js'
+import { analyzeSqlEveryWay, type SqlAnalysis } from '../engine/analyze.js'
 import type { ErrorFields } from './messages.js'
 
 const ENDING = new Set(['commit', 'end', 'rollback', 'abort', 'prepare'])
@@ -30,8 +30,11 @@ function refusal(message: string): ErrorFields {
 
 /** Why a readonly token may not run `text`, or undefined when it may. */
 export function readOnlyRefusal(analysis: SqlAnalysis, text: string): ErrorFields | undefined {
-  if (!analysis.transactionControl) return undefined
-  if (analysis.statements > 1)
+  // The count of statements decides, so it must hold however PostgreSQL reads backslashes
+  // (the client may have turned standard_conforming_strings off).
+  const readings = text.includes('\\') ? analyzeSqlEveryWay(text) : [analysis]
+  if (!readings.some((reading) => reading.transactionControl)) return undefined
+  if (readings.some((reading) => reading.transactionControl && reading.statements > 1))
     return refusal(
       'a readonly token must send BEGIN, COMMIT and ROLLBACK as statements of their own',
     )
@@ -39,7 +42,7 @@ export function readOnlyRefusal(analysis: SqlAnalysis, text: string): ErrorField
   return undefined
 }
 
-/** The refusal of a statement bound after a transaction-ending one, before Sync. */
+/** The refusal of a statement bound or sent after a transaction-ending one, before Sync. */
 export const AFTER_END_REFUSAL = refusal(
   'a readonly token may not run a statement after COMMIT or ROLLBACK before the next Sync',
 )

@@ -4,6 +4,7 @@
  * can forward a run of them as one slice without copying; a message split across chunks
  * is joined once. The first packet of a connection has no type byte ({@link nextUntyped}).
  */
+import { MalformedMessage } from './messages.js'
 
 /** One message, as a view into `buffer`. */
 export interface WireMessage {
@@ -15,7 +16,7 @@ export interface WireMessage {
   end: number
 }
 
-/** A length no valid message has, or one over the reader's limit. */
+/** A length over the reader's limit. */
 export class OversizedMessage extends Error {
   constructor(
     readonly length: number,
@@ -54,8 +55,9 @@ export class MessageReader {
     const { buffer, offset } = this
     if (buffer.length - offset < 5) return undefined
     const length = buffer.readInt32BE(offset + 1)
-    if (length < 4 || length + 1 > this.maxLength)
-      throw new OversizedMessage(length, this.maxLength)
+    // The length counts itself: less than 4 (a negative one too) is no message at all.
+    if (length < 4) throw new MalformedMessage(`invalid message length ${length}`)
+    if (length + 1 > this.maxLength) throw new OversizedMessage(length, this.maxLength)
     const end = offset + 1 + length
     if (end > buffer.length) return undefined
     this.offset = end
@@ -67,7 +69,8 @@ export class MessageReader {
     const { buffer, offset } = this
     if (buffer.length - offset < 4) return undefined
     const length = buffer.readInt32BE(offset)
-    if (length < 8 || length > this.maxLength) throw new OversizedMessage(length, this.maxLength)
+    if (length < 8) throw new MalformedMessage(`invalid startup packet length ${length}`)
+    if (length > this.maxLength) throw new OversizedMessage(length, this.maxLength)
     if (offset + length > buffer.length) return undefined
     this.offset = offset + length
     return buffer.subarray(offset + 4, offset + length)

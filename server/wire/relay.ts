@@ -173,10 +173,17 @@ export class Relay implements RawReader {
     return this.head < this.queue.length || this.copyIn
   }
 
+  /** The oldest request still awaiting its answers, if any. */
+  get oldest(): Pending | undefined {
+    return this.queue[this.head]
+  }
+
   /** Queues bytes for PostgreSQL and what answers them; {@link flushOut} writes them. */
   send(data: Buffer, pending?: Pending): void {
     if (this.closed) return
     if (pending) this.push(pending)
+    // In COPY FROM STDIN PostgreSQL waits for the client: the watchdog times the client.
+    else if (this.copyIn) this.armWatchdog()
     this.out.push(data)
   }
 
@@ -188,10 +195,13 @@ export class Relay implements RawReader {
     if (!this.socket.write(data)) this.sink.backendFull(true)
   }
 
-  /** Queues an answer made up by the relay; sent at once when nothing is outstanding. */
-  answer(data: Buffer): void {
+  /**
+   * Queues an answer made up by the relay; sent at once when nothing is outstanding.
+   * `skipped` is called should an earlier error make PostgreSQL skip what it answers.
+   */
+  answer(data: Buffer, skipped?: () => void): void {
     if (this.head >= this.queue.length) this.emit(data)
-    else this.push({ until: [], synthetic: data })
+    else this.push({ until: [], synthetic: data, ...(skipped ? { onError: skipped } : {}) })
   }
 
   /** Runs gateway SQL whose answers the client never sees. */
@@ -293,7 +303,7 @@ export class Relay implements RawReader {
   }
 
   private armWatchdog(): void {
-    if (this.copyIn || this.head >= this.queue.length) {
+    if (this.head >= this.queue.length) {
       clearTimeout(this.watchdog)
       this.watchdog = undefined
       return
@@ -396,11 +406,10 @@ export class Relay implements RawReader {
         this.sink.commandComplete(m.buffer.toString('utf8', m.start + 5, m.end - 1))
       }
     }
-    if (type === T.copyIn) {
-      this.copyIn = true
-      clearTimeout(this.watchdog)
-      this.watchdog = undefined
-    } else if (type === T.copyOut) this.copyIn = false
+    // In COPY FROM STDIN the watchdog goes on, timing the client's silence: PostgreSQL,
+    // waiting for its data, acts on neither statement_timeout nor a cancel.
+    if (type === T.copyIn) this.copyIn = true
+    else if (type === T.copyOut) this.copyIn = false
     if (!item.sync && item.until.includes(type as never)) {
       if (type === T.commandComplete) this.copyIn = false
       this.pop()

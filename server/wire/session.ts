@@ -110,6 +110,11 @@ export class WireSession implements RelaySink {
   private cycleOpen = false
   /** Readonly: a transaction-ending statement was bound in this cycle. */
   private cycleEnded = false
+  /**
+   * Readonly: portals bound to a transaction-ending statement in this transaction, which a
+   * later cycle may execute (a failed Bind leaves the portal of that name as it was).
+   */
+  private readonly endingPortals = new Set<string>()
   /** Cycles sent to the backend whose ReadyForQuery has not come back yet. */
   private cyclesInFlight = 0
   /** A statement of the open cycle may leave its transaction open (see MAY_OUTLIVE_SYNC). */
@@ -197,6 +202,7 @@ export class WireSession implements RelaySink {
 
   flush(): void {
     this.client.flush()
+    this.timeQuietCycle()
   }
 
   notice(fields: Map<string, string>): boolean {
@@ -329,6 +335,8 @@ export class WireSession implements RelaySink {
         this.statements.describe(relay, m)
         break
       case M.execute:
+        if (this.readOnly && this.endingPortals.has(new BodyReader(bodyOf(m)).cstring()))
+          this.cycleEnded = true
         relay.send(rawOf(m), { until: UNTIL.execute })
         break
       case M.close:
@@ -338,7 +346,8 @@ export class WireSession implements RelaySink {
         // FunctionCall: answered by FunctionCallResponse and ReadyForQuery.
         if (this.written !== undefined) this.written = null
         this.cycleMayOutliveSync = true
-        relay.send(rawOf(m), this.cycleEnd())
+        if (this.readOnly && this.cycleEnded) this.refuseCycle(relay, AFTER_END_REFUSAL)
+        else relay.send(rawOf(m), this.cycleEnd())
         this.endCycle()
     }
     return true
@@ -430,23 +439,40 @@ export class WireSession implements RelaySink {
     const text = new BodyReader(bodyOf(m)).cstring()
     const analysis = analyzeSql(text)
     this.note(text, analysis)
-    const refusal = this.readOnly ? readOnlyRefusal(analysis, text) : undefined
-    if (refusal) {
-      relay.send(queryMessage('SLUICE REFUSED'), {
-        ...this.cycleEnd(),
-        replaceError: errorResponse(refusal),
-      })
-    } else relay.send(rawOf(m), this.cycleEnd())
+    // After a COMMIT bound in this cycle, PostgreSQL would run it in a new, read-write
+    // transaction of its own.
+    const refusal = !this.readOnly
+      ? undefined
+      : this.cycleEnded
+        ? AFTER_END_REFUSAL
+        : readOnlyRefusal(analysis, text)
+    if (refusal) this.refuseCycle(relay, refusal)
+    else relay.send(rawOf(m), this.cycleEnd())
     this.resetCandidate = this.mayTakeReset(relay)
     this.endCycle()
   }
 
+  /** Fails a Query or FunctionCall the way PostgreSQL fails one: an error, then ReadyForQuery. */
+  private refuseCycle(relay: Relay, refusal: ErrorFields): void {
+    relay.send(queryMessage('SLUICE REFUSED'), {
+      ...this.cycleEnd(),
+      replaceError: errorResponse(refusal),
+    })
+  }
+
   /** A statement about to be bound: noted, and held to the readonly rules. */
-  private readonly binding = (text: string, analysis: SqlAnalysis): ErrorFields | undefined => {
+  private readonly binding = (
+    text: string,
+    analysis: SqlAnalysis,
+    portal: string,
+  ): ErrorFields | undefined => {
     this.note(text, analysis)
     if (!this.readOnly) return undefined
     const refusal = this.cycleEnded ? AFTER_END_REFUSAL : readOnlyRefusal(analysis, text)
-    if (!refusal && endsTransaction(analysis)) this.cycleEnded = true
+    if (!refusal && endsTransaction(analysis)) {
+      this.cycleEnded = true
+      this.endingPortals.add(portal)
+    }
     return refusal
   }
 
@@ -487,6 +513,8 @@ export class WireSession implements RelaySink {
   private settle(status: string, raw: Buffer | undefined): void {
     const lease = this.lease
     if (!lease) return
+    // The transaction is over, and its portals with it.
+    if (status === 'I') this.endingPortals.clear()
     if (status === 'I' && this.invalidate(lease, () => this.settle(status, raw))) return
     this.reportCycle(lease)
     if (status === 'I' && this.flagged && !this.pinned && !lease.relay.busy) {
@@ -585,6 +613,26 @@ export class WireSession implements RelaySink {
     this.pump()
   }
 
+  /**
+   * A client that stops between a cycle's first message and its Sync, with no answer
+   * outstanding, still holds its backend and a transaction open, and no ReadyForQuery came
+   * to start the idle and transaction timers (PostgreSQL starts none either): they start now.
+   */
+  private timeQuietCycle(): void {
+    const lease = this.lease
+    if (!this.cycleOpen || !lease || lease.relay.busy || this.client.peek() !== undefined) return
+    const { transactions } = lease.tenant.config
+    this.transactionTimer ??= setTimeout(
+      () => this.expire('transaction timeout', '25P04'),
+      transactions.maxTimeoutMs,
+    )
+    clearTimeout(this.idleTimer)
+    this.idleTimer = setTimeout(
+      () => this.expire('idle-in-transaction timeout', '25P03'),
+      transactions.maxIdleTimeoutMs,
+    )
+  }
+
   private expire(what: string, code: string): void {
     this.terminate({ severity: 'FATAL', code, message: `terminating connection due to ${what}` })
   }
@@ -660,7 +708,8 @@ export class WireSession implements RelaySink {
     this.toClient(errorResponse(fields))
     if (next) {
       this.client.consume()
-      if (next.type === M.query) this.toClient(readyForQuery('I'))
+      // A Query or FunctionCall ends with ReadyForQuery; extended-protocol messages at Sync.
+      if (next.type === M.query || next.type === M.functionCall) this.toClient(readyForQuery('I'))
       else this.skippingClient = true
     }
     this.pump()
@@ -691,6 +740,7 @@ export class WireSession implements RelaySink {
     this.clientOpened = false
     this.cycleOpen = false
     this.cycleEnded = false
+    this.endingPortals.clear()
     if (this.stall !== 'lease') this.stall = undefined
   }
 
@@ -714,11 +764,14 @@ export class WireSession implements RelaySink {
 
   private cancelBackend(relay: Relay): void {
     const { connection } = relay
-    if (connection.cancelled) return
-    void connection.cancel()
-    // Should PostgreSQL not answer, the socket closes and the session learns it is lost.
+    const request = relay.oldest
+    if (!connection.cancelled) void connection.cancel()
+    // Should PostgreSQL not answer that request, the socket is destroyed and the session
+    // learns it is lost. Not a polite close: PostgreSQL reads no Terminate while it runs a
+    // statement or is blocked writing to a client that stopped reading (nor does it act on
+    // the cancel then). The session's later requests, on a backend it keeps, are not timed.
     setTimeout(() => {
-      if (relay.busy) void connection.close()
+      if (request !== undefined && relay.oldest === request) connection.discard()
     }, CANCEL_GRACE_MS).unref()
   }
 

@@ -28,10 +28,14 @@ export const MAX_CLIENT_STATEMENT_BYTES = 16 * 1024 * 1024
 const POISON = Buffer.concat([cstring('SLUICE REFUSED'), Buffer.from([0, 0])])
 
 /**
- * Told of each statement about to be bound (its text and analysis); returns a refusal
- * (readonly rules), or undefined to let it run.
+ * Told of each statement about to be bound (its text and analysis, and the portal it is
+ * bound to); returns a refusal (readonly rules), or undefined to let it run.
  */
-export type BindCheck = (text: string, analysis: SqlAnalysis) => ErrorFields | undefined
+export type BindCheck = (
+  text: string,
+  analysis: SqlAnalysis,
+  portal: string,
+) => ErrorFields | undefined
 
 /** A client's named statement. */
 export interface ClientStatement {
@@ -85,6 +89,13 @@ export function rewriteBind(body: Buffer, portal: string, statement: string, res
   return message('B', Buffer.concat([cstring(portal), cstring(statement), body.subarray(restAt)]))
 }
 
+/** PostgreSQL's words when no unnamed statement exists. */
+const MISSING_UNNAMED: ErrorFields = {
+  severity: 'ERROR',
+  code: '26000',
+  message: 'unnamed prepared statement does not exist',
+}
+
 function missingStatement(name: string): ErrorFields {
   return {
     severity: 'ERROR',
@@ -99,13 +110,27 @@ export class ClientStatements {
   private bytes = 0
   /** The unnamed statement's text: PostgreSQL's own, known here for the checks at Bind. */
   private unnamed: { text: string; analysis: SqlAnalysis } | undefined
+  /**
+   * The last unnamed Parse failed or was skipped, or a refusal's Parse replaced it (unless
+   * skipped): PostgreSQL has no unnamed statement, or still an older one than `unnamed`.
+   */
+  private unnamedUnknown = false
+  /** Unnamed Parses sent, so that only the last one's failure counts. */
+  private unnamedParses = 0
 
   /** A Parse: an unnamed one goes through; a named one is remembered, prepared if needed. */
   parse(relay: Relay, m: WireMessage): void {
     const parsed = readParse(bodyOf(m))
     if (parsed.name === '') {
+      const parse = ++this.unnamedParses
       this.unnamed = { text: parsed.text, analysis: analyzeSql(parsed.text) }
-      relay.send(rawOf(m), { until: UNTIL.parse })
+      this.unnamedUnknown = false
+      relay.send(rawOf(m), {
+        until: UNTIL.parse,
+        onError: () => {
+          if (this.unnamedParses === parse) this.unnamedUnknown = true
+        },
+      })
       return
     }
     if (this.byName.has(parsed.name)) {
@@ -133,10 +158,12 @@ export class ClientStatements {
     }
     this.byName.set(parsed.name, statement)
     this.bytes += statement.rest.length
+    // A Parse that fails, or that PostgreSQL skips after an earlier error, creates nothing.
+    const failed = () => this.forget(parsed.name, statement)
     // Already prepared on this backend (by this client or another): answered here.
     if (relay.connection.prepared.wireName(statement.key) !== undefined)
-      relay.answer(PARSE_COMPLETE)
-    else this.prepare(relay, statement, true)
+      relay.answer(PARSE_COMPLETE, failed)
+    else this.prepare(relay, statement, failed)
   }
 
   /** A Bind: a named statement's backend name replaces the client's. */
@@ -145,13 +172,16 @@ export class ClientStatements {
     const { portal, statement: name, restAt } = readBindNames(body)
     let data = rawOf(m)
     let source = this.unnamed
+    // What PostgreSQL would bind is not known: refused (it could not be checked), as
+    // PostgreSQL refuses it when it has none.
+    if (name === '' && this.unnamedUnknown) return this.refuse(relay, MISSING_UNNAMED)
     if (name !== '') {
       const statement = this.byName.get(name)
       if (!statement) return this.refuse(relay, missingStatement(name))
       source = statement
       data = rewriteBind(body, portal, this.backendName(relay, statement), restAt)
     }
-    const refusal = source && check(source.text, source.analysis)
+    const refusal = source && check(source.text, source.analysis, portal)
     if (refusal) return this.refuse(relay, refusal)
     relay.send(data, { until: UNTIL.bind })
   }
@@ -183,11 +213,14 @@ export class ClientStatements {
     const name = new BodyReader(body.subarray(1)).cstring()
     if (name === '') return false
     const statement = this.byName.get(name)
-    if (statement) {
-      this.byName.delete(name)
-      this.bytes -= statement.rest.length
-    }
+    if (statement) this.forget(name, statement)
     return true
+  }
+
+  private forget(name: string, statement: ClientStatement): void {
+    if (this.byName.get(name) !== statement) return
+    this.byName.delete(name)
+    this.bytes -= statement.rest.length
   }
 
   /**
@@ -195,16 +228,22 @@ export class ClientStatements {
    * aborts and the rest of the batch is skipped up to Sync, as for PostgreSQL's own errors.
    */
   refuse(relay: Relay, fields: ErrorFields): void {
-    // The poison replaces the unnamed statement, as a failed Parse does in PostgreSQL.
-    this.unnamed = undefined
+    // The poison replaces the unnamed statement, as a failed Parse does in PostgreSQL
+    // (unless an earlier error makes PostgreSQL skip it).
+    this.unnamedParses++
+    this.unnamedUnknown = true
     relay.send(parseMessage('', POISON), {
       until: UNTIL.parse,
       replaceError: errorResponse(fields),
     })
   }
 
-  /** Prepares a client's statement on this backend; returns its name there. */
-  private prepare(relay: Relay, statement: ClientStatement, own: boolean): string {
+  /**
+   * Prepares a client's statement on this backend; returns its name there. `ownFailed`: for
+   * the client's own Parse (answered to it), called should it fail.
+   */
+  private prepare(relay: Relay, statement: ClientStatement, ownFailed?: () => void): string {
+    const own = ownFailed !== undefined
     const { prepared } = relay.connection
     const plan = prepared.wirePrepare(statement.key)
     if (plan.close)
@@ -214,15 +253,16 @@ export class ClientStatements {
       until: UNTIL.parse,
       hidden: !own,
       showError: true,
-      onError: () => prepared.wireForget(statement.key),
+      onError: () => {
+        prepared.wireForget(statement.key)
+        ownFailed?.()
+      },
     })
     return plan.name
   }
 
   /** The backend's name of a client's statement, prepared there first when needed. */
   private backendName(relay: Relay, statement: ClientStatement): string {
-    return (
-      relay.connection.prepared.wireName(statement.key) ?? this.prepare(relay, statement, false)
-    )
+    return relay.connection.prepared.wireName(statement.key) ?? this.prepare(relay, statement)
   }
 }

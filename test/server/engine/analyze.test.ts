@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { analyzeSql } from '../../../server/engine/analyze.js'
+import { analyzeSql, analyzeSqlEveryWay } from '../../../server/engine/analyze.js'
 
 describe('analyzeSql', () => {
   it('counts statements, skipping separators inside strings, identifiers, dollar quotes and comments', () => {
@@ -11,6 +11,7 @@ describe('analyzeSql', () => {
         .statements,
     ).toBe(1)
     expect(analyzeSql('  -- only a comment\n').statements).toBe(0)
+    expect(analyzeSql('select 1 -- a comment ends at CR too\r; commit').statements).toBe(2)
     expect(analyzeSql('select $1::int').statements).toBe(1)
   })
 
@@ -24,6 +25,8 @@ describe('analyzeSql', () => {
       'rollback',
       'abort',
       "prepare transaction 'x'",
+      'commit; rollback to savepoint a',
+      'rollback to a; prepare transaction x',
     ]) {
       expect(analyzeSql(sql).transactionControl, sql).toBe(true)
     }
@@ -51,6 +54,12 @@ describe('analyzeSql', () => {
       transactionControl: true,
     })
     expect(analyzeSql('select 1 -- one\r\n').statements).toBe(1)
+  })
+
+  it('reads a backslash in a string every way PostgreSQL may, when asked', () => {
+    const sql = "select 'a\\''; commit"
+    expect(analyzeSqlEveryWay(sql).map((reading) => reading.statements)).toEqual([1, 2, 1])
+    expect(analyzeSqlEveryWay('select 1; commit')).toEqual([analyzeSql('select 1; commit')])
   })
 
   it('finds the highest $n parameter, outside strings, identifiers, comments and dollar quotes', () => {

@@ -158,6 +158,19 @@ describe('the PostgreSQL protocol with the pg driver', () => {
       expect(error.code).toBe('57014')
       expect((await calm).rows).toEqual([{ slept: '' }])
       expect((await victim.query('select 3 as three')).rows).toEqual([{ three: 3 }])
+      // Where the session keeps its backend (here in a transaction, as psql's
+      // ON_ERROR_ROLLBACK does it), its next statements are not taken for the cancelled one,
+      // however long they run.
+      await victim.query('begin; savepoint a')
+      const sleeping = victim.query('select pg_sleep(10)')
+      await running(1)
+      await sendCancel(t.pgPort, processID, secretKey)
+      expect((await caught(() => sleeping)).code).toBe('57014')
+      await victim.query('rollback to a')
+      expect((await victim.query('select pg_sleep(5.5)::text as slept')).rows).toEqual([
+        { slept: '' },
+      ])
+      await victim.query('commit')
     } finally {
       await Promise.all([victim.end(), bystander.end()])
     }
@@ -300,6 +313,25 @@ describe('readonly tokens on the wire', () => {
     }
     expect(await admin(`select * from ${table}`)).toEqual([])
     expect((await client.query('select 2 as two')).rows).toEqual([{ two: 2 }])
+  })
+
+  it("refuses a COMMIT that the gateway's lexer would read as a comment or a string", async () => {
+    for (const sql of [
+      // PostgreSQL ends a -- comment at a carriage return too.
+      `select 1 --\r; commit; insert into ${table} values (1)`,
+      // A ROLLBACK TO later in the text does not make the earlier COMMIT harmless.
+      `commit; insert into ${table} values (1); commit; rollback to s`,
+    ]) {
+      const error = await caught(() => client.query(sql))
+      expect(error.code, JSON.stringify(sql)).toBe('25006')
+    }
+    // With standard_conforming_strings off, PostgreSQL reads \' in a string as a quote.
+    await client.query('begin')
+    await client.query('set local standard_conforming_strings = off')
+    const hidden = `select 'a\\''; commit; insert into ${table} values (1) --'`
+    expect((await caught(() => client.query(hidden))).code).toBe('25006')
+    await client.query('rollback')
+    expect(await admin(`select * from ${table}`)).toEqual([])
   })
 
   it('checks every unnamed statement of the extended protocol by its own text, right after an allowed one', async () => {

@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { admin, eventually } from '../../helpers/gateway.js'
+import { RawClient, frontend } from '../../helpers/raw-pg.js'
 import { startTcpProxy, type Link, type TcpProxy } from '../../helpers/tcp-proxy.js'
 import { pgClient, startWireGateway, type WireGateway } from '../../helpers/wire.js'
 
@@ -136,8 +137,19 @@ describe('the session reset behind a wire transaction, where the gateway holds n
          return 1;
        end $$`,
     )
+    // Drops one of them, where no scanner looks; harmless to a readonly transaction.
+    await admin(
+      `create or replace function ${fn}_drop(statement text) returns int language plpgsql as $$
+       declare n text;
+       begin
+         select name into n from pg_prepared_statements where pg_prepared_statements.statement = $1;
+         execute format('deallocate %I', n);
+         return 1;
+       end $$`,
+    )
   })
   afterAll(async () => {
+    await admin(`drop function if exists ${fn}_drop(text)`)
     await admin(`drop function if exists ${fn}(text)`)
     await t?.close()
   })
@@ -158,5 +170,26 @@ describe('the session reset behind a wire transaction, where the gateway holds n
     }
     expect((await t.json('/v1/query', { sql: probe })).body.rows).toEqual([['1']])
     expect((await t.json('/v1/query', { sql: probe })).body.rows).toEqual([['1']])
+  })
+
+  it("notices a statement of the gateway's that a client deallocated, and the next client of the backend still runs it", async () => {
+    // Readonly: the pool's own reset; readwrite: the reset sent behind the client's last Sync.
+    for (const [i, token] of [t.readonlyToken, t.token].entries()) {
+      const text = `select ${i} as n`
+      const first = await RawClient.connect(t.pgPort, token)
+      first.send(frontend.parse('s', text), frontend.bind('', 's'), frontend.execute())
+      first.send(frontend.sync())
+      expect(await first.cycle()).toMatchObject({ errors: [] })
+      first.send(frontend.query(`select ${fn}_drop('${text}')`))
+      expect(await first.cycle()).toMatchObject({ errors: [] })
+      first.send(frontend.terminate())
+      await first.closed
+      const next = await RawClient.connect(t.pgPort, t.token)
+      next.send(frontend.parse('s', text), frontend.bind('', 's'), frontend.execute())
+      next.send(frontend.sync())
+      expect(await next.cycle()).toMatchObject({ types: '12DCZ', errors: [] })
+      next.send(frontend.terminate())
+      await next.closed
+    }
   })
 })

@@ -7,7 +7,8 @@
  * the sign, and is not passed on); its COMMIT or ROLLBACK ends it. What could end the
  * transaction and then run more before the gateway sees it is refused: transaction control
  * in a multi-statement query, a statement bound, queried or called (FunctionCall) after a
- * COMMIT before the next Sync, and AND CHAIN (whose new transaction has no snapshot yet).
+ * COMMIT before the next Sync, AND CHAIN (whose new transaction has no snapshot yet), and
+ * PREPARE TRANSACTION (its transaction, locks included, outlives the session).
  */
 import { analyzeSqlEveryWay, type SqlAnalysis } from '../engine/analyze.js'
 import type { ErrorFields } from './messages.js'
@@ -39,6 +40,9 @@ export function readOnlyRefusal(analysis: SqlAnalysis, text: string): ErrorField
       'a readonly token must send BEGIN, COMMIT and ROLLBACK as statements of their own',
     )
   if (/\bchain\b/i.test(text)) return refusal('AND CHAIN is not available to readonly tokens')
+  // A prepared transaction outlives the session and keeps its locks until someone ends it.
+  if (readings.some((reading) => reading.transactionControl && reading.leading === 'prepare'))
+    return refusal('PREPARE TRANSACTION is not available to readonly tokens')
   return undefined
 }
 

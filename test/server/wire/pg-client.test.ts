@@ -302,7 +302,7 @@ describe('readonly tokens on the wire', () => {
     expect(await admin(`select * from ${table}`)).toEqual([])
   })
 
-  it('refuses what could end the READ ONLY transaction and run more before the gateway sees it', async () => {
+  it('refuses what could end the READ ONLY transaction and run more before the gateway sees it, or leave it prepared', async () => {
     for (const sql of [
       `commit; insert into ${table} values (1)`,
       `select 1; rollback; insert into ${table} values (1)`,
@@ -311,6 +311,10 @@ describe('readonly tokens on the wire', () => {
       const error = await caught(() => client.query(sql))
       expect(error.code).toBe('25006')
     }
+    // Refused by the gateway (25006), not by PostgreSQL's max_prepared_transactions (55000).
+    await client.query('begin')
+    expect((await caught(() => client.query("prepare transaction 'ro'"))).code).toBe('25006')
+    await client.query('rollback')
     expect(await admin(`select * from ${table}`)).toEqual([])
     expect((await client.query('select 2 as two')).rows).toEqual([{ two: 2 }])
   })

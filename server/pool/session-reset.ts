@@ -37,17 +37,19 @@ import type { Connection, ResetOutcome } from './connection.js'
 
 /**
  * The reset, one simple query; its last row counts the prepared statements made from SQL,
- * then the others (the gateway's, on the protocol level).
+ * then the others (the gateway's, on the protocol level). Names are qualified: `RESET ALL`
+ * brings back the role's own `search_path`, which a role may set for itself to put a
+ * schema of its own before pg_catalog.
  */
 export const RESET_SQL = [
   'CLOSE ALL',
   'SET SESSION AUTHORIZATION DEFAULT',
   'RESET ALL',
   'UNLISTEN *',
-  'SELECT pg_advisory_unlock_all()',
+  'SELECT pg_catalog.pg_advisory_unlock_all()',
   'DISCARD TEMP',
   'DISCARD SEQUENCES',
-  'SELECT count(*) FILTER (WHERE from_sql), count(*) FILTER (WHERE NOT from_sql) FROM pg_prepared_statements',
+  'SELECT pg_catalog.count(*) FILTER (WHERE from_sql), pg_catalog.count(*) FILTER (WHERE NOT from_sql) FROM pg_catalog.pg_prepared_statements',
 ].join('; ')
 
 /** The reset for `connection` now: DISCARD ALL when the gateway holds no named statement on it. */

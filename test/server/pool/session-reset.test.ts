@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RESET_SQL } from '../../../server/pool/session-reset.js'
 import {
   admin,
+  databaseUrl,
   eventually,
   listenTestGateway,
   type ListeningGateway,
@@ -214,5 +215,54 @@ describe.each([
     expect(status).toBe(400)
     expect(body.error.code).toBe('BAD_REQUEST')
     expect(body.error.message).toContain('/v1/transactions')
+  })
+})
+
+describe("the reset, for a role whose own search_path puts a schema before pg_catalog's", () => {
+  // A role may set its own defaults (ALTER ROLE … SET search_path), which RESET ALL brings
+  // back mid-reset: a function of its schema named like one of pg_catalog's would then run
+  // in the reset's place.
+  const role = `sluice_shadow_${Math.random().toString(36).slice(2, 8)}`
+  let shadowed: ListeningGateway
+
+  beforeAll(async () => {
+    await admin(`create role ${role} login password 'shadow-pass-1234'`)
+    await admin(`create schema ${role} authorization ${role}`)
+    await admin(`create function ${role}.pg_advisory_unlock_all() returns void
+      language sql as 'select null'`)
+    await admin(`alter role ${role} set search_path = ${role}, pg_catalog`)
+    const url = new URL(databaseUrl())
+    url.username = role
+    url.password = 'shadow-pass-1234'
+    shadowed = await listenTestGateway({
+      connection: { url: url.toString() },
+      pool: { min: 1, max: 1, prepareThreshold: 0 },
+    })
+  })
+
+  afterAll(async () => {
+    await shadowed?.close()
+    await admin(`drop schema if exists ${role} cascade; drop role if exists ${role}`)
+  })
+
+  it('still releases the advisory locks a request took, with pg_catalog named', async () => {
+    const run = async (sql: string) => {
+      const res = await fetch(`${shadowed.url}/v1/query`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${shadowed.token}` },
+        body: JSON.stringify({ sql }),
+      })
+      const body = (await res.json()) as any
+      expect(res.status, JSON.stringify(body)).toBe(200)
+      return body.rows
+    }
+    // The same one backend serves both; the first request's prepared statement keeps the
+    // long reset in use.
+    await run('select pg_advisory_lock(4242)')
+    expect(
+      await run(
+        "select count(*)::int from pg_locks where locktype = 'advisory' and pid = pg_backend_pid()",
+      ),
+    ).toEqual([['0']])
   })
 })

@@ -8,12 +8,13 @@
 import { SluiceError } from '../../src/errors.js'
 import type { Connection } from '../pool/connection.js'
 
-// One row: the role's name, then t/f for each privilege in PRIVILEGES' order.
+// One row: the role's name, then t/f for each privilege in PRIVILEGES' order. Qualified
+// names: the role's own search_path could put a schema of its before pg_catalog.
 const PRIVILEGES_SQL = `SELECT current_user::text, r.rolsuper, r.rolbypassrls,
-  pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER'),
-  pg_has_role(current_user, 'pg_read_server_files', 'MEMBER'),
-  pg_has_role(current_user, 'pg_write_server_files', 'MEMBER')
-FROM pg_catalog.pg_roles r WHERE r.rolname = current_user`
+  pg_catalog.pg_has_role(current_user, 'pg_execute_server_program', 'MEMBER'),
+  pg_catalog.pg_has_role(current_user, 'pg_read_server_files', 'MEMBER'),
+  pg_catalog.pg_has_role(current_user, 'pg_write_server_files', 'MEMBER')
+FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) current_user`
 
 /** What each privilege lets any token holder do. */
 const PRIVILEGES = [

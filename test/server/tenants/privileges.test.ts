@@ -125,6 +125,24 @@ describe('least privilege', () => {
     },
   )
 
+  it("refuses it still when the role's own search_path puts a pg_has_role of its own first", async () => {
+    const role = 'sluice_priv_files'
+    await admin(`create schema ${role} authorization ${role}`)
+    await admin(`create function ${role}.pg_has_role(name, text, text) returns boolean
+      language sql as 'select false'`)
+    await admin(`alter role ${role} set search_path = ${role}, pg_catalog`)
+    const served = await serve(role)
+    try {
+      const answer = await served.query('select 1')
+      expect(answer.status).toBe(403)
+      expect(answer.body.error.message).toContain('pg_read_server_files')
+    } finally {
+      await stop(served)
+      await admin(`alter role ${role} reset search_path`)
+      await admin(`drop schema ${role} cascade`)
+    }
+  })
+
   it('serves a privileged role when the config accepts the risk', async () => {
     const served = await serve('sluice_priv_super', true)
     try {

@@ -15,7 +15,8 @@ export function sessionStateSql(appliedSettings: Iterable<string>): string {
   // operators are qualified: a role may put a schema of its own before pg_catalog in its
   // search_path (ALTER ROLE … SET), which the session's RESET ALL brings back.
   const own = [...appliedSettings].map((name) => `'${name}'`)
-  const settings = own.length > 0 ? ` AND name OPERATOR(pg_catalog.<>) ALL (ARRAY[${own.join(', ')}])` : ''
+  const settings =
+    own.length > 0 ? ` AND name OPERATOR(pg_catalog.<>) ALL (ARRAY[${own.join(', ')}])` : ''
   return `SELECT pg_catalog.concat_ws(',',
   CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_listening_channels()) THEN 'LISTEN' END,
   CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_settings WHERE source OPERATOR(pg_catalog.=) 'session'${settings}) THEN 'SET' END,

@@ -24,7 +24,11 @@ export function nodeBindings(c: Context): NodeBindings {
   return env !== null && typeof env === 'object' ? env : {}
 }
 
-const signals = new WeakMap<object, LightSignal>()
+// Each response's signal, as a property of it: a WeakMap entry per request costs the
+// scavenger (ephemerons) on the path every request takes.
+const SIGNAL = Symbol('sluice.disconnectSignal')
+
+type Signalled = ServerResponse & { [SIGNAL]?: LightSignal }
 
 /**
  * Aborts when the client goes away before its response is written: the same condition as
@@ -38,10 +42,10 @@ export function requestSignal(c: Context): AbortLike {
 
 /** {@link requestSignal} for Node's own request and response (no EventTarget: ../lifecycle/abort.ts). */
 export function disconnectSignal(incoming: IncomingMessage, outgoing: ServerResponse): LightSignal {
-  const existing = signals.get(outgoing)
+  const existing = (outgoing as Signalled)[SIGNAL]
   if (existing) return existing
   const created = new LightSignal()
-  signals.set(outgoing, created)
+  ;(outgoing as Signalled)[SIGNAL] = created
   const onClose = () => {
     if (incoming.errored || !outgoing.writableFinished) created.abort()
   }

@@ -29,12 +29,15 @@ export interface SendTimeout {
 }
 
 // The request id of each response, for the log line. Its header cannot be read back: both
-// paths pass their headers to writeHead, which does not keep them for getHeader.
-const requestIds = new WeakMap<ServerResponse, string>()
+// paths pass their headers to writeHead, which does not keep them for getHeader. A property
+// of the response rather than a WeakMap entry, which costs the scavenger on every request.
+const REQUEST_ID = Symbol('sluice.requestId')
+
+type Named = ServerResponse & { [REQUEST_ID]?: string }
 
 /** Names the request `res` answers, for the line logged if its client stops reading. */
 export function noteRequestId(res: ServerResponse, requestId: string): void {
-  requestIds.set(res, requestId)
+  ;(res as Named)[REQUEST_ID] = requestId
 }
 
 /** Follows each response's socket; `watch` is called once per request. */
@@ -63,7 +66,7 @@ export function sendWatchdog(
       if (now - since < timeoutMs) continue
       sockets.delete(socket)
       onTimeout({
-        requestId: requestIds.get(watched.res),
+        requestId: (watched.res as Named)[REQUEST_ID],
         bufferedBytes: socket.writableLength,
         timeoutMs,
       })

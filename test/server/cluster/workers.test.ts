@@ -668,11 +668,16 @@ describe('a node with two workers, stopped while one of them starts', () => {
         .map(Number)
     const before = new Set(await children())
     process.kill(victim.pid, 'SIGKILL')
-    // Caught as soon as the primary forks its replacement, long before it listens.
+    // Caught as soon as its replacement runs, long before it listens. Not earlier: between
+    // fork and exec the primary waits (libuv reads a pipe until the exec), and a child stopped
+    // there would block the primary itself. Once exec'd, a worker's environment names it.
+    const execd = async (pid: number) =>
+      (await readFile(`/proc/${pid}/environ`, 'utf8').catch(() => '')).includes('NODE_UNIQUE_ID=')
     let starting: number | undefined
     while (starting === undefined) {
-      starting = (await children()).find((pid) => !before.has(pid))
-      if (starting === undefined) await new Promise((resolve) => setTimeout(resolve, 2))
+      const candidate = (await children()).find((pid) => !before.has(pid))
+      if (candidate !== undefined && (await execd(candidate))) starting = candidate
+      else await new Promise((resolve) => setTimeout(resolve, 2))
     }
     process.kill(starting, 'SIGSTOP')
     try {

@@ -63,6 +63,8 @@ beforeAll(async () => {
             allowPrivilegedRole: true,
             connection: { url },
             pool: { min: 1, max: 4 },
+            // The four writers below may all be in a transaction on one process at once.
+            transactions: { maxOpenShare: 1 },
             tokens: [{ token }],
             cache: { enabled: true },
           },
@@ -105,7 +107,9 @@ async function write(route: number, base: string, pgPort: number, k: number, v: 
       return expect((await post(base, '/v1/batch', batch, token)).status).toBe(200)
     }
     case 2: {
-      const id = (await post(base, '/v1/transactions', {}, token)).body.id
+      const begun = await post(base, '/v1/transactions', {}, token)
+      expect(begun.status, JSON.stringify(begun.body)).toBe(201)
+      const id = begun.body.id
       await post(base, `/v1/transactions/${id}/query`, { sql, params: [v, k] }, token)
       const commit = await post(base, `/v1/transactions/${id}/commit`, {}, token)
       return expect(commit.body).toEqual({ committed: true })

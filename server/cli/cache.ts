@@ -58,7 +58,7 @@ async function targets(args: CacheArgs, env: Env): Promise<[string, TenantConfig
       : Object.keys(config.tenants).filter(
           (name) => config.tenants[name]!.cache.enabled || Object.keys(config.tenants).length === 1,
         )
-  const unknown = names.filter((name) => !(name in config.tenants))
+  const unknown = names.filter((name) => !Object.hasOwn(config.tenants, name))
   if (unknown.length > 0)
     throw new ConfigError(
       unknown.map((name) => `cache: --tenant ${name}: no such tenant in ${file}`),

@@ -139,7 +139,8 @@ function candidateTokens(server: WireServer, user: string): string[] {
     (tenants[name]?.tokens ?? []).flatMap((entry) => ('token' in entry ? [entry.token] : []))
   const all = Object.keys(tenants).flatMap(plain)
   server.keyring.keep(new Set(all))
-  return user in tenants ? plain(user) : all
+  // Own keys only: `in` would take a user named `constructor` for a tenant with no tokens.
+  return Object.hasOwn(tenants, user) ? plain(user) : all
 }
 
 /** Reads the password message: its body as a string, or the SASL messages' bytes. */

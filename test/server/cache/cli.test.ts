@@ -88,6 +88,17 @@ describe('sluice cache', () => {
     const unknown = await sluice(['cache', 'remove-triggers', '--config', file, '--tenant', 'nope'])
     expect(unknown.code).toBe(2)
     expect(unknown.stderr).toContain(`cache: --tenant nope: no such tenant in ${file}`)
+    // A name every object has is no tenant either (not a TypeError from Object's constructor).
+    const inherited = await sluice([
+      'cache',
+      'remove-triggers',
+      '--config',
+      file,
+      '--tenant',
+      'constructor',
+    ])
+    expect(inherited.code).toBe(2)
+    expect(inherited.stderr).toContain(`cache: --tenant constructor: no such tenant in ${file}`)
     expect(
       (await sluice(['cache', 'remove-triggers', '--config', file, '--tenant', 'off'])).code,
     ).toBe(0)

@@ -58,6 +58,17 @@ describe('SCRAM-SHA-256 against the token', () => {
     }
   })
 
+  it('admits a user named like a property every object has (constructor, __proto__)', async () => {
+    for (const user of ['constructor', '__proto__', 'toString']) {
+      const client = await connectPg({ ...t.pgConfig(), user })
+      try {
+        expect((await client.query('select 1 as one')).rows).toEqual([{ one: 1 }])
+      } finally {
+        await client.end()
+      }
+    }
+  })
+
   it('refuses a wrong token with 28P01, whether or not the user names the tenant', async () => {
     const wrong = await caught(() =>
       connectPg({ ...t.pgConfig('not-the-token-at-all-0000'), user: 'sluice' }),

@@ -8,7 +8,9 @@ import { randomBytes } from 'node:crypto'
 import { once } from 'node:events'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { installTriggers } from '../../../server/cache/triggers.js'
 import { createDatabase, post, type TestDatabase } from '../../helpers/cache.js'
 import {
   admin,
@@ -24,6 +26,7 @@ let db: TestDatabase
 let t: TestGateway
 let server: Server
 let base: string
+let roleUrl: string
 
 const q = (body: unknown) => post(base, '/v1/query', body, t.token)
 
@@ -53,7 +56,8 @@ beforeAll(async () => {
   const url = new URL(db.url)
   url.username = role
   url.password = password
-  t = await startTestGateway({ connection: { url: url.toString() }, cache: { enabled: true } })
+  roleUrl = url.toString()
+  t = await startTestGateway({ connection: { url: roleUrl }, cache: { enabled: true } })
   server = serveGateway(t.gateway)
   await once(server, 'listening')
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
@@ -89,5 +93,27 @@ describe('the cache, for a role whose search_path shadows pg_catalog', () => {
     const after = await q(audit)
     expect(after.cache).toBe('miss')
     expect(after.body.rows).toEqual([[String(Number(before) + 1)]])
+  })
+
+  it("hears the triggers' notifications of a write made outside Sluice by that role", async () => {
+    const installer = new pg.Client({ connectionString: db.url })
+    await installer.connect()
+    try {
+      await installTriggers(installer, ['public'])
+    } finally {
+      await installer.end()
+    }
+    const read = { sql: 'select v from items where id = $1', params: [3], cache: {} }
+    await q(read)
+    expect((await q(read)).cache).toBe('hit')
+    const outside = new pg.Client({ connectionString: roleUrl })
+    await outside.connect()
+    try {
+      await outside.query("update items set v = 'outside' where id = 3")
+    } finally {
+      await outside.end()
+    }
+    await eventually(async () => (await q(read)).cache === 'miss', 3_000)
+    expect((await q(read)).body.rows).toEqual([['outside']])
   })
 })

@@ -9,6 +9,8 @@
  * leaves in the session pins the backend to the session (./session-state.ts).
  */
 import type { Duplex } from 'node:stream'
+import type { WriteEffect } from '../cache/catalog.js'
+import type { TenantCache } from '../cache/tenant-cache.js'
 import { analyzeSql, type SqlAnalysis } from '../engine/analyze.js'
 import { beginSql } from '../engine/run.js'
 import { LightSignal } from '../lifecycle/abort.js'
@@ -543,14 +545,7 @@ export class WireSession implements RelaySink {
     const written = this.written
     if (!cache || written === undefined || written?.size === 0) return false
     this.written = new Set()
-    const effect =
-      written === null
-        ? Promise.resolve({
-            kind: 'all',
-            why: 'what the session ran is unknown',
-            schema: true,
-          } as const)
-        : (cache.knownEffect(written) ?? cache.effect([...written]))
+    const effect = effectOf(cache, written)
     if ('kind' in effect && effect.kind === 'none') return false
     this.stall = 'end'
     void Promise.resolve(effect)
@@ -559,6 +554,21 @@ export class WireSession implements RelaySink {
         if (this.lease === lease && !this.closed) then()
       })
     return true
+  }
+
+  /**
+   * The backend goes while answers are still due (the client left, or the session ended,
+   * behind a COMMIT or a write alone in its transaction): PostgreSQL may commit it all the
+   * same, and nobody waits for its ReadyForQuery. What it may have written is dropped from
+   * every cache once the backend's connection has closed, when it has committed or never
+   * will: dropped earlier, a read in between could keep the old value.
+   */
+  private invalidateWhenGone(lease: Lease): void {
+    const cache = lease.tenant.cache
+    const written = this.written
+    if (!cache || written === undefined || written?.size === 0) return
+    const effect = effectOf(cache, written)
+    void lease.relay.connection.ended.then(async () => cache.written(await effect)).catch(() => {})
   }
 
   private pin(lease: Lease, kinds: string[]): void {
@@ -723,6 +733,7 @@ export class WireSession implements RelaySink {
     const lease = this.lease
     if (!lease) return
     this.lease = undefined
+    if (lease.relay.busy) this.invalidateWhenGone(lease)
     const reset = this.pipelinedReset
     this.pipelinedReset = undefined
     this.cyclesInFlight = 0
@@ -816,6 +827,15 @@ export class WireSession implements RelaySink {
       'wire session closed',
     )
   }
+}
+
+/** What the statements `written` may have changed (`null`: anything). */
+function effectOf(
+  cache: TenantCache,
+  written: Set<string> | null,
+): WriteEffect | Promise<WriteEffect> {
+  if (written === null) return { kind: 'all', why: 'what the session ran is unknown', schema: true }
+  return cache.knownEffect(written) ?? cache.effect([...written])
 }
 
 const KNOWN = new Set<number>([

@@ -4,7 +4,8 @@ import pg from 'pg'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { KEPT_STATEMENT_BYTES } from '../../../server/engine/written-statements.js'
 import { createDatabase, post, type TestDatabase } from '../../helpers/cache.js'
-import { newToken, serveGateway, startTestGateway } from '../../helpers/gateway.js'
+import { eventually, newToken, serveGateway, startTestGateway } from '../../helpers/gateway.js'
+import { RawClient, frontend } from '../../helpers/raw-pg.js'
 import { startWireGateway, type WireGateway } from '../../helpers/wire.js'
 
 const adminToken = newToken()
@@ -210,6 +211,23 @@ describe('the query cache, over a listening gateway', () => {
     } finally {
       await client.end()
     }
+  })
+
+  it('drops what a PostgreSQL-protocol COMMIT wrote when its client left before the answer', async () => {
+    await q(read(14))
+    expect((await q(read(14))).cache).toBe('hit')
+    const client = await RawClient.connect(t.pgPort, t.token)
+    client.send(frontend.query("begin; update items set v = 'left' where id = 14"))
+    expect((await client.cycle()).status).toBe('T')
+    // The COMMIT goes out and the client is gone before its ReadyForQuery: the backend
+    // commits all the same.
+    client.send(frontend.query('commit'))
+    client.socket.destroy()
+    const committed = async () =>
+      (await db.sql(`select v from items where id = 14`))[0]?.v === 'left'
+    await eventually(committed)
+    await eventually(async () => (await q(read(14))).cache !== 'hit')
+    expect(await q(read(14))).toMatchObject({ body: { rows: [['14', 'left']] } })
   })
 
   it('follows writes through foreign keys that cascade, and through views', async () => {

@@ -37,6 +37,13 @@ export interface Stamp {
 /** What bookkeeping of one entry costs, roughly, besides its body and key. */
 const ENTRY_OVERHEAD = 256
 
+/**
+ * Versions of tables and tags kept at most. Anyone who can connect to the database may
+ * notify `t OID` for any number (./messages.ts), each a table to bump: past this, the epoch
+ * moves on and the versions start again, which costs the fills in flight, not the entries.
+ */
+export const MAX_VERSIONS = 50_000
+
 /** Entries within a byte budget, indexed for invalidation. */
 export class EntryStore {
   private readonly entries = new Map<string, Entry>()
@@ -52,6 +59,11 @@ export class EntryStore {
 
   get size(): number {
     return this.entries.size
+  }
+
+  /** Tables and tags whose version is kept (at most {@link MAX_VERSIONS}). */
+  get versioned(): number {
+    return this.versions.size
   }
 
   /** The entry of `key` (made the most recently used), or undefined once past its stale time. */
@@ -112,7 +124,7 @@ export class EntryStore {
   dropTables(tables: Iterable<number>): number {
     let dropped = 0
     for (const table of tables) {
-      this.versions.set(table, (this.versions.get(table) ?? 0) + 1)
+      this.bump(table)
       for (const entry of this.byTable.get(table) ?? []) {
         this.remove(entry)
         dropped++
@@ -123,7 +135,7 @@ export class EntryStore {
 
   /** Drops the entries tagged `tag`; returns how many. */
   dropTag(tag: string): number {
-    this.versions.set(tag, (this.versions.get(tag) ?? 0) + 1)
+    this.bump(tag)
     let dropped = 0
     for (const entry of this.byTag.get(tag) ?? []) {
       this.remove(entry)
@@ -148,6 +160,16 @@ export class EntryStore {
   /** Drops entries past their stale time. */
   sweep(now: number): void {
     for (const entry of [...this.entries.values()]) if (now > entry.staleUntil) this.remove(entry)
+  }
+
+  /** A table or tag was invalidated: every stamp taken before that names it is stale. */
+  private bump(key: number | string): void {
+    if (this.versions.size >= MAX_VERSIONS && !this.versions.has(key)) {
+      // A new epoch makes every stamp stale, so the versions so far no longer matter.
+      this.epoch++
+      this.versions.clear()
+    }
+    this.versions.set(key, (this.versions.get(key) ?? 0) + 1)
   }
 
   private remove(entry: Entry): void {

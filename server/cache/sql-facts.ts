@@ -75,14 +75,17 @@ const HARMLESS = new Set([
 const CLOCK_VALUES = /^SVFOP_(CURRENT_DATE|CURRENT_TIME|CURRENT_TIMESTAMP|LOCALTIME|LOCALTIMESTAMP)/
 
 /**
- * Strings that date and time types read as the moment of the statement (`'now'::timestamptz`,
- * `'today'`). Such a literal, or a parameter with such a value, makes a read uncacheable.
+ * The words that date and time types read as the moment of the statement (`'now'::timestamptz`,
+ * `'today'`), in any case, alone or among other fields (`'tomorrow 10:00'`, `'today UTC'`,
+ * `'yesterday allballs'`) and with any amount of space around them, as PostgreSQL's date
+ * parser reads them: a run of letters that is one of them. A literal, or a parameter, that
+ * holds one makes a read uncacheable (a text that merely contains one, `'known'`, does not).
  */
-export const MOMENT_STRINGS = new Set(['now', 'today', 'tomorrow', 'yesterday'])
+const MOMENT_WORD = /(?:^|[^a-z])(?:now|today|tomorrow|yesterday)(?![a-z])/i
 
-/** True when `text` (a literal or a parameter) would be read as a moment by a date type. */
+/** True when `text` (a literal or a parameter) may be read as a moment by a date type. */
 export function isMomentString(text: string): boolean {
-  return text.length <= 12 && MOMENT_STRINGS.has(text.trim().toLowerCase())
+  return MOMENT_WORD.test(text)
 }
 
 const OPERATOR = /^[-+*/<>=~!@#%^&|`?]+$/

@@ -100,6 +100,8 @@ describe('the query cache, over a listening gateway', () => {
     ['nextval()', "select nextval('counter')"],
     ['a volatile user function', 'select bump()'],
     ["a 'now' literal", "select 'now'::timestamptz"],
+    ["a 'now' literal padded with spaces", "select '        now        '::timestamptz"],
+    ["a 'tomorrow 10:00' literal", "select timestamptz 'tomorrow 10:00'"],
     ['a view that calls now()', 'select * from clock_view where id = 1'],
     ['a sequence', 'select last_value from counter'],
     ['the system catalog', 'select relname from pg_class limit 1'],
@@ -124,6 +126,14 @@ describe('the query cache, over a listening gateway', () => {
     const sql = 'select $1::timestamptz > $2::timestamptz as later'
     expect((await q({ sql, params: ['now', '2000-01-01'], cache: {} })).cache).toBe('bypass')
     expect((await q({ sql, params: ['2001-01-01', 'today'], cache: {} })).cache).toBe('bypass')
+    // PostgreSQL reads the moment's words among others, and skips any amount of space.
+    for (const moment of ['yesterday allballs', 'today UTC', `${' '.repeat(20)}NOW `]) {
+      const asked = { sql, params: [moment, '2000-01-01'], cache: {} }
+      expect((await q(asked)).cache, moment).toBe('bypass')
+    }
+    // A word that merely holds one is no moment.
+    const known = { sql: 'select $1::text as word', params: ['known snowfall'], cache: {} }
+    expect((await q(known)).cache).toBe('miss')
     expect((await q({ sql, params: ['2001-01-01', '2000-01-01'], cache: {} })).cache).toBe('miss')
   })
 

@@ -36,6 +36,10 @@ export interface Stamp {
 
 /** What bookkeeping of one entry costs, roughly, besides its body and key. */
 const ENTRY_OVERHEAD = 256
+/** What one table an entry read costs it: its slot in the entry and in the table's index. */
+const TABLE_OVERHEAD = 64
+/** What one tag costs besides its characters, when no other entry has it (see entryBytes). */
+const TAG_OVERHEAD = 384
 
 /**
  * Versions of tables and tags kept at most. Anyone who can connect to the database may
@@ -181,9 +185,21 @@ export class EntryStore {
   }
 }
 
-/** The bytes an entry of this body and key is counted for (V8 keeps up to 2 bytes a character). */
-export function entryBytes(body: string, key: string): number {
-  return (body.length + key.length) * 2 + ENTRY_OVERHEAD
+/**
+ * The bytes an entry of this body, key, tables and tags is counted for (V8 keeps up to 2
+ * bytes a character). A tag an entry alone has costs its index (a Set and its slot in the
+ * map: about 440 bytes for one of 64 characters, measured), so a client that gives each
+ * answer 16 tags of its own would otherwise hold many times maxBytes.
+ */
+export function entryBytes(
+  body: string,
+  key: string,
+  tables: readonly number[],
+  tags: readonly string[],
+): number {
+  let bytes = (body.length + key.length) * 2 + ENTRY_OVERHEAD + tables.length * TABLE_OVERHEAD
+  for (const tag of tags) bytes += tag.length * 2 + TAG_OVERHEAD
+  return bytes
 }
 
 function index<K>(map: Map<K, Set<Entry>>, key: K, entry: Entry): void {

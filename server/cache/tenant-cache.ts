@@ -158,7 +158,7 @@ export class TenantCache {
   ): Promise<string> {
     const stamp = this.store.stamp(read.tables, read.tags)
     const promise = run().then((body) => {
-      const bytes = entryBytes(body, key)
+      const bytes = entryBytes(body, key, read.tables, read.tags)
       if (!this.closed && bytes <= this.config.maxEntryBytes) {
         const now = performance.now()
         this.store.set(

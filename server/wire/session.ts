@@ -545,7 +545,7 @@ export class WireSession implements RelaySink {
     const written = this.written
     if (!cache || written === undefined || written?.size === 0) return false
     this.written = new Set()
-    const effect = effectOf(cache, written)
+    const effect = this.effectOf(cache, written)
     if ('kind' in effect && effect.kind === 'none') return false
     this.stall = 'end'
     void Promise.resolve(effect)
@@ -567,8 +567,33 @@ export class WireSession implements RelaySink {
     const cache = lease.tenant.cache
     const written = this.written
     if (!cache || written === undefined || written?.size === 0) return
-    const effect = effectOf(cache, written)
+    const effect = this.effectOf(cache, written)
     void lease.relay.connection.ended.then(async () => cache.written(await effect)).catch(() => {})
+  }
+
+  /**
+   * What the statements `written` may have changed (`null`: anything). The catalog resolves
+   * their table names with the role's own search_path: a session that set its own (at
+   * connect time, or by a SET it is pinned for) may have written other tables of the same
+   * names, so a write of named tables drops everything instead.
+   */
+  private effectOf(
+    cache: TenantCache,
+    written: Set<string> | null,
+  ): WriteEffect | Promise<WriteEffect> {
+    if (written === null)
+      return { kind: 'all', why: 'what the session ran is unknown', schema: true }
+    const effect = cache.knownEffect(written) ?? cache.effect([...written])
+    if (!this.pinned && !this.init.client.settings.has('search_path')) return effect
+    const widen = (e: WriteEffect): WriteEffect =>
+      e.kind === 'tables'
+        ? {
+            kind: 'all',
+            why: 'the session resolves names with a search_path of its own',
+            schema: false,
+          }
+        : e
+    return 'kind' in effect ? widen(effect) : effect.then(widen)
   }
 
   private pin(lease: Lease, kinds: string[]): void {
@@ -827,15 +852,6 @@ export class WireSession implements RelaySink {
       'wire session closed',
     )
   }
-}
-
-/** What the statements `written` may have changed (`null`: anything). */
-function effectOf(
-  cache: TenantCache,
-  written: Set<string> | null,
-): WriteEffect | Promise<WriteEffect> {
-  if (written === null) return { kind: 'all', why: 'what the session ran is unknown', schema: true }
-  return cache.knownEffect(written) ?? cache.effect([...written])
 }
 
 const KNOWN = new Set<number>([

@@ -35,7 +35,10 @@ beforeAll(async () => {
       create function bump() returns int language sql volatile as 'select 1';
       create function twice(int) returns int language sql immutable as 'select $1 * 2';
       create view item_view as select id, v from items where id > 0;
-      create view clock_view as select id, now() as t from items`)
+      create view clock_view as select id, now() as t from items;
+      create schema alt;
+      create table alt.items (id int primary key, v text);
+      insert into alt.items values (1, 'alt')`)
   }
   await other.sql(`update items set v = 'other' || id`)
   otherToken = newToken()
@@ -238,6 +241,49 @@ describe('the query cache, over a listening gateway', () => {
     await eventually(committed)
     await eventually(async () => (await q(read(14))).cache !== 'hit')
     expect(await q(read(14))).toMatchObject({ body: { rows: [['14', 'left']] } })
+  })
+
+  it('drops what statements wrote after a change of search_path made their names mean other tables', async () => {
+    const alt = { sql: 'select v from alt.items where id = 1', cache: {} }
+    const expectAlt = async (v: string) => {
+      expect(await q(alt)).toMatchObject({ cache: 'miss', body: { rows: [[v]] } })
+      expect((await q(alt)).cache).toBe('hit')
+    }
+    const write = (v: string) => ({ sql: `update items set v = '${v}' where id = 1` })
+    await q(alt)
+    expect((await q(alt)).cache).toBe('hit')
+    const batch = (first: string, v: string) =>
+      post(base, '/v1/batch', { statements: [{ sql: first }, write(v)] }, t.token)
+    expect((await batch('set local search_path = alt', 'by set')).status).toBe(200)
+    await expectAlt('by set')
+    const setConfig = "select set_config('search_path', 'alt', true)"
+    expect((await batch(setConfig, 'by set_config')).status).toBe(200)
+    await expectAlt('by set_config')
+
+    // On the PostgreSQL protocol, a session's SET lasts past its transaction.
+    const client = new pg.Client(t.pgConfig())
+    await client.connect()
+    try {
+      await client.query('set search_path = alt')
+      await client.query(write('wire').sql)
+      await expectAlt('wire')
+      await client.query('begin')
+      await client.query(write('wire tx').sql)
+      await client.query('commit')
+      await expectAlt('wire tx')
+    } finally {
+      await client.end()
+    }
+    // Or one it gave at connect time.
+    const configured = new pg.Client({ ...t.pgConfig(), options: '-c search_path=alt' })
+    await configured.connect()
+    try {
+      await configured.query(write('wire options').sql)
+      await expectAlt('wire options')
+    } finally {
+      await configured.end()
+    }
+    await db.sql(`update alt.items set v = 'alt'`)
   })
 
   it('follows writes through foreign keys that cascade, and through views', async () => {

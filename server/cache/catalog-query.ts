@@ -5,6 +5,13 @@
  * `ON DELETE` / `ON UPDATE` action changes the referencing table.
  */
 
+import { FUNCTION_CONFIG, NOTIFY_CHANGE_BODY, TRIGGER_NAME } from './triggers.js'
+
+/** `text` as a dollar-quoted SQL literal (it holds no `$sluice$`). */
+function dollarQuoted(text: string): string {
+  return `$sluice$${text}$sluice$`
+}
+
 /** A relation the query reached. */
 export interface RelationRow {
   oid: number
@@ -20,7 +27,7 @@ export interface RelationRow {
   definition: string | null
   /** Takes part in table inheritance (not partitioning). */
   inherits: boolean
-  /** It or one of its partitions has a trigger of its own (not Sluice's). */
+  /** It or one of its partitions has a trigger of its own (not Sluice's, whose function is checked). */
   triggers: boolean
   /** It or one of its partitions has a rule other than a view's. */
   rules: boolean
@@ -141,8 +148,16 @@ select pg_catalog.json_build_object(
            and not ch.relispartition),
       'triggers', exists (
         select from pg_catalog.pg_trigger t
+          join pg_catalog.pg_proc p on p.oid operator(pg_catalog.=) t.tgfoid
+          join pg_catalog.pg_namespace pn on pn.oid operator(pg_catalog.=) p.pronamespace
+          join pg_catalog.pg_language l on l.oid operator(pg_catalog.=) p.prolang
          where t.tgrelid operator(pg_catalog.=) any (i.tree) and not t.tgisinternal
-           and t.tgname operator(pg_catalog.<>) 'sluice_cache_notify'),
+           and not (t.tgname operator(pg_catalog.=) '${TRIGGER_NAME}'
+             and pn.nspname operator(pg_catalog.=) 'sluice_cache'
+             and p.proname operator(pg_catalog.=) 'notify_change'
+             and l.lanname operator(pg_catalog.=) 'plpgsql'
+             and p.prosrc operator(pg_catalog.=) ${dollarQuoted(NOTIFY_CHANGE_BODY)}
+             and p.proconfig operator(pg_catalog.=) array[${dollarQuoted(FUNCTION_CONFIG)}]::pg_catalog.text[])),
       'rules', exists (
         select from pg_catalog.pg_rewrite w
          where w.ev_class operator(pg_catalog.=) any (i.tree) and w.rulename operator(pg_catalog.<>) '_RETURN'),

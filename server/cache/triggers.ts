@@ -13,6 +13,21 @@ import { CHANNEL } from './messages.js'
 export const TRIGGER_NAME = 'sluice_cache_notify'
 
 /**
+ * The body of the trigger function, which only notifies. The catalog (./catalog-query.ts)
+ * takes a trigger named {@link TRIGGER_NAME} for Sluice's own only when its function is
+ * this one, with this body and setting: anyone who may create a trigger may give it that
+ * name, and a trigger of the table's own may write anywhere.
+ */
+export const NOTIFY_CHANGE_BODY = `
+begin
+  perform pg_notify('${CHANNEL}', 't ' || coalesce(pg_partition_root(tg_relid)::oid, tg_relid)::text);
+  return null;
+end `
+
+/** The setting the functions run with (pg_proc.proconfig), as PostgreSQL records it. */
+export const FUNCTION_CONFIG = 'search_path=pg_catalog, pg_temp'
+
+/**
  * The functions run as whichever role writes, under its search_path, which it may set to put
  * a schema of its own first (a pg_notify there would swallow the notification): each runs
  * with pg_catalog alone (pg_temp last, so no temporary object shadows either).
@@ -21,11 +36,7 @@ const FUNCTIONS = `
 create schema if not exists sluice_cache;
 comment on schema sluice_cache is 'Sluice: triggers that tell gateway caches about writes (sluice cache remove-triggers drops it)';
 create or replace function sluice_cache.notify_change() returns trigger language plpgsql
-set search_path = pg_catalog, pg_temp as $$
-begin
-  perform pg_notify('${CHANNEL}', 't ' || coalesce(pg_partition_root(tg_relid)::oid, tg_relid)::text);
-  return null;
-end $$;
+set search_path = pg_catalog, pg_temp as $$${NOTIFY_CHANGE_BODY}$$;
 create or replace function sluice_cache.add_trigger(target regclass) returns void language plpgsql
 set search_path = pg_catalog, pg_temp as $$
 begin

@@ -38,7 +38,15 @@ beforeAll(async () => {
       create view clock_view as select id, now() as t from items;
       create schema alt;
       create table alt.items (id int primary key, v text);
-      insert into alt.items values (1, 'alt')`)
+      insert into alt.items values (1, 'alt');
+      -- A trigger that takes the name of Sluice's own but writes another table.
+      create table src (id int);
+      create table dst (n int);
+      insert into dst values (0);
+      create function impostor() returns trigger language plpgsql as $$
+        begin update dst set n = n + 1; return null; end $$;
+      create trigger sluice_cache_notify after insert on src
+        for each statement execute function impostor()`)
   }
   await other.sql(`update items set v = 'other' || id`)
   otherToken = newToken()
@@ -284,6 +292,14 @@ describe('the query cache, over a listening gateway', () => {
       await configured.end()
     }
     await db.sql(`update alt.items set v = 'alt'`)
+  })
+
+  it("takes only Sluice's own trigger function for its trigger, not any trigger of that name", async () => {
+    const count = { sql: 'select n from dst', cache: {} }
+    const before = Number((await q(count)).body.rows[0][0])
+    expect((await q(count)).cache).toBe('hit')
+    expect((await q({ sql: 'insert into src values (1)' })).status).toBe(200)
+    expect(await q(count)).toMatchObject({ cache: 'miss', body: { rows: [[String(before + 1)]] } })
   })
 
   it('follows writes through foreign keys that cascade, and through views', async () => {

@@ -116,4 +116,16 @@ describe('the cache, for a role whose search_path shadows pg_catalog', () => {
     await eventually(async () => (await q(read)).cache === 'miss', 3_000)
     expect((await q(read)).body.rows).toEqual([['outside']])
   })
+
+  it('takes the installed trigger for its own: a write through Sluice drops only the tables written', async () => {
+    const items = { sql: 'select v from items where id = $1', params: [4], cache: {} }
+    // What the event trigger says after DDL: the catalog asks again, and sees the triggers.
+    await db.sql(`select pg_notify('sluice_cache', 'd')`)
+    await eventually(async () => (await q(items)).cache === 'miss')
+    await q(items)
+    expect((await q(items)).cache).toBe('hit')
+    // audit has no trigger but Sluice's: the write names it alone.
+    expect((await q({ sql: 'insert into audit (item) values (4)' })).status).toBe(200)
+    expect((await q(items)).cache).toBe('hit')
+  })
 })

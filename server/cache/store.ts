@@ -18,9 +18,12 @@ export interface Entry {
   /** The tables (partition tree roots, by oid) its result depends on. */
   readonly tables: readonly number[]
   readonly tags: readonly string[]
-  /** Fresh until then (performance.now() milliseconds). */
-  readonly freshUntil: number
-  /** Servable stale until then, while one refresh runs. */
+  /** When it was read from the database (performance.now() milliseconds). */
+  readonly filledAt: number
+  /**
+   * Kept until then: the lifetimes (ttlMs + swrMs) of the read that filled it. Each read
+   * decides for itself whether the entry is fresh enough (TenantCache.lookup).
+   */
   readonly staleUntil: number
   /** Counted against the budget: body, key and bookkeeping. */
   readonly bytes: number

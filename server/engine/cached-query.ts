@@ -44,8 +44,8 @@ export async function runCachedQuery(
   // A parameter that a date type reads as the current time ('now', 'today') is the clock.
   if (request.params?.some((p) => typeof p === 'string' && isMomentString(p)))
     return bypass(context, request, cache)
-  const key = cache.key(context.principal.role, request.sql, request.params)
-  const found = cache.lookup(key)
+  const key = cache.key(context.principal.role, request.sql, request.params, request.cache.tags)
+  const found = cache.lookup(key, lifetimes(cache, request.cache))
   if (found) {
     cache.count(found.status)
     if (found.status === 'stale') cache.refresh(key, () => refresh(context, request, cache, key))

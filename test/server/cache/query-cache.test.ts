@@ -381,16 +381,33 @@ describe('the query cache, over a listening gateway', () => {
     expect(last.body.rows).toEqual([['16', 'outside']])
   })
 
+  it('holds each read to its own ttlMs and tags, whoever filled the entry and with what', async () => {
+    // One caller keeps the answer for ten minutes, untagged.
+    expect((await q(read(18, { ttlMs: 600_000 }))).cache).toBe('miss')
+    await db.sql(`update items set v = 'outside' where id = 18`)
+    // A caller that asks for answers at most 20 ms old gets one.
+    const young = read(18, { ttlMs: 20 })
+    await eventually(async () => (await q(young)).body.rows[0][1] === 'outside', 5_000)
+    // One that tags its reads can purge them by that tag.
+    await db.sql(`update items set v = 'again' where id = 18`)
+    const tagged = read(18, { ttlMs: 600_000, tags: ['items:18'] })
+    expect((await q(tagged)).body.rows).toEqual([['18', 'again']])
+    await db.sql(`update items set v = 'purged' where id = 18`)
+    await t.gateway.admin.purgeCache('main', 'items:18')
+    expect(await q(tagged)).toMatchObject({ cache: 'miss', body: { rows: [['18', 'purged']] } })
+  })
+
   it('purges by tag and by tenant through the admin API', async () => {
-    await q(read(17, { tags: ['items:17'] }))
-    await q(read(18, { tags: ['items:18'] }))
+    const [r17, r18] = [read(17, { tags: ['items:17'] }), read(18, { tags: ['items:18'] })]
+    await q(r17)
+    await q(r18)
     const byTag = await post(base, '/admin/tenants/main/cache/purge?tag=items:17', {}, adminToken)
     expect(byTag.body).toEqual({ tenant: 'main', tag: 'items:17', purged: 1 })
-    expect((await q(read(17))).cache).toBe('miss')
-    expect((await q(read(18))).cache).toBe('hit')
+    expect((await q(r17)).cache).toBe('miss')
+    expect((await q(r18)).cache).toBe('hit')
     const all = await post(base, '/admin/tenants/main/cache/purge', {}, adminToken)
     expect(all.body).toMatchObject({ tenant: 'main', purged: 2 })
-    expect((await q(read(18))).cache).toBe('miss')
+    expect((await q(r18)).cache).toBe('miss')
     const refused = await post(
       base,
       '/admin/tenants/main/cache/purge?tag=no%20spaces',

@@ -10,7 +10,7 @@ function entry(key: string, tables: number[], tags: string[] = []): Entry {
     body,
     tables,
     tags,
-    freshUntil: 1e12,
+    filledAt: 0,
     staleUntil: 1e12,
     bytes: entryBytes(body, key, tables, tags),
   }
@@ -35,7 +35,7 @@ describe('the entry store', () => {
       const body = `{"command":"SELECT","rowCount":1,"fields":[],"rows":[["${i}"]]}`
       const tags = Array.from({ length: 16 }, (_, t) => `${i}-${t}-`.padEnd(64, 'x'))
       const tables = [16384, 16385]
-      const e = { key, body, tables, tags, freshUntil: 1e12, staleUntil: 1e12 }
+      const e = { key, body, tables, tags, filledAt: 0, staleUntil: 1e12 }
       store.set({ ...e, bytes: entryBytes(body, key, tables, tags) }, store.stamp(tables, tags))
     }
     const held = heapUsed() - before

@@ -157,19 +157,26 @@ export class TenantCache {
 
   /**
    * Fills `key` by running `run`, unless a fill of it that is still current runs already:
-   * then its answer is shared. The answer is kept if nothing it read was invalidated
-   * meanwhile. `stamp` must be taken before `run` reads anything.
+   * then its answer is shared, for at most `wait.ms` (the waiter's own statement timeout:
+   * the read it shares may allow itself longer), after which it fails with
+   * `wait.expired()`. The answer is kept if nothing it read was invalidated meanwhile.
+   * `stamp` must be taken before `run` reads anything.
    */
   fill(
     key: string,
     read: { tables: readonly number[]; tags: readonly string[]; ttlMs: number; swrMs: number },
     run: () => Promise<string>,
+    wait?: { ms: number; expired: () => Error },
   ): Promise<string> {
     const running = this.fills.get(key)
+    if (!running || !this.store.current(running.stamp)) return this.startFill(key, read, run)
     // A fill that failed (its client went away, say) leaves each waiter to read for itself.
-    if (running && this.store.current(running.stamp))
-      return running.promise.catch(() => this.startFill(key, read, run))
-    return this.startFill(key, read, run)
+    const shared = running.promise.catch(() => this.startFill(key, read, run))
+    if (wait === undefined) return shared
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(wait.expired()), wait.ms)
+      shared.then(resolve, reject).finally(() => clearTimeout(timer))
+    })
   }
 
   private startFill(

@@ -7,7 +7,8 @@
 import type { CacheRequest, CacheStatus, QueryRequest } from '../../src/protocol.js'
 import { isMomentString } from '../cache/sql-facts.js'
 import type { TenantCache } from '../cache/tenant-cache.js'
-import { checkStatement, runQuery, type RunContext } from './run.js'
+import { deadlinePassed } from './cancellation.js'
+import { checkStatement, effectiveTimeout, runQuery, type RunContext } from './run.js'
 
 /** A `/v1/query` answer: the body to send and the `Sluice-Cache` value. */
 export interface CachedAnswer {
@@ -72,7 +73,9 @@ function fill(
   tables: readonly number[],
 ): Promise<string> {
   const read = { tables, tags: request.cache.tags ?? [], ...lifetimes(cache, request.cache) }
-  return cache.fill(key, read, async () => JSON.stringify(await runQuery(context, request)))
+  // Sharing another request's read, this one still answers within its own timeout.
+  const wait = { ms: effectiveTimeout(context.tenant, request.timeoutMs), expired: deadlinePassed }
+  return cache.fill(key, read, async () => JSON.stringify(await runQuery(context, request)), wait)
 }
 
 /** Refreshes a stale entry in the background, for no client: no signal, no request record. */

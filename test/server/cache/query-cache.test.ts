@@ -370,6 +370,31 @@ describe('the query cache, over a listening gateway', () => {
     expect(acquires() - before).toBe(1)
   })
 
+  it("holds a read that shares another's database read to its own timeoutMs", async () => {
+    const blocked = { sql: 'select v from items where id = 20', cache: {} }
+    // A transaction holds the table; a read that allows itself a minute waits for it.
+    const tx = (await post(base, '/v1/transactions', { idleTimeoutMs: 60_000 }, t.token)).body.id
+    await post(base, `/v1/transactions/${tx}/query`, { sql: 'lock table items' }, t.token)
+    const patient = q({ ...blocked, timeoutMs: 60_000 })
+    await eventually(
+      async () =>
+        (
+          await db.sql(
+            `select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+          )
+        ).length > 0,
+    )
+    // The same read, that allows itself 200 ms, answers when those are up, not in a minute.
+    const hurried = q({ ...blocked, timeoutMs: 200 })
+    const bound = new Promise<'still waiting'>((resolve) =>
+      setTimeout(() => resolve('still waiting'), 5_000),
+    )
+    const answer = await Promise.race([hurried, bound])
+    await post(base, `/v1/transactions/${tx}/rollback`, {}, t.token)
+    expect(answer).toMatchObject({ status: 504, body: { error: { code: 'STATEMENT_TIMEOUT' } } })
+    expect((await patient).status).toBe(200)
+  })
+
   it('serves a stale entry within swrMs while one refresh runs, then the fresh value', async () => {
     const stale = read(16, { ttlMs: 1, swrMs: 60_000 })
     await q(stale)

@@ -12,6 +12,7 @@ import type { Duplex } from 'node:stream'
 import type { WriteEffect } from '../cache/catalog.js'
 import type { TenantCache } from '../cache/tenant-cache.js'
 import { analyzeSql, type SqlAnalysis } from '../engine/analyze.js'
+import { WrittenStatements } from '../engine/written-statements.js'
 import { beginSql } from '../engine/run.js'
 import { LightSignal } from '../lifecycle/abort.js'
 import { resetSqlFor } from '../pool/session-reset.js'
@@ -61,9 +62,6 @@ const M = {
   copyData: 100, // 'd'
   copyFail: 102, // 'f'
 } as const
-
-/** Distinct statements a transaction may run before the cache stops telling them apart. */
-const MAX_WRITTEN = 256
 
 /**
  * Words of a statement that may leave its transaction open after the Sync that ends its cycle
@@ -138,9 +136,11 @@ export class WireSession implements RelaySink {
   private cycle: { started: number; sql: string; rows: number | null; error: unknown } | undefined
   /**
    * A cache-enabled writer's statements in this transaction, for the cache to drop what they
-   * changed before the client hears the transaction is over; `null`: what ran cannot be told.
+   * changed before the client hears the transaction is over (kept up to a bound, as an HTTP
+   * transaction's are: a client could otherwise make the session hold every megabyte
+   * statement of a long transaction).
    */
-  private written: Set<string> | null | undefined
+  private written: WrittenStatements | undefined
 
   constructor(server: WireServer, init: SessionInit) {
     this.server = server
@@ -346,7 +346,7 @@ export class WireSession implements RelaySink {
         break
       default:
         // FunctionCall: answered by FunctionCallResponse and ReadyForQuery.
-        if (this.written !== undefined) this.written = null
+        this.written?.forget()
         this.cycleMayOutliveSync = true
         if (this.readOnly && this.cycleEnded) this.refuseCycle(relay, AFTER_END_REFUSAL)
         else relay.send(rawOf(m), this.cycleEnd())
@@ -430,10 +430,7 @@ export class WireSession implements RelaySink {
   private note(text: string, analysis: SqlAnalysis): void {
     if (analysis.sessionWords) this.flagged = true
     if (MAY_OUTLIVE_SYNC.test(text)) this.cycleMayOutliveSync = true
-    if (this.written) {
-      this.written.add(text)
-      if (this.written.size > MAX_WRITTEN) this.written = null
-    }
+    this.written?.add(text)
     if (this.cycle && this.cycle.sql === '') this.cycle.sql = text
   }
 
@@ -543,8 +540,8 @@ export class WireSession implements RelaySink {
   private invalidate(lease: Lease, then: () => void): boolean {
     const cache = lease.tenant.cache
     const written = this.written
-    if (!cache || written === undefined || written?.size === 0) return false
-    this.written = new Set()
+    if (!cache || written === undefined || written.empty) return false
+    this.written = new WrittenStatements()
     const effect = this.effectOf(cache, written)
     if ('kind' in effect && effect.kind === 'none') return false
     this.stall = 'end'
@@ -566,24 +563,29 @@ export class WireSession implements RelaySink {
   private invalidateWhenGone(lease: Lease): void {
     const cache = lease.tenant.cache
     const written = this.written
-    if (!cache || written === undefined || written?.size === 0) return
+    if (!cache || written === undefined || written.empty) return
     const effect = this.effectOf(cache, written)
     void lease.relay.connection.ended.then(async () => cache.written(await effect)).catch(() => {})
   }
 
   /**
-   * What the statements `written` may have changed (`null`: anything). The catalog resolves
+   * What the statements `written` may have changed. The catalog resolves
    * their table names with the role's own search_path: a session that set its own (at
    * connect time, or by a SET it is pinned for) may have written other tables of the same
    * names, so a write of named tables drops everything instead.
    */
   private effectOf(
     cache: TenantCache,
-    written: Set<string> | null,
+    written: WrittenStatements,
   ): WriteEffect | Promise<WriteEffect> {
-    if (written === null)
-      return { kind: 'all', why: 'what the session ran is unknown', schema: true }
-    const effect = cache.knownEffect(written) ?? cache.effect([...written])
+    const sqls = written.sqls()
+    if (sqls === 'all')
+      return {
+        kind: 'all',
+        why: 'what the session ran is unknown or too much to keep',
+        schema: true,
+      }
+    const effect = cache.knownEffect(sqls) ?? cache.effect(sqls)
     if (!this.pinned && !this.init.client.settings.has('search_path')) return effect
     const widen = (e: WriteEffect): WriteEffect =>
       e.kind === 'tables'
@@ -710,7 +712,7 @@ export class WireSession implements RelaySink {
     this.tenantName = lease.tenant.name
     this.readOnly = principal.role === 'readonly'
     this.lease = lease
-    this.written = lease.tenant.cache && !this.readOnly ? new Set() : undefined
+    this.written = lease.tenant.cache && !this.readOnly ? new WrittenStatements() : undefined
     if (this.client.isFull) lease.relay.pause(true)
     const { settings } = this.init.client
     if (settings.size === 0) return this.resumeLeased()

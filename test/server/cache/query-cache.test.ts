@@ -1,4 +1,6 @@
 import { once } from 'node:events'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import type { AddressInfo } from 'node:net'
 import pg from 'pg'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -510,6 +512,36 @@ describe('the memory bound', () => {
     })(small.close)
   })
   afterAll(() => small?.close())
+
+  it("keeps a bounded amount of a PostgreSQL-protocol transaction's text for its commit", async () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    await q(read(21))
+    const client = new pg.Client(t.pgConfig())
+    await client.connect()
+    try {
+      await client.query('begin')
+      gc()
+      const before = process.memoryUsage().heapUsed
+      // Distinct statements of almost a body's size each (1 MiB), as a hostile client sends.
+      for (let i = 0; i < 48; i++)
+        await client.query(
+          `select ${i} /* ${String(i).repeat((1000 * 1000) / String(i).length)} */`,
+        )
+      gc()
+      const held = process.memoryUsage().heapUsed - before
+      await client.query("update items set v = 'after many' where id = 21")
+      await client.query('commit')
+      expect(held).toBeLessThan(16 * 1024 * 1024)
+      // What it let go of, its commit drops all the same.
+      expect(await q(read(21))).toMatchObject({
+        cache: 'miss',
+        body: { rows: [['21', 'after many']] },
+      })
+    } finally {
+      await client.end()
+    }
+  })
 
   it('stays within maxBytes, evicting the least recently used first', async () => {
     const cache = small.gateway.tenants.get('main')!.cache!

@@ -138,7 +138,7 @@ export class Channel {
     this.client = undefined
     if (client) {
       try {
-        await client.query('select pg_notify($1, $2)', [
+        await client.query('select pg_catalog.pg_notify($1, $2)', [
           CHANNEL,
           this.options.signer.sign(`b ${this.id}`),
         ])
@@ -181,9 +181,13 @@ export class Channel {
       await client.query(`LISTEN ${CHANNEL}`)
       // Listening now: whatever was cached before may have missed notifications.
       this.options.gap()
+      // Names are qualified here and below: the role may put a schema of its own before
+      // pg_catalog, whose pg_notify would swallow every tick (./catalog-query.ts).
       const { rows } = await client.query<{ n: string }>(
-        `select count(*) as n from pg_stat_activity
-          where datname = current_database() and application_name = $1 and pid <> pg_backend_pid()`,
+        `select pg_catalog.count(*) as n from pg_catalog.pg_stat_activity
+          where datname operator(pg_catalog.=) pg_catalog.current_database()
+            and application_name operator(pg_catalog.=) $1
+            and pid operator(pg_catalog.<>) pg_catalog.pg_backend_pid()`,
         [LISTENER_APPLICATION_NAME],
       )
       this.acks.joined(Number(rows[0]?.n ?? 0))
@@ -251,7 +255,7 @@ export class Channel {
     this.ticksSent.set(n, performance.now())
     this.tickInFlight = true
     try {
-      await client.query('select pg_notify($1, $2)', [
+      await client.query('select pg_catalog.pg_notify($1, $2)', [
         CHANNEL,
         this.options.signer.sign(`${kind} ${this.id} ${n}`),
       ])
@@ -385,7 +389,7 @@ export class Channel {
         const client = this.state === 'up' || this.state === 'joining' ? this.client : undefined
         try {
           if (!client) throw new Error('the invalidation channel is down')
-          const calls = payloads.map((_, i) => `pg_notify($1, $${i + 2})`).join(', ')
+          const calls = payloads.map((_, i) => `pg_catalog.pg_notify($1, $${i + 2})`).join(', ')
           await client.query(`select ${calls}`, [CHANNEL, ...payloads])
         } catch (error) {
           try {

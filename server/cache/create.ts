@@ -81,7 +81,7 @@ export function createTenantCache(parts: TenantCacheParts): TenantCache {
       return client
     },
     notifyElsewhere: async (payloads) => {
-      const calls = payloads.map((_, i) => `pg_notify($1, $${i + 2})`).join(', ')
+      const calls = payloads.map((_, i) => `pg_catalog.pg_notify($1, $${i + 2})`).join(', ')
       await firstValue(pool, `select ${calls}`, [CHANNEL, ...payloads])
     },
     // A server may quote the password it was sent in its refusal, as with the pool's.

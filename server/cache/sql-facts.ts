@@ -55,7 +55,6 @@ export type SqlFacts =
 
 /** Utility statements that change no table's data. */
 const HARMLESS = new Set([
-  'VariableSetStmt',
   'VariableShowStmt',
   'TransactionStmt',
   'ListenStmt',
@@ -71,18 +70,29 @@ const HARMLESS = new Set([
   'VacuumStmt',
 ])
 
+/**
+ * Settings by which PostgreSQL resolves the names of later statements (`"$user"` in the
+ * search_path is the current role): after a change of one, a batch's, a transaction's or a
+ * session's later statements may write other tables than the catalog, asked with the
+ * role's own search_path, says.
+ */
+const NAME_SETTINGS = new Set(['search_path', 'role', 'session_authorization'])
+
 /** SQL value functions whose value is the clock's. */
 const CLOCK_VALUES = /^SVFOP_(CURRENT_DATE|CURRENT_TIME|CURRENT_TIMESTAMP|LOCALTIME|LOCALTIMESTAMP)/
 
 /**
- * Strings that date and time types read as the moment of the statement (`'now'::timestamptz`,
- * `'today'`). Such a literal, or a parameter with such a value, makes a read uncacheable.
+ * The words that date and time types read as the moment of the statement (`'now'::timestamptz`,
+ * `'today'`), in any case, alone or among other fields (`'tomorrow 10:00'`, `'today UTC'`,
+ * `'yesterday allballs'`) and with any amount of space around them, as PostgreSQL's date
+ * parser reads them: a run of letters that is one of them. A literal, or a parameter, that
+ * holds one makes a read uncacheable (a text that merely contains one, `'known'`, does not).
  */
-export const MOMENT_STRINGS = new Set(['now', 'today', 'tomorrow', 'yesterday'])
+const MOMENT_WORD = /(?:^|[^a-z])(?:now|today|tomorrow|yesterday)(?![a-z])/i
 
-/** True when `text` (a literal or a parameter) would be read as a moment by a date type. */
+/** True when `text` (a literal or a parameter) may be read as a moment by a date type. */
 export function isMomentString(text: string): boolean {
-  return text.length <= 12 && MOMENT_STRINGS.has(text.trim().toLowerCase())
+  return MOMENT_WORD.test(text)
 }
 
 const OPERATOR = /^[-+*/<>=~!@#%^&|`?]+$/
@@ -139,6 +149,7 @@ function factsOf(sql: string): SqlFacts {
     const why = walker.statement(stmt)
     if (why !== undefined) return { kind: 'unknown', why }
   }
+  if (walker.rebinds !== undefined) return { kind: 'unknown', why: walker.rebinds }
   return walker.facts()
 }
 
@@ -147,6 +158,8 @@ class Walker {
   readonly names: NamesUsed = { relations: [], ctes: [], functions: [], operators: [], casts: [] }
   readonly writes: RelationName[] = []
   moment: string | undefined
+  /** Why later statements' names may resolve otherwise, when they may. */
+  rebinds: string | undefined
   /** Saw at least one statement that reads or writes data. */
   data = false
   write = false
@@ -209,6 +222,10 @@ class Walker {
       }
       case 'DeclareCursorStmt':
         return this.statement(body.query as Node)
+      case 'VariableSetStmt':
+        if (body.kind === 'VAR_RESET_ALL' || NAME_SETTINGS.has(String(body.name)))
+          return 'it changes how the names of later statements resolve'
+        return undefined
       default:
         return HARMLESS.has(type)
           ? undefined
@@ -238,9 +255,17 @@ class Walker {
       case 'CommonTableExpr':
         this.names.ctes.push(body.ctename as string)
         break
-      case 'FuncCall':
-        this.names.functions.push(routineName(body.funcname as Node[]))
+      case 'FuncCall': {
+        const routine = routineName(body.funcname as Node[])
+        this.names.functions.push(routine)
+        if (routine.name === 'set_config' && (routine.schema ?? 'pg_catalog') === 'pg_catalog') {
+          const setting = ((body.args as Node[] | undefined)?.[0]?.A_Const as Node | undefined)
+            ?.sval as Node | undefined
+          if (typeof setting?.sval !== 'string' || NAME_SETTINGS.has(setting.sval.toLowerCase()))
+            this.rebinds ??= 'set_config may change how the names of later statements resolve'
+        }
         break
+      }
       case 'A_Expr': {
         const name = routineName(body.name as Node[])
         if (OPERATOR.test(name.name)) this.names.operators.push(name)

@@ -18,9 +18,12 @@ export interface Entry {
   /** The tables (partition tree roots, by oid) its result depends on. */
   readonly tables: readonly number[]
   readonly tags: readonly string[]
-  /** Fresh until then (performance.now() milliseconds). */
-  readonly freshUntil: number
-  /** Servable stale until then, while one refresh runs. */
+  /** When it was read from the database (performance.now() milliseconds). */
+  readonly filledAt: number
+  /**
+   * Kept until then: the lifetimes (ttlMs + swrMs) of the read that filled it. Each read
+   * decides for itself whether the entry is fresh enough (TenantCache.lookup).
+   */
   readonly staleUntil: number
   /** Counted against the budget: body, key and bookkeeping. */
   readonly bytes: number
@@ -36,6 +39,17 @@ export interface Stamp {
 
 /** What bookkeeping of one entry costs, roughly, besides its body and key. */
 const ENTRY_OVERHEAD = 256
+/** What one table an entry read costs it: its slot in the entry and in the table's index. */
+const TABLE_OVERHEAD = 64
+/** What one tag costs besides its characters, when no other entry has it (see entryBytes). */
+const TAG_OVERHEAD = 384
+
+/**
+ * Versions of tables and tags kept at most. Anyone who can connect to the database may
+ * notify `t OID` for any number (./messages.ts), each a table to bump: past this, the epoch
+ * moves on and the versions start again, which costs the fills in flight, not the entries.
+ */
+export const MAX_VERSIONS = 50_000
 
 /** Entries within a byte budget, indexed for invalidation. */
 export class EntryStore {
@@ -52,6 +66,11 @@ export class EntryStore {
 
   get size(): number {
     return this.entries.size
+  }
+
+  /** Tables and tags whose version is kept (at most {@link MAX_VERSIONS}). */
+  get versioned(): number {
+    return this.versions.size
   }
 
   /** The entry of `key` (made the most recently used), or undefined once past its stale time. */
@@ -112,7 +131,7 @@ export class EntryStore {
   dropTables(tables: Iterable<number>): number {
     let dropped = 0
     for (const table of tables) {
-      this.versions.set(table, (this.versions.get(table) ?? 0) + 1)
+      this.bump(table)
       for (const entry of this.byTable.get(table) ?? []) {
         this.remove(entry)
         dropped++
@@ -123,7 +142,7 @@ export class EntryStore {
 
   /** Drops the entries tagged `tag`; returns how many. */
   dropTag(tag: string): number {
-    this.versions.set(tag, (this.versions.get(tag) ?? 0) + 1)
+    this.bump(tag)
     let dropped = 0
     for (const entry of this.byTag.get(tag) ?? []) {
       this.remove(entry)
@@ -150,6 +169,16 @@ export class EntryStore {
     for (const entry of [...this.entries.values()]) if (now > entry.staleUntil) this.remove(entry)
   }
 
+  /** A table or tag was invalidated: every stamp taken before that names it is stale. */
+  private bump(key: number | string): void {
+    if (this.versions.size >= MAX_VERSIONS && !this.versions.has(key)) {
+      // A new epoch makes every stamp stale, so the versions so far no longer matter.
+      this.epoch++
+      this.versions.clear()
+    }
+    this.versions.set(key, (this.versions.get(key) ?? 0) + 1)
+  }
+
   private remove(entry: Entry): void {
     if (this.entries.get(entry.key) !== entry) return
     this.entries.delete(entry.key)
@@ -159,9 +188,21 @@ export class EntryStore {
   }
 }
 
-/** The bytes an entry of this body and key is counted for (V8 keeps up to 2 bytes a character). */
-export function entryBytes(body: string, key: string): number {
-  return (body.length + key.length) * 2 + ENTRY_OVERHEAD
+/**
+ * The bytes an entry of this body, key, tables and tags is counted for (V8 keeps up to 2
+ * bytes a character). A tag an entry alone has costs its index (a Set and its slot in the
+ * map: about 440 bytes for one of 64 characters, measured), so a client that gives each
+ * answer 16 tags of its own would otherwise hold many times maxBytes.
+ */
+export function entryBytes(
+  body: string,
+  key: string,
+  tables: readonly number[],
+  tags: readonly string[],
+): number {
+  let bytes = (body.length + key.length) * 2 + ENTRY_OVERHEAD + tables.length * TABLE_OVERHEAD
+  for (const tag of tags) bytes += tag.length * 2 + TAG_OVERHEAD
+  return bytes
 }
 
 function index<K>(map: Map<K, Set<Entry>>, key: K, entry: Entry): void {

@@ -111,19 +111,40 @@ export class TenantCache {
     return !this.closed && this.channel.live
   }
 
-  /** The key of a read: the role, the text and the parameters as PostgreSQL receives them. */
-  key(role: string, sql: string, params: readonly WireParam[] | undefined): string {
+  /**
+   * The key of a read: the role, the text, the parameters as PostgreSQL receives them, and
+   * the tags asked for, so that a purge by tag drops every answer read under that tag
+   * whoever else reads the same statement without it.
+   */
+  key(
+    role: string,
+    sql: string,
+    params: readonly WireParam[] | undefined,
+    tags: readonly string[] = [],
+  ): string {
     let key = `${role}\u0000${sql}`
     for (const p of params ?? []) key += p === null ? '\u0000n' : `\u0000v${String(p)}`
+    // Tags hold neither a space nor a NUL (CACHE_TAG_PATTERN).
+    if (tags.length > 0) key += `\u0000t${[...tags].sort().join(' ')}`
     return key
   }
 
-  /** A servable entry of `key`: fresh (`hit`) or within its stale window (`stale`). */
-  lookup(key: string): { entry: Entry; status: 'hit' | 'stale' } | undefined {
+  /**
+   * A servable entry of `key` for a read that accepts answers up to `ttlMs` old (`hit`), or
+   * `ttlMs + swrMs` old (`stale`): each read's own lifetimes, whatever the read that filled
+   * the entry asked for.
+   */
+  lookup(
+    key: string,
+    ask: { ttlMs: number; swrMs: number },
+  ): { entry: Entry; status: 'hit' | 'stale' } | undefined {
     const now = performance.now()
     const entry = this.store.get(key, now)
     if (!entry) return undefined
-    return { entry, status: now <= entry.freshUntil ? 'hit' : 'stale' }
+    const age = now - entry.filledAt
+    if (age <= ask.ttlMs) return { entry, status: 'hit' }
+    if (age <= ask.ttlMs + ask.swrMs) return { entry, status: 'stale' }
+    return undefined
   }
 
   /** Counts an answer (for the metrics). */
@@ -136,19 +157,26 @@ export class TenantCache {
 
   /**
    * Fills `key` by running `run`, unless a fill of it that is still current runs already:
-   * then its answer is shared. The answer is kept if nothing it read was invalidated
-   * meanwhile. `stamp` must be taken before `run` reads anything.
+   * then its answer is shared, for at most `wait.ms` (the waiter's own statement timeout:
+   * the read it shares may allow itself longer), after which it fails with
+   * `wait.expired()`. The answer is kept if nothing it read was invalidated meanwhile.
+   * `stamp` must be taken before `run` reads anything.
    */
   fill(
     key: string,
     read: { tables: readonly number[]; tags: readonly string[]; ttlMs: number; swrMs: number },
     run: () => Promise<string>,
+    wait?: { ms: number; expired: () => Error },
   ): Promise<string> {
     const running = this.fills.get(key)
+    if (!running || !this.store.current(running.stamp)) return this.startFill(key, read, run)
     // A fill that failed (its client went away, say) leaves each waiter to read for itself.
-    if (running && this.store.current(running.stamp))
-      return running.promise.catch(() => this.startFill(key, read, run))
-    return this.startFill(key, read, run)
+    const shared = running.promise.catch(() => this.startFill(key, read, run))
+    if (wait === undefined) return shared
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(wait.expired()), wait.ms)
+      shared.then(resolve, reject).finally(() => clearTimeout(timer))
+    })
   }
 
   private startFill(
@@ -158,7 +186,7 @@ export class TenantCache {
   ): Promise<string> {
     const stamp = this.store.stamp(read.tables, read.tags)
     const promise = run().then((body) => {
-      const bytes = entryBytes(body, key)
+      const bytes = entryBytes(body, key, read.tables, read.tags)
       if (!this.closed && bytes <= this.config.maxEntryBytes) {
         const now = performance.now()
         this.store.set(
@@ -167,7 +195,7 @@ export class TenantCache {
             body,
             tables: read.tables,
             tags: read.tags,
-            freshUntil: now + read.ttlMs,
+            filledAt: now,
             staleUntil: now + read.ttlMs + read.swrMs,
             bytes,
           },

@@ -12,21 +12,40 @@ import { CHANNEL } from './messages.js'
 /** The name of the trigger on each table (the catalog does not count it as the table's own). */
 export const TRIGGER_NAME = 'sluice_cache_notify'
 
-const FUNCTIONS = `
-create schema if not exists sluice_cache;
-comment on schema sluice_cache is 'Sluice: triggers that tell gateway caches about writes (sluice cache remove-triggers drops it)';
-create or replace function sluice_cache.notify_change() returns trigger language plpgsql as $$
+/**
+ * The body of the trigger function, which only notifies. The catalog (./catalog-query.ts)
+ * takes a trigger named {@link TRIGGER_NAME} for Sluice's own only when its function is
+ * this one, with this body and setting: anyone who may create a trigger may give it that
+ * name, and a trigger of the table's own may write anywhere.
+ */
+export const NOTIFY_CHANGE_BODY = `
 begin
   perform pg_notify('${CHANNEL}', 't ' || coalesce(pg_partition_root(tg_relid)::oid, tg_relid)::text);
   return null;
-end $$;
-create or replace function sluice_cache.add_trigger(target regclass) returns void language plpgsql as $$
+end `
+
+/** The setting the functions run with (pg_proc.proconfig), as PostgreSQL records it. */
+export const FUNCTION_CONFIG = 'search_path=pg_catalog, pg_temp'
+
+/**
+ * The functions run as whichever role writes, under its search_path, which it may set to put
+ * a schema of its own first (a pg_notify there would swallow the notification): each runs
+ * with pg_catalog alone (pg_temp last, so no temporary object shadows either).
+ */
+const FUNCTIONS = `
+create schema if not exists sluice_cache;
+comment on schema sluice_cache is 'Sluice: triggers that tell gateway caches about writes (sluice cache remove-triggers drops it)';
+create or replace function sluice_cache.notify_change() returns trigger language plpgsql
+set search_path = pg_catalog, pg_temp as $$${NOTIFY_CHANGE_BODY}$$;
+create or replace function sluice_cache.add_trigger(target regclass) returns void language plpgsql
+set search_path = pg_catalog, pg_temp as $$
 begin
   execute format(
     'create or replace trigger ${TRIGGER_NAME} after insert or update or delete or truncate on %s '
     'for each statement execute function sluice_cache.notify_change()', target);
 end $$;
-create or replace function sluice_cache.notify_ddl() returns event_trigger language plpgsql as $$
+create or replace function sluice_cache.notify_ddl() returns event_trigger language plpgsql
+set search_path = pg_catalog, pg_temp as $$
 declare
   command record;
 begin

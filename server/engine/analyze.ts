@@ -59,7 +59,15 @@ const SESSION_WORDS = new Set([
 const TRANSACTION_LEADS = new Set(['begin', 'start', 'commit', 'end', 'rollback', 'abort'])
 
 const CACHE_LIMIT = 4096
+/**
+ * Characters of text kept as keys in all, and the longest text kept: a token holder may send
+ * statements of up to a body's size, and 4096 of them held for good would be gigabytes.
+ * Scanning a long text again costs little next to sending it to PostgreSQL.
+ */
+const CACHE_CHARS = 4 * 1024 * 1024
+const CACHE_TEXT_CHARS = 64 * 1024
 const cache = new Map<string, SqlAnalysis>()
+let cachedChars = 0
 
 function isWordStart(code: number): boolean {
   return (code >= 97 && code <= 122) || (code >= 65 && code <= 90) || code === 95 || code > 127
@@ -74,8 +82,13 @@ export function analyzeSql(sql: string): SqlAnalysis {
   const cached = cache.get(sql)
   if (cached) return cached
   const result = scan(sql)
-  if (cache.size >= CACHE_LIMIT) cache.clear()
+  if (sql.length > CACHE_TEXT_CHARS) return result
+  if (cache.size >= CACHE_LIMIT || cachedChars + sql.length > CACHE_CHARS) {
+    cache.clear()
+    cachedChars = 0
+  }
   cache.set(sql, result)
+  cachedChars += sql.length
   return result
 }
 

@@ -7,7 +7,8 @@
 import type { CacheRequest, CacheStatus, QueryRequest } from '../../src/protocol.js'
 import { isMomentString } from '../cache/sql-facts.js'
 import type { TenantCache } from '../cache/tenant-cache.js'
-import { checkStatement, runQuery, type RunContext } from './run.js'
+import { deadlinePassed } from './cancellation.js'
+import { checkStatement, effectiveTimeout, runQuery, type RunContext } from './run.js'
 
 /** A `/v1/query` answer: the body to send and the `Sluice-Cache` value. */
 export interface CachedAnswer {
@@ -44,8 +45,8 @@ export async function runCachedQuery(
   // A parameter that a date type reads as the current time ('now', 'today') is the clock.
   if (request.params?.some((p) => typeof p === 'string' && isMomentString(p)))
     return bypass(context, request, cache)
-  const key = cache.key(context.principal.role, request.sql, request.params)
-  const found = cache.lookup(key)
+  const key = cache.key(context.principal.role, request.sql, request.params, request.cache.tags)
+  const found = cache.lookup(key, lifetimes(cache, request.cache))
   if (found) {
     cache.count(found.status)
     if (found.status === 'stale') cache.refresh(key, () => refresh(context, request, cache, key))
@@ -72,7 +73,9 @@ function fill(
   tables: readonly number[],
 ): Promise<string> {
   const read = { tables, tags: request.cache.tags ?? [], ...lifetimes(cache, request.cache) }
-  return cache.fill(key, read, async () => JSON.stringify(await runQuery(context, request)))
+  // Sharing another request's read, this one still answers within its own timeout.
+  const wait = { ms: effectiveTimeout(context.tenant, request.timeoutMs), expired: deadlinePassed }
+  return cache.fill(key, read, async () => JSON.stringify(await runQuery(context, request)), wait)
 }
 
 /** Refreshes a stale entry in the background, for no client: no signal, no request record. */

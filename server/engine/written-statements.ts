@@ -27,6 +27,17 @@ export class WrittenStatements {
     this.texts.add(sql)
   }
 
+  /** What ran cannot be told (a wire protocol FunctionCall): the commit drops everything. */
+  forget(): void {
+    this.overflowed = true
+    this.texts.clear()
+  }
+
+  /** Nothing was noted. */
+  get empty(): boolean {
+    return !this.overflowed && this.texts.size === 0
+  }
+
   /** The texts to invalidate by, or `'all'` when they were let go. */
   sqls(): readonly string[] | 'all' {
     return this.overflowed ? 'all' : [...this.texts]

@@ -125,6 +125,12 @@ export class Connection {
   /** That reset's answer, when it came before the release (the wire protocol's reset). */
   private answeredReset: ResetOutcome | undefined
   private paused = false
+  /**
+   * Resolves once the socket closed. After a graceful close (./pool.ts retires with
+   * {@link close}: Terminate behind whatever was sent), PostgreSQL has finished every
+   * statement it was sent: what they wrote has committed or never will.
+   */
+  readonly ended: Promise<void>
 
   constructor(
     client: pg.Client,
@@ -151,6 +157,7 @@ export class Connection {
     }
     client.on('error', markBroken)
     client.on('end', markBroken)
+    this.ended = new Promise((resolve) => client.once('end', () => resolve()))
   }
 
   /** Backend process id (pg_stat_activity.pid). */

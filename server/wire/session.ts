@@ -9,7 +9,10 @@
  * leaves in the session pins the backend to the session (./session-state.ts).
  */
 import type { Duplex } from 'node:stream'
+import type { WriteEffect } from '../cache/catalog.js'
+import type { TenantCache } from '../cache/tenant-cache.js'
 import { analyzeSql, type SqlAnalysis } from '../engine/analyze.js'
+import { WrittenStatements } from '../engine/written-statements.js'
 import { beginSql } from '../engine/run.js'
 import { LightSignal } from '../lifecycle/abort.js'
 import { resetSqlFor } from '../pool/session-reset.js'
@@ -59,9 +62,6 @@ const M = {
   copyData: 100, // 'd'
   copyFail: 102, // 'f'
 } as const
-
-/** Distinct statements a transaction may run before the cache stops telling them apart. */
-const MAX_WRITTEN = 256
 
 /**
  * Words of a statement that may leave its transaction open after the Sync that ends its cycle
@@ -136,9 +136,11 @@ export class WireSession implements RelaySink {
   private cycle: { started: number; sql: string; rows: number | null; error: unknown } | undefined
   /**
    * A cache-enabled writer's statements in this transaction, for the cache to drop what they
-   * changed before the client hears the transaction is over; `null`: what ran cannot be told.
+   * changed before the client hears the transaction is over (kept up to a bound, as an HTTP
+   * transaction's are: a client could otherwise make the session hold every megabyte
+   * statement of a long transaction).
    */
-  private written: Set<string> | null | undefined
+  private written: WrittenStatements | undefined
 
   constructor(server: WireServer, init: SessionInit) {
     this.server = server
@@ -344,7 +346,7 @@ export class WireSession implements RelaySink {
         break
       default:
         // FunctionCall: answered by FunctionCallResponse and ReadyForQuery.
-        if (this.written !== undefined) this.written = null
+        this.written?.forget()
         this.cycleMayOutliveSync = true
         if (this.readOnly && this.cycleEnded) this.refuseCycle(relay, AFTER_END_REFUSAL)
         else relay.send(rawOf(m), this.cycleEnd())
@@ -428,10 +430,7 @@ export class WireSession implements RelaySink {
   private note(text: string, analysis: SqlAnalysis): void {
     if (analysis.sessionWords) this.flagged = true
     if (MAY_OUTLIVE_SYNC.test(text)) this.cycleMayOutliveSync = true
-    if (this.written) {
-      this.written.add(text)
-      if (this.written.size > MAX_WRITTEN) this.written = null
-    }
+    this.written?.add(text)
     if (this.cycle && this.cycle.sql === '') this.cycle.sql = text
   }
 
@@ -541,16 +540,9 @@ export class WireSession implements RelaySink {
   private invalidate(lease: Lease, then: () => void): boolean {
     const cache = lease.tenant.cache
     const written = this.written
-    if (!cache || written === undefined || written?.size === 0) return false
-    this.written = new Set()
-    const effect =
-      written === null
-        ? Promise.resolve({
-            kind: 'all',
-            why: 'what the session ran is unknown',
-            schema: true,
-          } as const)
-        : (cache.knownEffect(written) ?? cache.effect([...written]))
+    if (!cache || written === undefined || written.empty) return false
+    this.written = new WrittenStatements()
+    const effect = this.effectOf(cache, written)
     if ('kind' in effect && effect.kind === 'none') return false
     this.stall = 'end'
     void Promise.resolve(effect)
@@ -559,6 +551,51 @@ export class WireSession implements RelaySink {
         if (this.lease === lease && !this.closed) then()
       })
     return true
+  }
+
+  /**
+   * The backend goes while answers are still due (the client left, or the session ended,
+   * behind a COMMIT or a write alone in its transaction): PostgreSQL may commit it all the
+   * same, and nobody waits for its ReadyForQuery. What it may have written is dropped from
+   * every cache once the backend's connection has closed, when it has committed or never
+   * will: dropped earlier, a read in between could keep the old value.
+   */
+  private invalidateWhenGone(lease: Lease): void {
+    const cache = lease.tenant.cache
+    const written = this.written
+    if (!cache || written === undefined || written.empty) return
+    const effect = this.effectOf(cache, written)
+    void lease.relay.connection.ended.then(async () => cache.written(await effect)).catch(() => {})
+  }
+
+  /**
+   * What the statements `written` may have changed. The catalog resolves
+   * their table names with the role's own search_path: a session that set its own (at
+   * connect time, or by a SET it is pinned for) may have written other tables of the same
+   * names, so a write of named tables drops everything instead.
+   */
+  private effectOf(
+    cache: TenantCache,
+    written: WrittenStatements,
+  ): WriteEffect | Promise<WriteEffect> {
+    const sqls = written.sqls()
+    if (sqls === 'all')
+      return {
+        kind: 'all',
+        why: 'what the session ran is unknown or too much to keep',
+        schema: true,
+      }
+    const effect = cache.knownEffect(sqls) ?? cache.effect(sqls)
+    if (!this.pinned && !this.init.client.settings.has('search_path')) return effect
+    const widen = (e: WriteEffect): WriteEffect =>
+      e.kind === 'tables'
+        ? {
+            kind: 'all',
+            why: 'the session resolves names with a search_path of its own',
+            schema: false,
+          }
+        : e
+    return 'kind' in effect ? widen(effect) : effect.then(widen)
   }
 
   private pin(lease: Lease, kinds: string[]): void {
@@ -675,7 +712,7 @@ export class WireSession implements RelaySink {
     this.tenantName = lease.tenant.name
     this.readOnly = principal.role === 'readonly'
     this.lease = lease
-    this.written = lease.tenant.cache && !this.readOnly ? new Set() : undefined
+    this.written = lease.tenant.cache && !this.readOnly ? new WrittenStatements() : undefined
     if (this.client.isFull) lease.relay.pause(true)
     const { settings } = this.init.client
     if (settings.size === 0) return this.resumeLeased()
@@ -723,6 +760,7 @@ export class WireSession implements RelaySink {
     const lease = this.lease
     if (!lease) return
     this.lease = undefined
+    if (lease.relay.busy) this.invalidateWhenGone(lease)
     const reset = this.pipelinedReset
     this.pipelinedReset = undefined
     this.cyclesInFlight = 0

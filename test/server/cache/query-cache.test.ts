@@ -1,10 +1,13 @@
 import { once } from 'node:events'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import type { AddressInfo } from 'node:net'
 import pg from 'pg'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { KEPT_STATEMENT_BYTES } from '../../../server/engine/written-statements.js'
 import { createDatabase, post, type TestDatabase } from '../../helpers/cache.js'
-import { newToken, serveGateway, startTestGateway } from '../../helpers/gateway.js'
+import { eventually, newToken, serveGateway, startTestGateway } from '../../helpers/gateway.js'
+import { RawClient, frontend } from '../../helpers/raw-pg.js'
 import { startWireGateway, type WireGateway } from '../../helpers/wire.js'
 
 const adminToken = newToken()
@@ -34,7 +37,18 @@ beforeAll(async () => {
       create function bump() returns int language sql volatile as 'select 1';
       create function twice(int) returns int language sql immutable as 'select $1 * 2';
       create view item_view as select id, v from items where id > 0;
-      create view clock_view as select id, now() as t from items`)
+      create view clock_view as select id, now() as t from items;
+      create schema alt;
+      create table alt.items (id int primary key, v text);
+      insert into alt.items values (1, 'alt');
+      -- A trigger that takes the name of Sluice's own but writes another table.
+      create table src (id int);
+      create table dst (n int);
+      insert into dst values (0);
+      create function impostor() returns trigger language plpgsql as $$
+        begin update dst set n = n + 1; return null; end $$;
+      create trigger sluice_cache_notify after insert on src
+        for each statement execute function impostor()`)
   }
   await other.sql(`update items set v = 'other' || id`)
   otherToken = newToken()
@@ -99,6 +113,8 @@ describe('the query cache, over a listening gateway', () => {
     ['nextval()', "select nextval('counter')"],
     ['a volatile user function', 'select bump()'],
     ["a 'now' literal", "select 'now'::timestamptz"],
+    ["a 'now' literal padded with spaces", "select '        now        '::timestamptz"],
+    ["a 'tomorrow 10:00' literal", "select timestamptz 'tomorrow 10:00'"],
     ['a view that calls now()', 'select * from clock_view where id = 1'],
     ['a sequence', 'select last_value from counter'],
     ['the system catalog', 'select relname from pg_class limit 1'],
@@ -123,6 +139,14 @@ describe('the query cache, over a listening gateway', () => {
     const sql = 'select $1::timestamptz > $2::timestamptz as later'
     expect((await q({ sql, params: ['now', '2000-01-01'], cache: {} })).cache).toBe('bypass')
     expect((await q({ sql, params: ['2001-01-01', 'today'], cache: {} })).cache).toBe('bypass')
+    // PostgreSQL reads the moment's words among others, and skips any amount of space.
+    for (const moment of ['yesterday allballs', 'today UTC', `${' '.repeat(20)}NOW `]) {
+      const asked = { sql, params: [moment, '2000-01-01'], cache: {} }
+      expect((await q(asked)).cache, moment).toBe('bypass')
+    }
+    // A word that merely holds one is no moment.
+    const known = { sql: 'select $1::text as word', params: ['known snowfall'], cache: {} }
+    expect((await q(known)).cache).toBe('miss')
     expect((await q({ sql, params: ['2001-01-01', '2000-01-01'], cache: {} })).cache).toBe('miss')
   })
 
@@ -212,6 +236,74 @@ describe('the query cache, over a listening gateway', () => {
     }
   })
 
+  it('drops what a PostgreSQL-protocol COMMIT wrote when its client left before the answer', async () => {
+    await q(read(14))
+    expect((await q(read(14))).cache).toBe('hit')
+    const client = await RawClient.connect(t.pgPort, t.token)
+    client.send(frontend.query("begin; update items set v = 'left' where id = 14"))
+    expect((await client.cycle()).status).toBe('T')
+    // The COMMIT goes out and the client is gone before its ReadyForQuery: the backend
+    // commits all the same.
+    client.send(frontend.query('commit'))
+    client.socket.destroy()
+    const committed = async () =>
+      (await db.sql(`select v from items where id = 14`))[0]?.v === 'left'
+    await eventually(committed)
+    await eventually(async () => (await q(read(14))).cache !== 'hit')
+    expect(await q(read(14))).toMatchObject({ body: { rows: [['14', 'left']] } })
+  })
+
+  it('drops what statements wrote after a change of search_path made their names mean other tables', async () => {
+    const alt = { sql: 'select v from alt.items where id = 1', cache: {} }
+    const expectAlt = async (v: string) => {
+      expect(await q(alt)).toMatchObject({ cache: 'miss', body: { rows: [[v]] } })
+      expect((await q(alt)).cache).toBe('hit')
+    }
+    const write = (v: string) => ({ sql: `update items set v = '${v}' where id = 1` })
+    await q(alt)
+    expect((await q(alt)).cache).toBe('hit')
+    const batch = (first: string, v: string) =>
+      post(base, '/v1/batch', { statements: [{ sql: first }, write(v)] }, t.token)
+    expect((await batch('set local search_path = alt', 'by set')).status).toBe(200)
+    await expectAlt('by set')
+    const setConfig = "select set_config('search_path', 'alt', true)"
+    expect((await batch(setConfig, 'by set_config')).status).toBe(200)
+    await expectAlt('by set_config')
+
+    // On the PostgreSQL protocol, a session's SET lasts past its transaction.
+    const client = new pg.Client(t.pgConfig())
+    await client.connect()
+    try {
+      await client.query('set search_path = alt')
+      await client.query(write('wire').sql)
+      await expectAlt('wire')
+      await client.query('begin')
+      await client.query(write('wire tx').sql)
+      await client.query('commit')
+      await expectAlt('wire tx')
+    } finally {
+      await client.end()
+    }
+    // Or one it gave at connect time.
+    const configured = new pg.Client({ ...t.pgConfig(), options: '-c search_path=alt' })
+    await configured.connect()
+    try {
+      await configured.query(write('wire options').sql)
+      await expectAlt('wire options')
+    } finally {
+      await configured.end()
+    }
+    await db.sql(`update alt.items set v = 'alt'`)
+  })
+
+  it("takes only Sluice's own trigger function for its trigger, not any trigger of that name", async () => {
+    const count = { sql: 'select n from dst', cache: {} }
+    const before = Number((await q(count)).body.rows[0][0])
+    expect((await q(count)).cache).toBe('hit')
+    expect((await q({ sql: 'insert into src values (1)' })).status).toBe(200)
+    expect(await q(count)).toMatchObject({ cache: 'miss', body: { rows: [[String(before + 1)]] } })
+  })
+
   it('follows writes through foreign keys that cascade, and through views', async () => {
     const notes = { sql: 'select count(*) from notes', cache: {} }
     await db.sql(`insert into notes values (1, 10, 'x')`)
@@ -280,6 +372,31 @@ describe('the query cache, over a listening gateway', () => {
     expect(acquires() - before).toBe(1)
   })
 
+  it("holds a read that shares another's database read to its own timeoutMs", async () => {
+    const blocked = { sql: 'select v from items where id = 20', cache: {} }
+    // A transaction holds the table; a read that allows itself a minute waits for it.
+    const tx = (await post(base, '/v1/transactions', { idleTimeoutMs: 60_000 }, t.token)).body.id
+    await post(base, `/v1/transactions/${tx}/query`, { sql: 'lock table items' }, t.token)
+    const patient = q({ ...blocked, timeoutMs: 60_000 })
+    await eventually(
+      async () =>
+        (
+          await db.sql(
+            `select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+          )
+        ).length > 0,
+    )
+    // The same read, that allows itself 200 ms, answers when those are up, not in a minute.
+    const hurried = q({ ...blocked, timeoutMs: 200 })
+    const bound = new Promise<'still waiting'>((resolve) =>
+      setTimeout(() => resolve('still waiting'), 5_000),
+    )
+    const answer = await Promise.race([hurried, bound])
+    await post(base, `/v1/transactions/${tx}/rollback`, {}, t.token)
+    expect(answer).toMatchObject({ status: 504, body: { error: { code: 'STATEMENT_TIMEOUT' } } })
+    expect((await patient).status).toBe(200)
+  })
+
   it('serves a stale entry within swrMs while one refresh runs, then the fresh value', async () => {
     const stale = read(16, { ttlMs: 1, swrMs: 60_000 })
     await q(stale)
@@ -291,16 +408,33 @@ describe('the query cache, over a listening gateway', () => {
     expect(last.body.rows).toEqual([['16', 'outside']])
   })
 
+  it('holds each read to its own ttlMs and tags, whoever filled the entry and with what', async () => {
+    // One caller keeps the answer for ten minutes, untagged.
+    expect((await q(read(18, { ttlMs: 600_000 }))).cache).toBe('miss')
+    await db.sql(`update items set v = 'outside' where id = 18`)
+    // A caller that asks for answers at most 20 ms old gets one.
+    const young = read(18, { ttlMs: 20 })
+    await eventually(async () => (await q(young)).body.rows[0][1] === 'outside', 5_000)
+    // One that tags its reads can purge them by that tag.
+    await db.sql(`update items set v = 'again' where id = 18`)
+    const tagged = read(18, { ttlMs: 600_000, tags: ['items:18'] })
+    expect((await q(tagged)).body.rows).toEqual([['18', 'again']])
+    await db.sql(`update items set v = 'purged' where id = 18`)
+    await t.gateway.admin.purgeCache('main', 'items:18')
+    expect(await q(tagged)).toMatchObject({ cache: 'miss', body: { rows: [['18', 'purged']] } })
+  })
+
   it('purges by tag and by tenant through the admin API', async () => {
-    await q(read(17, { tags: ['items:17'] }))
-    await q(read(18, { tags: ['items:18'] }))
+    const [r17, r18] = [read(17, { tags: ['items:17'] }), read(18, { tags: ['items:18'] })]
+    await q(r17)
+    await q(r18)
     const byTag = await post(base, '/admin/tenants/main/cache/purge?tag=items:17', {}, adminToken)
     expect(byTag.body).toEqual({ tenant: 'main', tag: 'items:17', purged: 1 })
-    expect((await q(read(17))).cache).toBe('miss')
-    expect((await q(read(18))).cache).toBe('hit')
+    expect((await q(r17)).cache).toBe('miss')
+    expect((await q(r18)).cache).toBe('hit')
     const all = await post(base, '/admin/tenants/main/cache/purge', {}, adminToken)
     expect(all.body).toMatchObject({ tenant: 'main', purged: 2 })
-    expect((await q(read(18))).cache).toBe('miss')
+    expect((await q(r18)).cache).toBe('miss')
     const refused = await post(
       base,
       '/admin/tenants/main/cache/purge?tag=no%20spaces',
@@ -378,6 +512,36 @@ describe('the memory bound', () => {
     })(small.close)
   })
   afterAll(() => small?.close())
+
+  it("keeps a bounded amount of a PostgreSQL-protocol transaction's text for its commit", async () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    await q(read(21))
+    const client = new pg.Client(t.pgConfig())
+    await client.connect()
+    try {
+      await client.query('begin')
+      gc()
+      const before = process.memoryUsage().heapUsed
+      // Distinct statements of almost a body's size each (1 MiB), as a hostile client sends.
+      for (let i = 0; i < 48; i++)
+        await client.query(
+          `select ${i} /* ${String(i).repeat((1000 * 1000) / String(i).length)} */`,
+        )
+      gc()
+      const held = process.memoryUsage().heapUsed - before
+      await client.query("update items set v = 'after many' where id = 21")
+      await client.query('commit')
+      expect(held).toBeLessThan(16 * 1024 * 1024)
+      // What it let go of, its commit drops all the same.
+      expect(await q(read(21))).toMatchObject({
+        cache: 'miss',
+        body: { rows: [['21', 'after many']] },
+      })
+    } finally {
+      await client.end()
+    }
+  })
 
   it('stays within maxBytes, evicting the least recently used first', async () => {
     const cache = small.gateway.tenants.get('main')!.cache!

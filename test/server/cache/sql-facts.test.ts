@@ -95,7 +95,21 @@ describe('sqlFacts (PostgreSQL parser)', () => {
     expect(sqlFacts(sql).kind).toBe('unknown')
   })
 
-  it.each([['set search_path = x'], ['show timezone'], ['explain select 1'], ['listen x']])(
+  it.each([
+    ['set local search_path = x'],
+    ['reset all'],
+    ['set role someone'],
+    ["select set_config('Search_Path', 'x', true)"],
+    ['select set_config($1, $2, true)'],
+  ])('calls %s unknown: later statements may name other tables', (sql) => {
+    expect(sqlFacts(sql).kind).toBe('unknown')
+  })
+
+  it('takes a set_config of another setting for the read it is', () => {
+    expect(sqlFacts("select set_config('app.user', $1, true)").kind).toBe('read')
+  })
+
+  it.each([["set timezone = 'UTC'"], ['show timezone'], ['explain select 1'], ['listen x']])(
     'sees that %s writes no data',
     (sql) => {
       expect(sqlFacts(sql)).toEqual({ kind: 'none' })

@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { describe, expect, it } from 'vitest'
 import { analyzeSql, analyzeSqlEveryWay } from '../../../server/engine/analyze.js'
 
@@ -77,5 +79,17 @@ describe('analyzeSql', () => {
     expect(analyzeSql('COPY (select 1) TO STDOUT').copyStream).toBe(true)
     expect(analyzeSql("copy t from '/tmp/x'").copyStream).toBe(false)
     expect(analyzeSql("select 'stdin'").copyStream).toBe(false)
+  })
+
+  it('remembers a bounded amount of text, however many long statements a client sends', () => {
+    setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    gc()
+    const before = process.memoryUsage().heapUsed
+    // What a token holder can send in a hundred 1 MiB bodies (refused ones are analysed too).
+    const padding = 'x'.repeat(1024 * 1024)
+    for (let i = 0; i < 100; i++) analyzeSql(`select ${i} /* ${padding} */; select 2`)
+    gc()
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(32 * 1024 * 1024)
   })
 })

@@ -26,7 +26,11 @@ export interface WorkerStart {
 
 /** A question a worker asks its node. */
 export type NodeRequest =
-  { kind: 'broadcast'; op: NodeOp } | { kind: 'reload' } | { kind: 'metrics' }
+  | { kind: 'broadcast'; op: NodeOp }
+  | { kind: 'reload' }
+  | { kind: 'metrics' }
+  /** Accept a peer's request's nonce once for the whole node (./replay-guard.ts). */
+  | { kind: 'nonce'; nonce: string; signedAt: number }
 
 /** From the primary to a worker. */
 export type ToWorker =

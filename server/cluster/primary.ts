@@ -20,11 +20,12 @@ import type { Config } from '../config/schema.js'
 import type { Logger } from '../log/logger.js'
 import type { ReloadReport } from '../tenants/tenant-set.js'
 import { workerProblems } from './address.js'
-import { HopAuth } from './hop-auth.js'
+import { HopAuth, PEER_WINDOW_MS } from './hop-auth.js'
 import { Membership } from './membership.js'
 import { isSluiceMessage, type NodeRequest, type ToPrimary, type ToWorker } from './messages.js'
 import { fromPlainError, toPlainError, type NodeOp, type WorkerAnswer } from './node-ops.js'
 import { PeerClient } from './peer-client.js'
+import { ReplayGuard } from './replay-guard.js'
 import { nodeKeyOf } from './transaction-id.js'
 import {
   GONE_KEPT,
@@ -92,6 +93,8 @@ export class Primary {
   private readonly restartDelay = new Map<number, number>()
   /** Tenants an operator paused (and did not resume): a worker restarted holds them paused too. */
   private readonly paused = new Set<string>()
+  /** The nonces of the peers' requests any worker accepted: a replay fails on every worker. */
+  private readonly nonces = new ReplayGuard(PEER_WINDOW_MS)
   /** The node's reloads by result: each worker counts its own, which would add up to more. */
   private readonly reloads = { ok: 0, invalid: 0 }
   private membership: Membership | undefined
@@ -405,6 +408,8 @@ export class Primary {
         return this.reload()
       case 'metrics':
         return this.metrics()
+      case 'nonce':
+        return Promise.resolve(this.nonces.claim(request.nonce, request.signedAt))
     }
   }
 

@@ -38,6 +38,7 @@ export async function serveWorker(): Promise<void> {
       logger,
       processMetrics: true,
       socketPath: start.socketPath,
+      paused: start.paused,
       cluster: {
         node,
         channel: link.channel,

@@ -22,6 +22,8 @@ export interface WorkerStart {
   /** Where this worker listens for requests forwarded by the others. */
   socketPath: string
   view: ClusterView
+  /** The tenants an operator holds paused: the worker starts with them paused. */
+  paused: string[]
 }
 
 /** A question a worker asks its node. */

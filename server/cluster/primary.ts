@@ -1,11 +1,12 @@
 /**
  * The primary of a node with several workers (`server.workers`): it forks them with
- * node:cluster (they share the node's listening sockets), gives each its index, config
- * and the node's secret, and supervises them. A worker that dies is restarted (with a
- * backoff when it keeps dying) and the others learn how it died, which is what its
- * transactions' clients are told. It relays the node-wide questions workers ask (an admin
- * action in every worker, a config reload, the aggregated metrics), checks the cluster's
- * peers when there are some, and drains every worker on demand. It serves no request
+ * node:cluster (they share the node's listening sockets), gives each its index, config,
+ * the node's secret and the tenants an operator holds paused, and supervises them. A worker
+ * that dies is restarted (with a backoff when it keeps dying), paused where the others are
+ * from its start, and the others learn how it died, which is what its transactions' clients
+ * are told. It relays the node-wide questions workers ask (an admin action in every worker,
+ * a config reload, the aggregated metrics, a peer's nonce to accept once), checks the
+ * cluster's peers when there are some, and drains every worker on demand. It serves no request
  * itself; the CLI (server/cli/serve.ts) installs the signals that drive it.
  */
 import cluster, { type Worker } from 'node:cluster'
@@ -52,6 +53,8 @@ interface Slot extends WorkerSlot {
   listening: boolean
   /** The config it was started with. */
   config?: Config
+  /** The tenants it was started with paused. */
+  paused?: Set<string>
   /** Sends the worker its start, when it asks. */
   hello?: () => void
 }
@@ -117,7 +120,7 @@ export class Primary {
   /** The workers running now. */
   get workers(): WorkerSlot[] {
     return [...this.slots.values()].map(
-      ({ worker: _w, listening: _l, hello: _h, config: _c, ...slot }) => slot,
+      ({ worker: _w, listening: _l, hello: _h, config: _c, paused: _p, ...slot }) => slot,
     )
   }
 
@@ -250,6 +253,11 @@ export class Primary {
     for (const slot of this.slots.values()) this.send(slot.worker, { type: 'sluice:view', view })
   }
 
+  /** Runs `op` in one worker, without waiting for its answer. */
+  private run(worker: Worker, op: NodeOp): void {
+    this.send(worker, { type: 'sluice:run', id: this.nextId++, op })
+  }
+
   private send(worker: Worker, message: ToWorker): void {
     if (worker.isConnected()) worker.send(message)
   }
@@ -270,6 +278,7 @@ export class Primary {
     this.slots.set(index, slot)
     slot.hello = () => {
       slot.config = this.current
+      slot.paused = new Set(this.paused)
       this.send(worker, {
         type: 'sluice:start',
         start: {
@@ -281,6 +290,7 @@ export class Primary {
           nodeSecret: this.nodeSecret,
           socketPath: slot.socketPath,
           view: this.view(),
+          paused: [...slot.paused],
         },
       })
     }
@@ -353,12 +363,12 @@ export class Primary {
           slot.config = this.current
           this.send(worker, { type: 'sluice:apply', id: this.nextId++, config: this.current })
         }
+        // It started with the tenants paused then; an operator's pause or resume since did
+        // not reach it (only listening workers are asked).
         for (const name of this.paused)
-          this.send(worker, {
-            type: 'sluice:run',
-            id: this.nextId++,
-            op: { op: 'pause', name, waitMs: 0 },
-          })
+          if (!slot.paused?.has(name)) this.run(worker, { op: 'pause', name, waitMs: 0 })
+        for (const name of slot.paused ?? [])
+          if (!this.paused.has(name)) this.run(worker, { op: 'resume', name })
         this.broadcastView()
         if (!this.started && [...this.slots.values()].every((s) => s.listening))
           this.startup?.resolve()

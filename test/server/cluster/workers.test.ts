@@ -840,6 +840,27 @@ describe('a node with two workers, one of them restarted while a tenant is pause
     call(node.base, `/admin/tenants/${name}/pause`, {}, { token: ADMIN })
   const resume = (name: string) =>
     call(node.base, `/admin/tenants/${name}/resume`, {}, { token: ADMIN })
+  /**
+   * Kills worker 2; resolves once the primary saw it exit (the view no longer lists it),
+   * asking through a connection worker 1 holds: until then the primary may hand a new
+   * connection to the dead worker, where node:cluster loses it (it waits for a reply that
+   * never comes).
+   */
+  const killWorkerTwo = async () => {
+    const one = await agentOnWorker(node.base, token, 1)
+    const workerTwo = async () =>
+      (
+        await call(node.base, '/admin/nodes', undefined, { token: ADMIN, agent: one })
+      ).body.nodes[0].workerList.find((w: { index: number }) => w.index === 2) as
+        { pid: number } | undefined
+    try {
+      const victim = (await workerTwo())!.pid
+      process.kill(victim, 'SIGKILL')
+      await eventually(async () => (await workerTwo())?.pid !== victim, 20_000)
+    } finally {
+      one.destroy()
+    }
+  }
   /** A connection on worker 2 once it serves (the tenant `main` is never paused here). */
   const onWorkerTwo = async () => {
     let agent: Agent | undefined
@@ -883,7 +904,7 @@ describe('a node with two workers, one of them restarted while a tenant is pause
     expect(quiet.opened()).toBe(2)
     expect((await pause('quiet')).body).toMatchObject({ paused: true, settled: true })
     const opened = quiet.opened()
-    process.kill((await workerPids(node.base)).get(2)!, 'SIGKILL')
+    await killWorkerTwo()
     const onTwo = await onWorkerTwo()
     try {
       const first = await call(
@@ -914,7 +935,7 @@ describe('a node with two workers, one of them restarted while a tenant is pause
   it('brings the replacement to a resume sent while it started', async () => {
     expect((await pause('quiet')).status).toBe(200)
     const waiting = held.hold()
-    process.kill((await workerPids(node.base)).get(2)!, 'SIGKILL')
+    await killWorkerTwo()
     // The new worker 2 has its start (the tenant paused) and waits for another pool.
     await waiting
     // Only worker 1, listening, hears it.

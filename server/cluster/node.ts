@@ -86,7 +86,8 @@ export class ClusterNode {
 
   /**
    * Accepts the nonce of a peer's request once on this node (./replay-guard.ts): `replayed`
-   * when it was accepted before, `full` when the node remembers too many to take another.
+   * when it was accepted before, `stale` when signed before the node started, `full` when
+   * the node remembers too many to take another.
    */
   claimNonce(nonce: string, signedAt: number): Promise<NonceClaim> {
     return this.claim(nonce, signedAt)

@@ -78,7 +78,7 @@ type Checked = IncomingMessage & { [CHECKED]?: Outcome }
 /**
  * Checks the credentials of a Node request, reading its body when they are a peer's (kept
  * for its readers); resolves with the outcome, also left on the request for
- * {@link checkedHop}.
+ * {@link nodeHop}.
  */
 export async function checkNodeHop(
   cluster: ClusterNode,

@@ -9,6 +9,7 @@
 import type { MiddlewareHandler } from 'hono'
 import { HOP_HEADER } from '../../cluster/hop-auth.js'
 import type { ClusterNode } from '../../cluster/node.js'
+import { payloadTooLarge } from '../../errors.js'
 import type { GatewayEnv } from '../env.js'
 import { authenticateHop, nodeHop } from '../hop-credentials.js'
 import { nodeBindings } from '../node-request.js'
@@ -31,7 +32,11 @@ export function hopCheck(
             method: c.req.method,
             path: pathWithQuery(c.req.url),
             // Hono keeps the body it read for the route that reads it next.
-            body: async () => new Uint8Array(await c.req.arrayBuffer()),
+            body: async () => {
+              const body = new Uint8Array(await c.req.arrayBuffer())
+              if (body.byteLength > bodyLimitBytes) throw payloadTooLarge(bodyLimitBytes)
+              return body
+            },
           })
       if (hop !== undefined) c.set('hop', hop)
     }

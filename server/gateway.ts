@@ -61,6 +61,12 @@ export interface GatewayOptions {
    * @default a lone gateway: one process, no peers
    */
   cluster?: GatewayCluster
+  /**
+   * Tenants paused from the start, by name (a name not in the config is ignored): a worker
+   * its primary restarts while an operator holds them paused starts with them paused, so it
+   * serves none of their requests and opens none of their connections.
+   */
+  paused?: readonly string[]
 }
 
 /** What a gateway of several processes is given by the process that runs it. */
@@ -172,6 +178,8 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     logger,
     metrics,
   })
+  // Before anything can ask for a connection, and before start() opens `pool.min`.
+  for (const name of options.paused ?? []) void set.tenants.get(name)?.pool.pause()
   const admin = createAdmin({
     tenants: set,
     openTransactions: (tenant) => transactions.count(tenant),

@@ -30,6 +30,7 @@ export async function serveWorker(): Promise<void> {
     nodeSecret: Buffer.from(start.nodeSecret, 'hex'),
     clusterSecret: clusterConfig?.secret,
     view: start.view,
+    claimNonce: (nonce, signedAt) => link.claimNonce(nonce, signedAt),
   })
   let served: GatewayServer
   try {
@@ -37,6 +38,7 @@ export async function serveWorker(): Promise<void> {
       logger,
       processMetrics: true,
       socketPath: start.socketPath,
+      paused: start.paused,
       cluster: {
         node,
         channel: link.channel,

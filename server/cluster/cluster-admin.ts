@@ -222,7 +222,7 @@ export class ClusterAdmin {
     const results = await Promise.all(
       node.view.peers.map(async (peer) => {
         try {
-          const { status, body } = await peers.request(peer.address, method, path, waitMs)
+          const { status, body } = await peers.request(peer, method, path, waitMs)
           if (status >= 400) {
             const error = (body as { error?: { code?: string; message?: string } }).error
             return {

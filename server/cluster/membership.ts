@@ -124,7 +124,11 @@ export class Membership {
     await Promise.all(
       [...this.tracked.values()].map(async (peer) => {
         try {
-          const { status, body } = await client.request(peer.address, 'GET', '/_sluice/peer')
+          const { status, body } = await client.request(
+            { address: peer.address },
+            'GET',
+            '/_sluice/peer',
+          )
           const report = body as { key?: unknown; error?: { message?: unknown } }
           if (status !== 200 || typeof report.key !== 'string') {
             // A refusal says why: another secret, or clocks too far apart.

@@ -22,11 +22,17 @@ export interface WorkerStart {
   /** Where this worker listens for requests forwarded by the others. */
   socketPath: string
   view: ClusterView
+  /** The tenants an operator holds paused: the worker starts with them paused. */
+  paused: string[]
 }
 
 /** A question a worker asks its node. */
 export type NodeRequest =
-  { kind: 'broadcast'; op: NodeOp } | { kind: 'reload' } | { kind: 'metrics' }
+  | { kind: 'broadcast'; op: NodeOp }
+  | { kind: 'reload' }
+  | { kind: 'metrics' }
+  /** Accept a peer's request's nonce once for the whole node (./replay-guard.ts). */
+  | { kind: 'nonce'; nonce: string; signedAt: number }
 
 /** From the primary to a worker. */
 export type ToWorker =

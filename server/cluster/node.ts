@@ -6,7 +6,8 @@
  * of {@link ClusterNode.onChange} resize the pools.
  */
 import { channelKey } from '../cache/signature.js'
-import { HopAuth } from './hop-auth.js'
+import { HopAuth, PEER_WINDOW_MS } from './hop-auth.js'
+import { ReplayGuard, type NonceClaim } from './replay-guard.js'
 import { shareOf, type PoolBounds, type SharePosition } from './shares.js'
 import { TransactionIds, nodeKeyOf, ownerOf } from './transaction-id.js'
 import { emptyView, type ClusterView } from './view.js'
@@ -16,7 +17,7 @@ export type Location =
   /** Here, or not an id of ours: the local registry answers. */
   | { at: 'here' }
   | { at: 'worker'; index: number; socketPath: string }
-  | { at: 'peer'; address: string }
+  | { at: 'peer'; address: string; key: string }
   /** Nowhere any more; `why` is told only to the token that began it. */
   | { at: 'gone'; why: string }
 
@@ -31,6 +32,11 @@ export interface ClusterNodeOptions {
   /** Shared by every node (`server.cluster.secret`); absent without peers. */
   clusterSecret?: string | undefined
   view?: ClusterView
+  /**
+   * Claims the nonce of a peer's request for the whole node (a worker asks its primary);
+   * absent: this process keeps its own guard (a node without workers).
+   */
+  claimNonce?: ((nonce: string, signedAt: number) => Promise<NonceClaim>) | undefined
 }
 
 /** One gateway process's place among its node's workers and the cluster's nodes. */
@@ -49,6 +55,7 @@ export class ClusterNode {
   /** Part of a cluster of several nodes (not only of several workers). */
   readonly clustered: boolean
   private current: ClusterView
+  private readonly claim: (nonce: string, signedAt: number) => Promise<NonceClaim>
   private readonly listeners: (() => void)[] = []
   private waiters: (() => void)[] = []
 
@@ -63,7 +70,10 @@ export class ClusterNode {
       worker: options.worker.index,
       incarnation: options.worker.incarnation,
     })
-    this.auth = new HopAuth(options.nodeSecret, options.clusterSecret)
+    this.auth = new HopAuth(options.nodeSecret, options.clusterSecret, this.key)
+    const guard = options.claimNonce ? undefined : new ReplayGuard(PEER_WINDOW_MS)
+    this.claim =
+      options.claimNonce ?? ((nonce, signedAt) => Promise.resolve(guard!.claim(nonce, signedAt)))
     this.cacheKey = channelKey(options.clusterSecret ?? options.nodeSecret)
     Object.defineProperty(this, 'cacheKey', { enumerable: false })
     this.current = options.view ?? emptyView()
@@ -72,6 +82,15 @@ export class ClusterNode {
   /** The view in force. */
   get view(): ClusterView {
     return this.current
+  }
+
+  /**
+   * Accepts the nonce of a peer's request once on this node (./replay-guard.ts): `replayed`
+   * when it was accepted before, `stale` when signed before the node started, `full` when
+   * the node remembers too many to take another.
+   */
+  claimNonce(nonce: string, signedAt: number): Promise<NonceClaim> {
+    return this.claim(nonce, signedAt)
   }
 
   /** Takes a new view; tells the listeners when this process's pool shares changed. */
@@ -143,7 +162,7 @@ export class ClusterNode {
           why: `the node that held it (${peer.address}) stopped answering${peer.error ? ` (${peer.error})` : ''}; when a node goes away, its transactions are rolled back`,
         }
       }
-      return { at: 'peer', address: peer.address }
+      return { at: 'peer', address: peer.address, key: peer.key }
     }
     const died = this.current.gone.find(
       (g) => g.index === owner.worker && g.incarnation === owner.incarnation,

@@ -4,7 +4,7 @@
  * (./hop-auth.ts); a peer that does not answer within the time allowed counts as
  * unreachable, with the reason.
  */
-import { HOP_HEADER, type HopAuth } from './hop-auth.js'
+import { ANY_NODE, HOP_HEADER, type HopAuth } from './hop-auth.js'
 
 /** A peer's answer. */
 export interface PeerAnswer {
@@ -21,13 +21,20 @@ export class PeerClient {
   ) {}
 
   /**
-   * `method path` on the peer at `address`; `waitMs` is how long the action itself may take
-   * there (a pause waits for borrowed connections), on top of the time to reach it.
+   * `method path` (no body) on the peer at `address`, signed for its `key` (none: only the
+   * check, `GET /_sluice/peer`, which learns it); `waitMs` is how long the action itself may
+   * take there (a pause waits for borrowed connections), on top of the time to reach it.
    */
-  async request(address: string, method: string, path: string, waitMs = 0): Promise<PeerAnswer> {
-    const response = await fetch(`http://${address}${path}`, {
+  async request(
+    peer: { address: string; key?: string | undefined },
+    method: string,
+    path: string,
+    waitMs = 0,
+  ): Promise<PeerAnswer> {
+    const to = peer.key ?? ANY_NODE
+    const response = await fetch(`http://${peer.address}${path}`, {
       method,
-      headers: { [HOP_HEADER]: this.auth.peer(this.self, method, path) },
+      headers: { [HOP_HEADER]: this.auth.peer(this.self, { to, method, path }) },
       signal: AbortSignal.timeout(this.connectTimeoutMs + waitMs),
     })
     const text = await response.text()

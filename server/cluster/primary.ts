@@ -1,11 +1,12 @@
 /**
  * The primary of a node with several workers (`server.workers`): it forks them with
- * node:cluster (they share the node's listening sockets), gives each its index, config
- * and the node's secret, and supervises them. A worker that dies is restarted (with a
- * backoff when it keeps dying) and the others learn how it died, which is what its
- * transactions' clients are told. It relays the node-wide questions workers ask (an admin
- * action in every worker, a config reload, the aggregated metrics), checks the cluster's
- * peers when there are some, and drains every worker on demand. It serves no request
+ * node:cluster (they share the node's listening sockets), gives each its index, config,
+ * the node's secret and the tenants an operator holds paused, and supervises them. A worker
+ * that dies is restarted (with a backoff when it keeps dying), paused where the others are
+ * from its start, and the others learn how it died, which is what its transactions' clients
+ * are told. It relays the node-wide questions workers ask (an admin action in every worker,
+ * a config reload, the aggregated metrics, a peer's nonce to accept once), checks the
+ * cluster's peers when there are some, and drains every worker on demand. It serves no request
  * itself; the CLI (server/cli/serve.ts) installs the signals that drive it.
  */
 import cluster, { type Worker } from 'node:cluster'
@@ -20,11 +21,12 @@ import type { Config } from '../config/schema.js'
 import type { Logger } from '../log/logger.js'
 import type { ReloadReport } from '../tenants/tenant-set.js'
 import { workerProblems } from './address.js'
-import { HopAuth } from './hop-auth.js'
+import { HopAuth, PEER_WINDOW_MS } from './hop-auth.js'
 import { Membership } from './membership.js'
 import { isSluiceMessage, type NodeRequest, type ToPrimary, type ToWorker } from './messages.js'
 import { fromPlainError, toPlainError, type NodeOp, type WorkerAnswer } from './node-ops.js'
 import { PeerClient } from './peer-client.js'
+import { ReplayGuard } from './replay-guard.js'
 import { nodeKeyOf } from './transaction-id.js'
 import {
   GONE_KEPT,
@@ -51,6 +53,8 @@ interface Slot extends WorkerSlot {
   listening: boolean
   /** The config it was started with. */
   config?: Config
+  /** The tenants it was started with paused. */
+  paused?: Set<string>
   /** Sends the worker its start, when it asks. */
   hello?: () => void
 }
@@ -92,6 +96,8 @@ export class Primary {
   private readonly restartDelay = new Map<number, number>()
   /** Tenants an operator paused (and did not resume): a worker restarted holds them paused too. */
   private readonly paused = new Set<string>()
+  /** The nonces of the peers' requests any worker accepted: a replay fails on every worker. */
+  private readonly nonces = new ReplayGuard(PEER_WINDOW_MS)
   /** The node's reloads by result: each worker counts its own, which would add up to more. */
   private readonly reloads = { ok: 0, invalid: 0 }
   private membership: Membership | undefined
@@ -114,7 +120,7 @@ export class Primary {
   /** The workers running now. */
   get workers(): WorkerSlot[] {
     return [...this.slots.values()].map(
-      ({ worker: _w, listening: _l, hello: _h, config: _c, ...slot }) => slot,
+      ({ worker: _w, listening: _l, hello: _h, config: _c, paused: _p, ...slot }) => slot,
     )
   }
 
@@ -247,6 +253,11 @@ export class Primary {
     for (const slot of this.slots.values()) this.send(slot.worker, { type: 'sluice:view', view })
   }
 
+  /** Runs `op` in one worker, without waiting for its answer. */
+  private run(worker: Worker, op: NodeOp): void {
+    this.send(worker, { type: 'sluice:run', id: this.nextId++, op })
+  }
+
   private send(worker: Worker, message: ToWorker): void {
     if (worker.isConnected()) worker.send(message)
   }
@@ -267,6 +278,7 @@ export class Primary {
     this.slots.set(index, slot)
     slot.hello = () => {
       slot.config = this.current
+      slot.paused = new Set(this.paused)
       this.send(worker, {
         type: 'sluice:start',
         start: {
@@ -278,6 +290,7 @@ export class Primary {
           nodeSecret: this.nodeSecret,
           socketPath: slot.socketPath,
           view: this.view(),
+          paused: [...slot.paused],
         },
       })
     }
@@ -350,12 +363,12 @@ export class Primary {
           slot.config = this.current
           this.send(worker, { type: 'sluice:apply', id: this.nextId++, config: this.current })
         }
+        // It started with the tenants paused then; an operator's pause or resume since did
+        // not reach it (only listening workers are asked).
         for (const name of this.paused)
-          this.send(worker, {
-            type: 'sluice:run',
-            id: this.nextId++,
-            op: { op: 'pause', name, waitMs: 0 },
-          })
+          if (!slot.paused?.has(name)) this.run(worker, { op: 'pause', name, waitMs: 0 })
+        for (const name of slot.paused ?? [])
+          if (!this.paused.has(name)) this.run(worker, { op: 'resume', name })
         this.broadcastView()
         if (!this.started && [...this.slots.values()].every((s) => s.listening))
           this.startup?.resolve()
@@ -405,6 +418,8 @@ export class Primary {
         return this.reload()
       case 'metrics':
         return this.metrics()
+      case 'nonce':
+        return Promise.resolve(this.nonces.claim(request.nonce, request.signedAt))
     }
   }
 

@@ -23,6 +23,7 @@ import {
   type NodeOp,
   type WorkerAnswer,
 } from './node-ops.js'
+import type { NonceClaim } from './replay-guard.js'
 import type { ClusterView } from './view.js'
 
 /** What a worker does when the primary asks. */
@@ -93,6 +94,11 @@ export class WorkerLink {
       reload: () => this.ask({ kind: 'reload' }) as Promise<ReloadReport>,
       metrics: () => this.ask({ kind: 'metrics' }) as Promise<string>,
     }
+  }
+
+  /** Claims a peer's request's nonce for the node, in the primary (./replay-guard.ts). */
+  claimNonce(nonce: string, signedAt: number): Promise<NonceClaim> {
+    return this.ask({ kind: 'nonce', nonce, signedAt }) as Promise<NonceClaim>
   }
 
   /** Passes a CancelRequest to the worker whose session it names. */

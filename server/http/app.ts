@@ -39,11 +39,11 @@ export function createApp(deps: HttpDeps): Hono<GatewayEnv> {
     if (deps.lifecycle.draining) c.header('Connection', 'close')
   })
   app.use(requestLog(deps.recorder))
+  // Requests from the node's other workers and from peer nodes (server/cluster/), on any
+  // route: one whose credentials do not check out is refused, never served as a client's.
+  app.use(hopCheck(deps.cluster, deps.bodyLimitBytes))
   app.route('/', healthRoutes(deps.readiness))
   app.route('/', metricsRoute(deps.metrics, deps.admin, deps.publicMetrics))
-  // Requests from the node's other workers and from peer nodes (server/cluster/).
-  app.use('/admin/*', hopCheck(deps.cluster))
-  app.use('/_sluice/*', hopCheck(deps.cluster))
   app.route('/', adminRoutes(deps.clusterAdmin))
   app.route('/', peerRoute(deps.cluster, deps.lifecycle))
   deps.extraRoutes?.(app)

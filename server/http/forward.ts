@@ -6,9 +6,12 @@
  * HTTP (where its own worker routing takes over). The request is admitted here first
  * (token, body limit, counted in flight so a drain waits for it) and the id's tag must
  * match the token, so nothing is forwarded for a token that did not begin the transaction.
- * Both bodies are piped, so a streamed answer passes through at the client's pace, and a
- * client that goes away closes the forwarded request, which cancels the owner's statement
- * as its own client's disconnect would. An owner that is gone or cannot be reached answers
+ * Answers are piped, so a streamed one passes through at the client's pace, and a client
+ * that goes away closes the forwarded request, which cancels the owner's statement as its
+ * own client's disconnect would. A request's body is piped to another worker too, but read
+ * first (up to `server.bodyLimitBytes`) for a peer node: the signature between nodes covers
+ * the exact body bytes (server/cluster/hop-auth.ts), and the receiving node checks them
+ * before it acts (./hop-credentials.ts). An owner that is gone or cannot be reached answers
  * TX_NOT_FOUND saying why.
  */
 import {
@@ -23,14 +26,14 @@ import type { SluiceError } from '../../src/errors.js'
 import { HOP_HEADER } from '../cluster/hop-auth.js'
 import type { Location } from '../cluster/node.js'
 import { transactionNotFound } from '../engine/transactions.js'
-import { unauthorized } from '../errors.js'
 import { admit } from '../tenants/admission.js'
 import type { Tenant } from '../tenants/tenant.js'
 import { bearerToken } from '../tenants/tokens.js'
 import { corsHeaders } from './cors.js'
 import type { HttpDeps } from './deps.js'
 import { errorHeaders, toResponseError } from './errors.js'
-import { declaredLength, disconnectSignal } from './node-request.js'
+import { nodeHop } from './hop-credentials.js'
+import { declaredLength, disconnectSignal, keptBody, readNodeBytes } from './node-request.js'
 import { requestIdOf } from './request-id.js'
 import { noteRequestId } from './send-watchdog.js'
 import { sendBody } from './send.js'
@@ -53,7 +56,10 @@ const HOP_BY_HOP = new Set([
 /** How long to wait for the primary to explain a worker that does not answer. */
 const EXPLAIN_WAIT_MS = 1000
 
-type Target = { kind: 'worker'; socketPath: string } | { kind: 'peer'; address: string }
+type Target =
+  | { kind: 'worker'; socketPath: string }
+  /** `key`: the node's, which the signature names as its destination. */
+  | { kind: 'peer'; address: string; key: string }
 
 function passHeaders(
   headers: IncomingHttpHeaders,
@@ -117,12 +123,16 @@ export function createForwarder(
     return agent
   }
 
-  /** Pipes `req` to `target` and its answer back; resolves when the answer is over. */
+  /**
+   * Sends `req` to `target` (with `body` when it was read already, else piping it) and its
+   * answer back; resolves when the answer is over.
+   */
   const pipe = (
     target: Target,
     req: IncomingMessage,
     res: ServerResponse,
     requestId: string,
+    body: Buffer | undefined,
   ): Promise<void> =>
     new Promise((resolve, reject) => {
       const path = req.url ?? '/'
@@ -131,8 +141,10 @@ export function createForwarder(
       headers[HOP_HEADER] =
         target.kind === 'worker'
           ? cluster.auth.worker()
-          : cluster.auth.peer(cluster.address, 'POST', path)
-      if (req.headers['transfer-encoding'] !== undefined) headers['transfer-encoding'] = 'chunked'
+          : cluster.auth.peer(cluster.address, { to: target.key, method: 'POST', path, body })
+      if (body !== undefined) headers['content-length'] = String(body.length)
+      else if (req.headers['transfer-encoding'] !== undefined)
+        headers['transfer-encoding'] = 'chunked'
       const where =
         target.kind === 'worker'
           ? { socketPath: target.socketPath }
@@ -188,7 +200,8 @@ export function createForwarder(
         if (!res.writableFinished) upstream.destroy()
         resolve()
       })
-      req.pipe(upstream)
+      if (body !== undefined) upstream.end(body)
+      else req.pipe(upstream)
     })
 
   /** Where `location` sends a request that came by `hop`, or why it cannot go. */
@@ -200,7 +213,7 @@ export function createForwarder(
     if (location.at === 'worker' && hop !== 'worker')
       return { kind: 'worker', socketPath: location.socketPath }
     if (location.at === 'peer' && hop === undefined)
-      return { kind: 'peer', address: location.address }
+      return { kind: 'peer', address: location.address, key: location.key }
     return 'it was sent on to a gateway process that does not hold it (the cluster changed meanwhile)'
   }
 
@@ -211,10 +224,7 @@ export function createForwarder(
     location: Exclude<Location, { at: 'here' }>,
     requestId: string,
   ): Promise<string> => {
-    const path = req.url ?? '/'
-    const value = req.headers[HOP_HEADER] as string | undefined
-    const hop = cluster.auth.check(value, 'POST', path)
-    if (hop === 'invalid') throw unauthorized(cluster.auth.refusal(value!))
+    const hop = await nodeHop(cluster, req, deps.bodyLimitBytes)
     const credentials = {
       token: bearerToken(req.headers.authorization),
       declaredBytes: declaredLength(req),
@@ -226,8 +236,12 @@ export function createForwarder(
       if (!cluster.ids.verify(id, principal.tokenHash)) throw transactionNotFound(id)
       const target = targetOf(location, hop?.hop)
       if (typeof target === 'string') throw transactionNotFound(id, target)
+      // A peer's request was read to check its signature; one for a peer is read to sign it.
+      const body =
+        keptBody(req) ??
+        (target.kind === 'peer' ? await readNodeBytes(req, deps.bodyLimitBytes) : undefined)
       try {
-        await pipe(target, req, res, requestId)
+        await pipe(target, req, res, requestId, body)
         return res.writableFinished ? 'answered' : 'client-closed'
       } catch (error) {
         // A worker that just died: the primary is about to say how.

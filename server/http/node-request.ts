@@ -60,7 +60,8 @@ export function disconnectSignal(incoming: IncomingMessage, outgoing: ServerResp
  */
 export async function requestText(c: Context, maxBytes: number): Promise<string> {
   const { incoming } = nodeBindings(c)
-  if (incoming && incoming.readableFlowing === null && !incoming.readableEnded)
+  const unread = incoming && incoming.readableFlowing === null && !incoming.readableEnded
+  if (incoming && (unread || keptBody(incoming) !== undefined))
     return readNodeBody(incoming, maxBytes)
   const bytes = await c.req.arrayBuffer()
   if (bytes.byteLength > maxBytes) throw payloadTooLarge(maxBytes)
@@ -77,12 +78,57 @@ function utf8Text(body: Buffer): string {
   return body.toString('utf8')
 }
 
+// A body already read (a peer's request, checked against its signature before anything
+// else: ./hop-credentials.ts), as a property of the request. `rawBody` is where
+// @hono/node-server looks for a body read before it.
+const READ_BODY = Symbol('sluice.readBody')
+
+type WithBody = IncomingMessage & { [READ_BODY]?: Buffer; rawBody?: Buffer }
+
+/** Keeps the body read from `incoming` for whoever reads it next (the stream is spent). */
+export function keepBody(incoming: IncomingMessage, body: Buffer): void {
+  ;(incoming as WithBody)[READ_BODY] = body
+  ;(incoming as WithBody).rawBody = body
+}
+
+/** The body kept by {@link keepBody}, if it was read already. */
+export function keptBody(incoming: IncomingMessage): Buffer | undefined {
+  return (incoming as WithBody)[READ_BODY]
+}
+
 /**
  * Reads a Node request's whole body as UTF-8 text; PAYLOAD_TOO_LARGE past `maxBytes`,
  * BAD_REQUEST when it is not UTF-8.
  */
 export function readNodeBody(incoming: IncomingMessage, maxBytes: number): Promise<string> {
+  return collect(incoming, maxBytes, utf8Text)
+}
+
+/** Reads a Node request's whole body; PAYLOAD_TOO_LARGE past `maxBytes`. */
+export function readNodeBytes(incoming: IncomingMessage, maxBytes: number): Promise<Buffer> {
+  return collect(incoming, maxBytes, (body) => body)
+}
+
+/** The body (the one kept, or read now), as `finish` makes it. */
+function collect<T>(
+  incoming: IncomingMessage,
+  maxBytes: number,
+  finish: (body: Buffer) => T,
+): Promise<T> {
   return new Promise((resolve, reject) => {
+    const settle = (body: Buffer) => {
+      try {
+        resolve(finish(body))
+      } catch (error) {
+        reject(error)
+      }
+    }
+    const kept = keptBody(incoming)
+    if (kept) {
+      if (kept.length > maxBytes) reject(payloadTooLarge(maxBytes))
+      else settle(kept)
+      return
+    }
     const chunks: Buffer[] = []
     let size = 0
     const onData = (chunk: Buffer) => {
@@ -98,13 +144,7 @@ export function readNodeBody(incoming: IncomingMessage, maxBytes: number): Promi
       reject(payloadTooLarge(maxBytes))
     }
     incoming.on('data', onData)
-    incoming.once('end', () => {
-      try {
-        resolve(utf8Text(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)))
-      } catch (error) {
-        reject(error)
-      }
-    })
+    incoming.once('end', () => settle(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)))
     incoming.once('error', reject)
     // A client that goes away mid-body: settle rather than wait for an end that never comes.
     incoming.once('close', () => {

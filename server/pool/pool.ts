@@ -147,10 +147,13 @@ export class Pool {
     return this.pausing !== undefined
   }
 
-  /** Opens the `min` connections; resolves when they are open or failed. */
+  /**
+   * Opens the `min` connections; resolves when they are open or failed. A pool paused before
+   * it starts opens none (resume opens them).
+   */
   async start(): Promise<void> {
     const opening: Promise<void>[] = []
-    while (this.size < this.min) opening.push(this.open())
+    while (!this.pausing && this.size < this.min) opening.push(this.open())
     await Promise.all(opening)
   }
 

@@ -11,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { HopAuth } from '../../../server/cluster/hop-auth.js'
+import { HopAuth, type PeerRequest } from '../../../server/cluster/hop-auth.js'
 import { Membership } from '../../../server/cluster/membership.js'
 import { PeerClient } from '../../../server/cluster/peer-client.js'
 import { nodeKeyOf, ownerOf } from '../../../server/cluster/transaction-id.js'
@@ -20,7 +20,13 @@ import { silentLogger } from '../../../server/log/logger.js'
 import { freePort } from '../../../server/embedded/free-port.js'
 import { peakBackends } from '../../helpers/backends.js'
 import { killChildren } from '../../helpers/cli.js'
-import { call, metricValue, startNode, type NodeProcess } from '../../helpers/cluster.js'
+import {
+  agentOnWorker,
+  call,
+  metricValue,
+  startNode,
+  type NodeProcess,
+} from '../../helpers/cluster.js'
 import { admin, databaseUrl, eventually, newToken } from '../../helpers/gateway.js'
 
 const HOSTS = ['127.0.0.2', '127.0.0.3', '127.0.0.4'] as const
@@ -169,6 +175,94 @@ describe('three gateway nodes', () => {
     expect(forged.status).toBe(401)
   })
 
+  it("refuses a peer's request replayed, sent to another node than the one it names, or with another body", async () => {
+    // The node with two workers: a connection on each.
+    const one = await agentOnWorker(base(0), token, 1)
+    const two = await agentOnWorker(base(0), token, 2)
+    try {
+      const begun = await call(base(0), '/v1/transactions', {}, { token, agent: one })
+      const id = begun.body.id
+      expect(ownerOf(id)?.worker).toBe(1)
+      const path = `/v1/transactions/${id}/query`
+      // What node 1 sends node 0 to forward a statement (the test holds the cluster's secret).
+      const auth = new HopAuth('unused', SECRET)
+      const signed = (body: unknown, to = nodeKeyOf(`${HOSTS[0]}:${port}`)) => ({
+        'x-sluice-forwarded': auth.peer(`${HOSTS[1]}:${port}`, {
+          to,
+          method: 'POST',
+          path,
+          body: Buffer.from(JSON.stringify(body)),
+        }),
+      })
+      const insert = { sql: `insert into ${table} values (2)` }
+      const captured = signed(insert)
+      // Through the worker that does not hold it, which passes it on to the one that does.
+      const sent = await call(base(0), path, insert, { token, agent: two, headers: captured })
+      expect(sent.status).toBe(200)
+      expect(sent.body.rowCount).toBe(1)
+      // Sent again, to either worker: refused.
+      for (const agent of [one, two]) {
+        const replayed = await call(base(0), path, insert, { token, agent, headers: captured })
+        expect(replayed.status).toBe(401)
+        expect(replayed.body.error).toMatchObject({
+          code: 'UNAUTHORIZED',
+          message: expect.stringMatching(/already used/),
+        })
+      }
+      // Another body under a signature made for this one: refused by either worker.
+      const another = signed({ sql: 'select 1' })
+      for (const agent of [one, two]) {
+        const changed = await call(
+          base(0),
+          path,
+          { sql: `insert into ${table} values (3)` },
+          { token, agent, headers: another },
+        )
+        expect(changed.status).toBe(401)
+        expect(changed.body.error.message).toMatch(/does not match this request/)
+      }
+      // A signature for node 0 sent to node 2 (which would pass it on to node 0): refused there.
+      const forZero = signed({ sql: 'select 2 as n' })
+      const elsewhere = await call(
+        base(2),
+        path,
+        { sql: 'select 2 as n' },
+        { token, headers: forZero },
+      )
+      expect(elsewhere.status).toBe(401)
+      expect(elsewhere.body.error.message).toMatch(/signed for another node/)
+      // ... where it was never accepted: node 0 takes it.
+      const there = await call(base(0), path, { sql: 'select 2 as n' }, { token, headers: forZero })
+      expect(there.status).toBe(200)
+      // Nothing ran twice, and the swapped statement never ran.
+      const rows = await call(
+        base(0),
+        path,
+        { sql: `select id from ${table} where id in (2, 3) order by id` },
+        { token, agent: one },
+      )
+      expect(rows.body.rows).toEqual([['2']])
+      await call(base(0), `/v1/transactions/${id}/rollback`, {}, { token, agent: one })
+      // An admin action a peer fanned out, replayed to the node it was for.
+      const listing = {
+        'x-sluice-forwarded': auth.peer(`${HOSTS[0]}:${port}`, {
+          to: nodeKeyOf(`${HOSTS[1]}:${port}`),
+          method: 'GET',
+          path: '/admin/tenants',
+        }),
+      }
+      expect((await call(base(1), '/admin/tenants', undefined, { headers: listing })).status).toBe(
+        200,
+      )
+      const again = await call(base(1), '/admin/tenants', undefined, { headers: listing })
+      expect(again.status).toBe(401)
+      expect(JSON.stringify(again.body)).not.toContain(listing['x-sluice-forwarded'].split(' ')[4])
+    } finally {
+      one.destroy()
+      two.destroy()
+    }
+  })
+
   it('reports, pauses, resumes and reloads every node from any one', async () => {
     const report = await call(base(1), '/admin/tenants', undefined, { token: ADMIN })
     expect(report.status).toBe(200)
@@ -263,8 +357,8 @@ describe('three gateway nodes', () => {
   it("says so when a node's clock is too far from its peer's for their signatures to count", async () => {
     // A node whose clock runs two minutes behind signs with its own time.
     class LateClock extends HopAuth {
-      override peer(from: string, method: string, path: string): string {
-        return super.peer(from, method, path, Date.now() - 120_000)
+      override peer(from: string, request: PeerRequest): string {
+        return super.peer(from, request, Date.now() - 120_000)
       }
     }
     const late = new Membership({

@@ -8,7 +8,7 @@
  */
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { request, type Agent } from 'node:http'
-import { connect, createServer, type AddressInfo, type Server } from 'node:net'
+import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
@@ -773,6 +773,188 @@ describe('a node with two workers, reloaded while one of them starts', () => {
       }, 5000)
     } finally {
       onTwo!.destroy()
+    }
+  }, 60_000)
+})
+
+/** A way to the database that counts the connections through it, and can hold new ones. */
+interface Gate {
+  readonly url: string
+  /** Connections opened through it. */
+  opened(): number
+  /** Holds new connections from now on; resolves when the first one arrives. */
+  hold(): Promise<void>
+  /** Lets the held connections through, and the new ones. */
+  release(): void
+  close(): Promise<void>
+}
+
+async function startGate(): Promise<Gate> {
+  const target = new URL(databaseUrl())
+  const sockets = new Set<Socket>()
+  const waiting: (() => void)[] = []
+  let opened = 0
+  let arrived: (() => void) | undefined
+  const server = createServer((client) => {
+    opened++
+    const through = () => {
+      const upstream = connect(Number(target.port), target.hostname)
+      for (const socket of [client, upstream]) {
+        sockets.add(socket)
+        socket.on('error', () => {})
+        socket.on('close', () => sockets.delete(socket))
+      }
+      client.pipe(upstream).pipe(client)
+    }
+    if (!arrived) return through()
+    waiting.push(through)
+    arrived()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()))
+  const url = new URL(target)
+  url.port = String((server.address() as AddressInfo).port)
+  return {
+    url: url.toString(),
+    opened: () => opened,
+    hold: () => new Promise<void>((resolve) => (arrived = resolve)),
+    release() {
+      arrived = undefined
+      for (const through of waiting.splice(0)) through()
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy()
+      await new Promise((resolve) => server.close(resolve))
+    },
+  }
+}
+
+describe('a node with two workers, one of them restarted while a tenant is paused', () => {
+  let dir: string
+  let node: NodeProcess
+  // The paused tenant's way to the database, and another tenant's that can make a worker
+  // wait before it listens.
+  let quiet: Gate
+  let held: Gate
+  const quietToken = newToken()
+  const pause = (name: string) =>
+    call(node.base, `/admin/tenants/${name}/pause`, {}, { token: ADMIN })
+  const resume = (name: string) =>
+    call(node.base, `/admin/tenants/${name}/resume`, {}, { token: ADMIN })
+  /**
+   * Kills worker 2; resolves once the primary saw it exit (the view no longer lists it),
+   * asking through a connection worker 1 holds: until then the primary may hand a new
+   * connection to the dead worker, where node:cluster loses it (it waits for a reply that
+   * never comes).
+   */
+  const killWorkerTwo = async () => {
+    const one = await agentOnWorker(node.base, token, 1)
+    const workerTwo = async () =>
+      (
+        await call(node.base, '/admin/nodes', undefined, { token: ADMIN, agent: one })
+      ).body.nodes[0].workerList.find((w: { index: number }) => w.index === 2) as
+        { pid: number } | undefined
+    try {
+      const victim = (await workerTwo())!.pid
+      process.kill(victim, 'SIGKILL')
+      await eventually(async () => (await workerTwo())?.pid !== victim, 20_000)
+    } finally {
+      one.destroy()
+    }
+  }
+  /** A connection on worker 2 once it serves (the tenant `main` is never paused here). */
+  const onWorkerTwo = async () => {
+    let agent: Agent | undefined
+    await eventually(async () => {
+      agent = await agentOnWorker(node.base, token, 2).catch(() => undefined)
+      return agent !== undefined
+    }, 20_000)
+    return agent!
+  }
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-workers-'))
+    quiet = await startGate()
+    held = await startGate()
+    const port = await freePort()
+    const withGates = config(port, await freePort())
+    withGates.tenants!.quiet = {
+      connection: { url: quiet.url },
+      allowPrivilegedRole: true,
+      // One connection per worker, always open unless paused.
+      pool: { min: 2, max: 2, acquireTimeoutMs: 1000 },
+      tokens: [{ token: quietToken }],
+    }
+    withGates.tenants!.held = {
+      connection: { url: held.url, connectTimeoutMs: 60_000 },
+      allowPrivilegedRole: true,
+      pool: { min: 2, max: 2 },
+      tokens: [{ token: newToken() }],
+    }
+    node = await startNode(join(dir, 'sluice.json'), withGates)
+  })
+  afterAll(async () => {
+    held?.release()
+    await node?.stop()
+    killChildren()
+    await Promise.all([quiet?.close(), held?.close()])
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it("starts the replacement with the tenant paused: it opens none of the tenant's connections and holds its requests from the first", async () => {
+    // Each worker opened its share of pool.min before it listened.
+    expect(quiet.opened()).toBe(2)
+    expect((await pause('quiet')).body).toMatchObject({ paused: true, settled: true })
+    const opened = quiet.opened()
+    await killWorkerTwo()
+    const onTwo = await onWorkerTwo()
+    try {
+      const first = await call(
+        node.base,
+        '/v1/query',
+        { sql: 'select 1' },
+        { token: quietToken, agent: onTwo },
+      )
+      expect(first.status).toBe(503)
+      expect(first.body.error.code).toBe('TENANT_PAUSED')
+      expect(quiet.opened()).toBe(opened)
+      const report = await call(node.base, '/admin/tenants/quiet', undefined, { token: ADMIN })
+      expect(report.body).toMatchObject({ paused: true, nodes: [{ ok: true, workers: 2 }] })
+      // Resumed, it opens its share and serves.
+      expect((await resume('quiet')).body.paused).toBe(false)
+      const served = await call(
+        node.base,
+        '/v1/query',
+        { sql: 'select 1' },
+        { token: quietToken, agent: onTwo },
+      )
+      expect(served.status).toBe(200)
+    } finally {
+      onTwo.destroy()
+    }
+  }, 60_000)
+
+  it('brings the replacement to a resume sent while it started', async () => {
+    expect((await pause('quiet')).status).toBe(200)
+    const waiting = held.hold()
+    await killWorkerTwo()
+    // The new worker 2 has its start (the tenant paused) and waits for another pool.
+    await waiting
+    // Only worker 1, listening, hears it.
+    expect((await resume('quiet')).body.paused).toBe(false)
+    held.release()
+    const onTwo = await onWorkerTwo()
+    try {
+      // Resumed as soon as it listens: at the latest, just after this connection found it.
+      await eventually(async () => {
+        const answer = await call(
+          node.base,
+          '/v1/query',
+          { sql: 'select 1' },
+          { token: quietToken, agent: onTwo },
+        )
+        return answer.status === 200
+      }, 5000)
+    } finally {
+      onTwo.destroy()
     }
   }, 60_000)
 })

@@ -23,7 +23,7 @@ import {
   type ByteBudget,
   type RunContext,
 } from './run.js'
-import { withCancellation } from './cancellation.js'
+import { deadlinePassed, withCancellation } from './cancellation.js'
 import { streamOn, type StreamSink, type StreamSummary } from './stream.js'
 import { settled, watchWrites } from './cache-writes.js'
 import { WrittenStatements } from './written-statements.js'
@@ -31,6 +31,9 @@ import { clientClosed } from '../errors.js'
 import { InFlight, type Ticket } from '../lifecycle/in-flight.js'
 import type { Connection } from '../pool/connection.js'
 import type { Tenant } from '../tenants/tenant.js'
+
+/** Why a transaction ended whose client went away during (or before) a statement. */
+const CLIENT_LEFT = 'it was cancelled: its client went away during a statement'
 
 /** How many ended ids are remembered, to say why a transaction is gone. */
 const TOMBSTONES = 10_000
@@ -288,9 +291,23 @@ export class TransactionRegistry {
     // A cache-enabled writer's statements: what its commit invalidates (docs/cache.md).
     tx.statements?.add(request.sql)
     return tx.serial(async () => {
+      // Its client left while it waited its turn: it must not run unseen (a write the
+      // client cannot know of, kept by a later commit). A disconnect ends the transaction.
+      if (context.signal?.aborted) {
+        await this.finish(tx, 'rollback', CLIENT_LEFT)
+        throw clientClosed()
+      }
       const timeoutMs = effectiveTimeout(tx.tenant, request.timeoutMs)
       try {
-        return await withCancellation(tx.connection, timeoutMs, context, () => run(tx))
+        return await withCancellation(tx.connection, timeoutMs, context, async (deadline) => {
+          const result = await run(tx)
+          // A cancel sent as the statement finished may still land, and a connection once
+          // cancelled is never cancelled again (withCancellation): the transaction could
+          // run on with no deadline. It ends, as when the cancel wins the race.
+          if (tx.connection.cancelled)
+            throw context.signal?.aborted && !deadline.passed ? clientClosed() : deadlinePassed()
+          return result
+        })
       } catch (error) {
         const failure = toSluiceError(error)
         // A cancelled or lost connection is never reused: the transaction ends with it. (pg
@@ -298,7 +315,7 @@ export class TransactionRegistry {
         const lost = failure.code === 'DB_UNAVAILABLE'
         if (tx.connection.cancelled || tx.connection.broken || lost) {
           const how = context.signal?.aborted
-            ? 'it was cancelled: its client went away during a statement'
+            ? CLIENT_LEFT
             : `it was rolled back: its statement failed with ${failure.code}`
           await this.finish(tx, 'rollback', how)
           throw failure

@@ -1,0 +1,117 @@
+/**
+ * Interactive transactions through a listening gateway, with the clients a gateway must
+ * survive: ones that leave mid-way, send requests at once, or try what their token may not.
+ */
+import { request as httpRequest, type Server } from 'node:http'
+import type { AddressInfo, Socket } from 'node:net'
+import pg from 'pg'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import {
+  admin,
+  databaseUrl,
+  eventually,
+  serveGateway,
+  startTestGateway,
+  type TestGateway,
+} from '../../helpers/gateway.js'
+
+describe('interactive transactions over a listening gateway', () => {
+  let t: TestGateway
+  let server: Server
+  let base: string
+  /** The gateway side of each connection, by the client's port. */
+  const sockets = new Map<number, Socket>()
+  beforeAll(async () => {
+    t = await startTestGateway({ pool: { min: 0, max: 4 } })
+    server = serveGateway(t.gateway)
+    server.on('connection', (socket: Socket) => sockets.set(socket.remotePort!, socket))
+    await new Promise((resolve) => server.once('listening', resolve))
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    await admin('create table if not exists tx_clients_probe (id int primary key)')
+  })
+  afterAll(async () => {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+    await t.close()
+  })
+  afterEach(async () => {
+    await eventually(() => t.gateway.transactions.count() === 0)
+    await eventually(() => t.gateway.tenants.get('main')!.pool.stats().poolInUse === 0)
+    await admin('truncate tx_clients_probe')
+  })
+
+  const post = async (path: string, body: unknown, token = t.token) => {
+    const res = await fetch(base + path, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}` },
+      body: JSON.stringify(body),
+    })
+    return { status: res.status, body: (await res.json()) as any }
+  }
+  const begin = async (body: unknown = {}, token = t.token) => {
+    const res = await post('/v1/transactions', body, token)
+    expect(res.status, JSON.stringify(res.body)).toBe(201)
+    return res.body.id as string
+  }
+  const ids = async () =>
+    (await admin('select id from tx_clients_probe order by id')).map((r) => r.id)
+  const waitingOnLock = async () =>
+    (
+      await admin(
+        "select pid from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'",
+        [t.applicationName],
+      )
+    ).length
+
+  /**
+   * Sends a request on a connection of its own and closes it once the request is written;
+   * resolves once the gateway has seen the connection close.
+   */
+  const sendAndLeave = async (path: string, body: unknown): Promise<void> => {
+    const text = JSON.stringify(body)
+    const req = httpRequest(`${base}${path}`, {
+      method: 'POST',
+      agent: false,
+      headers: { Authorization: `Bearer ${t.token}`, 'Content-Length': Buffer.byteLength(text) },
+    })
+    req.on('error', () => {})
+    const socket = await new Promise<Socket>((resolve) => req.once('socket', resolve))
+    await new Promise((resolve) => socket.once('connect', resolve))
+    const local = socket.localPort!
+    await new Promise<void>((resolve) => req.end(text, resolve))
+    await eventually(() => sockets.has(local))
+    const gatewaySide = sockets.get(local)!
+    // The request must be read (and waiting its turn) before the client leaves.
+    await eventually(() => gatewaySide.bytesRead >= Buffer.byteLength(text))
+    const closed = new Promise((resolve) => gatewaySide.once('close', resolve))
+    req.destroy()
+    await closed
+  }
+
+  it('does not run a statement whose client left while it waited its turn, and ends the transaction', async () => {
+    const locker = new pg.Client({ connectionString: databaseUrl() })
+    await locker.connect()
+    try {
+      await locker.query('select pg_advisory_lock(4711)')
+      const id = await begin()
+      // The first statement waits on a lock, so the second waits behind it.
+      const first = post(`/v1/transactions/${id}/query`, {
+        sql: 'select pg_advisory_xact_lock(4711)',
+      })
+      await eventually(async () => (await waitingOnLock()) === 1)
+      await sendAndLeave(`/v1/transactions/${id}/query`, {
+        sql: 'insert into tx_clients_probe values (1)',
+      })
+      await locker.query('select pg_advisory_unlock(4711)')
+      expect((await first).status).toBe(200)
+      // The insert never ran, and the transaction is over: a commit cannot keep it.
+      const commit = await post(`/v1/transactions/${id}/commit`, {})
+      expect(commit.status).toBe(404)
+      expect(commit.body.error.code).toBe('TX_NOT_FOUND')
+      expect(commit.body.error.message).toContain('its client went away')
+      expect(await ids()).toEqual([])
+    } finally {
+      await locker.end()
+    }
+  })
+})

@@ -31,9 +31,13 @@ import { clientClosed } from '../errors.js'
 import { InFlight, type Ticket } from '../lifecycle/in-flight.js'
 import type { Connection } from '../pool/connection.js'
 import type { Tenant } from '../tenants/tenant.js'
+import type { Role } from '../tenants/tokens.js'
 
 /** Why a transaction ended whose client went away during (or before) a statement. */
 const CLIENT_LEFT = 'it was cancelled: its client went away during a statement'
+
+/** Why a transaction ended whose token a reload gave another tenant or role. */
+const ACCESS_CHANGED = "it was rolled back: a config reload changed its token's tenant or role"
 
 /** How many ended ids are remembered, to say why a transaction is gone. */
 const TOMBSTONES = 10_000
@@ -42,6 +46,8 @@ class OpenTransaction {
   readonly id: string
   readonly tenant: Tenant
   readonly tokenHash: string
+  /** The role its token had at begin: a reload that changes it ends the transaction. */
+  readonly role: Role
   readonly connection: Connection
   readonly expiresAt: number
   readonly idleTimeoutMs: number
@@ -59,6 +65,7 @@ class OpenTransaction {
     id: string,
     tenant: Tenant,
     tokenHash: string,
+    role: Role,
     connection: Connection,
     idleTimeoutMs: number,
     timeoutMs: number,
@@ -68,6 +75,7 @@ class OpenTransaction {
     this.id = id
     this.tenant = tenant
     this.tokenHash = tokenHash
+    this.role = role
     this.connection = connection
     this.idleTimeoutMs = idleTimeoutMs
     this.expiresAt = Date.now() + timeoutMs
@@ -219,6 +227,7 @@ export class TransactionRegistry {
       this.newId(principal.tokenHash),
       tenant,
       principal.tokenHash,
+      principal.role,
       connection,
       idleTimeoutMs,
       timeoutMs,
@@ -342,6 +351,13 @@ export class TransactionRegistry {
       // Only the token that began it learns that it existed, and how it ended.
       const mine = tombstone?.tokenHash === context.principal.tokenHash
       throw transactionNotFound(id, mine ? tombstone.how : undefined)
+    }
+    // A reload may move the token to another tenant or take its write access: what it began
+    // before must not go on writing where the token may no longer (docs/operations.md).
+    const { tenant, role } = context.principal
+    if (tx.tenant.name !== tenant || tx.role !== role) {
+      tx.expire(ACCESS_CHANGED)
+      throw transactionNotFound(id, ACCESS_CHANGED)
     }
     return tx
   }

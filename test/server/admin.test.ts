@@ -1,8 +1,10 @@
+import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   databaseUrl,
   eventually,
   newToken,
+  serveGateway,
   startTestGateway,
   type TestGateway,
 } from '../helpers/gateway.js'
@@ -124,6 +126,28 @@ describe('the admin API', () => {
     expect((await t.post(`/v1/transactions/${tx.id}/commit`, {})).status).toBe(200)
     await call('POST', '/admin/tenants/main/resume')
     expect((await t.post('/v1/query', { sql: 'select 1' })).status).toBe(200)
+  })
+
+  it('refuses a waitMs that is not written as a whole number of milliseconds, and pauses nothing', async () => {
+    const server = serveGateway(t.gateway)
+    await new Promise((resolve) => server.once('listening', resolve))
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    try {
+      for (const waitMs of ['', '1e3', '0x10', ' 5', '5 ', '+5', '5.0', '-0', 'abc']) {
+        const res = await fetch(
+          `${base}/admin/tenants/main/pause?waitMs=${encodeURIComponent(waitMs)}`,
+          { method: 'POST', headers: { Authorization: `Bearer ${adminToken}` } },
+        )
+        const body = (await res.json()) as any
+        expect(res.status, JSON.stringify(waitMs)).toBe(400)
+        expect(body.error.message).toContain('waitMs')
+        expect((await call('GET', '/admin/tenants/main')).body.paused).toBe(false)
+      }
+    } finally {
+      await call('POST', '/admin/tenants/main/resume')
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
   })
 
   it('refuses a reload when the gateway was started without a config file', async () => {

@@ -4,6 +4,7 @@
  * so they report alongside the schema's own problems instead of waiting for those to be
  * fixed first.
  */
+import { hash } from 'node:crypto'
 import { parseConnectionUrl } from './connection-url.js'
 import { isWildcardHost, parseHostPort } from './host-port.js'
 import { show, type Problem } from './problem.js'
@@ -129,11 +130,14 @@ export function crossCheck(input: unknown): Problem[] {
     const tokens = Array.isArray(tenant.tokens) ? tenant.tokens : []
     tokens.forEach((entry: unknown, i) => {
       if (!isObject(entry)) return
+      // By sha256, as the token index keys them (server/tenants/tokens.ts): a token written
+      // plainly in one place and as its sha256 in another is the same token, which could
+      // only ever reach one of the two.
       const key =
         typeof entry.token === 'string'
-          ? `plain:${entry.token}`
+          ? hash('sha256', entry.token, 'hex')
           : typeof entry.sha256 === 'string'
-            ? `sha256:${entry.sha256.toLowerCase()}`
+            ? entry.sha256.toLowerCase()
             : undefined
       if (key === undefined) return
       const other = seenTokens.get(key)

@@ -215,6 +215,20 @@ describe('config', () => {
     expect(lines[0]).toContain('unique')
   })
 
+  it('refuses a token given as itself in one place and as its sha256 in another', () => {
+    const hashed = { sha256: hashToken(token).toUpperCase(), role: 'readonly' as const }
+    for (const [a, b] of [
+      [tenant(), tenant({ tokens: [hashed] })],
+      [tenant({ tokens: [hashed] }), tenant()],
+    ]) {
+      const lines = problems({ tenants: { a, b } })
+      expect(lines[0]).toContain('tenants.b.tokens.0')
+      expect(lines[0]).toContain('unique')
+    }
+    const within = problems({ tenants: { a: tenant({ tokens: [{ token }, hashed] }) } })
+    expect(within[0]).toContain('tenants.a.tokens.1')
+  })
+
   it('requires a url or a host, and at least one tenant', () => {
     expect(problems({ tenants: { acme: { connection: {}, tokens: [{ token }] } } })[0]).toContain(
       'tenants.acme.connection needs a url or a host',

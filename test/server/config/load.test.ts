@@ -215,6 +215,22 @@ describe('config', () => {
     expect(lines[0]).toContain('unique')
   })
 
+  it('refuses a tenant token that is also the admin token or a server secret, in any spelling', () => {
+    const secret = 'a-server-secret-of-32-characters'
+    const cases: [string, Record<string, unknown>][] = [
+      ['server.adminToken', { adminToken: secret }],
+      ['server.cluster.secret', { cluster: { secret, peers: ['10.0.0.2:8080'] } }],
+      ['server.cacheSecret', { cacheSecret: secret }],
+    ]
+    for (const [at, server] of cases) {
+      for (const tokens of [[{ token: secret }], [{ sha256: hashToken(secret).toUpperCase() }]]) {
+        const lines = problems({ server, tenants: { acme: tenant({ tokens }) } })
+        expect(lines.join('\n'), at).toContain(`tenants.acme.tokens.0 ("[redacted]") is also ${at}`)
+        expect(lines.join('\n')).not.toContain(secret)
+      }
+    }
+  })
+
   it('refuses a token given as itself in one place and as its sha256 in another', () => {
     const hashed = { sha256: hashToken(token).toUpperCase(), role: 'readonly' as const }
     for (const [a, b] of [

@@ -59,7 +59,15 @@ const SESSION_WORDS = new Set([
 const TRANSACTION_LEADS = new Set(['begin', 'start', 'commit', 'end', 'rollback', 'abort'])
 
 const CACHE_LIMIT = 4096
+/**
+ * Each text is kept as its key, and any token may send distinct megabyte statements: the
+ * cache is bounded in characters too, and a text longer than {@link MAX_CACHED_LENGTH},
+ * whose lexing costs little beside receiving it, is not kept at all.
+ */
+const CACHE_CHARS = 16 * 1024 * 1024
+const MAX_CACHED_LENGTH = 64 * 1024
 const cache = new Map<string, SqlAnalysis>()
+let cachedChars = 0
 
 function isWordStart(code: number): boolean {
   return (code >= 97 && code <= 122) || (code >= 65 && code <= 90) || code === 95 || code > 127
@@ -74,8 +82,13 @@ export function analyzeSql(sql: string): SqlAnalysis {
   const cached = cache.get(sql)
   if (cached) return cached
   const result = scan(sql)
-  if (cache.size >= CACHE_LIMIT) cache.clear()
+  if (sql.length > MAX_CACHED_LENGTH) return result
+  if (cache.size >= CACHE_LIMIT || cachedChars + sql.length > CACHE_CHARS) {
+    cache.clear()
+    cachedChars = 0
+  }
   cache.set(sql, result)
+  cachedChars += sql.length
   return result
 }
 

@@ -3,11 +3,12 @@
  * survive: ones that leave mid-way, send requests at once, or try what their token may not.
  */
 import { request as httpRequest, type Server } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import { connect, type AddressInfo, type Socket } from 'node:net'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import {
   admin,
+  backends,
   databaseUrl,
   eventually,
   serveGateway,
@@ -87,6 +88,39 @@ describe('interactive transactions over a listening gateway', () => {
     req.destroy()
     await closed
   }
+
+  it('cancels a streamed statement whose client leaves mid-stream, ends the transaction and returns its connection clean', async () => {
+    const id = await begin()
+    await post(`/v1/transactions/${id}/query`, { sql: 'insert into tx_clients_probe values (7)' })
+    const body = JSON.stringify({
+      sql: "select n, repeat('x', 1000) from (select generate_series(1, 40000) as n) s",
+    })
+    const socket = connect(Number(new URL(base).port), '127.0.0.1')
+    let seen = 0
+    const streaming = new Promise<void>((resolve) => {
+      socket.on('data', (chunk: Buffer) => {
+        seen += chunk.length
+        if (seen >= 100_000) {
+          socket.pause()
+          resolve()
+        }
+      })
+    })
+    socket.write(
+      `POST /v1/transactions/${id}/query HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${t.token}\r\n` +
+        `Accept: application/x-ndjson\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    )
+    await streaming
+    socket.destroy()
+    await eventually(() => t.gateway.transactions.count() === 0)
+    const late = await post(`/v1/transactions/${id}/commit`, {})
+    expect(late.status).toBe(404)
+    expect(late.body.error.message).toContain('its client went away')
+    expect(await ids()).toEqual([])
+    await eventually(async () =>
+      (await backends(t.applicationName)).every((b) => b.state === 'idle'),
+    )
+  })
 
   it('does not run a statement whose client left while it waited its turn, and ends the transaction', async () => {
     const locker = new pg.Client({ connectionString: databaseUrl() })

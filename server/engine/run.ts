@@ -48,12 +48,20 @@ function isWellFormed(text: string): boolean {
   return (text as string & { isWellFormed(): boolean }).isWellFormed()
 }
 
+/** What a refused transaction control statement is told to use instead, by default. */
+const CONTROL_ELSEWHERE = 'use /v1/batch or /v1/transactions, which manage the transaction'
+
 /**
  * Checks one statement before it costs a connection: what PostgreSQL would refuse as a
  * protocol error (a NUL byte, a parameter count that does not match) and what HTTP cannot
- * carry. `where` prefixes the field names in messages (`statements.2.` in a batch).
+ * carry. `where` prefixes the field names in messages (`statements.2.` in a batch);
+ * `controlElsewhere` says what to use instead of transaction control.
  */
-export function checkStatement(request: QueryRequest, where = ''): SqlAnalysis {
+export function checkStatement(
+  request: QueryRequest,
+  where = '',
+  controlElsewhere = CONTROL_ELSEWHERE,
+): SqlAnalysis {
   const { sql, params = [] } = request
   if (sql.includes(NUL)) {
     throw new SluiceError(
@@ -73,7 +81,7 @@ export function checkStatement(request: QueryRequest, where = ''): SqlAnalysis {
   if (analysis.transactionControl) {
     throw new SluiceError(
       'BAD_REQUEST',
-      `${where}sql: ${analysis.leading.toUpperCase()} is not allowed here: use /v1/batch or /v1/transactions, which manage the transaction`,
+      `${where}sql: ${analysis.leading.toUpperCase()} is not allowed here: ${controlElsewhere}`,
     )
   }
   if (analysis.copyStream) {

@@ -89,6 +89,18 @@ describe('interactive transactions over a listening gateway', () => {
     await closed
   }
 
+  it('refuses transaction control inside, pointing at its own commit and rollback', async () => {
+    const id = await begin()
+    for (const sql of ['commit', "prepare transaction 'x'", 'begin', 'rollback']) {
+      const res = await post(`/v1/transactions/${id}/query`, { sql })
+      expect(res.status, sql).toBe(400)
+      expect(res.body.error.message).toContain(`POST /v1/transactions/${id}/commit or /rollback`)
+    }
+    // The refusal cost nothing: the transaction goes on.
+    expect((await post(`/v1/transactions/${id}/query`, { sql: 'select 1' })).status).toBe(200)
+    expect((await post(`/v1/transactions/${id}/rollback`, {})).body).toEqual({ committed: false })
+  })
+
   it('cancels a streamed statement whose client leaves mid-stream, ends the transaction and returns its connection clean', async () => {
     const id = await begin()
     await post(`/v1/transactions/${id}/query`, { sql: 'insert into tx_clients_probe values (7)' })

@@ -382,8 +382,9 @@ export class TransactionRegistry {
     this.tickets.delete(tx.id)
     this.adjust(tx.tenant.name, -1)
     tx.stopTimers()
+    // A COMMIT may still fail: what it did is told once it answered (see end()).
     tx.ending ??=
-      reason ?? (how === 'commit' ? 'it was committed' : 'it was rolled back by its client')
+      reason ?? (how === 'commit' ? 'it is being committed' : 'it was rolled back by its client')
     this.ended.set(tx.id, { tokenHash: tx.tokenHash, how: tx.ending })
     if (this.ended.size > TOMBSTONES) this.ended.delete(this.ended.keys().next().value!)
     // What the transaction wrote is dropped from every cache once it committed (or may have).
@@ -391,6 +392,12 @@ export class TransactionRegistry {
       how === 'commit' ? watchWrites(tx.tenant, false, tx.statements?.sqls() ?? []) : undefined
     const result = this.end(tx, how, ticket)
     return watch ? settled(watch, result) : result
+  }
+
+  /** Tells later requests for `tx` how it ended, now that its COMMIT answered. */
+  private retell(tx: OpenTransaction, how: string): void {
+    tx.ending = how
+    if (this.ended.has(tx.id)) this.ended.set(tx.id, { tokenHash: tx.tokenHash, how })
   }
 
   /** Runs the COMMIT or ROLLBACK and returns the connection. */
@@ -418,10 +425,20 @@ export class TransactionRegistry {
           { sqlstate: '25P02' },
         )
       }
+      this.retell(tx, 'it was committed')
       return { committed: true }
     } catch (error) {
       await rollbackQuietly(connection)
-      throw toSluiceError(error)
+      const failure = toSluiceError(error)
+      if (how === 'commit') {
+        this.retell(
+          tx,
+          failure.code === 'DB_UNAVAILABLE'
+            ? 'its COMMIT lost the connection to the database, so whether it committed is unknown'
+            : `it was rolled back: its COMMIT failed with ${failure.code}`,
+        )
+      }
+      throw failure
     } finally {
       tenant.pool.release(connection)
       ticket?.end()

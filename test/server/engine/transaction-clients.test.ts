@@ -89,6 +89,36 @@ describe('interactive transactions over a listening gateway', () => {
     await closed
   }
 
+  it('tells a later request that a transaction whose COMMIT failed was rolled back, not committed', async () => {
+    await admin(
+      'create table if not exists tx_clients_deferred (id int unique deferrable initially deferred)',
+    )
+    await admin('truncate tx_clients_deferred')
+    // An aborted transaction, whose COMMIT PostgreSQL turns into a ROLLBACK, and one whose
+    // deferred constraint fails at COMMIT.
+    const aborted = await begin()
+    expect((await post(`/v1/transactions/${aborted}/query`, { sql: 'select 1/0' })).status).toBe(
+      400,
+    )
+    const deferred = await begin()
+    expect(
+      (
+        await post(`/v1/transactions/${deferred}/query`, {
+          sql: 'insert into tx_clients_deferred values (1), (1)',
+        })
+      ).status,
+    ).toBe(200)
+    for (const id of [aborted, deferred]) {
+      const commit = await post(`/v1/transactions/${id}/commit`, {})
+      expect(commit.status).toBe(400)
+      const again = await post(`/v1/transactions/${id}/commit`, {})
+      expect(again.body.error.code).toBe('TX_NOT_FOUND')
+      expect(again.body.error.message).toContain('rolled back')
+      expect(again.body.error.message).not.toContain('committed')
+    }
+    expect(await admin('select * from tx_clients_deferred')).toEqual([])
+  })
+
   it('refuses transaction control inside, pointing at its own commit and rollback', async () => {
     const id = await begin()
     for (const sql of ['commit', "prepare transaction 'x'", 'begin', 'rollback']) {

@@ -119,6 +119,47 @@ describe('interactive transactions over a listening gateway', () => {
     expect(await admin('select * from tx_clients_deferred')).toEqual([])
   })
 
+  it('runs statements sent at once one at a time, and a commit among them keeps exactly those before it', async () => {
+    const locker = new pg.Client({ connectionString: databaseUrl() })
+    await locker.connect()
+    try {
+      await locker.query('select pg_advisory_lock(4712)')
+      const id = await begin()
+      const txid = await post(`/v1/transactions/${id}/query`, {
+        sql: 'select txid_current()::text',
+      })
+      // A first statement waits on a lock, so everything sent next waits its turn behind it.
+      const first = post(`/v1/transactions/${id}/query`, {
+        sql: 'select pg_advisory_xact_lock(4712)',
+      })
+      await eventually(async () => (await waitingOnLock()) === 1)
+      const insert = (i: number) =>
+        post(`/v1/transactions/${id}/query`, {
+          sql: `insert into tx_clients_probe values (${i}) returning txid_current()::text`,
+        })
+      const before = [0, 1, 2, 3, 4, 5].map(insert)
+      const commit = post(`/v1/transactions/${id}/commit`, {})
+      const after = [6, 7, 8, 9, 10, 11].map(insert)
+      await eventually(() => t.gateway.lifecycle.inFlight === 14)
+      await locker.query('select pg_advisory_unlock(4712)')
+      expect((await first).status).toBe(200)
+      const answers = await Promise.all([...before, ...after])
+      expect((await commit).body).toEqual({ committed: true })
+      const ran = answers.flatMap((answer, i) => (answer.status === 200 ? [i] : []))
+      for (const answer of answers) {
+        // Each ran inside the transaction, or not at all: never on its connection after it.
+        if (answer.status === 200) expect(answer.body.rows).toEqual(txid.body.rows)
+        else {
+          expect(answer.status).toBe(404)
+          expect(answer.body.error.message).toMatch(/is over: it (was|is being) committed$/)
+        }
+      }
+      expect(await ids()).toEqual(ran)
+    } finally {
+      await locker.end()
+    }
+  })
+
   it('refuses transaction control inside, pointing at its own commit and rollback', async () => {
     const id = await begin()
     for (const sql of ['commit', "prepare transaction 'x'", 'begin', 'rollback']) {

@@ -834,6 +834,14 @@ export const MUTANTS: Mutant[] = [
     why: 'distinct megabyte statements from any token are all kept as keys of the analysis cache (4096 of them)',
   },
   {
+    id: 'neon-refusal-names',
+    file: 'server/http/routes/neon-sql.ts',
+    from: 'checkStatement(request, NEON_NAMES)',
+    to: 'void NEON_NAMES',
+    tests: ['test/server/neon-wire.test.ts'],
+    why: 'a refused /sql query is told about /v1 routes and a sql field it never sent',
+  },
+  {
     id: 'body-utf8-unchecked',
     file: 'server/http/node-request.ts',
     from: 'if (!isUtf8(body))',

@@ -186,11 +186,9 @@ export class TransactionRegistry {
     run: (tx: OpenTransaction) => Promise<T>,
   ): Promise<T> {
     const tx = this.lookup(context, id)
-    checkStatement(
-      request,
-      '',
-      `end the transaction with POST /v1/transactions/${id}/commit or /rollback (SAVEPOINT, RELEASE and ROLLBACK TO run here)`,
-    )
+    checkStatement(request, {
+      control: `end the transaction with POST /v1/transactions/${id}/commit or /rollback (SAVEPOINT, RELEASE and ROLLBACK TO run here)`,
+    })
     // A cache-enabled writer's statements: what its commit invalidates (docs/cache.md).
     tx.statements?.add(request.sql)
     return tx.serial(async () => {

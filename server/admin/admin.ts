@@ -125,8 +125,10 @@ export function createAdmin(deps: AdminDeps): Admin {
         new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), waitMs))),
       ])
       clearTimeout(timer)
-      // settled: every borrowed connection came back (open transactions may hold some).
-      return { ...report(name), settled }
+      // settled: every borrowed connection came back (open transactions may hold some). A
+      // resume also ends the wait, with nothing drained: that is no settled pause.
+      const after = report(name)
+      return { ...after, settled: settled && after.paused }
     },
     resume(name) {
       report(name)

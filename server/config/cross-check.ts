@@ -1,9 +1,10 @@
 /**
  * Checks the schema alone cannot express: connection URLs read in full, keys that depend on
- * each other, tokens unique across tenants. They read the raw input, section by section,
+ * each other, tokens unique across tenants and apart from the server's secrets. They read the raw input, section by section,
  * so they report alongside the schema's own problems instead of waiting for those to be
  * fixed first.
  */
+import { hash } from 'node:crypto'
 import { parseConnectionUrl } from './connection-url.js'
 import { isWildcardHost, parseHostPort } from './host-port.js'
 import { show, type Problem } from './problem.js'
@@ -114,11 +115,63 @@ function checkCluster(server: Raw): Problem[] {
   return problems
 }
 
+/** The sha256 of a token entry (`{ token }` or `{ sha256 }`), as the token index keys it. */
+function tokenDigest(entry: unknown): string | undefined {
+  if (!isObject(entry)) return undefined
+  if (typeof entry.token === 'string') return hash('sha256', entry.token, 'hex')
+  return typeof entry.sha256 === 'string' ? entry.sha256.toLowerCase() : undefined
+}
+
+/**
+ * The tokens of a (substituted) config document, or of a config: each unique across tenants
+ * (the token decides the tenant), and none also the admin token or a server secret (its
+ * holder, a readonly one too, would hold that). Compared by sha256, as the token index keys
+ * them (server/tenants/tokens.ts): a token written plainly in one place and as its sha256 in
+ * another is the same token.
+ */
+export function checkTokens(input: unknown): Problem[] {
+  const problems: Problem[] = []
+  const server = isObject(input) && isObject(input.server) ? input.server : {}
+  const secrets = new Map<string, string>()
+  for (const [at, secret] of [
+    ['server.adminToken', server.adminToken],
+    ['server.cluster.secret', isObject(server.cluster) ? server.cluster.secret : undefined],
+    ['server.cacheSecret', server.cacheSecret],
+  ] as const) {
+    if (typeof secret === 'string' && secret !== '') secrets.set(hash('sha256', secret, 'hex'), at)
+  }
+  const seenTokens = new Map<string, string>()
+  const tenants = isObject(input) && isObject(input.tenants) ? input.tenants : {}
+  for (const [name, tenant] of Object.entries(tenants)) {
+    const tokens = isObject(tenant) && Array.isArray(tenant.tokens) ? tenant.tokens : []
+    tokens.forEach((entry: unknown, i) => {
+      const digest = tokenDigest(entry)
+      if (digest === undefined) return
+      const at = `tenants.${name}.tokens.${i}`
+      const other = seenTokens.get(digest)
+      if (other !== undefined) {
+        problems.push({
+          at,
+          text: `${at} ("[redacted]") repeats ${other}: every token must be unique, since the token decides the tenant`,
+        })
+      }
+      const secret = secrets.get(digest)
+      if (secret !== undefined) {
+        problems.push({
+          at,
+          text: `${at} ("[redacted]") is also ${secret}: a tenant token must be a secret of its own, or whoever holds it holds that too (generate one with \`npm start -- token\`)`,
+        })
+      }
+      seenTokens.set(digest, at)
+    })
+  }
+  return problems
+}
+
 /** The problems of a (substituted) config document that span several keys. */
 export function crossCheck(input: unknown): Problem[] {
   const problems: Problem[] = []
   if (isObject(input) && isObject(input.server)) problems.push(...checkCluster(input.server))
-  const seenTokens = new Map<string, string>()
   const tenants = isObject(input) && isObject(input.tenants) ? input.tenants : {}
   for (const [name, tenant] of Object.entries(tenants)) {
     if (!isObject(tenant)) continue
@@ -126,25 +179,7 @@ export function crossCheck(input: unknown): Problem[] {
     problems.push(...checkLimits(at, tenant))
     if (isObject(tenant.connection))
       problems.push(...checkConnection(`${at}.connection`, tenant.connection))
-    const tokens = Array.isArray(tenant.tokens) ? tenant.tokens : []
-    tokens.forEach((entry: unknown, i) => {
-      if (!isObject(entry)) return
-      const key =
-        typeof entry.token === 'string'
-          ? `plain:${entry.token}`
-          : typeof entry.sha256 === 'string'
-            ? `sha256:${entry.sha256.toLowerCase()}`
-            : undefined
-      if (key === undefined) return
-      const other = seenTokens.get(key)
-      if (other !== undefined) {
-        problems.push({
-          at: `${at}.tokens.${i}`,
-          text: `${at}.tokens.${i} ("[redacted]") repeats ${other}: every token must be unique, since the token decides the tenant`,
-        })
-      }
-      seenTokens.set(key, `${at}.tokens.${i}`)
-    })
   }
+  problems.push(...checkTokens(input))
   return problems
 }

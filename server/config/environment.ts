@@ -6,6 +6,7 @@
  * An empty variable counts as unset (`DATABASE_URL= npm start`).
  */
 import { parseConnectionUrl } from './connection-url.js'
+import { checkTokens } from './cross-check.js'
 import { ConfigError } from './load.js'
 import { REDACTED, redactUrl } from './redact.js'
 import {
@@ -107,7 +108,10 @@ export function readServerOverrides(env: Env): { overrides: ServerOverrides; pro
   return { overrides, problems }
 }
 
-/** A config with the environment's overrides applied (the admin token only when it sets none). */
+/**
+ * A config with the environment's overrides applied (the admin token only when it sets none).
+ * Throws {@link ConfigError} when the admin token is then also a tenant's token.
+ */
 export function applyOverrides(config: Config, overrides: ServerOverrides): Config {
   const server = { ...config.server }
   if (overrides.host !== undefined) server.host = overrides.host
@@ -118,7 +122,11 @@ export function applyOverrides(config: Config, overrides: ServerOverrides): Conf
     server.adminToken = overrides.adminToken
   if (overrides.logLevel !== undefined) server.log = { ...server.log, level: overrides.logLevel }
   if (overrides.workers !== undefined) server.workers = overrides.workers
-  return { ...config, server }
+  const applied = { ...config, server }
+  // SLUICE_ADMIN_TOKEN may be the token of a tenant: its holder would be the operator.
+  const problems = checkTokens(applied)
+  if (problems.length > 0) throw new ConfigError(problems.map((problem) => problem.text))
+  return applied
 }
 
 /** {@link applyOverrides} of the environment; a {@link ConfigError} lists its problems. */

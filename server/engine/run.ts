@@ -49,37 +49,60 @@ function isWellFormed(text: string): boolean {
 }
 
 /**
+ * How {@link checkStatement}'s messages name the request's fields and what to use instead:
+ * `/v1` by default; Neon's `/sql` and the statements of a transaction say it their way.
+ */
+export interface StatementNames {
+  /** Prefixes the field names (`statements.2.` in a batch). @default '' */
+  where?: string
+  /** The field that holds the SQL. @default 'sql' */
+  sql?: string
+  /** Where several statements go instead. */
+  several?: string
+  /** What to use instead of transaction control. */
+  control?: string
+}
+
+const V1_NAMES = {
+  where: '',
+  sql: 'sql',
+  several: 'use /v1/batch to run several in one transaction',
+  control: 'use /v1/batch or /v1/transactions, which manage the transaction',
+} satisfies Required<StatementNames>
+
+/**
  * Checks one statement before it costs a connection: what PostgreSQL would refuse as a
  * protocol error (a NUL byte, a parameter count that does not match) and what HTTP cannot
- * carry. `where` prefixes the field names in messages (`statements.2.` in a batch).
+ * carry. `names` says how messages name the fields ({@link StatementNames}).
  */
-export function checkStatement(request: QueryRequest, where = ''): SqlAnalysis {
+export function checkStatement(request: QueryRequest, names: StatementNames = {}): SqlAnalysis {
+  const { where, sql: sqlField, several, control } = { ...V1_NAMES, ...names }
   const { sql, params = [] } = request
   if (sql.includes(NUL)) {
     throw new SluiceError(
       'BAD_REQUEST',
-      `${where}sql holds a NUL character (\\u0000), which PostgreSQL text cannot contain`,
+      `${where}${sqlField} holds a NUL character (\\u0000), which PostgreSQL text cannot contain`,
     )
   }
   const analysis = analyzeSql(sql)
   if (analysis.statements === 0)
-    throw new SluiceError('BAD_REQUEST', `${where}sql is empty: send one SQL statement`)
+    throw new SluiceError('BAD_REQUEST', `${where}${sqlField} is empty: send one SQL statement`)
   if (analysis.statements > 1) {
     throw new SluiceError(
       'BAD_REQUEST',
-      `${where}sql holds ${analysis.statements} statements: send exactly one (use /v1/batch to run several in one transaction)`,
+      `${where}${sqlField} holds ${analysis.statements} statements: send exactly one (${several})`,
     )
   }
   if (analysis.transactionControl) {
     throw new SluiceError(
       'BAD_REQUEST',
-      `${where}sql: ${analysis.leading.toUpperCase()} is not allowed here: use /v1/batch or /v1/transactions, which manage the transaction`,
+      `${where}${sqlField}: ${analysis.leading.toUpperCase()} is not allowed here: ${control}`,
     )
   }
   if (analysis.copyStream) {
     throw new SluiceError(
       'BAD_REQUEST',
-      `${where}sql: COPY FROM STDIN / TO STDOUT needs a copy stream, which HTTP requests cannot carry: use INSERT or SELECT`,
+      `${where}${sqlField}: COPY FROM STDIN / TO STDOUT needs a copy stream, which HTTP requests cannot carry: use INSERT or SELECT`,
     )
   }
   // (An SQL-level PREPARE's $n belong to the statement it prepares, not to this one.)
@@ -96,7 +119,7 @@ export function checkStatement(request: QueryRequest, where = ''): SqlAnalysis {
       `${where}params.${index} holds a NUL character (\\u0000), which PostgreSQL text cannot contain`,
     )
   }
-  if (!isWellFormed(sql)) throw loneSurrogate(`${where}sql`)
+  if (!isWellFormed(sql)) throw loneSurrogate(`${where}${sqlField}`)
   const lone = params.findIndex((p) => typeof p === 'string' && !isWellFormed(p))
   if (lone >= 0) throw loneSurrogate(`${where}params.${lone}`)
   return analysis
@@ -258,7 +281,7 @@ export function runQueryInto(
 
 /** `POST /v1/batch`: statements in order, in one transaction, all or nothing. */
 export async function runBatch(context: RunContext, request: BatchRequest): Promise<BatchResult> {
-  request.statements.forEach((s, i) => checkStatement(s, `statements.${i}.`))
+  request.statements.forEach((s, i) => checkStatement(s, { where: `statements.${i}.` }))
   const readOnly = context.principal.role === 'readonly' || request.readOnly === true
   const { tenant } = context
   const watch = watchWrites(

@@ -20,123 +20,24 @@ import {
   effectiveTimeout,
   execute,
   rollbackQuietly,
-  type ByteBudget,
   type RunContext,
 } from './run.js'
-import { withCancellation } from './cancellation.js'
+import { deadlinePassed, withCancellation } from './cancellation.js'
 import { streamOn, type StreamSink, type StreamSummary } from './stream.js'
 import { settled, watchWrites } from './cache-writes.js'
-import { WrittenStatements } from './written-statements.js'
 import { clientClosed } from '../errors.js'
 import { InFlight, type Ticket } from '../lifecycle/in-flight.js'
 import type { Connection } from '../pool/connection.js'
-import type { Tenant } from '../tenants/tenant.js'
+import { OpenTransaction, transactionNotFound } from './open-transaction.js'
+
+/** Why a transaction ended whose client went away during (or before) a statement. */
+const CLIENT_LEFT = 'it was cancelled: its client went away during a statement'
+
+/** Why a transaction ended whose token a reload gave another tenant or role. */
+const ACCESS_CHANGED = "it was rolled back: a config reload changed its token's tenant or role"
 
 /** How many ended ids are remembered, to say why a transaction is gone. */
 const TOMBSTONES = 10_000
-
-class OpenTransaction {
-  readonly id: string
-  readonly tenant: Tenant
-  readonly tokenHash: string
-  readonly connection: Connection
-  readonly expiresAt: number
-  readonly idleTimeoutMs: number
-  readonly budget: ByteBudget
-  /** The statements it ran, for the cache to invalidate at commit (cache-enabled writers only). */
-  readonly statements: WrittenStatements | undefined
-  /** Why it is ending, once it is. */
-  ending: string | undefined
-  private chain: Promise<unknown> = Promise.resolve()
-  private idleTimer: ReturnType<typeof setTimeout> | undefined
-  private maxTimer: ReturnType<typeof setTimeout> | undefined
-  private running = false
-
-  constructor(
-    id: string,
-    tenant: Tenant,
-    tokenHash: string,
-    connection: Connection,
-    idleTimeoutMs: number,
-    timeoutMs: number,
-    private readonly onExpire: (tx: OpenTransaction, reason: string) => void,
-    readOnly = false,
-  ) {
-    this.id = id
-    this.tenant = tenant
-    this.tokenHash = tokenHash
-    this.connection = connection
-    this.idleTimeoutMs = idleTimeoutMs
-    this.expiresAt = Date.now() + timeoutMs
-    this.budget = { remaining: tenant.config.maxResultBytes }
-    this.statements = tenant.cache && !readOnly ? new WrittenStatements() : undefined
-    this.maxTimer = setTimeout(
-      () =>
-        this.expire(
-          `it was rolled back after being open for its maximum duration (${timeoutMs} ms)`,
-        ),
-      timeoutMs,
-    )
-    this.armIdle()
-  }
-
-  /**
-   * Runs operations one at a time, in arrival order. Once the transaction is ending, only
-   * the gateway's own cleanup (`cleanup: true`) still runs.
-   */
-  serial<T>(operation: () => Promise<T>, cleanup = false): Promise<T> {
-    const next = this.chain.then(async () => {
-      if (this.ending !== undefined && !cleanup) throw transactionNotFound(this.id, this.ending)
-      this.running = true
-      clearTimeout(this.idleTimer)
-      try {
-        return await operation()
-      } finally {
-        this.running = false
-        if (this.ending === undefined) this.armIdle()
-      }
-    })
-    this.chain = next.catch(() => {})
-    return next
-  }
-
-  /** Ends it from a timer or shutdown: cancels a running statement, then rolls back. */
-  expire(reason: string): void {
-    if (this.ending !== undefined) return
-    this.ending = reason
-    if (this.running) void this.connection.cancel()
-    this.onExpire(this, reason)
-  }
-
-  stopTimers(): void {
-    clearTimeout(this.idleTimer)
-    clearTimeout(this.maxTimer)
-  }
-
-  /** Waits for the operation in progress, if any. */
-  async idle(): Promise<void> {
-    await this.chain
-  }
-
-  private armIdle(): void {
-    clearTimeout(this.idleTimer)
-    this.idleTimer = setTimeout(
-      () =>
-        this.expire(`it was rolled back after being idle for more than ${this.idleTimeoutMs} ms`),
-      this.idleTimeoutMs,
-    )
-  }
-}
-
-/** TX_NOT_FOUND; `how` (how it ended) is told only to the token that began the transaction. */
-export function transactionNotFound(id: string, how?: string): SluiceError {
-  return new SluiceError(
-    'TX_NOT_FOUND',
-    how === undefined
-      ? `no open transaction ${id} for this token`
-      : `transaction ${id} is over: ${how}`,
-  )
-}
 
 /** How an ended transaction ended, and for whom that may be said. */
 interface Tombstone {
@@ -216,6 +117,7 @@ export class TransactionRegistry {
       this.newId(principal.tokenHash),
       tenant,
       principal.tokenHash,
+      principal.role,
       connection,
       idleTimeoutMs,
       timeoutMs,
@@ -284,13 +186,29 @@ export class TransactionRegistry {
     run: (tx: OpenTransaction) => Promise<T>,
   ): Promise<T> {
     const tx = this.lookup(context, id)
-    checkStatement(request)
+    checkStatement(request, {
+      control: `end the transaction with POST /v1/transactions/${id}/commit or /rollback (SAVEPOINT, RELEASE and ROLLBACK TO run here)`,
+    })
     // A cache-enabled writer's statements: what its commit invalidates (docs/cache.md).
     tx.statements?.add(request.sql)
     return tx.serial(async () => {
+      // Its client left while it waited its turn: it must not run unseen (a write the
+      // client cannot know of, kept by a later commit). A disconnect ends the transaction.
+      if (context.signal?.aborted) {
+        await this.finish(tx, 'rollback', CLIENT_LEFT)
+        throw clientClosed()
+      }
       const timeoutMs = effectiveTimeout(tx.tenant, request.timeoutMs)
       try {
-        return await withCancellation(tx.connection, timeoutMs, context, () => run(tx))
+        return await withCancellation(tx.connection, timeoutMs, context, async (deadline) => {
+          const result = await run(tx)
+          // A cancel sent as the statement finished may still land, and a connection once
+          // cancelled is never cancelled again (withCancellation): the transaction could
+          // run on with no deadline. It ends, as when the cancel wins the race.
+          if (tx.connection.cancelled)
+            throw context.signal?.aborted && !deadline.passed ? clientClosed() : deadlinePassed()
+          return result
+        })
       } catch (error) {
         const failure = toSluiceError(error)
         // A cancelled or lost connection is never reused: the transaction ends with it. (pg
@@ -298,7 +216,7 @@ export class TransactionRegistry {
         const lost = failure.code === 'DB_UNAVAILABLE'
         if (tx.connection.cancelled || tx.connection.broken || lost) {
           const how = context.signal?.aborted
-            ? 'it was cancelled: its client went away during a statement'
+            ? CLIENT_LEFT
             : `it was rolled back: its statement failed with ${failure.code}`
           await this.finish(tx, 'rollback', how)
           throw failure
@@ -326,6 +244,13 @@ export class TransactionRegistry {
       const mine = tombstone?.tokenHash === context.principal.tokenHash
       throw transactionNotFound(id, mine ? tombstone.how : undefined)
     }
+    // A reload may move the token to another tenant or take its write access: what it began
+    // before must not go on writing where the token may no longer (docs/operations.md).
+    const { tenant, role } = context.principal
+    if (tx.tenant.name !== tenant || tx.role !== role) {
+      tx.expire(ACCESS_CHANGED)
+      throw transactionNotFound(id, ACCESS_CHANGED)
+    }
     return tx
   }
 
@@ -345,8 +270,9 @@ export class TransactionRegistry {
     this.tickets.delete(tx.id)
     this.adjust(tx.tenant.name, -1)
     tx.stopTimers()
+    // A COMMIT may still fail: what it did is told once it answered (see end()).
     tx.ending ??=
-      reason ?? (how === 'commit' ? 'it was committed' : 'it was rolled back by its client')
+      reason ?? (how === 'commit' ? 'it is being committed' : 'it was rolled back by its client')
     this.ended.set(tx.id, { tokenHash: tx.tokenHash, how: tx.ending })
     if (this.ended.size > TOMBSTONES) this.ended.delete(this.ended.keys().next().value!)
     // What the transaction wrote is dropped from every cache once it committed (or may have).
@@ -354,6 +280,12 @@ export class TransactionRegistry {
       how === 'commit' ? watchWrites(tx.tenant, false, tx.statements?.sqls() ?? []) : undefined
     const result = this.end(tx, how, ticket)
     return watch ? settled(watch, result) : result
+  }
+
+  /** Tells later requests for `tx` how it ended, now that its COMMIT answered. */
+  private retell(tx: OpenTransaction, how: string): void {
+    tx.ending = how
+    if (this.ended.has(tx.id)) this.ended.set(tx.id, { tokenHash: tx.tokenHash, how })
   }
 
   /** Runs the COMMIT or ROLLBACK and returns the connection. */
@@ -381,10 +313,20 @@ export class TransactionRegistry {
           { sqlstate: '25P02' },
         )
       }
+      this.retell(tx, 'it was committed')
       return { committed: true }
     } catch (error) {
       await rollbackQuietly(connection)
-      throw toSluiceError(error)
+      const failure = toSluiceError(error)
+      if (how === 'commit') {
+        this.retell(
+          tx,
+          failure.code === 'DB_UNAVAILABLE'
+            ? 'its COMMIT lost the connection to the database, so whether it committed is unknown'
+            : `it was rolled back: its COMMIT failed with ${failure.code}`,
+        )
+      }
+      throw failure
     } finally {
       tenant.pool.release(connection)
       ticket?.end()

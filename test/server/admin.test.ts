@@ -1,8 +1,11 @@
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   databaseUrl,
   eventually,
   newToken,
+  serveGateway,
   startTestGateway,
   type TestGateway,
 } from '../helpers/gateway.js'
@@ -124,6 +127,59 @@ describe('the admin API', () => {
     expect((await t.post(`/v1/transactions/${tx.id}/commit`, {})).status).toBe(200)
     await call('POST', '/admin/tenants/main/resume')
     expect((await t.post('/v1/query', { sql: 'select 1' })).status).toBe(200)
+  })
+
+  describe('over a listening gateway', () => {
+    let server: Server
+    let base: string
+    beforeAll(async () => {
+      server = serveGateway(t.gateway)
+      await new Promise((resolve) => server.once('listening', resolve))
+      base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    })
+    afterAll(async () => {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    })
+    const fetchAdmin = async (path: string) => {
+      const res = await fetch(base + path, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${adminToken}` },
+      })
+      return { status: res.status, body: (await res.json()) as any }
+    }
+
+    it('refuses a waitMs that is not written as a whole number of milliseconds, and pauses nothing', async () => {
+      try {
+        for (const waitMs of ['', '1e3', '0x10', ' 5', '5 ', '+5', '5.0', '-0', 'abc']) {
+          const res = await fetchAdmin(
+            `/admin/tenants/main/pause?waitMs=${encodeURIComponent(waitMs)}`,
+          )
+          expect(res.status, JSON.stringify(waitMs)).toBe(400)
+          expect(res.body.error.message).toContain('waitMs')
+          expect((await call('GET', '/admin/tenants/main')).body.paused).toBe(false)
+        }
+      } finally {
+        await call('POST', '/admin/tenants/main/resume')
+      }
+    })
+
+    it('answers a pause that a resume cut short with settled: false', async () => {
+      const pool = t.gateway.tenants.get('main')!.pool
+      const tx = (await t.json('/v1/transactions', {})).body
+      try {
+        // The open transaction holds its connection: the pause waits for it.
+        const pause = fetchAdmin('/admin/tenants/main/pause?waitMs=60000')
+        await eventually(() => pool.paused)
+        expect((await fetchAdmin('/admin/tenants/main/resume')).body.paused).toBe(false)
+        const answer = await pause
+        expect(answer.status).toBe(200)
+        expect(answer.body).toMatchObject({ paused: false, settled: false, openTransactions: 1 })
+      } finally {
+        await t.post(`/v1/transactions/${tx.id}/rollback`, {})
+        await call('POST', '/admin/tenants/main/resume')
+      }
+    })
   })
 
   it('refuses a reload when the gateway was started without a config file', async () => {

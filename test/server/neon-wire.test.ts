@@ -178,6 +178,30 @@ describe('POST /sql wire format', () => {
     expect(await res.json()).toEqual({ results: [] })
   })
 
+  it("names Neon's own fields, and sql.transaction, when it refuses a statement", async () => {
+    const refusal = async (body: unknown) => {
+      const res = await sqlRequest(body, neonHeaders(t.token))
+      expect(res.status).toBe(400)
+      const error = (await res.json()) as { message: string; code: string }
+      expect(error.code).toBe('08P01')
+      expect(error.message).not.toMatch(/\/v1\/|statements\.|\bsql\b(?!\.transaction)/)
+      return error.message
+    }
+    expect(await refusal({ query: 'commit' })).toMatch(/^query: COMMIT .*sql\.transaction/)
+    expect(await refusal({ query: 'select 1; select 2' })).toMatch(
+      /^query holds 2 statements: .*sql\.transaction/,
+    )
+    expect(
+      await refusal({ queries: [{ query: 'select 1' }, { query: 'select $1', params: [] }] }),
+    ).toMatch(/^queries\.1\.params: /)
+    expect(await refusal({ queries: [{ query: 'select 1' }, { query: 'rollback' }] })).toMatch(
+      /^queries\.1\.query: ROLLBACK /,
+    )
+    expect(await refusal({ queries: [{ query: 'select $1::text', params: ['a\u0000'] }] })).toMatch(
+      /^queries\.0\.params\.0 holds a NUL/,
+    )
+  })
+
   it('accepts a text/plain body, ignores unknown headers and reads a bearer token', async () => {
     const res = await sqlRequest('{"query":"select 1 as one"}', {
       'Content-Type': 'text/plain;charset=UTF-8',

@@ -1,9 +1,17 @@
 import { randomBytes } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
 import { afterEach, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../server/config/load.js'
 import type { ConfigInput } from '../../server/config/schema.js'
 import { createGateway, type Gateway } from '../../server/gateway.js'
-import { backends, databaseUrl, eventually, newToken } from '../helpers/gateway.js'
+import {
+  admin,
+  backends,
+  databaseUrl,
+  eventually,
+  newToken,
+  serveGateway,
+} from '../helpers/gateway.js'
 
 const adminToken = newToken()
 
@@ -274,5 +282,71 @@ describe('config reload', () => {
     }
     expect((await g.reload()).body.replaced).toEqual(['main'])
     expect(g.gateway.tenants.get('main')!.pool.paused).toBe(true)
+  })
+})
+
+describe('config reload and open transactions', () => {
+  it("ends a token's open transaction once a reload takes its write access or moves it to another tenant", async () => {
+    const token = newToken()
+    const app = appName()
+    const withToken = (role: 'readwrite' | 'readonly', where: 'main' | 'other') => ({
+      server: { adminToken },
+      tenants: {
+        main: { ...tenant(app, newToken(), { min: 0, max: 2 }) },
+        other: {
+          ...tenant(appName(), newToken(), { min: 0, max: 2 }),
+          connection: { url: databaseUrl('other') },
+        },
+        [where]: {
+          ...tenant(where === 'main' ? app : appName(), newToken(), { min: 0, max: 2 }),
+          ...(where === 'other' ? { connection: { url: databaseUrl('other') } } : {}),
+          tokens: [{ token, role }],
+        },
+      },
+    })
+    const g = await reloadableGateway(withToken('readwrite', 'main'))
+    gateway = g.gateway
+    const server = serveGateway(g.gateway)
+    await new Promise((resolve) => server.once('listening', resolve))
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const post = async (path: string, body: unknown) => {
+      const res = await fetch(base + path, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}` },
+        body: JSON.stringify(body),
+      })
+      return { status: res.status, body: (await res.json()) as any }
+    }
+    try {
+      await admin('create table if not exists reload_tx_probe (id int)')
+      await admin('truncate reload_tx_probe')
+      for (const [role, where] of [
+        ['readonly', 'main'],
+        ['readwrite', 'other'],
+      ] as const) {
+        g.file.document = withToken('readwrite', 'main')
+        expect((await g.reload()).status).toBe(200)
+        const begin = await post('/v1/transactions', {})
+        expect(begin.status).toBe(201)
+        const id = begin.body.id as string
+        expect((await post(`/v1/transactions/${id}/query`, { sql: 'select 1' })).status).toBe(200)
+        g.file.document = withToken(role, where)
+        expect((await g.reload()).status).toBe(200)
+        // The token may no longer write to main's database: its transaction there is over.
+        const insert = await post(`/v1/transactions/${id}/query`, {
+          sql: 'insert into reload_tx_probe values (1)',
+        })
+        expect(insert.status, `${role} in ${where}`).toBe(404)
+        expect(insert.body.error.code).toBe('TX_NOT_FOUND')
+        expect(insert.body.error.message).toContain('reload')
+        const commit = await post(`/v1/transactions/${id}/commit`, {})
+        expect(commit.status).toBe(404)
+        await eventually(() => g.gateway.transactions.count() === 0)
+      }
+      expect(await admin('select * from reload_tx_probe')).toEqual([])
+    } finally {
+      server.closeAllConnections()
+      await new Promise((resolve) => server.close(resolve))
+    }
   })
 })

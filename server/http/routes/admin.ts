@@ -14,8 +14,10 @@ import { adminAuth } from '../middleware/admin-auth.js'
 function waitMs(c: Context): number {
   const raw = c.req.query('waitMs')
   if (raw === undefined) return PAUSE_WAIT_MS
-  const value = Number(raw)
-  if (!Number.isInteger(value) || value < 0 || value > MAX_PAUSE_WAIT_MS)
+  // Digits only: Number() would read '' as 0 (a pause that waits for nothing) and take
+  // '1e3', '0x10' or ' 5' too.
+  const value = /^[0-9]{1,10}$/.test(raw) ? Number(raw) : NaN
+  if (!(value <= MAX_PAUSE_WAIT_MS))
     throw new SluiceError('BAD_REQUEST', `waitMs must be an integer from 0 to ${MAX_PAUSE_WAIT_MS}`)
   return value
 }

@@ -6,7 +6,7 @@
  * errors included, which this route renders itself in Neon's shape.
  */
 import { Hono } from 'hono'
-import { runBatch, runQuery } from '../../engine/run.js'
+import { checkStatement, runBatch, runQuery, type StatementNames } from '../../engine/run.js'
 import type { HttpDeps } from '../deps.js'
 import type { GatewayEnv } from '../env.js'
 import { admission } from '../middleware/admission.js'
@@ -29,6 +29,14 @@ function jsonResponse(text: string, headers: Record<string, string> = {}): Respo
   })
 }
 
+// Refusals name Neon's fields (`queries.1.query`) and its way to run several statements.
+const TRANSACTION = 'sql.transaction() (a {"queries": [...]} request)'
+const NEON_NAMES: StatementNames = {
+  sql: 'query',
+  several: `use ${TRANSACTION} to run several in one transaction`,
+  control: `use ${TRANSACTION}, which runs its queries in one transaction`,
+}
+
 /** The `/sql` route: the same admission as `/v1`, Neon's credentials and error shape. */
 export function neonSqlRoute(deps: HttpDeps): Hono<GatewayEnv> {
   const app = new Hono<GatewayEnv>()
@@ -42,10 +50,9 @@ export function neonSqlRoute(deps: HttpDeps): Hono<GatewayEnv> {
       rawTextOutput: options.rawTextOutput,
     })
     if ('query' in payload) {
-      const result = await runQuery(context, {
-        sql: payload.query,
-        params: (payload.params ?? []).map(paramToText),
-      })
+      const request = { sql: payload.query, params: (payload.params ?? []).map(paramToText) }
+      checkStatement(request, NEON_NAMES)
+      const result = await runQuery(context, request)
       return jsonResponse(neonResultJson(result, formatOf(payload.arrayMode)))
     }
     // Neon echoes the transaction options it applied.
@@ -55,11 +62,13 @@ export function neonSqlRoute(deps: HttpDeps): Hono<GatewayEnv> {
     const level = c.req.header(NEON_HEADERS.isolationLevel)
     if (level !== undefined) echoed[NEON_HEADERS.isolationLevel] = level
     if (payload.queries.length === 0) return jsonResponse('{"results":[]}', echoed)
+    const statements = payload.queries.map((q) => ({
+      sql: q.query,
+      params: (q.params ?? []).map(paramToText),
+    }))
+    statements.forEach((s, i) => checkStatement(s, { ...NEON_NAMES, where: `queries.${i}.` }))
     const { results } = await runBatch(context, {
-      statements: payload.queries.map((q) => ({
-        sql: q.query,
-        params: (q.params ?? []).map(paramToText),
-      })),
+      statements,
       isolation: options.isolation,
       readOnly: options.readOnly,
       ...(options.deferrable ? { deferrable: true } : {}),

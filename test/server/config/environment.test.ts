@@ -19,6 +19,19 @@ const config = parseConfig(
 )
 
 describe('environment', () => {
+  it('refuses a SLUICE_ADMIN_TOKEN that is also a tenant token', () => {
+    const token = config.tenants.acme!.tokens[0]!
+    const tenantToken = 'token' in token ? token.token : ''
+    expect(() => applyEnv(config, { SLUICE_ADMIN_TOKEN: tenantToken })).toThrow(ConfigError)
+    try {
+      applyEnv(config, { SLUICE_ADMIN_TOKEN: tenantToken })
+    } catch (error) {
+      expect((error as ConfigError).problems.join('\n')).toContain(
+        'tenants.acme.tokens.0 ("[redacted]") is also server.adminToken',
+      )
+    }
+  })
+
   it('overrides the server settings, an empty variable counting as unset', () => {
     const applied = applyEnv(config, {
       HOST: '0.0.0.0',

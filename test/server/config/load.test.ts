@@ -215,6 +215,36 @@ describe('config', () => {
     expect(lines[0]).toContain('unique')
   })
 
+  it('refuses a tenant token that is also the admin token or a server secret, in any spelling', () => {
+    const secret = 'a-server-secret-of-32-characters'
+    const cases: [string, Record<string, unknown>][] = [
+      ['server.adminToken', { adminToken: secret }],
+      ['server.cluster.secret', { cluster: { secret, peers: ['10.0.0.2:8080'] } }],
+      ['server.cacheSecret', { cacheSecret: secret }],
+    ]
+    for (const [at, server] of cases) {
+      for (const tokens of [[{ token: secret }], [{ sha256: hashToken(secret).toUpperCase() }]]) {
+        const lines = problems({ server, tenants: { acme: tenant({ tokens }) } })
+        expect(lines.join('\n'), at).toContain(`tenants.acme.tokens.0 ("[redacted]") is also ${at}`)
+        expect(lines.join('\n')).not.toContain(secret)
+      }
+    }
+  })
+
+  it('refuses a token given as itself in one place and as its sha256 in another', () => {
+    const hashed = { sha256: hashToken(token).toUpperCase(), role: 'readonly' as const }
+    for (const [a, b] of [
+      [tenant(), tenant({ tokens: [hashed] })],
+      [tenant({ tokens: [hashed] }), tenant()],
+    ]) {
+      const lines = problems({ tenants: { a, b } })
+      expect(lines[0]).toContain('tenants.b.tokens.0')
+      expect(lines[0]).toContain('unique')
+    }
+    const within = problems({ tenants: { a: tenant({ tokens: [{ token }, hashed] }) } })
+    expect(within[0]).toContain('tenants.a.tokens.1')
+  })
+
   it('requires a url or a host, and at least one tenant', () => {
     expect(problems({ tenants: { acme: { connection: {}, tokens: [{ token }] } } })[0]).toContain(
       'tenants.acme.connection needs a url or a host',

@@ -92,4 +92,21 @@ describe('analyzeSql', () => {
     gc()
     expect(process.memoryUsage().heapUsed - before).toBeLessThan(32 * 1024 * 1024)
   })
+
+  it('keeps a short text in its cache, but not a long one: each text is kept as the key', () => {
+    const short = 'select 1 as cached_short_text'
+    expect(analyzeSql(short)).toBe(analyzeSql(short))
+    const long = `select 1 -- ${'x'.repeat(1024 * 1024)}`
+    expect(analyzeSql(long)).toEqual(analyzeSql(long))
+    expect(analyzeSql(long)).not.toBe(analyzeSql(long))
+  })
+
+  it('bounds the text its cache holds in bytes, not only in entries', () => {
+    // Distinct statements of 60 KiB from any token: by count alone, 4096 of them (240 MiB)
+    // would stay held.
+    const short = 'select 2 as evicted_short_text'
+    const first = analyzeSql(short)
+    for (let i = 0; i < 300; i++) analyzeSql(`select ${i} -- ${'y'.repeat(60 * 1024)}`)
+    expect(analyzeSql(short)).not.toBe(first)
+  })
 })

@@ -113,6 +113,30 @@ describe('interactive transactions', () => {
     await t.json(`/v1/transactions/${tx.id}/rollback`, {})
   })
 
+  it('is not usable with another token of the same tenant and role either', async () => {
+    const [mine, theirs] = [newToken(), newToken()]
+    const g = await startTestGateway({
+      pool: { min: 0, max: 2 },
+      tokens: [
+        { token: mine, role: 'readwrite' },
+        { token: theirs, role: 'readwrite' },
+      ],
+    })
+    try {
+      const tx = (await g.json('/v1/transactions', {}, mine)).body
+      const other = await g.json(`/v1/transactions/${tx.id}/query`, { sql: 'select 1' }, theirs)
+      expect(other.status).toBe(404)
+      expect(other.body.error.message).toBe(`no open transaction ${tx.id} for this token`)
+      expect((await g.json(`/v1/transactions/${tx.id}/commit`, {}, theirs)).status).toBe(404)
+      // Still open for its own token.
+      expect((await g.json(`/v1/transactions/${tx.id}/commit`, {}, mine)).body).toEqual({
+        committed: true,
+      })
+    } finally {
+      await g.close()
+    }
+  })
+
   it('keeps a failed transaction aborted until rollback, and says so', async () => {
     const tx = await begin()
     await t.json(`/v1/transactions/${tx.id}/query`, { sql: 'insert into tx_probe values (4)' })

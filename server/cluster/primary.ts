@@ -14,7 +14,6 @@ import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AggregatorRegistry, Counter, Gauge } from 'prom-client'
 import { SluiceError } from '../../src/errors.js'
 import { ConfigError } from '../config/load.js'
 import type { Config } from '../config/schema.js'
@@ -24,9 +23,11 @@ import { workerProblems } from './address.js'
 import { HopAuth, PEER_WINDOW_MS } from './hop-auth.js'
 import { Membership } from './membership.js'
 import { isSluiceMessage, type NodeRequest, type ToPrimary, type ToWorker } from './messages.js'
+import { nodeMetrics } from './node-metrics.js'
 import { fromPlainError, toPlainError, type NodeOp, type WorkerAnswer } from './node-ops.js'
 import { PeerClient } from './peer-client.js'
 import { ReplayGuard } from './replay-guard.js'
+import { WorkerAnswers } from './worker-answers.js'
 import { nodeKeyOf } from './transaction-id.js'
 import {
   GONE_KEPT,
@@ -59,12 +60,6 @@ interface Slot extends WorkerSlot {
   hello?: () => void
 }
 
-interface Gathering {
-  answers: WorkerAnswer[]
-  expected: number
-  done: (answers: WorkerAnswer[]) => void
-}
-
 const RESTART_MIN_MS = 100
 const RESTART_MAX_MS = 5_000
 /** How long the workers have to answer a node-wide question (plus what it waits for). */
@@ -91,8 +86,8 @@ export class Primary {
   private runDir = ''
   private draining = false
   private started = false
-  private nextId = 1
-  private readonly gatherings = new Map<number, Gathering>()
+  /** The questions asked of the workers; every message id comes from it. */
+  private readonly answers = new WorkerAnswers()
   private readonly restartDelay = new Map<number, number>()
   /** Tenants an operator paused (and did not resume): a worker restarted holds them paused too. */
   private readonly paused = new Set<string>()
@@ -255,7 +250,7 @@ export class Primary {
 
   /** Runs `op` in one worker, without waiting for its answer. */
   private run(worker: Worker, op: NodeOp): void {
-    this.send(worker, { type: 'sluice:run', id: this.nextId++, op })
+    this.send(worker, { type: 'sluice:run', id: this.answers.id(), op })
   }
 
   private send(worker: Worker, message: ToWorker): void {
@@ -300,20 +295,7 @@ export class Primary {
   private onExit(slot: Slot, code: number | null, signal: string | null): void {
     if (this.slots.get(slot.index) === slot) this.slots.delete(slot.index)
     if (this.draining) this.exitCodes.push(signal ? 1 : code)
-    // Its pending answers will not come: count them as failures.
-    for (const gathering of this.gatherings.values()) {
-      if (
-        gathering.answers.length < gathering.expected &&
-        !gathering.answers.some((a) => a.worker === slot.index)
-      ) {
-        gathering.answers.push({
-          worker: slot.index,
-          ok: false,
-          error: { message: `worker ${slot.index} exited` },
-        })
-        if (gathering.answers.length >= gathering.expected) gathering.done(gathering.answers)
-      }
-    }
+    this.answers.lost(slot.index)
     if (this.draining) {
       if (this.slots.size === 0) this.exited?.()
       return
@@ -361,7 +343,7 @@ export class Primary {
         if (this.draining) this.send(worker, { type: 'sluice:drain' })
         if (slot.config !== this.current) {
           slot.config = this.current
-          this.send(worker, { type: 'sluice:apply', id: this.nextId++, config: this.current })
+          this.send(worker, { type: 'sluice:apply', id: this.answers.id(), config: this.current })
         }
         // It started with the tenants paused then; an operator's pause or resume since did
         // not reach it (only listening workers are asked).
@@ -376,13 +358,9 @@ export class Primary {
       case 'sluice:failed':
         if (!this.started) this.startup?.reject(new Error(m.message))
         break
-      case 'sluice:ran': {
-        const gathering = this.gatherings.get(m.id)
-        if (!gathering) break
-        gathering.answers.push(m.answer)
-        if (gathering.answers.length >= gathering.expected) gathering.done(gathering.answers)
+      case 'sluice:ran':
+        this.answers.received(m.id, m.answer)
         break
-      }
       case 'sluice:ask':
         void this.answer(m.request).then(
           (value) => this.send(worker, { type: 'sluice:reply', id: m.id, ok: true, value }),
@@ -423,42 +401,17 @@ export class Primary {
     }
   }
 
-  /**
-   * The node's metrics: the series of every listening worker, aggregated. A worker still
-   * starting has none yet; one that does not answer in time (stopped, or its event loop
-   * blocked) is left out of this scrape, counted in `sluice_metrics_workers_missing` and
-   * logged, rather than failing the whole node's scrape.
-   */
+  /** The node's metrics, aggregated over its listening workers (./node-metrics.ts). */
   private async metrics(): Promise<string> {
     const answers = await this.gather(
       (id, slot) => this.send(slot.worker, { type: 'sluice:metrics', id }),
       METRICS_MS,
     )
-    const missing = answers.filter((a) => !a.ok)
-    if (missing.length > 0) {
-      this.options.logger.warn(
-        { errors: missing.flatMap((a) => (a.ok ? [] : [a.error.message])) },
-        'metrics: a worker did not send its series; they are missing from this scrape',
-      )
-    }
-    const registry = AggregatorRegistry.aggregate(
-      answers.flatMap((a) => (a.ok ? [a.value as object] : [])),
-    )
-    const reloads = new Counter({
-      name: 'sluice_config_reloads_total',
-      help: 'Config reloads, by result (ok, invalid)',
-      labelNames: ['result', 'node'],
-      registers: [registry],
+    return nodeMetrics(answers, {
+      node: this.options.address,
+      reloads: this.reloads,
+      logger: this.options.logger,
     })
-    for (const [result, count] of Object.entries(this.reloads))
-      reloads.inc({ result, node: this.options.address }, count)
-    new Gauge({
-      name: 'sluice_metrics_workers_missing',
-      help: 'Listening workers whose series are missing from this scrape (they did not answer in time)',
-      labelNames: ['node'],
-      registers: [registry],
-    }).set({ node: this.options.address }, missing.length)
-    return registry.metrics()
   }
 
   /** Runs `op` in every listening worker; one answer each. */
@@ -472,38 +425,12 @@ export class Primary {
     )
   }
 
-  /** Sends one message per listening worker and collects their answers. */
+  /** Sends one message per listening worker and collects their answers (./worker-answers.ts). */
   private gather(
     send: (id: number, slot: Slot) => void,
     timeoutMs = GATHER_MS,
   ): Promise<WorkerAnswer[]> {
     const targets = [...this.slots.values()].filter((s) => s.listening && s.worker.isConnected())
-    const id = this.nextId++
-    return new Promise((resolve) => {
-      if (targets.length === 0) {
-        resolve([])
-        return
-      }
-      const answers: WorkerAnswer[] = []
-      // A worker too busy (or too broken) to answer in time counts as a failure.
-      const timer = setTimeout(() => {
-        for (const slot of targets) {
-          if (!answers.some((a) => a.worker === slot.index))
-            answers.push({
-              worker: slot.index,
-              ok: false,
-              error: { message: `worker ${slot.index} did not answer within ${timeoutMs} ms` },
-            })
-        }
-        done(answers)
-      }, timeoutMs)
-      const done = (all: WorkerAnswer[]) => {
-        clearTimeout(timer)
-        this.gatherings.delete(id)
-        resolve([...all].sort((a, b) => a.worker - b.worker))
-      }
-      this.gatherings.set(id, { answers, expected: targets.length, done })
-      for (const slot of targets) send(id, slot)
-    })
+    return this.answers.gather(targets, send, timeoutMs)
   }
 }

@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import pg from 'pg'
@@ -312,6 +313,14 @@ describe('GET /metrics', () => {
     expect(text).not.toContain('metrics-secret-pw')
     expect(text).not.toContain(t.token)
     expect(text).not.toContain(downToken)
+  })
+
+  it('serves only series that docs/operations.md documents', async () => {
+    const res = await fetch(`${base}/metrics`)
+    const names = [...(await res.text()).matchAll(/^# HELP (sluice_\w+)/gm)].map((m) => m[1]!)
+    expect(names.length).toBeGreaterThan(10)
+    const operations = await readFile(new URL('../../docs/operations.md', import.meta.url), 'utf8')
+    expect(names.filter((name) => !operations.includes(`\`${name}\``))).toEqual([])
   })
 })
 

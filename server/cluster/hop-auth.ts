@@ -114,18 +114,38 @@ export class HopAuth {
     if (kind === 'worker' && rest.length === 1) {
       return equal(rest[0]!, this.workerToken) ? { hop: 'worker' } : 'invalid'
     }
-    if (kind === 'peer' && rest.length === 5 && this.peerKey && this.selfKey !== undefined) {
-      const [from, to, at, nonce, signature] = rest as [string, string, string, string, string]
-      const sent = Number(at)
-      if (!Number.isSafeInteger(sent) || Math.abs(now - sent) > PEER_WINDOW_MS) return 'invalid'
-      if (!NONCE.test(nonce)) return 'invalid'
-      const forUs =
-        to === this.selfKey || (to === ANY_NODE && isDiscovery(request.method, request.path))
-      if (!forUs) return 'invalid'
+    if (kind === 'peer') {
+      const parts = this.peerParts(value, request, now)
+      if (!parts) return 'invalid'
+      const { from, to, sent, nonce, signature } = parts
       if (!equal(signature, this.sign(from, to, sent, nonce, request))) return 'invalid'
       return { hop: 'peer', from, nonce, signedAt: sent }
     }
     return 'invalid'
+  }
+
+  /**
+   * Whether a peer's header value may still check out once the body it signs is read: false
+   * when it is malformed, out of time, for another node, or this node has no peers. So a
+   * request that cannot be a peer's is refused before the gateway reads its body.
+   */
+  mayBePeer(value: string, request: Omit<SignedRequest, 'body'>, now = Date.now()): boolean {
+    return this.peerParts(value, request, now) !== undefined
+  }
+
+  /** A peer's header value in parts, when nothing but its signature is left to check. */
+  private peerParts(value: string, request: Omit<SignedRequest, 'body'>, now: number) {
+    const [kind, ...rest] = value.split(' ')
+    if (kind !== 'peer' || rest.length !== 5 || !this.peerKey || this.selfKey === undefined)
+      return undefined
+    const [from, to, at, nonce, signature] = rest as [string, string, string, string, string]
+    const sent = Number(at)
+    if (!Number.isSafeInteger(sent) || Math.abs(now - sent) > PEER_WINDOW_MS) return undefined
+    if (!NONCE.test(nonce)) return undefined
+    const forUs =
+      to === this.selfKey || (to === ANY_NODE && isDiscovery(request.method, request.path))
+    if (!forUs) return undefined
+    return { from, to, sent, nonce, signature }
   }
 
   /**

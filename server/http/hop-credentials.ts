@@ -37,7 +37,11 @@ export async function authenticateHop(
 ): Promise<Hop | undefined> {
   if (value === undefined) return undefined
   const { method, path } = request
-  const body = isPeerHop(value) ? await request.body() : EMPTY
+  const peer = isPeerHop(value)
+  // Refused before its body is read when nothing the body could hold would make it check out.
+  if (peer && !cluster.auth.mayBePeer(value, { method, path }))
+    throw unauthorized(cluster.auth.refusal(value, { method, path }))
+  const body = peer ? await request.body() : EMPTY
   const checked = cluster.auth.check(value, { method, path, body })
   if (checked === 'invalid') throw unauthorized(cluster.auth.refusal(value, { method, path }))
   if (checked === undefined || checked.hop === 'worker') return checked

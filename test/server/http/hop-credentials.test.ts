@@ -4,6 +4,7 @@
  * before it picks a path).
  */
 import { randomBytes } from 'node:crypto'
+import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { HopAuth } from '../../../server/cluster/hop-auth.js'
 import { ClusterNode } from '../../../server/cluster/node.js'
@@ -102,5 +103,34 @@ describe("a peer's credentials", () => {
     })
     expect(good.status).toBe(200)
     expect(((await good.json()) as any).rows).toEqual([['1']])
+  })
+
+  it('refuse one that cannot check out before its body arrives (another node, out of time, malformed)', async () => {
+    const other = peer.peer('127.0.0.9:1', {
+      to: 'another-node',
+      method: 'POST',
+      path: '/v1/query',
+    })
+    const late = sign('POST', '/v1/query').replace(
+      / (\d+) /,
+      (_, at) => ` ${Number(at) - 120_000} `,
+    )
+    for (const value of [other, late, 'peer x']) {
+      // Headers only: the declared body never comes, so an answer means it was not waited for.
+      const socket = connect(Number(new URL(t.url).port), '127.0.0.1')
+      socket.write(
+        `POST /v1/query HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\nAuthorization: Bearer ${t.token}\r\nx-sluice-forwarded: ${value}\r\n\r\n`,
+      )
+      const head = await new Promise<string>((resolve, reject) => {
+        let text = ''
+        socket.on('data', (chunk) => {
+          text += chunk.toString()
+          if (text.includes('\r\n\r\n')) resolve(text)
+        })
+        socket.on('error', reject)
+      })
+      socket.destroy()
+      expect(head.split('\r\n')[0], value).toBe('HTTP/1.1 401 Unauthorized')
+    }
   })
 })

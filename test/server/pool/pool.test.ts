@@ -1,3 +1,4 @@
+import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../../server/config/load.js'
 import type { ConfigInput } from '../../../server/config/schema.js'
@@ -227,11 +228,21 @@ describe('pool', () => {
 
   it('closes connections idle past maxIdleSeconds, down to min', async () => {
     t = await startTestGateway({ pool: { min: 1, max: 3, maxIdleSeconds: 0.3 } })
-    await Promise.all(
-      Array.from({ length: 3 }, () => t!.json('/v1/query', { sql: 'select pg_sleep(0.1)' })),
-    )
-    expect((await backends(t.applicationName)).length).toBe(3)
     const gateway = t
+    const pool = gateway.gateway.tenants.get('main')!.pool
+    // Three requests held at once, on an advisory lock, so the pool must open three
+    // connections however slowly the machine runs them.
+    const key = 7_000_000 + (process.pid % 1_000_000)
+    const holder = new pg.Client({ connectionString: databaseUrl() })
+    await holder.connect()
+    await holder.query('select pg_advisory_lock($1)', [key])
+    const held = Array.from({ length: 3 }, () =>
+      gateway.json('/v1/query', { sql: `select pg_advisory_xact_lock_shared(${key})` }),
+    )
+    await eventually(() => pool.stats().poolInUse === 3)
+    await holder.query('select pg_advisory_unlock($1)', [key])
+    await holder.end()
+    for (const answer of await Promise.all(held)) expect(answer.status).toBe(200)
     await eventually(async () => (await backends(gateway.applicationName)).length === 1)
     expect(t.gateway.tenants.get('main')!.pool.stats().poolSize).toBe(1)
   })
@@ -295,7 +306,7 @@ describe('lending and returning', () => {
       pool.release(next)
       pool.release(after)
     } finally {
-      await pool.close()
+      await pool.destroy()
     }
   })
 
@@ -317,7 +328,7 @@ describe('lending and returning', () => {
       expect(lent).toBe(held)
       pool.release(lent)
     } finally {
-      await pool.close()
+      await pool.destroy()
     }
   })
 
@@ -354,7 +365,7 @@ describe('lending and returning', () => {
       expect(pool.stats().returnsBad).toBe(2)
       expect(events.filter((e) => e.type === 'recycled')).toEqual([])
     } finally {
-      await pool.close()
+      await pool.destroy()
       await admin(`drop table if exists ${table}`)
     }
   })

@@ -849,4 +849,12 @@ export const MUTANTS: Mutant[] = [
     tests: ['test/server/http/node-request.test.ts'],
     why: 'a body that is not UTF-8 reaches the database with U+FFFD in place of its bad bytes',
   },
+  {
+    id: 'drain-cut-off-retryable',
+    file: 'server/engine/cancellation.ts',
+    from: "const mayHaveRun = failure.code === 'DB_UNAVAILABLE' && !failure.retryable",
+    to: 'const mayHaveRun = false',
+    tests: ['test/server/cut-off-at-drain.test.ts'],
+    why: 'a write that committed while its connection was lost at the end of the drain answers retryable: true, and the edge client runs it twice',
+  },
 ]

@@ -857,4 +857,12 @@ export const MUTANTS: Mutant[] = [
     tests: ['test/server/cut-off-at-drain.test.ts'],
     why: 'a write that committed while its connection was lost at the end of the drain answers retryable: true, and the edge client runs it twice',
   },
+  {
+    id: 'tx-postgres-timeout-stays-open',
+    file: 'server/engine/transactions.ts',
+    from: "const timedOut = failure.code === 'STATEMENT_TIMEOUT'",
+    to: 'const timedOut = false',
+    tests: ['test/server/engine/transactions.test.ts'],
+    why: "a transaction whose statement PostgreSQL's own statement_timeout cancelled stays open and aborted, while the gateway's timeout ends it",
+  },
 ]

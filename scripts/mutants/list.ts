@@ -865,4 +865,12 @@ export const MUTANTS: Mutant[] = [
     tests: ['test/server/engine/transactions.test.ts'],
     why: "a transaction whose statement PostgreSQL's own statement_timeout cancelled stays open and aborted, while the gateway's timeout ends it",
   },
+  {
+    id: 'prepared-text-unbounded',
+    file: 'server/pool/prepared.ts',
+    from: 'if (threshold === null || text.length > PREPARED_TEXT_CHARS) return {}',
+    to: 'if (threshold === null) return {}',
+    tests: ['test/server/pool/prepared.test.ts'],
+    why: 'with prepareThreshold set, megabyte statements are counted and prepared, each kept as a key per connection',
+  },
 ]

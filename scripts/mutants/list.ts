@@ -873,4 +873,12 @@ export const MUTANTS: Mutant[] = [
     tests: ['test/server/pool/prepared.test.ts'],
     why: 'with prepareThreshold set, megabyte statements are counted and prepared, each kept as a key per connection',
   },
+  {
+    id: 'drain-cut-off-too-large',
+    file: 'server/engine/cancellation.ts',
+    from: "if (failure.code === 'RESULT_TOO_LARGE') return failure",
+    to: 'if (false) return failure',
+    tests: ['test/server/cut-off-at-drain.test.ts'],
+    why: 'a write whose connection its row limit closed after the drain ended answers SHUTTING_DOWN, retryable, though it may have committed',
+  },
 ]

@@ -43,6 +43,9 @@ export function deadlinePassed(): SluiceError {
  * while its answer was on the way, so a retry could write twice.
  */
 export function cutOff(failure: SluiceError): SluiceError {
+  // Its row or byte limit closed the connection under it: that is what happened, and a write
+  // with RETURNING may have committed first (docs/protocol.md), so it is no drain's answer.
+  if (failure.code === 'RESULT_TOO_LARGE') return failure
   const mayHaveRun = failure.code === 'DB_UNAVAILABLE' && !failure.retryable
   if (!mayHaveRun) return shuttingDown()
   const { statementIndex } = failure.fields

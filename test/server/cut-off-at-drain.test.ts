@@ -58,11 +58,17 @@ describe('a statement cut off by the end of the drain, its connection then lost'
   })
 
   /** A gateway whose one connection goes through a proxy that loses every cancel request. */
-  async function start(): Promise<void> {
+  async function start(tenant: { maxRows?: number } = {}): Promise<void> {
     proxy = await startTcpProxy({ dropCancels: true })
-    t = await listenTestGateway({ connection: { url: proxy.url }, pool: { min: 0, max: 1 } })
+    t = await listenTestGateway({
+      connection: { url: proxy.url },
+      pool: { min: 0, max: 1 },
+      ...tenant,
+    })
     expect((await t.json('/v1/query', { sql: 'select 1' })).status).toBe(200)
     expect(proxy.links).toHaveLength(1)
+    // The session reset that went out behind it answered too: a test may mute the link now.
+    await eventually(() => proxy.links[0]!.quiet())
   }
   afterEach(async () => {
     await t.close()
@@ -125,6 +131,36 @@ describe('a statement cut off by the end of the drain, its connection then lost'
       const res = await answer
       expect(res.status).toBe(503)
       expect(((await res.json()) as any).error).toMatchObject(CUT_OFF)
+      await closing
+    } finally {
+      await holder.end()
+    }
+  })
+
+  it('answers a write cut off at its row limit after the drain ended RESULT_TOO_LARGE, not retryable', async () => {
+    await start({ maxRows: 5 })
+    const holder = new pg.Client({ connectionString: databaseUrl() })
+    await holder.connect()
+    try {
+      await holder.query('select pg_advisory_lock($1)', [lockKey])
+      // Its rows come once the lock is free: after the drain ended and its cancel was lost.
+      const answer = t.json('/v1/query', {
+        sql: `insert into ${table} select g from pg_advisory_lock(${lockKey}) l, generate_series(-50, -1) g returning x`,
+      })
+      await eventually(async () => {
+        const rows = await admin(
+          "select 1 from pg_stat_activity where application_name = $1 and wait_event = 'advisory'",
+          [t.applicationName],
+        )
+        return rows.length === 1
+      })
+      const closing = t.gateway.close(0)
+      await eventually(() => proxy.links.length > 1)
+      await holder.query('select pg_advisory_unlock($1)', [lockKey])
+      // The connection is closed under it at the sixth row: the write may have committed.
+      const { status, body } = await answer
+      expect(status).toBe(413)
+      expect(body.error).toMatchObject({ code: 'RESULT_TOO_LARGE', retryable: false })
       await closing
     } finally {
       await holder.end()

@@ -36,6 +36,27 @@ export function deadlinePassed(): SluiceError {
 }
 
 /**
+ * What a statement the drain's end cut off answers, from how it failed: SHUTTING_DOWN, and
+ * retryable only when nothing ran. A cancel PostgreSQL answered (or any error it reported)
+ * rolled the statement back; but when the connection was lost instead (the cancel lost on
+ * its way, the socket closed after the grace), PostgreSQL may have run and committed it
+ * while its answer was on the way, so a retry could write twice.
+ */
+export function cutOff(failure: SluiceError): SluiceError {
+  // Its row or byte limit closed the connection under it: that is what happened, and a write
+  // with RETURNING may have committed first (docs/protocol.md), so it is no drain's answer.
+  if (failure.code === 'RESULT_TOO_LARGE') return failure
+  const mayHaveRun = failure.code === 'DB_UNAVAILABLE' && !failure.retryable
+  if (!mayHaveRun) return shuttingDown()
+  const { statementIndex } = failure.fields
+  return new SluiceError(
+    'SHUTTING_DOWN',
+    'the gateway is shutting down and cut the statement off, but its connection to the database was lost first, so it may have run: check before running it again',
+    { retryable: false, ...(statementIndex === undefined ? {} : { statementIndex }) },
+  )
+}
+
+/**
  * Runs `work`, cancelling it after `timeoutMs`, when the client goes away or when the
  * gateway stops; its error then says which (STATEMENT_TIMEOUT, SHUTTING_DOWN; a client that
  * left is CLIENT_CLOSED, which the HTTP side decides).
@@ -70,7 +91,7 @@ export async function withCancellation<T>(
     if (shutdown?.aborted) stop()
     return await work(deadline)
   } catch (error) {
-    if (stopped) throw shuttingDown()
+    if (stopped) throw cutOff(toSluiceError(error))
     throw toSluiceError(error, { timedOut: deadline.passed })
   } finally {
     clearTimeout(timer)

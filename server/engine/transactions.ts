@@ -214,7 +214,11 @@ export class TransactionRegistry {
         // A cancelled or lost connection is never reused: the transaction ends with it. (pg
         // may reject the statement before the socket's 'end' marks the connection broken.)
         const lost = failure.code === 'DB_UNAVAILABLE'
-        if (tx.connection.cancelled || tx.connection.broken || lost) {
+        // A timeout ends the transaction whichever clock fired: the tenant's cap is both the
+        // gateway's deadline and PostgreSQL's statement_timeout, and which comes first is a
+        // race the client must not have to tell apart (a `SET LOCAL statement_timeout` too).
+        const timedOut = failure.code === 'STATEMENT_TIMEOUT'
+        if (tx.connection.cancelled || tx.connection.broken || lost || timedOut) {
           const how = context.signal?.aborted
             ? CLIENT_LEFT
             : `it was rolled back: its statement failed with ${failure.code}`

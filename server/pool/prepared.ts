@@ -15,6 +15,14 @@ export interface PreparedOptions {
   max: number
 }
 
+/**
+ * Longer texts are never counted nor prepared: each counted text is a key here, up to `max`
+ * per connection, so megabyte statements would hold a gigabyte across a pool; and a text
+ * this long costs more to send than to parse. (server/engine/analyze.ts bounds its cache
+ * the same way.)
+ */
+const PREPARED_TEXT_CHARS = 64 * 1024
+
 /** How to run a text now: unnamed (`name` undefined), or under `name`. */
 export interface PreparedPlan {
   name?: string
@@ -56,7 +64,7 @@ export class PreparedStatements {
   /** Decides how to run `text`, and counts the run. */
   plan(text: string): PreparedPlan {
     const { threshold, max } = this.options
-    if (threshold === null) return {}
+    if (threshold === null || text.length > PREPARED_TEXT_CHARS) return {}
     const name = this.names.get(text)
     if (name !== undefined) {
       this.names.delete(text)

@@ -226,6 +226,23 @@ describe('interactive transactions', () => {
     }
   })
 
+  it("ends the transaction when PostgreSQL's own statement_timeout cancels a statement, as the gateway's timeout does", async () => {
+    const tx = await begin()
+    const query = (sql: string) => t.json(`/v1/transactions/${tx.id}/query`, { sql })
+    expect((await query('insert into tx_probe values (7)')).status).toBe(200)
+    expect((await query("set local statement_timeout = '50ms'")).status).toBe(200)
+    const slow = await query('select pg_sleep(30)')
+    expect(slow.status).toBe(504)
+    expect(slow.body.error).toMatchObject({ code: 'STATEMENT_TIMEOUT', retryable: false })
+    const after = await query('select 1')
+    expect(after.status).toBe(404)
+    expect(after.body.error.code).toBe('TX_NOT_FOUND')
+    expect(after.body.error.message).toContain('its statement failed with STATEMENT_TIMEOUT')
+    expect(await ids()).toEqual([])
+    expect(await idleInTransaction()).toEqual([])
+    expect(t.gateway.tenants.get('main')!.pool.stats().poolInUse).toBe(0)
+  })
+
   it('caps open transactions at maxOpenShare of the pool, with TX_LIMIT_REACHED', async () => {
     const a = await begin()
     const b = await begin()

@@ -28,6 +28,19 @@ describe('prepared statements of a connection', () => {
     expect(cache.plan('a')).toEqual({ name: 'p_1', prepared: true })
   })
 
+  it('never counts nor prepares a text over 64 KiB, so long texts are not kept as keys', () => {
+    const cache = new PreparedStatements('p', { threshold: 1, max: 10 })
+    const long = `select 1 -- ${'x'.repeat(64 * 1024)}`
+    for (let i = 0; i < 5; i++) expect(cache.plan(long)).toEqual({})
+    const atOnce = new PreparedStatements('p', { threshold: 0, max: 10 })
+    expect(atOnce.plan(long)).toEqual({})
+    expect(atOnce.size).toBe(0)
+    // Up to the limit, a text is prepared as any other.
+    const limit = `select 1 -- ${'x'.repeat(64 * 1024 - 'select 1 -- '.length)}`
+    expect(limit.length).toBe(64 * 1024)
+    expect(atOnce.plan(limit)).toEqual({ name: 'p_1' })
+  })
+
   it('parses again under a new name after forget() or clear()', () => {
     const cache = new PreparedStatements('p', { threshold: 0, max: 10 })
     cache.plan('a')
@@ -71,6 +84,12 @@ describe('prepared statements through /v1/query', () => {
     const third = await query(sql, [8])
     expect(second.body).toEqual(first.body)
     expect(third.body.rows).toEqual([['1', '8']])
+  })
+
+  it('runs a statement over 64 KiB unnamed however often it comes', async () => {
+    const sql = `select 'long' as n -- ${'x'.repeat(64 * 1024)}`
+    for (let i = 0; i < 3; i++) expect((await query(sql)).body.rows).toEqual([['long']])
+    expect((await ours()).some((statement) => statement?.includes("'long'"))).toBe(false)
   })
 
   it('keeps at most preparedMax statements on the connection', async () => {

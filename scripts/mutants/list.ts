@@ -592,7 +592,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'drain-cut-statement-code',
     file: 'server/engine/cancellation.ts',
-    from: 'if (stopped) throw shuttingDown()',
+    from: 'if (stopped) throw cutOff(toSluiceError(error))',
     to: 'void stopped',
     tests: ['test/server/drain.test.ts'],
     why: 'a statement cut at the end of the drain answers STATEMENT_TIMEOUT, not SHUTTING_DOWN',

@@ -28,40 +28,21 @@ import {
   backendKeyData,
   errorResponse,
   parameterStatus,
+  queryMessage,
   readyForQuery,
   type ErrorFields,
 } from './messages.js'
 import { AFTER_END_REFUSAL, endsTransaction, readOnlyRefusal } from './read-only.js'
 import { OversizedMessage, bodyOf, rawOf, type MessageReader, type WireMessage } from './reader.js'
-import {
-  UNTIL,
-  queryMessage,
-  type HiddenAnswer,
-  type Pending,
-  type Relay,
-  type RelaySink,
-} from './relay.js'
+import type { HiddenAnswer } from './hidden-answer.js'
+import { FRONTEND as M, NEEDS_BACKEND } from './message-types.js'
+import { UNTIL, type Pending } from './pending.js'
+import type { Relay } from './relay.js'
+import type { RelaySink } from './relay-sink.js'
 import type { WireServer, WireTransport } from './server.js'
 import { sessionStateKinds, sessionStateSql } from './session-state.js'
 import { applySettingsSql, type ClientParameters } from './startup.js'
 import { ClientStatements } from './statements.js'
-
-// Frontend message types, as char codes.
-const M = {
-  bind: 66, // 'B'
-  close: 67, // 'C'
-  describe: 68, // 'D'
-  execute: 69, // 'E'
-  functionCall: 70, // 'F'
-  flush: 72, // 'H'
-  parse: 80, // 'P'
-  query: 81, // 'Q'
-  sync: 83, // 'S'
-  terminate: 88, // 'X'
-  copyDone: 99, // 'c'
-  copyData: 100, // 'd'
-  copyFail: 102, // 'f'
-} as const
 
 /**
  * Words of a statement that may leave its transaction open after the Sync that ends its cycle
@@ -316,7 +297,7 @@ export class WireSession implements RelaySink {
       this.answer(CLOSE_COMPLETE)
       return true
     }
-    if (!KNOWN.has(type))
+    if (!NEEDS_BACKEND.has(type))
       throw new MalformedMessage(`invalid frontend message type ${String.fromCharCode(type)}`)
     if (!relay) {
       this.borrow()
@@ -855,16 +836,6 @@ export class WireSession implements RelaySink {
     )
   }
 }
-
-const KNOWN = new Set<number>([
-  M.bind,
-  M.close,
-  M.describe,
-  M.execute,
-  M.functionCall,
-  M.parse,
-  M.query,
-])
 
 const SHUTTING_DOWN: ErrorFields = {
   severity: 'FATAL',

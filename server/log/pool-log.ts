@@ -4,7 +4,7 @@
  */
 import { isSluiceError } from '../../src/errors.js'
 import { redactText } from '../config/redact.js'
-import type { PoolEvent } from '../pool/pool.js'
+import type { PoolEvent } from '../pool/pool-event.js'
 import type { Logger } from './logger.js'
 
 /** The message of an error, with any connection string's password and each of `secrets` removed. */

@@ -5,7 +5,7 @@
  * optionally Node's process metrics. `docs/operations.md` lists every series.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
-import type { PoolEvent } from '../pool/pool.js'
+import type { PoolEvent } from '../pool/pool-event.js'
 import { registerCacheMetrics, type CacheSamples } from './cache-metrics.js'
 import { FastCounter, FastHistogram } from './fast-series.js'
 import { PoolMetrics } from './pool-metrics.js'

@@ -207,7 +207,7 @@ export class Connection {
 
   /**
    * Records a session reset that another path sent on this connection's socket while it was
-   * detached (the wire protocol's, behind a client's last Sync: server/wire/session.ts), for
+   * detached (the wire protocol's, behind a client's last Sync: server/wire/client-cycle.ts), for
    * the pool's release to take as above.
    */
   resetSentWithLastStatement(outcome: ResetOutcome): void {

@@ -7,29 +7,19 @@
  * slots (`too many connections for role`, a role's CONNECTION LIMIT) makes requests wait
  * for one, as a full pool does, rather than fail.
  */
-import { SluiceError, isSluiceError } from '../../src/errors.js'
+import { SluiceError } from '../../src/errors.js'
 import type { PoolConfig } from '../config/schema.js'
-import { clientClosed, databaseUnreachable, shuttingDown } from '../errors.js'
+import { clientClosed, shuttingDown } from '../errors.js'
 import type { AbortLike } from '../lifecycle/abort.js'
 import { InFlight, type Ticket } from '../lifecycle/in-flight.js'
 import type { Connection } from './connection.js'
-import { resetAnswered, resetSession } from './session-reset.js'
+import { maintain, readyNow, usable } from './health.js'
+import { SLOT_RETRY_MS, grow, open, refill } from './opening.js'
+import { resetDone, startReset } from './pending-resets.js'
+import type { PoolEvent } from './pool-event.js'
+import { resetAnswered } from './session-reset.js'
 import { emptyStats, type PoolStats } from './stats.js'
-
-/** Something that happened to a pool's connections, for logs and metrics. */
-export type PoolEvent =
-  | { type: 'opened'; pid: number; ms: number }
-  | { type: 'connect-failed'; error: unknown }
-  | { type: 'lost'; pid: number }
-  | { type: 'recycled'; pid: number; reason: 'lifetime' | 'idle' | 'discarded' | 'reset-failed' }
-  | { type: 'health-check-failed'; pid: number }
-  /** A request got a connection after waiting `waitMs` (0 when one was idle). */
-  | { type: 'acquired'; waitMs: number }
-  | { type: 'paused' }
-  | { type: 'resumed' }
-  /** A borrower gave a connection back after holding it `heldMs` (psycopg_pool's usage_ms). */
-  | { type: 'released'; heldMs: number }
-  | { type: 'held-too-long'; pid: number; ms: number; holder: string | undefined }
+import { armWaitTimer, removeWaiter, settleWaiter, type Waiter } from './waiters.js'
 
 /** Options of {@link Pool}. */
 export interface PoolOptions extends PoolConfig {
@@ -40,20 +30,8 @@ export interface PoolOptions extends PoolConfig {
   onEvent?: (event: PoolEvent) => void
 }
 
-interface Waiter {
-  resolve: (connection: Connection) => void
-  reject: (error: unknown) => void
-  since: number
-  /** When it gives up (Date.now() clock): POOL_TIMEOUT, or TENANT_PAUSED while paused. */
-  deadline: number
-  timeoutMs: number
-  holder: string | undefined
-  onAbort: (() => void) | undefined
-  signal: AbortLike | undefined
-}
-
 /** One borrow of a connection: who holds it since when, for the hold-time watchdog. */
-interface Loan {
+export interface Loan {
   readonly since: number
   /** A request id or `transaction <id>`. */
   holder: string | undefined
@@ -62,46 +40,40 @@ interface Loan {
   readonly ticket: Ticket
 }
 
-const REFILL_MAX_DELAY_MS = 10_000
-/** PostgreSQL's too_many_connections: the role's CONNECTION LIMIT, or max_connections. */
-const TOO_MANY_CONNECTIONS = '53300'
-/** How soon to try again after PostgreSQL refused a connection for want of slots. */
-const SLOT_RETRY_MS = 50
-const SLOT_RETRY_MAX_MS = 1000
-
-function isTooManyConnections(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === TOO_MANY_CONNECTIONS
-}
-
-/** A pool of PostgreSQL connections for one tenant. */
+/**
+ * A pool of PostgreSQL connections for one tenant. Its parts are free functions of the pool
+ * in files of their own (./opening.ts, ./waiters.ts, ./health.ts, ./pending-resets.ts), for
+ * one concept per file at no cost per borrow, which is why the state they use is not private:
+ * only those files touch it; everything else uses the methods below.
+ */
 export class Pool {
-  private readonly options: PoolOptions
-  private readonly idle: Connection[] = []
-  private readonly busy = new Map<Connection, Loan>()
+  readonly options: PoolOptions
+  readonly idle: Connection[] = []
+  readonly busy = new Map<Connection, Loan>()
   /** Session resets still running on connections already handed back (see release()). */
-  private readonly resets = new Map<Connection, Promise<void>>()
+  readonly resets = new Map<Connection, Promise<void>>()
   /** Borrowed connections, and connections being opened: what closing the pool waits for. */
   private readonly loans = new InFlight()
-  private readonly opening = new InFlight()
-  private waiters: Waiter[] = []
-  private connecting = 0
-  private closed = false
-  private refillDelay = 100
-  private refillTimer: ReturnType<typeof setTimeout> | undefined
+  readonly opening = new InFlight()
+  waiters: Waiter[] = []
+  connecting = 0
+  closed = false
+  refillDelay = 100
+  refillTimer: ReturnType<typeof setTimeout> | undefined
   private readonly maintenance: ReturnType<typeof setInterval>
-  private readonly counters = emptyStats()
+  readonly counters = emptyStats()
   private closing: Promise<void> | undefined
   /** Set while paused; `settle` wakes those waiting for in-flight work to finish. */
-  private pausing: { settled: Promise<void>; settle: () => void } | undefined
-  private min: number
-  private max: number
+  pausing: { settled: Promise<void>; settle: () => void } | undefined
+  min: number
+  max: number
   /** PostgreSQL's last refusal for want of slots, while it stands (cleared by an open). */
-  private refused: string | undefined
-  private slotRetryMs = SLOT_RETRY_MS
-  private slotTimer: ReturnType<typeof setTimeout> | undefined
+  refused: string | undefined
+  slotRetryMs = SLOT_RETRY_MS
+  slotTimer: ReturnType<typeof setTimeout> | undefined
   /** The waiters' one deadline timer, and when it fires (see armWaitTimer). */
-  private waitTimer: ReturnType<typeof setTimeout> | undefined
-  private waitTimerAt = 0
+  waitTimer: ReturnType<typeof setTimeout> | undefined
+  waitTimerAt = 0
 
   constructor(options: PoolOptions) {
     this.options = options
@@ -112,7 +84,7 @@ export class Pool {
       options.holdWarningMs / 2,
       30_000,
     )
-    this.maintenance = setInterval(() => this.maintain(), tickMs)
+    this.maintenance = setInterval(() => maintain(this), tickMs)
     this.maintenance.unref()
   }
 
@@ -138,8 +110,8 @@ export class Pool {
       this.counters.connectionsClosed++
       void this.idle.shift()!.close()
     }
-    this.grow()
-    this.refill()
+    grow(this)
+    refill(this)
   }
 
   /** Paused: new acquires wait until {@link resume}, as with PgBouncer's PAUSE. */
@@ -153,7 +125,7 @@ export class Pool {
    */
   async start(): Promise<void> {
     const opening: Promise<void>[] = []
-    while (!this.pausing && this.size < this.min) opening.push(this.open())
+    while (!this.pausing && this.size < this.min) opening.push(open(this))
     await Promise.all(opening)
   }
 
@@ -169,7 +141,7 @@ export class Pool {
     while (!this.pausing && this.waiters.length === 0 && this.idle.length > 0) {
       const connection = this.idle.pop()!
       this.lend(connection, holder)
-      if (this.readyNow(connection) || (await this.usable(connection))) {
+      if (readyNow(this, connection) || (await usable(this, connection))) {
         this.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
         return connection
       }
@@ -201,16 +173,16 @@ export class Pool {
       }
       if (signal) {
         waiter.onAbort = () => {
-          this.removeWaiter(waiter)
+          removeWaiter(this, waiter)
           reject(clientClosed())
         }
         signal.addEventListener('abort', waiter.onAbort, { once: true })
       }
       this.waiters.push(waiter)
-      this.armWaitTimer(waiter.deadline)
-      this.grow()
+      armWaitTimer(this, waiter.deadline)
+      grow(this)
     })
-    if (!this.resets.has(lent) || (await this.resetDone(lent))) return lent
+    if (!this.resets.has(lent) || (await resetDone(this, lent))) return lent
     // Its reset failed and it was retired: ask again (a new connection opens for this).
     return this.acquire(signal, holder)
   }
@@ -242,51 +214,8 @@ export class Pool {
       this.handBack(connection)
       return
     }
-    // A reset that gets no answer (a network gone silent) must not hold the next borrower
-    // for ever: past the check timeout the connection is given up, as a failed check is.
-    const timeoutMs = this.options.checkTimeoutMs ?? 5000
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const reset = Promise.race([
-      resetSession(connection),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`the session reset got no answer within ${timeoutMs} ms`)),
-          timeoutMs,
-        )
-      }),
-    ]).then(
-      () => {
-        clearTimeout(timer)
-        this.resets.delete(connection)
-      },
-      (error: unknown) => {
-        clearTimeout(timer)
-        this.resets.delete(connection)
-        connection.broken = true
-        // Nobody holds it: retire it now. A borrower waiting on it retires it itself.
-        if (this.idle.includes(connection)) this.retire(connection, 'reset-failed')
-        throw error
-      },
-    )
-    reset.catch(() => {})
-    this.resets.set(connection, reset)
+    startReset(this, connection)
     this.handBack(connection)
-  }
-
-  /**
-   * Waits for the reset of a connection just lent, if one still runs; a failed reset
-   * retires the connection and answers false.
-   */
-  private async resetDone(connection: Connection): Promise<boolean> {
-    const reset = this.resets.get(connection)
-    if (reset === undefined) return true
-    try {
-      await reset
-      return true
-    } catch {
-      this.retire(connection, 'reset-failed')
-      return false
-    }
   }
 
   /**
@@ -315,8 +244,8 @@ export class Pool {
     this.pausing.settle()
     this.pausing = undefined
     this.options.onEvent?.({ type: 'resumed' })
-    this.grow()
-    this.refill()
+    grow(this)
+    refill(this)
   }
 
   /** Names who holds a borrowed `connection` now, for the hold-time watchdog's warnings. */
@@ -361,7 +290,7 @@ export class Pool {
     clearTimeout(this.slotTimer)
     clearTimeout(this.waitTimer)
     for (const waiter of this.waiters.splice(0)) {
-      this.settle(waiter)
+      settleWaiter(waiter)
       waiter.reject(shuttingDown())
     }
     const closing = this.idle.splice(0).map((c) => c.close())
@@ -386,41 +315,6 @@ export class Pool {
     await closing
   }
 
-  /** Usable with nothing to wait for: no reset still running, no health check due. */
-  private readyNow(connection: Connection): boolean {
-    if (this.resets.has(connection) || connection.broken) return false
-    const now = Date.now()
-    return (
-      now < connection.expiresAt &&
-      now - connection.lastUsedAt < this.options.healthCheckAfterIdleMs
-    )
-  }
-
-  private async usable(connection: Connection): Promise<boolean> {
-    if (!(await this.resetDone(connection))) return false
-    const now = Date.now()
-    if (connection.broken || now >= connection.expiresAt) {
-      this.retire(connection, connection.broken ? 'discarded' : 'lifetime')
-      return false
-    }
-    if (now - connection.lastUsedAt < this.options.healthCheckAfterIdleMs) return true
-    const timeoutMs = this.options.checkTimeoutMs ?? 5000
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const healthy = await Promise.race([
-      connection.simple('').then(
-        () => true,
-        () => false,
-      ),
-      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
-    ])
-    clearTimeout(timer)
-    if (healthy) return true
-    this.options.onEvent?.({ type: 'health-check-failed', pid: connection.pid })
-    this.counters.connectionsLost++
-    this.retire(connection, 'discarded')
-    return false
-  }
-
   private handBack(connection: Connection): void {
     this.endLoan(connection)
     if (this.closed || connection.broken) {
@@ -432,7 +326,7 @@ export class Pool {
   }
 
   /** Gives a fresh connection to the longest waiter, or parks it idle. */
-  private dispatch(connection: Connection): void {
+  dispatch(connection: Connection): void {
     if (this.pausing) {
       // PAUSE closes connections once their work is done, so the database may go away.
       this.counters.connectionsClosed++
@@ -445,7 +339,7 @@ export class Pool {
       // Above a bound that shrank: this one goes, and a waiter gets the next.
       this.counters.connectionsClosed++
       void connection.close()
-      this.grow()
+      grow(this)
       return
     }
     const waiter = this.waiters.shift()
@@ -453,7 +347,7 @@ export class Pool {
       this.idle.push(connection)
       return
     }
-    this.settle(waiter)
+    settleWaiter(waiter)
     this.counters.requestsWaitMs += Date.now() - waiter.since
     this.lend(connection, waiter.holder)
     waiter.resolve(connection)
@@ -473,224 +367,20 @@ export class Pool {
     this.busy.delete(connection)
   }
 
-  private settle(waiter: Waiter): void {
-    if (waiter.onAbort) waiter.signal?.removeEventListener('abort', waiter.onAbort)
-  }
-
-  /**
-   * One timer for every waiter's deadline, rather than one per waiter (a timer set and
-   * cleared per request showed in the gateway's profile): armed for the earliest deadline,
-   * it fails the waiters whose time is up and arms itself again for the next.
-   */
-  private armWaitTimer(deadline: number): void {
-    if (this.waitTimer !== undefined && this.waitTimerAt <= deadline) return
-    clearTimeout(this.waitTimer)
-    this.waitTimerAt = deadline
-    this.waitTimer = setTimeout(this.expireWaiters, Math.max(deadline - Date.now(), 1))
-    // It may outlive the last waiter (it is not cleared per request): it must not keep the
-    // process alive by itself.
-    this.waitTimer.unref()
-  }
-
-  private readonly expireWaiters = (): void => {
-    this.waitTimer = undefined
-    const now = Date.now()
-    let next = Infinity
-    for (const waiter of [...this.waiters]) {
-      if (waiter.deadline > now) {
-        next = Math.min(next, waiter.deadline)
-        continue
-      }
-      this.removeWaiter(waiter)
-      this.counters.requestsErrors++
-      waiter.reject(
-        this.pausing
-          ? new SluiceError(
-              'TENANT_PAUSED',
-              `the tenant is paused by the operator and stayed paused for ${waiter.timeoutMs} ms`,
-              { retryable: true },
-            )
-          : new SluiceError('POOL_TIMEOUT', this.timeoutMessage(waiter.timeoutMs), {
-              retryable: true,
-            }),
-      )
-    }
-    if (next !== Infinity) this.armWaitTimer(next)
-  }
-
-  private removeWaiter(waiter: Waiter): void {
-    this.settle(waiter)
-    const index = this.waiters.indexOf(waiter)
-    if (index >= 0) this.waiters.splice(index, 1)
-  }
-
-  private retire(
-    connection: Connection,
-    reason: 'lifetime' | 'idle' | 'discarded' | 'reset-failed',
-  ): void {
+  retire(connection: Connection, reason: 'lifetime' | 'idle' | 'discarded' | 'reset-failed'): void {
     this.endLoan(connection)
     const index = this.idle.indexOf(connection)
     if (index >= 0) this.idle.splice(index, 1)
     this.options.onEvent?.({ type: 'recycled', pid: connection.pid, reason })
     this.counters.connectionsClosed++
     void connection.close()
-    this.grow()
-    this.refill()
+    grow(this)
+    refill(this)
     this.checkPaused()
   }
 
   /** Wakes those awaiting {@link pause} once nothing is borrowed or being opened. */
-  private checkPaused(): void {
+  checkPaused(): void {
     if (this.pausing && this.busy.size === 0 && this.connecting === 0) this.pausing.settle()
-  }
-
-  /** Opens connections for waiters, up to `max`. */
-  private grow(): void {
-    while (
-      !this.closed &&
-      !this.pausing &&
-      this.waiters.length > this.connecting &&
-      this.size < this.max &&
-      this.slotTimer === undefined
-    )
-      void this.open()
-  }
-
-  /** Keeps `min` connections open. */
-  private refill(): void {
-    while (!this.closed && !this.pausing && this.size < this.min && this.slotTimer === undefined)
-      void this.open()
-  }
-
-  /** POOL_TIMEOUT's message: why no connection came, when PostgreSQL said why. */
-  private timeoutMessage(acquireTimeoutMs: number): string {
-    const base = `no connection became free within ${acquireTimeoutMs} ms`
-    if (this.max === 0)
-      return `${base}: this process's share of the tenant's pool is 0 connections (pool.max is divided among the cluster's nodes and workers: raise it)`
-    if (this.refused !== undefined)
-      return `${base} (PostgreSQL refused more connections: ${this.refused})`
-    return base
-  }
-
-  /**
-   * PostgreSQL has no slot for another connection (the role's CONNECTION LIMIT, or
-   * max_connections): the waiters keep waiting, for a connection coming back here or a
-   * slot freed elsewhere, which is tried for again after a short backoff.
-   */
-  private waitForSlot(error: unknown): void {
-    this.refused = error instanceof Error ? error.message : String(error)
-    if (this.slotTimer !== undefined || this.closed) return
-    this.slotTimer = setTimeout(() => {
-      this.slotTimer = undefined
-      this.grow()
-      this.refill()
-    }, this.slotRetryMs)
-    this.slotTimer.unref()
-    this.slotRetryMs = Math.min(this.slotRetryMs * 2, SLOT_RETRY_MAX_MS)
-  }
-
-  private async open(): Promise<void> {
-    const ticket = this.opening.begin()
-    try {
-      await this.openOne()
-    } finally {
-      ticket.end()
-    }
-  }
-
-  private async openOne(): Promise<void> {
-    this.connecting++
-    this.counters.connectionsNum++
-    const started = Date.now()
-    let connection: Connection
-    try {
-      connection = await this.options.connect()
-    } catch (error) {
-      this.connecting--
-      this.counters.connectionsErrors++
-      // Told once per spell of refusals for want of slots: they are retried often.
-      const slots = isTooManyConnections(error)
-      if (!slots || this.refused === undefined)
-        this.options.onEvent?.({ type: 'connect-failed', error })
-      this.checkPaused()
-      if (slots) this.waitForSlot(error)
-      else {
-        this.failOneWaiter(error)
-        this.scheduleRefill()
-      }
-      return
-    }
-    this.connecting--
-    this.refillDelay = 100
-    this.refused = undefined
-    this.slotRetryMs = SLOT_RETRY_MS
-    const ms = Date.now() - started
-    this.counters.connectionsMs += ms
-    this.options.onEvent?.({ type: 'opened', pid: connection.pid, ms })
-    connection.client.on('end', () => this.lost(connection))
-    if (this.closed) {
-      void connection.close()
-      return
-    }
-    this.dispatch(connection)
-  }
-
-  private failOneWaiter(error: unknown): void {
-    const waiter = this.waiters.shift()
-    if (!waiter) return
-    this.settle(waiter)
-    this.counters.requestsErrors++
-    // The gateway's own refusal (a privileged role, say) says why; anything else is the link.
-    waiter.reject(isSluiceError(error) ? error : databaseUnreachable(error))
-    this.grow()
-  }
-
-  private lost(connection: Connection): void {
-    if (this.closed) return
-    const index = this.idle.indexOf(connection)
-    // A borrowed connection's loss is seen by its request, which then discards it.
-    if (index < 0 && !this.busy.has(connection)) return
-    this.counters.connectionsLost++
-    this.options.onEvent?.({ type: 'lost', pid: connection.pid })
-    if (index >= 0) {
-      this.idle.splice(index, 1)
-      this.counters.connectionsClosed++
-      this.refill()
-    }
-  }
-
-  private scheduleRefill(): void {
-    if (this.closed || this.refillTimer || this.size >= this.min) return
-    this.refillTimer = setTimeout(() => {
-      this.refillTimer = undefined
-      this.refill()
-    }, this.refillDelay)
-    this.refillTimer.unref()
-    this.refillDelay = Math.min(this.refillDelay * 2, REFILL_MAX_DELAY_MS)
-  }
-
-  /** Recycles idle connections past their lifetime, and ones idle past maxIdle above min. */
-  private maintain(): void {
-    const now = Date.now()
-    for (const [connection, loan] of this.busy) {
-      const held = now - loan.since
-      if (!loan.warned && held >= this.options.holdWarningMs) {
-        loan.warned = true
-        this.options.onEvent?.({
-          type: 'held-too-long',
-          pid: connection.pid,
-          ms: held,
-          holder: loan.holder,
-        })
-      }
-    }
-    const maxIdleMs = this.options.maxIdleSeconds * 1000
-    // The stack's bottom holds the longest-idle connections.
-    for (const connection of [...this.idle]) {
-      if (now >= connection.expiresAt) this.retire(connection, 'lifetime')
-      else if (now - connection.lastUsedAt >= maxIdleMs && this.size > this.min)
-        this.retire(connection, 'idle')
-    }
-    this.refill()
   }
 }

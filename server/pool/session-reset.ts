@@ -29,7 +29,7 @@
  * (after its answer is ready), so it adds nothing to the answer's latency; a `/v1/query`
  * statement, the only one of its borrow, takes it along in its own write instead, after its
  * Sync (one write and one backend wake-up fewer), and so does a wire transaction whose last
- * Sync cannot leave it open (server/wire/session.ts, `mayTakeReset`). The connection is lent again only once
+ * Sync cannot leave it open (server/wire/client-cycle.ts, `mayTakeReset`). The connection is lent again only once
  * the reset completes. The statements are unnamed, so nothing a session left
  * behind can stand in for them.
  */

@@ -10,7 +10,8 @@ import type { TenantConfig } from '../config/schema.js'
 import type { Logger } from '../log/logger.js'
 import { openConnection } from '../pool/connection.js'
 import { resolveConnection } from '../pool/pg-config.js'
-import { Pool, type PoolEvent } from '../pool/pool.js'
+import type { PoolEvent } from '../pool/pool-event.js'
+import { Pool } from '../pool/pool.js'
 import { privilegedRole, privilegesOf } from './privileges.js'
 
 /** Options of {@link createTenant}. */

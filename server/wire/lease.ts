@@ -12,7 +12,9 @@ import { enter } from '../tenants/admission.js'
 import type { Tenant } from '../tenants/tenant.js'
 import type { Principal } from '../tenants/tokens.js'
 import { dataRowValues } from './messages.js'
-import { Relay, type HiddenAnswer, type RelaySink } from './relay.js'
+import type { HiddenAnswer } from './hidden-answer.js'
+import { Relay } from './relay.js'
+import type { RelaySink } from './relay-sink.js'
 import type { WireDeps } from './server.js'
 
 /** What borrowing needs. */

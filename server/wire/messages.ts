@@ -37,6 +37,11 @@ export function cstring(text: string): Buffer {
   return Buffer.from(`${text}\0`, 'utf8')
 }
 
+/** A Query message. */
+export function queryMessage(sql: string): Buffer {
+  return message('Q', cstring(sql))
+}
+
 function int32(n: number): Buffer {
   const b = Buffer.allocUnsafe(4)
   b.writeInt32BE(n, 0)

@@ -11,129 +11,16 @@
  */
 import type { Duplex } from 'node:stream'
 import type { Connection, RawReader } from '../pool/connection.js'
-import { cstring, message, readFields } from './messages.js'
+import { HiddenAnswer, type HiddenResult } from './hidden-answer.js'
+import { BACKEND as T } from './message-types.js'
+import { queryMessage, readFields } from './messages.js'
+import { UNTIL, type Pending } from './pending.js'
+import { MUTED, type RelaySink } from './relay-sink.js'
 import { MessageReader, bodyOf, type WireMessage } from './reader.js'
-
-// Backend message types, as char codes.
-const T = {
-  parseComplete: 49, // '1'
-  bindComplete: 50, // '2'
-  closeComplete: 51, // '3'
-  commandComplete: 67, // 'C'
-  dataRow: 68, // 'D'
-  error: 69, // 'E'
-  copyIn: 71, // 'G'
-  copyOut: 72, // 'H'
-  emptyQuery: 73, // 'I'
-  notice: 78, // 'N'
-  notification: 65, // 'A'
-  parameterStatus: 83, // 'S'
-  rowDescription: 84, // 'T'
-  ready: 90, // 'Z'
-  noData: 110, // 'n'
-  portalSuspended: 115, // 's'
-} as const
-
-/** The answers that complete each kind of request (a Sync or Query ends at ReadyForQuery). */
-export const UNTIL = {
-  parse: [T.parseComplete],
-  bind: [T.bindComplete],
-  describe: [T.rowDescription, T.noData],
-  execute: [T.commandComplete, T.emptyQuery, T.portalSuspended],
-  close: [T.closeComplete],
-  sync: [T.ready],
-} as const satisfies Record<string, readonly number[]>
-
-/** One request sent to PostgreSQL (or an answer made up by the relay), awaiting its answer. */
-export interface Pending {
-  /** Types that complete it; a `sync` one (Sync, Query, FunctionCall) ends at ReadyForQuery. */
-  readonly until: readonly number[]
-  readonly sync?: boolean
-  /** Sent by the gateway: its answers never reach the client. */
-  readonly hidden?: boolean
-  /** A hidden request whose error the client must see (a statement prepared again for it). */
-  readonly showError?: boolean
-  /** An answer made up by the relay, sent when the queue reaches it. */
-  readonly synthetic?: Buffer
-  /** Sent instead of PostgreSQL's error: a refusal made to fail the way PostgreSQL fails. */
-  readonly replaceError?: Buffer
-  /** ReadyForQuery of a sync request, with the transaction status. */
-  onReady?(status: string, message: Buffer): void
-  /** It failed, or was skipped after an earlier error (then `fields` is undefined). */
-  onError?(fields: Map<string, string> | undefined): void
-  /** A DataRow of a hidden query. */
-  onRow?(body: Buffer): void
-}
-
-/** What the relay tells the session it serves. */
-export interface RelaySink {
-  /** Bytes for the client, in order. */
-  toClient(data: Buffer): void
-  /** Called once a backend chunk is processed: time to write what was collected. */
-  flush(): void
-  /** A NoticeResponse for the client: return false to drop it. */
-  notice(fields: Map<string, string>): boolean
-  /** An error or CommandComplete the client sees (for statement timing and cache upkeep). */
-  clientError(fields: Map<string, string>): void
-  commandComplete(tag: string): void
-  /** PostgreSQL can take no more for now (`true`), or can again. */
-  backendFull(full: boolean): void
-  /** The socket to PostgreSQL closed or failed. */
-  lost(): void
-  /** Nothing came back for a request for longer than the watchdog allows. */
-  stuck(): void
-}
-
-/** The sink of a relay whose session let go of it: only its hidden queries still answer. */
-const MUTED: RelaySink = {
-  toClient() {},
-  flush() {},
-  notice: () => false,
-  clientError() {},
-  commandComplete() {},
-  backendFull() {},
-  lost() {},
-  stuck() {},
-}
-
-/** What a hidden query returned. */
-export interface HiddenResult {
-  /** The transaction status after it ('' when the connection was lost). */
-  status: string
-  error: Map<string, string> | undefined
-  rows: Buffer[]
-}
-
-/**
- * A hidden query sent now whose answer is taken later by one callback (the session reset
- * behind a client's last Sync, taken by ./lease.ts): no promise per transaction.
- */
-export class HiddenAnswer {
-  private result: HiddenResult | undefined
-  private taker: ((result: HiddenResult) => void) | undefined
-
-  /** Calls `taker` with the answer, now if it came already. */
-  take(taker: (result: HiddenResult) => void): void {
-    if (this.result) taker(this.result)
-    else this.taker = taker
-  }
-
-  /** The answer came. */
-  settle(result: HiddenResult): void {
-    this.result = result
-    this.taker?.(result)
-    this.taker = undefined
-  }
-}
 
 /** The watchdog's timer callback: one function for every relay, no closure per relay. */
 function watchdogFired(relay: Relay): void {
   relay.stuck()
-}
-
-/** A Query message. */
-export function queryMessage(sql: string): Buffer {
-  return message('Q', cstring(sql))
 }
 
 /** The relay of one borrowed connection. */

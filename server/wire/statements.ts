@@ -17,7 +17,8 @@ import {
   type ErrorFields,
 } from './messages.js'
 import { bodyOf, rawOf, type WireMessage } from './reader.js'
-import { UNTIL, type Relay } from './relay.js'
+import { UNTIL } from './pending.js'
+import type { Relay } from './relay.js'
 
 /** Statements one session may hold: a client that never closes them cannot grow for ever. */
 export const MAX_CLIENT_STATEMENTS = 10_000

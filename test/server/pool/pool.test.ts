@@ -2,7 +2,7 @@ import pg from 'pg'
 import { afterEach, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../../server/config/load.js'
 import type { ConfigInput } from '../../../server/config/schema.js'
-import type { PoolEvent } from '../../../server/pool/pool.js'
+import type { PoolEvent } from '../../../server/pool/pool-event.js'
 import { createTenant, type Tenant } from '../../../server/tenants/tenant.js'
 import {
   admin,

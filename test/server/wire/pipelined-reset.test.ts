@@ -1,6 +1,6 @@
 /**
  * The session reset of a wire transaction sent in the same write as the client's last Sync
- * (server/wire/session.ts, mayTakeReset), when nothing can keep the transaction open past
+ * (server/wire/client-cycle.ts, mayTakeReset), when nothing can keep the transaction open past
  * it: one write and one wake-up of PostgreSQL fewer per transaction, the next borrower still
  * finds a clean session, and a transaction the client opens is never touched by it.
  */

@@ -1,0 +1,70 @@
+/**
+ * Whether a pool's connection may be lent (its reset done, within its lifetime, and a health
+ * check passed if it sat idle longer than `healthCheckAfterIdleMs`), and the maintenance
+ * tick that recycles connections past their lifetime or idle past `maxIdleSeconds`, and warns
+ * of borrows held longer than `holdWarningMs`.
+ */
+import type { Connection } from './connection.js'
+import { refill } from './opening.js'
+import { resetDone } from './pending-resets.js'
+import type { Pool } from './pool.js'
+
+/** Usable with nothing to wait for: no reset still running, no health check due. */
+export function readyNow(pool: Pool, connection: Connection): boolean {
+  if (pool.resets.has(connection) || connection.broken) return false
+  const now = Date.now()
+  return (
+    now < connection.expiresAt && now - connection.lastUsedAt < pool.options.healthCheckAfterIdleMs
+  )
+}
+
+/** Usable once its reset is done, within its lifetime, and healthy if it sat idle a while. */
+export async function usable(pool: Pool, connection: Connection): Promise<boolean> {
+  if (!(await resetDone(pool, connection))) return false
+  const now = Date.now()
+  if (connection.broken || now >= connection.expiresAt) {
+    pool.retire(connection, connection.broken ? 'discarded' : 'lifetime')
+    return false
+  }
+  if (now - connection.lastUsedAt < pool.options.healthCheckAfterIdleMs) return true
+  const timeoutMs = pool.options.checkTimeoutMs ?? 5000
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const healthy = await Promise.race([
+    connection.simple('').then(
+      () => true,
+      () => false,
+    ),
+    new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs))),
+  ])
+  clearTimeout(timer)
+  if (healthy) return true
+  pool.options.onEvent?.({ type: 'health-check-failed', pid: connection.pid })
+  pool.counters.connectionsLost++
+  pool.retire(connection, 'discarded')
+  return false
+}
+
+/** Recycles idle connections past their lifetime, and ones idle past maxIdle above min. */
+export function maintain(pool: Pool): void {
+  const now = Date.now()
+  for (const [connection, loan] of pool.busy) {
+    const held = now - loan.since
+    if (!loan.warned && held >= pool.options.holdWarningMs) {
+      loan.warned = true
+      pool.options.onEvent?.({
+        type: 'held-too-long',
+        pid: connection.pid,
+        ms: held,
+        holder: loan.holder,
+      })
+    }
+  }
+  const maxIdleMs = pool.options.maxIdleSeconds * 1000
+  // The stack's bottom holds the longest-idle connections.
+  for (const connection of [...pool.idle]) {
+    if (now >= connection.expiresAt) pool.retire(connection, 'lifetime')
+    else if (now - connection.lastUsedAt >= maxIdleMs && pool.size > pool.min)
+      pool.retire(connection, 'idle')
+  }
+  refill(pool)
+}

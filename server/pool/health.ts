@@ -9,13 +9,16 @@ import { refill } from './opening.js'
 import { resetDone } from './pending-resets.js'
 import type { Pool } from './pool.js'
 
+/** Whether a connection sat idle long enough to be checked before it is lent. */
+function checkDue(pool: Pool, connection: Connection, now: number): boolean {
+  return now - connection.lastUsedAt >= pool.options.healthCheckAfterIdleMs
+}
+
 /** Usable with nothing to wait for: no reset still running, no health check due. */
 export function readyNow(pool: Pool, connection: Connection): boolean {
   if (pool.resets.has(connection) || connection.broken) return false
   const now = Date.now()
-  return (
-    now < connection.expiresAt && now - connection.lastUsedAt < pool.options.healthCheckAfterIdleMs
-  )
+  return now < connection.expiresAt && !checkDue(pool, connection, now)
 }
 
 /** Usable once its reset is done, within its lifetime, and healthy if it sat idle a while. */
@@ -26,7 +29,7 @@ export async function usable(pool: Pool, connection: Connection): Promise<boolea
     pool.retire(connection, connection.broken ? 'discarded' : 'lifetime')
     return false
   }
-  if (now - connection.lastUsedAt < pool.options.healthCheckAfterIdleMs) return true
+  if (!checkDue(pool, connection, now)) return true
   const timeoutMs = pool.options.checkTimeoutMs ?? 5000
   let timer: ReturnType<typeof setTimeout> | undefined
   const healthy = await Promise.race([

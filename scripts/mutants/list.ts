@@ -881,4 +881,20 @@ export const MUTANTS: Mutant[] = [
     tests: ['test/server/cut-off-at-drain.test.ts'],
     why: 'a write whose connection its row limit closed after the drain ended answers SHUTTING_DOWN, retryable, though it may have committed',
   },
+  {
+    id: 'wire-statement-key-text',
+    file: 'server/wire/statements.ts',
+    from: "key: createHash('sha256').update(parsed.rest).digest('base64'),",
+    to: "key: parsed.rest.toString('latin1') || createHash,",
+    tests: ['test/server/wire/statement-memory.test.ts'],
+    why: 'each backend keeps the whole text of every wire statement prepared on it, for good',
+  },
+  {
+    id: 'wire-closed-session-lingers',
+    file: 'server/wire/client-socket.ts',
+    from: "stream.once('close', () => clearTimeout(timer))",
+    to: "void stream.once('close', () => this.closed)",
+    tests: ['test/server/wire/statement-memory.test.ts'],
+    why: 'an ended session, with up to 16 MiB of statements, stays in memory for 5 s after its client left',
+  },
 ]

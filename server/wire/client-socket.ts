@@ -109,8 +109,12 @@ export class ClientSocket {
     this.flush()
     this.closed = true
     this.stream.off('data', this.onData)
-    this.stream.end()
-    setTimeout(() => this.stream.destroy(), 5_000).unref()
+    const stream = this.stream
+    stream.end()
+    // The timer holds the stream alone, and only until it closes: holding `this` would keep
+    // the ended session (its statements, up to 16 MiB) alive for the 5 s.
+    const timer = setTimeout(() => stream.destroy(), 5_000).unref()
+    stream.once('close', () => clearTimeout(timer))
   }
 
   private readonly onData = (chunk: Buffer | undefined) => {

@@ -6,6 +6,7 @@
  * the tenant needs it there, and keeps it for every later client that sends the same text.
  * Bind, Describe and Close name the client's statement; the relay rewrites the name.
  */
+import { createHash } from 'node:crypto'
 import { analyzeSql, type SqlAnalysis } from '../engine/analyze.js'
 import {
   BodyReader,
@@ -40,7 +41,11 @@ export type BindCheck = (
 
 /** A client's named statement. */
 export interface ClientStatement {
-  /** Its text and parameter types, as the Parse message carried them: the cache key. */
+  /**
+   * The SHA-256 of its text and parameter types, as the Parse message carried them: its key
+   * in the backends' statement maps, which outlive the session (a digest, so a backend keeps
+   * 44 characters of each statement prepared on it, not a text that may be a megabyte).
+   */
   readonly key: string
   /** The Parse body after the name (text, parameter count and types). */
   readonly rest: Buffer
@@ -152,7 +157,7 @@ export class ClientStatements {
       })
     }
     const statement: ClientStatement = {
-      key: parsed.rest.toString('latin1'),
+      key: createHash('sha256').update(parsed.rest).digest('base64'),
       rest: Buffer.from(parsed.rest),
       text: parsed.text,
       analysis: analyzeSql(parsed.text),

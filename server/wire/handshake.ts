@@ -264,7 +264,9 @@ export async function handshake(server: WireServer, transport: WireTransport): P
       // never closes its side keeps the socket no longer than a handshake may take.
       incoming.stop()
       stream.end()
-      setTimeout(() => stream.destroy(), server.options.handshakeTimeoutMs).unref()
+      const closing = setTimeout(() => stream.destroy(), server.options.handshakeTimeoutMs)
+      closing.unref()
+      stream.once('close', () => clearTimeout(closing))
     }
   }
 }

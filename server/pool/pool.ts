@@ -175,7 +175,7 @@ export class Pool {
       }
     }
     const { maxWaiting, acquireTimeoutMs } = this.options
-    if (maxWaiting > 0 && this.waiters.length >= maxWaiting) {
+    if (maxWaiting > 0 && this.queued() >= maxWaiting) {
       this.counters.requestsErrors++
       throw new SluiceError(
         'POOL_QUEUE_FULL',
@@ -384,6 +384,16 @@ export class Pool {
       }),
     )
     await closing
+  }
+
+  /**
+   * The waiters no connection is coming for: beyond those being opened and those the pool
+   * may still open (none while paused). A burst below `max` is not a queue, so it never
+   * meets `maxWaiting`.
+   */
+  private queued(): number {
+    const coming = this.pausing ? 0 : this.connecting + Math.max(this.max - this.size, 0)
+    return this.waiters.length - coming
   }
 
   /** Usable with nothing to wait for: no reset still running, no health check due. */

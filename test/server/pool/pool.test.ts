@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { parseConfig } from '../../../server/config/load.js'
 import type { ConfigInput } from '../../../server/config/schema.js'
+import type { Connection } from '../../../server/pool/connection.js'
 import type { PoolEvent } from '../../../server/pool/pool.js'
 import { createTenant, type Tenant } from '../../../server/tenants/tenant.js'
 import {
@@ -207,6 +208,26 @@ describe('pool', () => {
     await t.json(`/v1/transactions/${tx.id}/rollback`, {})
     expect((await first).body.rows).toEqual([['1']])
     expect((await second).body.rows).toEqual([['2']])
+  })
+
+  it('counts toward maxWaiting only the requests no connection is being opened for: a burst below max all get one', async () => {
+    const { pool } = tenantWith({ pool: { min: 0, max: 4, maxWaiting: 1 } })
+    const lent: Connection[] = []
+    const borrow = async () => lent.push(await pool.acquire())
+    try {
+      // Four at once, with nothing open yet: the pool opens one connection for each.
+      const burst = await Promise.allSettled(Array.from({ length: 4 }, borrow))
+      expect(burst.map((r) => r.status)).toEqual(Array.from({ length: 4 }, () => 'fulfilled'))
+      expect(pool.stats().requestsErrors).toBe(0)
+      // Every connection is lent: one may wait, the next is refused.
+      const waiting = borrow()
+      await expect(pool.acquire()).rejects.toMatchObject({ code: 'POOL_QUEUE_FULL' })
+      pool.release(lent[0]!)
+      await waiting
+    } finally {
+      for (const connection of lent) pool.release(connection)
+      await pool.close()
+    }
   })
 
   it('recycles a connection past maxLifetimeSeconds', async () => {

@@ -658,11 +658,12 @@ export class Pool {
   private lost(connection: Connection): void {
     if (this.closed) return
     const index = this.idle.indexOf(connection)
-    // A borrowed connection's loss is seen by its request, which then discards it.
+    // A borrowed connection's loss is seen by its borrower, which then discards it: counted
+    // there (returnsBad, or a failed health check), not here too.
     if (index < 0 && !this.busy.has(connection)) return
-    this.counters.connectionsLost++
     this.options.onEvent?.({ type: 'lost', pid: connection.pid })
     if (index >= 0) {
+      this.counters.connectionsLost++
       this.idle.splice(index, 1)
       this.counters.connectionsClosed++
       this.refill()

@@ -142,6 +142,24 @@ describe('pool', () => {
       }
     })
 
+    it('counts a connection whose socket closes during its health check as lost once', async () => {
+      proxy = await startTcpProxy()
+      t = await startTestGateway({
+        connection: { url: proxy.url },
+        pool: { min: 1, max: 1, healthCheckAfterIdleMs: 0 },
+      })
+      const pool = t.gateway.tenants.get('main')!.pool
+      const link = proxy.links[0]!
+      await eventually(() => pool.stats().poolAvailable === 1 && link.quiet())
+      link.mute()
+      const answering = t.json('/v1/query', { sql: 'select 1' })
+      // The check went out and hears nothing; then the socket closes under it.
+      await eventually(() => occurrences(link.sent(), EMPTY_QUERY) === 1)
+      link.cut()
+      expect((await answering).status).toBe(200)
+      expect(pool.stats().connectionsLost).toBe(1)
+    })
+
     it('sends the check (an empty query) only to connections idle past healthCheckAfterIdleMs', async () => {
       proxy = await startTcpProxy()
       t = await startTestGateway({

@@ -166,15 +166,28 @@ export class Pool {
     if (this.closed) throw shuttingDown()
     this.counters.requestsNum++
     const started = performance.now()
+    const { maxWaiting, acquireTimeoutMs } = this.options
+    const deadline = Date.now() + acquireTimeoutMs
     while (!this.pausing && this.waiters.length === 0 && this.idle.length > 0) {
       const connection = this.idle.pop()!
       this.lend(connection, holder)
-      if (this.readyNow(connection) || (await this.usable(connection))) {
+      if (this.readyNow(connection)) {
         this.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
         return connection
       }
+      const usable = await this.checked(connection, deadline, signal)
+      if (usable === true) {
+        this.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
+        return connection
+      }
+      if (usable === 'gave-up') {
+        if (signal?.aborted) throw clientClosed()
+        this.counters.requestsErrors++
+        throw new SluiceError('POOL_TIMEOUT', this.timeoutMessage(acquireTimeoutMs), {
+          retryable: true,
+        })
+      }
     }
-    const { maxWaiting, acquireTimeoutMs } = this.options
     if (maxWaiting > 0 && this.queued() >= maxWaiting) {
       this.counters.requestsErrors++
       throw new SluiceError(
@@ -404,6 +417,37 @@ export class Pool {
       now < connection.expiresAt &&
       now - connection.lastUsedAt < this.options.healthCheckAfterIdleMs
     )
+  }
+
+  /**
+   * {@link usable}, within the borrower's acquire deadline and its signal: checks of silent
+   * connections (each up to the check timeout) must not hold a request past
+   * `acquireTimeoutMs`, nor one whose client left. A borrower that gives up leaves the check
+   * running: it retires a broken connection, and a healthy one goes to the next borrower.
+   */
+  private async checked(
+    connection: Connection,
+    deadline: number,
+    signal: AbortLike | undefined,
+  ): Promise<boolean | 'gave-up'> {
+    const check = this.usable(connection)
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let onAbort: (() => void) | undefined
+    const outcome = await Promise.race([
+      check,
+      new Promise<'gave-up'>((resolve) => {
+        timer = setTimeout(() => resolve('gave-up'), Math.max(deadline - Date.now(), 0))
+        onAbort = () => resolve('gave-up')
+        signal?.addEventListener('abort', onAbort, { once: true })
+      }),
+    ])
+    clearTimeout(timer)
+    if (onAbort) signal?.removeEventListener('abort', onAbort)
+    if (outcome === 'gave-up')
+      void check.then((healthy) => {
+        if (healthy) this.handBack(connection)
+      })
+    return outcome
   }
 
   private async usable(connection: Connection): Promise<boolean> {

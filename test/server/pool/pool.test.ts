@@ -9,6 +9,7 @@ import {
   backends,
   databaseUrl,
   eventually,
+  listenTestGateway,
   newToken,
   startTestGateway,
   type TestGateway,
@@ -159,6 +160,37 @@ describe('pool', () => {
       expect((await answering).status).toBe(200)
       expect(pool.stats().connectionsLost).toBe(1)
     })
+
+    it('answers POOL_TIMEOUT at acquireTimeoutMs while checks of silent idle connections still wait, and leaves no connection lent', async () => {
+      proxy = await startTcpProxy()
+      const listening = await listenTestGateway({
+        // A check may take 2 s; the request may wait 300 ms.
+        connection: { url: proxy.url, connectTimeoutMs: 2000 },
+        pool: { min: 2, max: 2, healthCheckAfterIdleMs: 0, acquireTimeoutMs: 300 },
+      })
+      t = listening
+      const pool = t.gateway.tenants.get('main')!.pool
+      await eventually(
+        () => pool.stats().poolAvailable === 2 && proxy.links.every((l) => l.quiet()),
+      )
+      for (const link of proxy.links) link.mute()
+      const res = await fetch(`${listening.url}/v1/query`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.token}` },
+        body: JSON.stringify({ sql: 'select 1' }),
+      })
+      expect(res.status).toBe(503)
+      expect(((await res.json()) as any).error).toMatchObject({ code: 'POOL_TIMEOUT' })
+      // The check it gave up on fails in the background: that connection is replaced, and
+      // nothing stays lent.
+      await eventually(
+        () =>
+          pool.stats().poolInUse === 0 &&
+          pool.stats().poolAvailable === 2 &&
+          proxy.links.length === 3,
+      )
+      expect((await t.json('/v1/query', { sql: 'select 1' })).status).toBe(200)
+    }, 30_000)
 
     it('sends the check (an empty query) only to connections idle past healthCheckAfterIdleMs', async () => {
       proxy = await startTcpProxy()

@@ -382,7 +382,9 @@ export class Pool {
       this.settle(waiter)
       waiter.reject(shuttingDown())
     }
-    const closing = this.idle.splice(0).map((c) => c.close())
+    // Idle connections run nothing: one that does not close within the check timeout sits
+    // behind a silent network, and is dropped rather than waited for.
+    const closing = this.idle.splice(0).map((c) => c.close(this.options.checkTimeoutMs ?? 5000))
     this.closing = (async () => {
       await Promise.all([...closing, this.loans.idle(), this.opening.idle()])
     })()

@@ -42,6 +42,11 @@ export interface Link {
    * PostgreSQL said first (a FATAL for an idle session, say).
    */
   hold(): { release(): void }
+  /**
+   * Stops the link dead, both ways, closing included: nothing is read or passed on any more,
+   * so a FIN the client sends is never answered, as across a network that dropped the route.
+   */
+  freeze(): void
 }
 
 /** A listening proxy. */
@@ -119,6 +124,12 @@ export async function startTcpProxy(options: TcpProxyOptions = {}): Promise<TcpP
       },
       mute() {
         muted = true
+      },
+      freeze() {
+        muted = true
+        client.pause()
+        upstream.pause()
+        client.removeAllListeners('end')
       },
       hold() {
         held = []

@@ -192,6 +192,25 @@ describe('pool', () => {
       expect((await t.json('/v1/query', { sql: 'select 1' })).status).toBe(200)
     }, 30_000)
 
+    it('closes, even when its idle connections sit behind a network that stopped answering', async () => {
+      proxy = await startTcpProxy()
+      const { pool } = tenantWith({
+        connection: { url: proxy.url, connectTimeoutMs: 500 },
+        pool: { min: 2, max: 2 },
+      })
+      await pool.start()
+      await eventually(
+        () => pool.stats().poolAvailable === 2 && proxy.links.every((l) => l.quiet()),
+      )
+      for (const link of proxy.links) link.freeze()
+      // Bounded only so that a hang fails here, with a message, rather than at the test's timeout.
+      const closed = await Promise.race([
+        pool.close().then(() => 'closed'),
+        new Promise((resolve) => setTimeout(() => resolve('still closing'), 10_000)),
+      ])
+      expect(closed).toBe('closed')
+    })
+
     it('sends the check (an empty query) only to connections idle past healthCheckAfterIdleMs', async () => {
       proxy = await startTcpProxy()
       t = await startTestGateway({

@@ -445,7 +445,8 @@ export class Pool {
       new Promise<'gave-up'>((resolve) => {
         timer = setTimeout(() => resolve('gave-up'), Math.max(deadline - Date.now(), 0))
         onAbort = () => resolve('gave-up')
-        signal?.addEventListener('abort', onAbort, { once: true })
+        if (signal?.aborted) resolve('gave-up')
+        else signal?.addEventListener('abort', onAbort, { once: true })
       }),
     ])
     clearTimeout(timer)

@@ -38,7 +38,10 @@ export function isPostgresError(
   )
 }
 
-function codeForSqlstate(sqlstate: string): { code: ErrorCode; retryable: boolean } {
+function codeForSqlstate(
+  sqlstate: string,
+  severity: string,
+): { code: ErrorCode; retryable: boolean } {
   if (sqlstate === '57014') return { code: 'STATEMENT_TIMEOUT', retryable: false }
   if (sqlstate === '40001' || sqlstate === '40P01') return { code: 'CONFLICT', retryable: true }
   if (sqlstate === '25006') return { code: 'FORBIDDEN', retryable: false }
@@ -46,7 +49,16 @@ function codeForSqlstate(sqlstate: string): { code: ErrorCode; retryable: boolea
   if (sqlstate === '08P01') return { code: 'BAD_REQUEST', retryable: false }
   if (sqlstate === '57P03' || sqlstate === '53300')
     return { code: 'DB_UNAVAILABLE', retryable: true }
-  if (sqlstate.startsWith('08') || sqlstate === '57P01' || sqlstate === '57P02') {
+  // FATAL (or PANIC) ends the session, whatever its sqlstate: idle_session_timeout (57P05)
+  // crossing a statement on the network, a dropped database (57P04), the server's
+  // idle-in-transaction timeout (25P03). The connection is gone, not the SQL wrong.
+  if (
+    sqlstate.startsWith('08') ||
+    sqlstate === '57P01' ||
+    sqlstate === '57P02' ||
+    severity === 'FATAL' ||
+    severity === 'PANIC'
+  ) {
     return { code: 'DB_UNAVAILABLE', retryable: false }
   }
   return { code: 'DATABASE_ERROR', retryable: false }
@@ -76,7 +88,7 @@ export function toSluiceError(error: unknown, context: ErrorContext = {}): Sluic
   if (isPostgresError(error)) {
     const { code, retryable } = context.timedOut
       ? { code: 'STATEMENT_TIMEOUT' as const, retryable: false }
-      : codeForSqlstate(error.code)
+      : codeForSqlstate(error.code, error.severity)
     const fields: SluiceErrorOptions = { ...extra, retryable }
     const source = error as unknown as Record<string, unknown>
     for (const field of DATABASE_ERROR_FIELDS) {

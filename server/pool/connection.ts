@@ -349,14 +349,24 @@ export class Connection {
     return (this.client as unknown as { connection?: PgConnection }).connection?.stream
   }
 
-  /** Closes the connection; never throws. */
-  async close(): Promise<void> {
+  /**
+   * Closes the connection; never throws. With `giveUpAfterMs`, for a connection that runs
+   * nothing: when PostgreSQL has not closed its side by then (a network gone silent never
+   * answers the Terminate), the socket is dropped.
+   */
+  async close(giveUpAfterMs?: number): Promise<void> {
     this.broken = true
-    try {
-      await this.client.end()
-    } catch {
+    const ending = this.client.end().catch(() => {
       // Already gone: nothing to release.
-    }
+    })
+    if (giveUpAfterMs === undefined) return ending
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const late = await Promise.race([
+      ending.then(() => false),
+      new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), giveUpAfterMs))),
+    ])
+    clearTimeout(timer)
+    if (late) this.wire()?.destroy()
   }
 }
 

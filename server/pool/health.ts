@@ -4,13 +4,14 @@
  * tick that recycles connections past their lifetime or idle past `maxIdleSeconds`, and warns
  * of borrows held longer than `holdWarningMs`.
  */
+import type { AbortLike } from '../lifecycle/abort.js'
 import type { Connection } from './connection.js'
 import { refill } from './opening.js'
 import { resetDone } from './pending-resets.js'
 import type { Pool } from './pool.js'
 
 /** Whether a connection sat idle long enough to be checked before it is lent. */
-function checkDue(pool: Pool, connection: Connection, now: number): boolean {
+export function checkDue(pool: Pool, connection: Connection, now: number): boolean {
   return now - connection.lastUsedAt >= pool.options.healthCheckAfterIdleMs
 }
 
@@ -45,6 +46,39 @@ export async function usable(pool: Pool, connection: Connection): Promise<boolea
   pool.counters.connectionsLost++
   pool.retire(connection, 'discarded')
   return false
+}
+
+/**
+ * {@link usable}, within the borrower's acquire deadline and its signal: checks of silent
+ * connections (each up to the check timeout) must not hold a request past
+ * `acquireTimeoutMs`, nor one whose client left. A borrower that gives up leaves the check
+ * running: it retires a broken connection, and a healthy one goes to the next borrower.
+ */
+export async function checked(
+  pool: Pool,
+  connection: Connection,
+  deadline: number,
+  signal: AbortLike | undefined,
+): Promise<boolean | 'gave-up'> {
+  const check = usable(pool, connection)
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let onAbort: (() => void) | undefined
+  const outcome = await Promise.race([
+    check,
+    new Promise<'gave-up'>((resolve) => {
+      timer = setTimeout(() => resolve('gave-up'), Math.max(deadline - Date.now(), 0))
+      onAbort = () => resolve('gave-up')
+      if (signal?.aborted) resolve('gave-up')
+      else signal?.addEventListener('abort', onAbort, { once: true })
+    }),
+  ])
+  clearTimeout(timer)
+  if (onAbort) signal?.removeEventListener('abort', onAbort)
+  if (outcome === 'gave-up')
+    void check.then((healthy) => {
+      if (healthy) pool.handBack(connection)
+    })
+  return outcome
 }
 
 /** Recycles idle connections past their lifetime, and ones idle past maxIdle above min. */

@@ -104,11 +104,12 @@ async function openOne(pool: Pool): Promise<void> {
 function lost(pool: Pool, connection: Connection): void {
   if (pool.closed) return
   const index = pool.idle.indexOf(connection)
-  // A borrowed connection's loss is seen by its request, which then discards it.
+  // A borrowed connection's loss is seen by its borrower, which then discards it: counted
+  // there (returnsBad, or a failed health check), not here too.
   if (index < 0 && !pool.busy.has(connection)) return
-  pool.counters.connectionsLost++
   pool.options.onEvent?.({ type: 'lost', pid: connection.pid })
   if (index >= 0) {
+    pool.counters.connectionsLost++
     pool.idle.splice(index, 1)
     pool.counters.connectionsClosed++
     refill(pool)

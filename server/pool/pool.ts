@@ -13,13 +13,20 @@ import { clientClosed, shuttingDown } from '../errors.js'
 import type { AbortLike } from '../lifecycle/abort.js'
 import { InFlight, type Ticket } from '../lifecycle/in-flight.js'
 import type { Connection } from './connection.js'
-import { maintain, readyNow, usable } from './health.js'
+import { checkDue, checked, maintain, readyNow, usable } from './health.js'
 import { SLOT_RETRY_MS, grow, open, refill } from './opening.js'
 import { resetDone, startReset } from './pending-resets.js'
 import type { PoolEvent } from './pool-event.js'
 import { resetAnswered } from './session-reset.js'
 import { emptyStats, type PoolStats } from './stats.js'
-import { armWaitTimer, removeWaiter, settleWaiter, type Waiter } from './waiters.js'
+import {
+  armWaitTimer,
+  queued,
+  removeWaiter,
+  settleWaiter,
+  timeoutMessage,
+  type Waiter,
+} from './waiters.js'
 
 /** Options of {@link Pool}. */
 export interface PoolOptions extends PoolConfig {
@@ -138,16 +145,33 @@ export class Pool {
     if (this.closed) throw shuttingDown()
     this.counters.requestsNum++
     const started = performance.now()
+    const { maxWaiting, acquireTimeoutMs } = this.options
+    const deadline = Date.now() + acquireTimeoutMs
     while (!this.pausing && this.waiters.length === 0 && this.idle.length > 0) {
       const connection = this.idle.pop()!
       this.lend(connection, holder)
-      if (readyNow(this, connection) || (await usable(this, connection))) {
+      if (readyNow(this, connection)) {
         this.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
         return connection
       }
+      // Only a health check, which may take up to the check timeout, races the deadline: a
+      // timer per borrow that merely waits for its reset would cost the hot path.
+      const ready = checkDue(this, connection, Date.now())
+        ? await checked(this, connection, deadline, signal)
+        : await usable(this, connection)
+      if (ready === true) {
+        this.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
+        return connection
+      }
+      if (ready === 'gave-up') {
+        if (signal?.aborted) throw clientClosed()
+        this.counters.requestsErrors++
+        throw new SluiceError('POOL_TIMEOUT', timeoutMessage(this, acquireTimeoutMs), {
+          retryable: true,
+        })
+      }
     }
-    const { maxWaiting, acquireTimeoutMs } = this.options
-    if (maxWaiting > 0 && this.waiters.length >= maxWaiting) {
+    if (maxWaiting > 0 && queued(this) >= maxWaiting) {
       this.counters.requestsErrors++
       throw new SluiceError(
         'POOL_QUEUE_FULL',
@@ -293,7 +317,9 @@ export class Pool {
       settleWaiter(waiter)
       waiter.reject(shuttingDown())
     }
-    const closing = this.idle.splice(0).map((c) => c.close())
+    // Idle connections run nothing: one that does not close within the check timeout sits
+    // behind a silent network, and is dropped rather than waited for.
+    const closing = this.idle.splice(0).map((c) => c.close(this.options.checkTimeoutMs ?? 5000))
     this.closing = (async () => {
       await Promise.all([...closing, this.loans.idle(), this.opening.idle()])
     })()
@@ -315,7 +341,8 @@ export class Pool {
     await closing
   }
 
-  private handBack(connection: Connection): void {
+  /** Takes a connection back from a borrower that never had it (./health.ts `checked`). */
+  handBack(connection: Connection): void {
     this.endLoan(connection)
     if (this.closed || connection.broken) {
       void connection.close()

@@ -77,8 +77,18 @@ export function removeWaiter(pool: Pool, waiter: Waiter): void {
   if (index >= 0) pool.waiters.splice(index, 1)
 }
 
+/**
+ * The waiters no connection is coming for: beyond those being opened and those the pool
+ * may still open (none while paused). A burst below `max` is not a queue, so it never meets
+ * `maxWaiting`.
+ */
+export function queued(pool: Pool): number {
+  const coming = pool.pausing ? 0 : pool.connecting + Math.max(pool.max - pool.size, 0)
+  return pool.waiters.length - coming
+}
+
 /** POOL_TIMEOUT's message: why no connection came, when PostgreSQL said why. */
-function timeoutMessage(pool: Pool, acquireTimeoutMs: number): string {
+export function timeoutMessage(pool: Pool, acquireTimeoutMs: number): string {
   const base = `no connection became free within ${acquireTimeoutMs} ms`
   if (pool.max === 0)
     return `${base}: this process's share of the tenant's pool is 0 connections (pool.max is divided among the cluster's nodes and workers: raise it)`

@@ -21,9 +21,15 @@ async function probe(tenant: Tenant): Promise<boolean> {
   const timer = setTimeout(() => controller.abort(new Error('probe timeout')), PROBE_TIMEOUT_MS)
   try {
     const connection = await tenant.pool.acquire(controller.signal)
+    // A database gone silent never answers the empty query: at the deadline the connection
+    // is given up (its socket closed, so the query fails), or the probe, and every /readyz
+    // sharing it, would wait for ever with the connection lent.
+    const giveUp = () => connection.discard()
+    controller.signal.addEventListener('abort', giveUp, { once: true })
     try {
       await connection.simple('')
     } finally {
+      controller.signal.removeEventListener('abort', giveUp)
       tenant.pool.release(connection)
     }
     return true

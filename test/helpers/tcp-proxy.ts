@@ -36,6 +36,17 @@ export interface Link {
    * nothing more, as over a network that went silent without a reset.
    */
   mute(): void
+  /**
+   * From now on PostgreSQL's answers, and its closing the link, wait here until `release()`
+   * delivers them: a test can have the client send something before it hears what
+   * PostgreSQL said first (a FATAL for an idle session, say).
+   */
+  hold(): { release(): void }
+  /**
+   * Stops the link dead, both ways, closing included: nothing is read or passed on any more,
+   * so a FIN the client sends is never answered, as across a network that dropped the route.
+   */
+  freeze(): void
 }
 
 /** A listening proxy. */
@@ -66,6 +77,8 @@ export async function startTcpProxy(options: TcpProxyOptions = {}): Promise<TcpP
     const chunks: Buffer[] = []
     let silent = false
     let muted = false
+    let held: Buffer[] | undefined
+    let closeHeld = false
     // The client's first message, the StartupMessage, has no type byte.
     const fromClient = new MessageCounter(1)
     const fromServer = new MessageCounter(0)
@@ -86,11 +99,13 @@ export async function startTcpProxy(options: TcpProxyOptions = {}): Promise<TcpP
     })
     upstream.on('data', (chunk: Buffer) => {
       fromServer.push(chunk)
-      if (!silent && !muted) client.write(chunk)
+      if (held) held.push(chunk)
+      else if (!silent && !muted) client.write(chunk)
     })
     client.on('close', () => upstream.destroy())
     upstream.on('close', () => {
-      if (!silent) client.destroy()
+      if (held) closeHeld = true
+      else if (!silent) client.destroy()
     })
     links.push({
       sent: () => Buffer.concat(chunks),
@@ -109,6 +124,23 @@ export async function startTcpProxy(options: TcpProxyOptions = {}): Promise<TcpP
       },
       mute() {
         muted = true
+      },
+      freeze() {
+        muted = true
+        client.pause()
+        upstream.pause()
+        client.removeAllListeners('end')
+      },
+      hold() {
+        held = []
+        return {
+          release() {
+            const chunks = held ?? []
+            held = undefined
+            for (const chunk of chunks) client.write(chunk)
+            if (closeHeld) client.end()
+          },
+        }
       },
     })
   })

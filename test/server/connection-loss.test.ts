@@ -5,9 +5,16 @@
  * pg_terminate_backend (PostgreSQL says 57P01 before it closes), and the socket cut without
  * a word (a TCP proxy in between).
  */
+import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClient, type Fetch } from '../../edge/index.js'
-import { admin, eventually, type ListeningGateway, listenTestGateway } from '../helpers/gateway.js'
+import {
+  admin,
+  databaseUrl,
+  eventually,
+  type ListeningGateway,
+  listenTestGateway,
+} from '../helpers/gateway.js'
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js'
 
 async function caught(promise: Promise<unknown>): Promise<any> {
@@ -124,5 +131,54 @@ describe('a socket cut mid-statement, with no word from PostgreSQL', () => {
     expect(answer.body.error).toMatchObject(LOST)
     expect(answer.body.error.sqlstate).toBeUndefined()
     expect((await send(t, '/v1/query', { sql: 'select 1' })).status).toBe(200)
+  })
+})
+
+describe('a session PostgreSQL ended for idleness just as a statement went out (idle_session_timeout)', () => {
+  const role = `sluice_idle_${randomBytes(4).toString('hex')}`
+  const password = randomBytes(12).toString('hex')
+  const database = new URL(databaseUrl()).pathname.slice(1)
+  let proxy: TcpProxy
+  let t: ListeningGateway
+  beforeAll(async () => {
+    await admin(`create role ${role} login password '${password}'`)
+    await admin(`grant connect on database "${database}" to ${role}`)
+    await admin(`alter role ${role} set idle_session_timeout = '200ms'`)
+    proxy = await startTcpProxy()
+    const url = new URL(proxy.url)
+    url.username = role
+    url.password = password
+    t = await listenTestGateway({
+      connection: { url: url.toString() },
+      allowPrivilegedRole: false,
+      pool: { min: 1, max: 1, healthCheckAfterIdleMs: 600_000 },
+    })
+  })
+  afterAll(async () => {
+    await t.close()
+    await proxy.close()
+    await admin(`revoke connect on database "${database}" from ${role}`)
+    await admin(`drop role if exists ${role}`)
+  })
+
+  it('answers DB_UNAVAILABLE (503) with the sqlstate, not a DATABASE_ERROR for the SQL (400)', async () => {
+    const pool = t.gateway.tenants.get('main')!.pool
+    await eventually(() => pool.stats().poolAvailable === 1 && proxy.links[0]!.quiet())
+    // What PostgreSQL says when it ends the idle session reaches the gateway only once the
+    // statement is on its way, as when the two cross on the network.
+    const link = proxy.links[0]!
+    const held = link.hold()
+    await eventually(
+      async () =>
+        (await admin('select 1 from pg_stat_activity where usename = $1', [role])).length === 0,
+    )
+    const answering = send(t, '/v1/query', { sql: 'select 1' })
+    await eventually(() => link.sent().includes('select 1'))
+    held.release()
+    const answer = await answering
+    expect(answer.status).toBe(503)
+    expect(answer.body.error).toMatchObject({ code: 'DB_UNAVAILABLE', sqlstate: '57P05' })
+    await eventually(() => pool.stats().poolAvailable === 1)
+    expect((await send(t, '/v1/query', { sql: 'select 2' })).status).toBe(200)
   })
 })

@@ -4,6 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { eventually, type ListeningGateway, listenTestGateway } from '../../helpers/gateway.js'
+import { startTcpProxy, type TcpProxy } from '../../helpers/tcp-proxy.js'
 
 describe('readiness', () => {
   let t: ListeningGateway
@@ -48,4 +49,39 @@ describe('readiness', () => {
       for (const tx of held) await post(`/v1/transactions/${tx.id}/rollback`)
     }
   })
+})
+
+describe('readiness over a database gone silent', () => {
+  let proxy: TcpProxy
+  let t: ListeningGateway
+  beforeAll(async () => {
+    proxy = await startTcpProxy()
+    // No health check before lending: the probe's own empty query is what meets the silence.
+    t = await listenTestGateway({
+      connection: { url: proxy.url },
+      pool: { min: 0, max: 2, healthCheckAfterIdleMs: 600_000 },
+    })
+  })
+  afterAll(async () => {
+    await t.close()
+    await proxy.close()
+  })
+
+  it('answers 503 unavailable instead of hanging, and gives the silent connection up', async () => {
+    const res = await fetch(`${t.url}/v1/query`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.token}` },
+      body: JSON.stringify({ sql: 'select 1' }),
+    })
+    expect(res.status).toBe(200)
+    const pool = t.gateway.tenants.get('main')!.pool
+    await eventually(() => pool.stats().poolAvailable === 1 && proxy.links.every((l) => l.quiet()))
+    for (const link of proxy.links) link.mute()
+    // Bounded only so that a hang fails here rather than at the test's timeout.
+    const ready = await fetch(`${t.url}/readyz`, { signal: AbortSignal.timeout(20_000) })
+    expect(ready.status).toBe(503)
+    expect(await ready.json()).toMatchObject({ tenants: { main: 'unavailable' } })
+    // The muted connection is not kept lent for ever.
+    await eventually(() => pool.stats().poolInUse === 0)
+  }, 30_000)
 })

@@ -1,4 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -8,7 +9,7 @@ import pg from 'pg'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { freePort } from '../../setup/postgres.js'
 import { eventually } from '../../helpers/gateway.js'
-import { isRunning, killChildren, sluice, startSluice } from '../../helpers/cli.js'
+import { isRunning, killChildren, processGroup, sluice, startSluice } from '../../helpers/cli.js'
 
 const folders: string[] = []
 afterEach(killChildren)
@@ -182,6 +183,44 @@ describe('embedded default', () => {
     await expect(stat(join(cwd, '.sluice/pgdata/postmaster.pid'))).rejects.toThrow(/ENOENT/)
     await expect(stat(join(cwd, '.sluice/sluice.pid'))).rejects.toThrow(/ENOENT/)
   }, 120_000)
+
+  it.runIf(process.platform === 'linux')(
+    "stops everything on a Ctrl-C during initdb, and says it stopped rather than quote PostgreSQL's last words",
+    async () => {
+      const cwd = await workDir()
+      const started = startSluice([], {
+        cwd,
+        // SLUICE_DEBUG passes initdb's log on: the signal goes once its bootstrap runs.
+        env: { PORT: String(await freePort()), SLUICE_DEBUG: '1' },
+        detached: true,
+      })
+      await started.printed('running bootstrap script')
+      const group = started.child.pid!
+      const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+      let pwfile: string | undefined
+      await eventually(() => {
+        for (const pid of processGroup(group)) {
+          try {
+            const arg = cmdline(pid).find((a) => a.startsWith('--pwfile='))
+            if (arg !== undefined) pwfile = arg.slice('--pwfile='.length)
+          } catch {
+            // Ended while we looked.
+          }
+        }
+        return pwfile !== undefined
+      }, 60_000)
+
+      // The terminal's Ctrl-C reaches initdb too: it stops, and so does the start.
+      process.kill(-group, 'SIGINT')
+      const run = await started.exited
+      const output = run.stdout + run.stderr
+      expect([run.code, run.signal], output).toEqual([0, null])
+      expect(run.stdout).toContain('sluice: SIGINT: stopped before the start-up finished')
+      expect(output).not.toContain('cannot start')
+      await eventually(() => processGroup(group).length === 0, 20_000)
+    },
+    120_000,
+  )
 
   it("quotes PostgreSQL's own reason when it will not start, in one line", async () => {
     const cwd = await workDir()

@@ -8,7 +8,7 @@ import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import {
   claimFolder,
   dataLocation,
@@ -17,6 +17,7 @@ import {
   runningPostgres,
 } from './folder.js'
 import { freePort } from './free-port.js'
+import { removePrivateTmpdir, withPrivateTmpdir } from './private-tmpdir.js'
 import { StartupError } from '../startup-error.js'
 
 /** A running embedded PostgreSQL. */
@@ -229,7 +230,8 @@ export async function startEmbedded(
       onError: (error) => log.push(String(error)),
     })
     try {
-      if (!initialised) await server.initialise()
+      if (initialised) await removePrivateTmpdir(dirname(dataDir))
+      else await withPrivateTmpdir(dirname(dataDir), () => server.initialise())
       await server.start()
     } catch (error) {
       const text = `${error instanceof Error ? error.message : ''}\n${log.join('')}`

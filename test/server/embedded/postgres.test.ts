@@ -185,7 +185,7 @@ describe('embedded default', () => {
   }, 120_000)
 
   it.runIf(process.platform === 'linux')(
-    "stops everything on a Ctrl-C during initdb, and says it stopped rather than quote PostgreSQL's last words",
+    "hands initdb the password in a folder only initdb's user enters, and a Ctrl-C during initdb stops everything, saying so",
     async () => {
       const cwd = await workDir()
       const started = startSluice([], {
@@ -209,6 +209,9 @@ describe('embedded default', () => {
         }
         return pwfile !== undefined
       }, 60_000)
+      // `ps` shows the path to every user: the folder holding it must not let them in.
+      expect(dirname(pwfile!)).toBe(join(cwd, '.sluice', 'initdb-tmp'))
+      expect((await stat(dirname(pwfile!))).mode & 0o077).toBe(0)
 
       // The terminal's Ctrl-C reaches initdb too: it stops, and so does the start.
       process.kill(-group, 'SIGINT')
@@ -218,6 +221,7 @@ describe('embedded default', () => {
       expect(run.stdout).toContain('sluice: SIGINT: stopped before the start-up finished')
       expect(output).not.toContain('cannot start')
       await eventually(() => processGroup(group).length === 0, 20_000)
+      await expect(stat(dirname(pwfile!))).rejects.toThrow(/ENOENT/)
     },
     120_000,
   )

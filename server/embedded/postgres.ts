@@ -14,6 +14,7 @@ import {
   dataLocation,
   DEFAULT_DATA_DIR,
   displayPath,
+  removeStaleLock,
   runningPostgres,
 } from './folder.js'
 import { freePort } from './free-port.js'
@@ -194,6 +195,7 @@ export async function startEmbedded(
         `a PostgreSQL left running by a Sluice that was killed (pid ${orphan.pid}) still uses ${shown}: stop it (kill ${orphan.pid}) and start again`,
       )
     }
+    await removeStaleLock(dataDir)
     const initialised = await exists(join(dataDir, 'PG_VERSION'))
     const passwordFile = join(root, 'password')
     let password: string

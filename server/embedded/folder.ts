@@ -177,6 +177,22 @@ export async function dataLocation(root: string): Promise<DataLocation> {
   return { dataDir: target, closed }
 }
 
+/**
+ * The secret in `file`, without its line break, or EMBEDDED_FAILED naming the file (a folder
+ * in its place, a mode that shuts this user out) and `fix`, what to do about it.
+ */
+export async function readSecret(file: string, fix: string): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).trim()
+  } catch (error) {
+    throw new StartupError(
+      'EMBEDDED_FAILED',
+      `cannot read ${displayPath(file)} (${errorCode(error) ?? String(error)}): ${fix}`,
+      String(error),
+    )
+  }
+}
+
 /** The secret kept in `file` (mode 0600); `make` makes it the first time. */
 export async function keptSecret(file: string, make: () => string): Promise<string> {
   const made = make()
@@ -185,6 +201,6 @@ export async function keptSecret(file: string, make: () => string): Promise<stri
     return made
   } catch (error) {
     if (errorCode(error) !== 'EEXIST') throw error
-    return (await readFile(file, 'utf8')).trim()
+    return readSecret(file, 'make it a file this user may read, or delete it for a new one')
   }
 }

@@ -14,6 +14,7 @@ import {
   dataLocation,
   DEFAULT_DATA_DIR,
   displayPath,
+  readSecret,
   removeStaleLock,
   runningPostgres,
 } from './folder.js'
@@ -203,7 +204,10 @@ export async function startEmbedded(
       password = randomBytes(18).toString('base64url')
       await writeFile(passwordFile, `${password}\n`, { mode: 0o600 })
     } else if (await exists(passwordFile)) {
-      password = (await readFile(passwordFile, 'utf8')).trim()
+      password = await readSecret(
+        passwordFile,
+        'make it a file this user may read (it holds the superuser password of the database)',
+      )
     } else {
       throw new StartupError(
         'EMBEDDED_FAILED',

@@ -94,5 +94,15 @@ describe('the embedded folder', () => {
     const second = await keptSecret(file, () => 'another-secret-value')
     expect([first, second]).toEqual(['first-secret-value', 'first-secret-value'])
     expect((await stat(file)).mode & 0o777).toBe(0o600)
+    // Edited by hand: its line break is not part of it; a folder in its place is named.
+    await writeFile(file, 'edited-by-hand-secret\n')
+    expect(await keptSecret(file, () => 'unused-secret-value')).toBe('edited-by-hand-secret')
+    await rm(file)
+    await mkdir(file)
+    const unreadable = await keptSecret(file, () => 'unused').catch((error: unknown) => error)
+    expect(isStartupError(unreadable) && unreadable.code).toBe('EMBEDDED_FAILED')
+    expect((unreadable as Error).message).toBe(
+      `cannot read ${file} (EISDIR): make it a file this user may read, or delete it for a new one`,
+    )
   })
 })

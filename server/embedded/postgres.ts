@@ -296,7 +296,9 @@ function stopper(server: { stop(): Promise<void> }, release: () => void): () => 
   const child = () => (server as unknown as { process?: ChildProcess }).process
   const exited = () => {
     const running = child()
-    return running !== undefined && (running.exitCode !== null || running.signalCode !== null)
+    if (running === undefined) return false
+    // No pid: it never ran (spawn failed), and stop() would wait for an exit that never comes.
+    return running.pid === undefined || running.exitCode !== null || running.signalCode !== null
   }
   const stopAtExit = () => {
     if (!exited()) child()?.kill('SIGINT')

@@ -84,6 +84,15 @@ describe('embedded default', () => {
     expect((await query(port, chosen, 'select 1 as one')).rows).toEqual([['1']])
     third.child.kill('SIGTERM')
     expect((await third.exited).code).toBe(0)
+
+    // The token file edited by hand into two lines: the curl line could not work as printed.
+    await writeFile(join(cwd, '.sluice', 'token'), `${token}\n${token}\n`)
+    const edited = await sluice([], { cwd, env: { PORT: String(port) } })
+    expect(edited.code).toBe(2)
+    expect(edited.stderr.trim()).toBe(
+      'sluice: config: ./.sluice/token ("[redacted]"): holds a space or a line break, which no Authorization: Bearer header can carry (or delete the file for a new one)',
+    )
+    expect(edited.stdout + edited.stderr).not.toContain(token)
   }, 120_000)
 
   it("refuses a second Sluice on the same folder, naming the first one's pid, and embedded-url gives a URL psql takes while it runs", async () => {

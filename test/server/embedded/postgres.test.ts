@@ -291,7 +291,10 @@ describe('embedded default', () => {
         started.child.kill('SIGTERM')
         const run = await started.exited
         expect(run.code, run.stdout + run.stderr).toBe(1)
-        expect(run.stderr).toContain('sluice: SIGTERM again: exiting before the start-up finished')
+        // Usually 'before the start-up finished'; on a busy machine PostgreSQL may get ready
+        // before it is held, and the second signal then cuts the drain short: either way
+        // PostgreSQL must not outlive the gateway.
+        expect(run.stderr).toMatch(/sluice: SIGTERM again: exiting (before the start-up|without)/)
         process.kill(postmaster!, 'SIGCONT')
         await eventually(() => !isRunning(postmaster!), 20_000)
       } finally {

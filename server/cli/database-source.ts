@@ -13,6 +13,7 @@ import {
   type Env,
 } from '../config/environment.js'
 import { ConfigError, loadConfigFile, singleTenantConfig } from '../config/load.js'
+import { REDACTED } from '../config/redact.js'
 import type { Config } from '../config/schema.js'
 import { startEmbedded, type EmbeddedDatabase } from '../embedded/postgres.js'
 import { DEFAULT_DATA_DIR, displayPath, keptSecret } from '../embedded/folder.js'
@@ -59,11 +60,17 @@ async function fromFile(file: string, env: Env, envProblems: string[]): Promise<
   return config
 }
 
-// The embedded mode keeps the token beside the data, so it survives restarts.
+// The embedded mode keeps the token beside the data, so it survives restarts. It is printed
+// in a curl line (Authorization: Bearer, one word) that must work as printed: a file edited
+// by hand into two lines or words would print a broken line and a token curl cannot send.
 async function embeddedToken(folder: string): Promise<string> {
   const file = join(folder, 'token')
   const token = await keptSecret(file, generateToken)
-  const problem = tokenProblem(displayPath(file), token)
+  const problem =
+    tokenProblem(displayPath(file), token) ??
+    (/\s/.test(token)
+      ? `${displayPath(file)} ("${REDACTED}"): holds a space or a line break, which no Authorization: Bearer header can carry`
+      : undefined)
   if (problem !== undefined)
     throw new ConfigError([`${problem} (or delete the file for a new one)`])
   return token

@@ -3,11 +3,11 @@
  * takes as is, while a Sluice runs it. It holds the password: the command prints it because
  * it was asked to, on stdout only.
  */
-import { readFile, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { envValue, type Env } from '../config/environment.js'
 import { ConfigError } from '../config/load.js'
-import { DEFAULT_DATA_DIR, displayPath, runningPostgres } from '../embedded/folder.js'
+import { DEFAULT_DATA_DIR, displayPath, readSecret, runningPostgres } from '../embedded/folder.js'
 import { StartupError } from '../startup-error.js'
 import type { CliIo } from './io.js'
 
@@ -47,7 +47,10 @@ export async function embeddedUrlCommand(
       `the embedded PostgreSQL of ${shown} is not running: start it with npm start (in another terminal), then ask again`,
     )
   }
-  const password = (await readFile(join(folder, 'password'), 'utf8')).trim()
+  const password = await readSecret(
+    join(folder, 'password'),
+    'make it a file this user may read (it holds the superuser password of the database)',
+  )
   io.out(`postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${running.port}/postgres`)
   return 0
 }

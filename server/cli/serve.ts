@@ -63,6 +63,13 @@ export async function serveCommand(args: readonly string[], io: CliIo, env: Env)
   process.on('SIGINT', keepSignal)
   try {
     await serve(request, io, env)
+  } catch (error) {
+    // Ctrl-C reaches initdb and PostgreSQL too (the terminal signals the whole group): they
+    // stop, and the start fails because of it. What failed was stopped on the way out; the
+    // operator asked for exactly that, so say so rather than quote PostgreSQL's last words.
+    if (early === undefined) throw error
+    io.out(`sluice: ${early}: stopped before the start-up finished`)
+    return
   } finally {
     process.removeListener('SIGTERM', keepSignal)
     process.removeListener('SIGINT', keepSignal)

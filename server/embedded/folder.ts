@@ -4,7 +4,7 @@
  * superuser password, the gateway token), each in a file of mode 0600.
  */
 import { createHash } from 'node:crypto'
-import { readFileSync, unlinkSync } from 'node:fs'
+import { readFileSync, readlinkSync, realpathSync, unlinkSync } from 'node:fs'
 import {
   chmod,
   lstat,
@@ -95,7 +95,28 @@ export interface RunningPostgres {
   port: number
 }
 
-/** The PostgreSQL that runs on `dataDir`, if one does (its postmaster.pid names a live process). */
+/**
+ * Whether process `pid` works in `dir`. A postmaster changes to its data folder, so on Linux
+ * this tells a PostgreSQL on this data from one on other data that got the pid of a stale
+ * postmaster.pid (after a restart, or a kill -9 long ago). Another user's process (EACCES)
+ * is not ours: ours runs as us, or as 'postgres' when we are root and may look. Without
+ * /proc there is no telling: the pid is trusted.
+ */
+function worksIn(pid: number, dir: string): boolean {
+  let cwd: string
+  try {
+    cwd = readlinkSync(`/proc/${pid}/cwd`)
+  } catch (error) {
+    return errorCode(error) !== 'EACCES'
+  }
+  try {
+    return cwd === realpathSync(dir)
+  } catch {
+    return false
+  }
+}
+
+/** The PostgreSQL that runs on `dataDir`, if one does (its postmaster.pid names it). */
 export async function runningPostgres(dataDir: string): Promise<RunningPostgres | undefined> {
   const text = await readFile(join(dataDir, 'postmaster.pid'), 'utf8').catch(() => undefined)
   if (text === undefined) return undefined
@@ -103,7 +124,17 @@ export async function runningPostgres(dataDir: string): Promise<RunningPostgres 
   const lines = text.split('\n')
   const pid = Number.parseInt(lines[0] ?? '', 10)
   const port = Number.parseInt(lines[3] ?? '', 10)
-  return pid > 0 && isRunning(pid, /postgres/) ? { pid, port } : undefined
+  return pid > 0 && isRunning(pid, /postgres/) && worksIn(pid, dataDir) ? { pid, port } : undefined
+}
+
+/**
+ * Removes a postmaster.pid that no running PostgreSQL of `dataDir` wrote. PostgreSQL itself
+ * takes over one whose pid is gone, but refuses one whose pid now belongs to any live
+ * process ("lock file already exists"), which only deleting the file cures.
+ */
+export async function removeStaleLock(dataDir: string): Promise<void> {
+  if ((await runningPostgres(dataDir)) === undefined)
+    await unlink(join(dataDir, 'postmaster.pid')).catch(() => {})
 }
 
 /** The first folder above `folder` that other users cannot enter, if any. */
@@ -146,6 +177,22 @@ export async function dataLocation(root: string): Promise<DataLocation> {
   return { dataDir: target, closed }
 }
 
+/**
+ * The secret in `file`, without its line break, or EMBEDDED_FAILED naming the file (a folder
+ * in its place, a mode that shuts this user out) and `fix`, what to do about it.
+ */
+export async function readSecret(file: string, fix: string): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).trim()
+  } catch (error) {
+    throw new StartupError(
+      'EMBEDDED_FAILED',
+      `cannot read ${displayPath(file)} (${errorCode(error) ?? String(error)}): ${fix}`,
+      String(error),
+    )
+  }
+}
+
 /** The secret kept in `file` (mode 0600); `make` makes it the first time. */
 export async function keptSecret(file: string, make: () => string): Promise<string> {
   const made = make()
@@ -154,6 +201,6 @@ export async function keptSecret(file: string, make: () => string): Promise<stri
     return made
   } catch (error) {
     if (errorCode(error) !== 'EEXIST') throw error
-    return (await readFile(file, 'utf8')).trim()
+    return readSecret(file, 'make it a file this user may read, or delete it for a new one')
   }
 }

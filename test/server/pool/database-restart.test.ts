@@ -3,19 +3,16 @@
  * once. Each request gets a documented code (never a 500 or a hang), the pool refills to
  * `min` once the database is back, and what the pool counts is what PostgreSQL holds.
  */
-import { once } from 'node:events'
-import type { AddressInfo } from 'node:net'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   startTemporaryPostgres,
   type TemporaryPostgres,
 } from '../../../server/embedded/postgres.js'
-import { eventually, serveGateway, startTestGateway } from '../../helpers/gateway.js'
+import { eventually, listenTestGateway, type ListeningGateway } from '../../helpers/gateway.js'
 
 let server: TemporaryPostgres
-let t: Awaited<ReturnType<typeof startTestGateway>>
-let base: string
+let t: ListeningGateway
 
 async function sql<T = any>(text: string, params: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: server.url })
@@ -37,7 +34,7 @@ const held = async () =>
   )[0]!.n
 
 async function query(text: string) {
-  const res = await fetch(`${base}/v1/query`, {
+  const res = await fetch(`${t.url}/v1/query`, {
     method: 'POST',
     headers: { authorization: `Bearer ${t.token}` },
     body: JSON.stringify({ sql: text }),
@@ -47,18 +44,10 @@ async function query(text: string) {
 
 beforeAll(async () => {
   server = await startTemporaryPostgres({ prefix: 'sluice-pool-restart-' })
-  t = await startTestGateway({
+  t = await listenTestGateway({
     connection: { url: server.url },
     pool: { min: 3, max: 5, acquireTimeoutMs: 3000, healthCheckAfterIdleMs: 0 },
   })
-  const http = serveGateway(t.gateway)
-  await once(http, 'listening')
-  base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`
-  t.close = ((close) => async () => {
-    http.closeAllConnections()
-    http.close()
-    await close()
-  })(t.close)
 }, 120_000)
 
 afterAll(async () => {
@@ -93,7 +82,7 @@ describe('the pool across a database restart under load', () => {
       return s.poolInUse === 0 && s.poolSize === s.poolAvailable && (await held()) === s.poolSize
     })
     expect(pool().stats().poolSize).toBeGreaterThanOrEqual(3)
-    expect((await fetch(`${base}/readyz`)).status).toBe(200)
+    expect((await fetch(`${t.url}/readyz`)).status).toBe(200)
   }, 60_000)
 
   it('reopens min connections by itself after a restart with no request coming', async () => {
@@ -104,6 +93,6 @@ describe('the pool across a database restart under load', () => {
     // pool's 30 s maintenance tick would refill it anyway.
     await eventually(async () => pool().stats().poolSize === 3 && (await held()) === 3, 15_000)
     expect(pool().stats().connectionsLost).toBeGreaterThan(lostBefore)
-    expect((await fetch(`${base}/readyz`)).status).toBe(200)
+    expect((await fetch(`${t.url}/readyz`)).status).toBe(200)
   }, 60_000)
 })

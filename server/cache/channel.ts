@@ -4,17 +4,14 @@
  * after every borrow) that LISTENs on the database's channel (./messages.ts). docs/cache.md
  * states the guarantee; the mechanism is:
  *
- * - **Lease.** The member sends itself a tick every {@link TICK_MS}. PostgreSQL delivers
- *   notifications to every listener in commit order, so when a tick comes back every
- *   notification committed before it has been applied. The cache answers from memory only
- *   while the last tick that came back was *sent* less than {@link LEASE_MS} ago: a member
- *   cut off from the database, or too busy to read its notifications, stops serving hits
- *   within the lease and reads the database instead.
+ * - **Lease** (./lease.ts). The member sends itself a tick every `TICK_MS`; when one comes
+ *   back, every notification committed before it has been applied. The cache answers from
+ *   memory only while the last tick that came back was *sent* less than `LEASE_MS` ago.
  * - **Acknowledged writes.** A write's invalidation is applied locally, then published with
- *   a sequence number. Every other member applies it and answers with an ack. The write's
+ *   a sequence number (./outbox.ts). Every other member applies it and answers with an ack. The write's
  *   answer waits until its own message came back (so every member that joined before it is
  *   known) and every member heard from in the last 2 s acked it (./acks.ts), or until
- *   {@link LEASE_MS} × 1.25 after it was committed, when any member that did not
+ *   `LEASE_MS` × 1.25 after it was committed, when any member that did not
  *   apply it has lost its lease. Either way, a read that starts after the write's answer
  *   cannot be served the old value by any member.
  * - **Gaps.** When the connection fails (a database restart, a network cut) the cache stops
@@ -28,30 +25,14 @@
  */
 import { randomBytes } from 'node:crypto'
 import type pg from 'pg'
-import { Acknowledgements, LEASE_MS, MEMBER_TIMEOUT_MS, TICK_MS } from './acks.js'
-import { Inbox } from './inbox.js'
-import {
-  CHANNEL,
-  encodeOutgoing,
-  type MemberMessage,
-  type Message,
-  type Outgoing,
-} from './messages.js'
+import { Acknowledgements, MEMBER_TIMEOUT_MS } from './acks.js'
+import { Inbox, type RejectedMessages } from './inbox.js'
+import { Lease } from './lease.js'
+import { otherListeners } from './listeners.js'
+import { CHANNEL, type MemberMessage, type Message, type Outgoing } from './messages.js'
+import { Outbox } from './outbox.js'
 import type { ChannelSigner } from './signature.js'
 import { Strangers } from './strangers.js'
-
-/** No tick back for this long on an open connection: it is presumed dead and replaced. */
-const SILENT_CONNECTION_MS = 5000
-/** The application_name of listener connections (how a joining member counts the others). */
-export const LISTENER_APPLICATION_NAME = 'sluice-cache'
-
-/** Payloads a member ignored, by reason (the sluice_cache_messages_rejected_total metric). */
-export interface RejectedMessages {
-  /** Signed with another key, or not at all (triggers' messages aside). */
-  signature: number
-  /** Signed with our key, but a tick no newer than its member's last: sent again. */
-  replay: number
-}
 
 /** What the channel needs from its cache and the gateway. */
 export interface ChannelOptions {
@@ -73,25 +54,14 @@ export interface ChannelOptions {
 export class Channel {
   /** This member's id on the channel: random, so never another's, nor ours again. */
   readonly id = randomBytes(8).toString('hex')
-  /** Payloads ignored so far, by reason. */
-  readonly rejected: RejectedMessages = { signature: 0, replay: 0 }
   private client: pg.Client | undefined
   private state: 'down' | 'joining' | 'up' | 'closed' = 'down'
-  /** performance.now() at which the last returned tick was sent. */
-  private anchor = -Infinity
-  private lastEcho = 0
-  private tick = 0
-  private readonly ticksSent = new Map<number, number>()
-  private tickInFlight = false
-  private tickTimer: ReturnType<typeof setInterval> | undefined
+  private readonly lease: Lease
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined
   private backoffMs = 100
   private seq = 0
   private readonly acks = new Acknowledgements(() => this.state === 'up')
-  private readonly outbox: { payload?: string; message?: Outgoing; seq: number }[] = []
-  private sending = false
-  private readonly acksOut = new Map<string, number>()
-  private acksScheduled = false
+  private readonly outbox: Outbox
   private started: Promise<void> | undefined
   private onUp: (() => void) | undefined
   private readonly inbox: Inbox
@@ -100,6 +70,22 @@ export class Channel {
   constructor(private readonly options: ChannelOptions) {
     this.inbox = new Inbox(options.signer)
     this.strangers = new Strangers((message) => options.warn(message))
+    this.lease = new Lease({
+      id: this.id,
+      signer: options.signer,
+      client: () => this.client,
+      ticking: () => this.state === 'up' || this.state === 'joining',
+      lost: (client, error) => this.lost(client, error),
+    })
+    this.outbox = new Outbox({
+      id: this.id,
+      signer: options.signer,
+      connection: () => (this.state === 'up' || this.state === 'joining' ? this.client : undefined),
+      notifyElsewhere: (payloads) => options.notifyElsewhere(payloads),
+      warn: (message, error) => options.warn(message, error),
+      lost: (client, error) => this.lost(client, error),
+      committed: (seq) => this.acks.committed(seq),
+    })
   }
 
   /**
@@ -107,12 +93,12 @@ export class Channel {
    * joining heard from, and no process we cannot verify heard lately.
    */
   get live(): boolean {
-    return (
-      this.state === 'up' &&
-      performance.now() - this.anchor < LEASE_MS &&
-      this.strangers.quiet &&
-      this.acks.complete
-    )
+    return this.state === 'up' && this.lease.fresh && this.strangers.quiet && this.acks.complete
+  }
+
+  /** Payloads ignored so far, by reason. */
+  get rejected(): RejectedMessages {
+    return this.inbox.rejected
   }
 
   private get isClosed(): boolean {
@@ -122,8 +108,7 @@ export class Channel {
   /** Connects and joins; resolves once the first join settled (it may have failed and retry). */
   start(): Promise<void> {
     this.started ??= this.join()
-    this.tickTimer ??= setInterval(() => this.onTickTimer(), TICK_MS)
-    this.tickTimer.unref?.()
+    this.lease.start()
     return this.started
   }
 
@@ -132,7 +117,7 @@ export class Channel {
     if (this.state === 'closed') return
     const client = this.state === 'up' || this.state === 'joining' ? this.client : undefined
     this.state = 'closed'
-    clearInterval(this.tickTimer)
+    this.lease.stop()
     clearTimeout(this.reconnectTimer)
     this.acks.settleAll()
     this.client = undefined
@@ -153,8 +138,7 @@ export class Channel {
   publish(message: Outgoing): Promise<void> {
     const seq = ++this.seq
     const done = this.acks.expect(seq)
-    this.outbox.push({ message, seq })
-    void this.send()
+    this.outbox.publish(message, seq)
     return done
   }
 
@@ -181,21 +165,11 @@ export class Channel {
       await client.query(`LISTEN ${CHANNEL}`)
       // Listening now: whatever was cached before may have missed notifications.
       this.options.gap()
-      // Names are qualified here and below: the role may put a schema of its own before
-      // pg_catalog, whose pg_notify would swallow every tick (./catalog-query.ts).
-      const { rows } = await client.query<{ n: string }>(
-        `select pg_catalog.count(*) as n from pg_catalog.pg_stat_activity
-          where datname operator(pg_catalog.=) pg_catalog.current_database()
-            and application_name operator(pg_catalog.=) $1
-            and pid operator(pg_catalog.<>) pg_catalog.pg_backend_pid()`,
-        [LISTENER_APPLICATION_NAME],
-      )
-      this.acks.joined(Number(rows[0]?.n ?? 0))
-      this.ticksSent.clear()
+      this.acks.joined(await otherListeners(client))
+      this.lease.restart()
       this.backoffMs = 100
-      this.lastEcho = performance.now()
       const up = new Promise<void>((resolve) => (this.onUp = resolve))
-      await this.sendTick('h')
+      await this.lease.send('h')
       // Joined once our hello came back and the others answered it (or give up waiting: the
       // ticks keep trying, and the others are given up on after MEMBER_TIMEOUT_MS).
       let timer: ReturnType<typeof setTimeout> | undefined
@@ -215,8 +189,7 @@ export class Channel {
     if (this.client !== client || this.state === 'closed') return
     this.client = undefined
     this.state = 'down'
-    this.anchor = -Infinity
-    this.tickInFlight = false
+    this.lease.end()
     client.end().catch(() => {})
     this.options.gap()
     this.retry(error)
@@ -234,36 +207,7 @@ export class Channel {
     this.reconnectTimer.unref?.()
     this.backoffMs = Math.min(this.backoffMs * 2, 5000)
     // Messages waiting for this connection go another way.
-    void this.send()
-  }
-
-  // ---- ticks ----
-
-  private onTickTimer(): void {
-    if (this.state !== 'up' && this.state !== 'joining') return
-    if (performance.now() - this.lastEcho > SILENT_CONNECTION_MS && this.client) {
-      this.lost(this.client, new Error(`no notification came back for ${SILENT_CONNECTION_MS} ms`))
-      return
-    }
-    if (!this.tickInFlight) void this.sendTick('k')
-  }
-
-  private async sendTick(kind: 'h' | 'k'): Promise<void> {
-    const client = this.client
-    if (!client) return
-    const n = ++this.tick
-    this.ticksSent.set(n, performance.now())
-    this.tickInFlight = true
-    try {
-      await client.query('select pg_catalog.pg_notify($1, $2)', [
-        CHANNEL,
-        this.options.signer.sign(`${kind} ${this.id} ${n}`),
-      ])
-    } catch (error) {
-      this.lost(client, error)
-    } finally {
-      if (this.client === client) this.tickInFlight = false
-    }
+    void this.outbox.send()
   }
 
   // ---- receiving ----
@@ -278,13 +222,10 @@ export class Channel {
       case 'member':
         this.member(received.message)
         return
-      case 'replay':
-        this.rejected.replay++
-        return
       case 'unverified':
-        this.rejected.signature++
         if (received.claims) this.unverified(received.claims)
         return
+      case 'replay':
       case 'unknown':
         return
     }
@@ -297,7 +238,7 @@ export class Channel {
       case 'hello':
         this.acks.heard(message.from)
         // A newcomer learns who is here from our answer.
-        if (!this.tickInFlight) void this.sendTick('k')
+        this.lease.nudge()
         this.joinedIfComplete()
         break
       case 'tick':
@@ -317,8 +258,7 @@ export class Channel {
       case 'all':
       case 'purge':
         this.options.apply(message)
-        this.acksOut.set(message.from, Math.max(message.seq, this.acksOut.get(message.from) ?? 0))
-        this.scheduleAcks()
+        this.outbox.ack(message.from, message.seq)
         break
     }
     this.acks.recheck()
@@ -345,11 +285,7 @@ export class Channel {
   private own(message: MemberMessage): void {
     if (message.type === 'hello' || message.type === 'tick') {
       // Only a tick we sent and have not seen back yet counts (never one sent again).
-      const sentAt = this.ticksSent.get(message.tick)
-      if (sentAt === undefined) return
-      for (const n of this.ticksSent.keys()) if (n <= message.tick) this.ticksSent.delete(n)
-      this.anchor = Math.max(this.anchor, sentAt)
-      this.lastEcho = performance.now()
+      if (!this.lease.echoed(message.tick)) return
       if (message.type === 'hello' && this.state === 'joining') {
         this.state = 'up'
         this.joinedIfComplete()
@@ -358,54 +294,5 @@ export class Channel {
     }
     if (message.type === 'tables' || message.type === 'all' || message.type === 'purge')
       this.acks.echo(message.seq)
-  }
-
-  // ---- sending ----
-
-  private scheduleAcks(): void {
-    if (this.acksScheduled) return
-    this.acksScheduled = true
-    setImmediate(() => {
-      this.acksScheduled = false
-      if (this.acksOut.size === 0) return
-      const acks = [...this.acksOut].map(([origin, seq]) => `${origin}:${seq}`).join(',')
-      this.acksOut.clear()
-      this.outbox.push({ payload: `a ${this.id} ${acks}`, seq: 0 })
-      void this.send()
-    })
-  }
-
-  /**
-   * Sends the outbox, up to 100 payloads a statement, through our connection (or another
-   * while it is down); each write's deadline starts once its payload was committed.
-   */
-  private async send(): Promise<void> {
-    if (this.sending) return
-    this.sending = true
-    try {
-      while (this.outbox.length > 0) {
-        const batch = this.outbox.splice(0, 100)
-        const payloads = encodeOutgoing(this.id, batch).map((p) => this.options.signer.sign(p))
-        const client = this.state === 'up' || this.state === 'joining' ? this.client : undefined
-        try {
-          if (!client) throw new Error('the invalidation channel is down')
-          const calls = payloads.map((_, i) => `pg_catalog.pg_notify($1, $${i + 2})`).join(', ')
-          await client.query(`select ${calls}`, [CHANNEL, ...payloads])
-        } catch (error) {
-          try {
-            await this.options.notifyElsewhere(payloads)
-          } catch (again) {
-            this.options.warn(
-              'an invalidation could not be published: other gateways may keep old answers until their TTL',
-              again,
-            )
-          }
-          if (client) this.lost(client, error)
-        }
-        for (const { seq } of batch) if (seq > 0) this.acks.committed(seq)
-      }
-    } finally {
-      this.sending = false
-    }
   }
 }

@@ -32,8 +32,18 @@ export type Received =
   /** Signed with our key, but not a message this version knows. */
   | { kind: 'unknown' }
 
-/** Classifies the payloads one member receives. */
+/** Payloads a member ignored, by reason (the sluice_cache_messages_rejected_total metric). */
+export interface RejectedMessages {
+  /** Signed with another key, or not at all (triggers' messages aside). */
+  signature: number
+  /** Signed with our key, but a tick no newer than its member's last: sent again. */
+  replay: number
+}
+
+/** Classifies the payloads one member receives, and counts those it rejects. */
 export class Inbox {
+  /** Payloads rejected so far, by reason. */
+  readonly rejected: RejectedMessages = { signature: 0, replay: 0 }
   /** Each member's newest tick taken, least recently heard first. */
   private readonly ticks = new Map<string, number>()
 
@@ -44,12 +54,18 @@ export class Inbox {
     const trigger = decodeTrigger(payload)
     if (trigger) return { kind: 'trigger', message: trigger }
     const body = this.signer.open(payload)
-    if (body === undefined) return { kind: 'unverified', claims: decodeUnverified(payload) }
+    if (body === undefined) {
+      this.rejected.signature++
+      return { kind: 'unverified', claims: decodeUnverified(payload) }
+    }
     const message = decodeMember(body)
     if (!message) return { kind: 'unknown' }
     if (message.type === 'hello' || message.type === 'tick') {
       const last = this.ticks.get(message.from)
-      if (last !== undefined && message.tick <= last) return { kind: 'replay' }
+      if (last !== undefined && message.tick <= last) {
+        this.rejected.replay++
+        return { kind: 'replay' }
+      }
       this.ticks.delete(message.from)
       this.ticks.set(message.from, message.tick)
       if (this.ticks.size > REMEMBERED_MEMBERS) this.ticks.delete(this.ticks.keys().next().value!)

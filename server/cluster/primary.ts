@@ -1,33 +1,28 @@
 /**
  * The primary of a node with several workers (`server.workers`): it forks them with
  * node:cluster (they share the node's listening sockets), gives each its index, config,
- * the node's secret and the tenants an operator holds paused, and supervises them. A worker
- * that dies is restarted (with a backoff when it keeps dying), paused where the others are
- * from its start, and the others learn how it died, which is what its transactions' clients
- * are told. It relays the node-wide questions workers ask (an admin action in every worker,
- * a config reload, the aggregated metrics, a peer's nonce to accept once), checks the
- * cluster's peers when there are some, and drains every worker on demand. It serves no request
- * itself; the CLI (server/cli/serve.ts) installs the signals that drive it.
+ * the node's secret and the tenants an operator holds paused, and supervises them
+ * (./worker-slots.ts). A worker that dies is restarted (./worker-restarts.ts), paused where
+ * the others are from its start, and the others learn how it died, which is what its
+ * transactions' clients are told. It answers the node-wide questions workers ask
+ * (./node-requests.ts; a config reload, ./node-config.ts), checks the cluster's peers when
+ * there are some, and drains every worker on demand. It serves no request itself; the CLI
+ * (server/cli/serve.ts) installs the signals that drive it.
  */
 import cluster, { type Worker } from 'node:cluster'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { SluiceError } from '../../src/errors.js'
-import { ConfigError } from '../config/load.js'
 import type { Config } from '../config/schema.js'
 import type { Logger } from '../log/logger.js'
 import type { ReloadReport } from '../tenants/tenant-set.js'
-import { workerProblems } from './address.js'
-import { HopAuth, PEER_WINDOW_MS } from './hop-auth.js'
+import { HopAuth } from './hop-auth.js'
 import { Membership } from './membership.js'
-import { isSluiceMessage, type NodeRequest, type ToPrimary, type ToWorker } from './messages.js'
-import { nodeMetrics } from './node-metrics.js'
-import { fromPlainError, toPlainError, type NodeOp, type WorkerAnswer } from './node-ops.js'
+import { isSluiceMessage, type ToPrimary } from './messages.js'
+import { NodeConfig } from './node-config.js'
+import { NodeRequests } from './node-requests.js'
 import { PeerClient } from './peer-client.js'
-import { ReplayGuard } from './replay-guard.js'
-import { WorkerAnswers } from './worker-answers.js'
 import { nodeKeyOf } from './transaction-id.js'
 import {
   GONE_KEPT,
@@ -36,6 +31,8 @@ import {
   type PeerState,
   type WorkerSlot,
 } from './view.js'
+import { howItDied, RestartDelays } from './worker-restarts.js'
+import { WorkerSlots, type Slot } from './worker-slots.js'
 
 /** Options of {@link Primary}. */
 export interface PrimaryOptions {
@@ -49,52 +46,19 @@ export interface PrimaryOptions {
   logger: Logger
 }
 
-interface Slot extends WorkerSlot {
-  worker: Worker
-  listening: boolean
-  /** The config it was started with. */
-  config?: Config
-  /** The tenants it was started with paused. */
-  paused?: Set<string>
-  /** Sends the worker its start, when it asks. */
-  hello?: () => void
-}
-
-const RESTART_MIN_MS = 100
-const RESTART_MAX_MS = 5_000
-/** How long the workers have to answer a node-wide question (plus what it waits for). */
-const GATHER_MS = 30_000
-/** How long the workers have to send their metrics (prom-client's own wait). */
-const METRICS_MS = 5_000
-/** A worker that ran this long before dying restarts without delay. */
-const STABLE_MS = 10_000
-
-/** How a worker ended, as its transactions' clients are told. */
-function howItDied(slot: WorkerSlot, code: number | null, signal: string | null): string {
-  const how = signal ? `was killed (${signal})` : `exited with code ${code}`
-  return `the worker process that held it (worker ${slot.index}, pid ${slot.pid}) ${how} at ${new Date().toISOString()}; its connection closed, so PostgreSQL rolled it back`
-}
-
 /** Supervises a node's workers. */
 export class Primary {
   private readonly options: PrimaryOptions
-  private current: Config
   private readonly nodeSecret = randomBytes(32).toString('hex')
-  private readonly slots = new Map<number, Slot>()
+  private readonly slots = new WorkerSlots()
   private gone: GoneWorker[] = []
   private peers: PeerState[] = []
   private runDir = ''
   private draining = false
   private started = false
-  /** The questions asked of the workers; every message id comes from it. */
-  private readonly answers = new WorkerAnswers()
-  private readonly restartDelay = new Map<number, number>()
-  /** Tenants an operator paused (and did not resume): a worker restarted holds them paused too. */
-  private readonly paused = new Set<string>()
-  /** The nonces of the peers' requests any worker accepted: a replay fails on every worker. */
-  private readonly nonces = new ReplayGuard(PEER_WINDOW_MS)
-  /** The node's reloads by result: each worker counts its own, which would add up to more. */
-  private readonly reloads = { ok: 0, invalid: 0 }
+  private readonly restartDelays = new RestartDelays()
+  private readonly nodeConfig: NodeConfig
+  private readonly requests: NodeRequests
   private membership: Membership | undefined
   private startup: { resolve: () => void; reject: (error: Error) => void } | undefined
   private exited: (() => void) | undefined
@@ -104,19 +68,25 @@ export class Primary {
 
   constructor(options: PrimaryOptions) {
     this.options = options
-    this.current = options.config
+    const { config, workers, loadConfig, logger, address } = options
+    this.nodeConfig = new NodeConfig({ config, workers, loadConfig, logger, slots: this.slots })
+    this.requests = new NodeRequests({
+      slots: this.slots,
+      address,
+      reloads: this.nodeConfig.reloads,
+      reload: () => this.reload(),
+      logger,
+    })
   }
 
   /** The config in force (a reload changes it). */
   get config(): Config {
-    return this.current
+    return this.nodeConfig.current
   }
 
   /** The workers running now. */
   get workers(): WorkerSlot[] {
-    return [...this.slots.values()].map(
-      ({ worker: _w, listening: _l, hello: _h, config: _c, paused: _p, ...slot }) => slot,
-    )
+    return this.slots.list()
   }
 
   /**
@@ -125,13 +95,13 @@ export class Primary {
    */
   async start(): Promise<void> {
     this.runDir = await mkdtemp(join(tmpdir(), `sluice-${process.pid}-`))
-    const clusterConfig = this.current.server.cluster
+    const clusterConfig = this.config.server.cluster
     if (clusterConfig) {
       const auth = new HopAuth(this.nodeSecret, clusterConfig.secret)
       this.membership = new Membership({
         selfKey: nodeKeyOf(this.options.address),
         cluster: clusterConfig,
-        defaultPort: this.current.server.port,
+        defaultPort: this.config.server.port,
         client: new PeerClient(this.options.address, auth, clusterConfig.connectTimeoutMs),
         logger: this.options.logger,
         onChange: (peers) => {
@@ -150,7 +120,7 @@ export class Primary {
       this.started = true
     } catch (error) {
       this.draining = true
-      for (const slot of this.slots.values()) slot.worker.process.kill('SIGKILL')
+      this.slots.killAll()
       this.membership?.stop()
       await rm(this.runDir, { recursive: true, force: true })
       throw error
@@ -164,25 +134,12 @@ export class Primary {
    */
   async drain(): Promise<{ exited: Promise<number> }> {
     this.draining = true
-    const all = [...this.slots.values()]
-    const acks = all.map(
-      (slot) =>
-        new Promise<void>((resolve) => {
-          const onMessage = (message: unknown) => {
-            if ((message as { type?: string }).type !== 'sluice:draining') return
-            slot.worker.off('message', onMessage)
-            resolve()
-          }
-          slot.worker.on('message', onMessage)
-          slot.worker.once('exit', () => resolve())
-          this.send(slot.worker, { type: 'sluice:drain' })
-        }),
-    )
+    const acked = this.slots.drain()
     const exited = new Promise<void>((resolve) => {
       this.exited = resolve
       if (this.slots.size === 0) resolve()
     })
-    await Promise.race([Promise.all(acks), new Promise((resolve) => setTimeout(resolve, 2000))])
+    await Promise.race([acked, new Promise((resolve) => setTimeout(resolve, 2000))])
     // Wrapped: an async function would wait for a promise it returns.
     return {
       exited: exited.then(async () => {
@@ -196,47 +153,15 @@ export class Primary {
   /** Stops every worker now (a second signal): their connections close with them. */
   kill(): void {
     this.draining = true
-    for (const slot of this.slots.values()) slot.worker.process.kill('SIGKILL')
+    this.slots.killAll()
   }
 
   /**
-   * Reads the config file again and applies it in every worker (SIGHUP, POST /admin/reload).
-   * A file the node could not start with (invalid, or a pool too small for its workers) is
-   * refused: every worker keeps the config in force.
+   * Reads the config file again and applies it in every worker (SIGHUP, POST /admin/reload);
+   * refuses a file the node could not start with (./node-config.ts).
    */
-  async reload(): Promise<ReloadReport> {
-    const { loadConfig, logger, workers } = this.options
-    if (!loadConfig) {
-      throw new SluiceError(
-        'BAD_REQUEST',
-        'nothing to reload: the gateway was started without a config file (--config or SLUICE_CONFIG)',
-      )
-    }
-    let next: Config
-    try {
-      next = await loadConfig()
-      const problems = workerProblems(next, workers)
-      if (problems.length > 0) throw new ConfigError(problems)
-    } catch (error) {
-      if (error instanceof ConfigError) {
-        this.reloads.invalid++
-        logger.warn(
-          { problems: error.problems },
-          'config reload refused: the old config keeps serving',
-        )
-      }
-      throw error
-    }
-    // A worker restarted from now on starts with it.
-    this.current = next
-    const answers = await this.gather((id, slot) =>
-      this.send(slot.worker, { type: 'sluice:apply', id, config: next }),
-    )
-    const failed = answers.find((a) => !a.ok)
-    if (failed && !failed.ok) throw fromPlainError(failed.error)
-    this.reloads.ok++
-    const first = answers[0]
-    return (first?.ok ? first.value : undefined) as ReloadReport
+  reload(): Promise<ReloadReport> {
+    return this.nodeConfig.reload()
   }
 
   private view(): ClusterView {
@@ -244,17 +169,7 @@ export class Primary {
   }
 
   private broadcastView(): void {
-    const view = this.view()
-    for (const slot of this.slots.values()) this.send(slot.worker, { type: 'sluice:view', view })
-  }
-
-  /** Runs `op` in one worker, without waiting for its answer. */
-  private run(worker: Worker, op: NodeOp): void {
-    this.send(worker, { type: 'sluice:run', id: this.answers.id(), op })
-  }
-
-  private send(worker: Worker, message: ToWorker): void {
-    if (worker.isConnected()) worker.send(message)
+    this.slots.sendAll({ type: 'sluice:view', view: this.view() })
   }
 
   private fork(index: number, restarts: number): void {
@@ -270,17 +185,17 @@ export class Primary {
       worker,
       listening: false,
     }
-    this.slots.set(index, slot)
+    this.slots.add(slot)
     slot.hello = () => {
-      slot.config = this.current
-      slot.paused = new Set(this.paused)
-      this.send(worker, {
+      slot.config = this.config
+      slot.paused = new Set(this.requests.paused)
+      this.slots.send(worker, {
         type: 'sluice:start',
         start: {
           index,
           incarnation,
           count: this.options.workers,
-          config: this.current,
+          config: this.config,
           address: this.options.address,
           nodeSecret: this.nodeSecret,
           socketPath: slot.socketPath,
@@ -293,9 +208,9 @@ export class Primary {
   }
 
   private onExit(slot: Slot, code: number | null, signal: string | null): void {
-    if (this.slots.get(slot.index) === slot) this.slots.delete(slot.index)
+    this.slots.remove(slot)
     if (this.draining) this.exitCodes.push(signal ? 1 : code)
-    this.answers.lost(slot.index)
+    this.slots.answers.lost(slot.index)
     if (this.draining) {
       if (this.slots.size === 0) this.exited?.()
       return
@@ -316,12 +231,7 @@ export class Primary {
       GONE_KEPT,
     )
     this.broadcastView()
-    const ranFor = Date.now() - Date.parse(slot.startedAt)
-    const delay =
-      ranFor >= STABLE_MS
-        ? RESTART_MIN_MS
-        : Math.min((this.restartDelay.get(slot.index) ?? RESTART_MIN_MS / 2) * 2, RESTART_MAX_MS)
-    this.restartDelay.set(slot.index, delay)
+    const delay = this.restartDelays.next(slot)
     setTimeout(() => {
       if (!this.draining) this.fork(slot.index, slot.restarts + 1)
     }, delay).unref()
@@ -329,7 +239,7 @@ export class Primary {
 
   private onMessage(worker: Worker, message: unknown): void {
     if (!isSluiceMessage(message)) return
-    const slot = [...this.slots.values()].find((s) => s.worker === worker)
+    const slot = this.slots.of(worker)
     if (!slot) return
     const m = message as ToPrimary
     switch (m.type) {
@@ -340,17 +250,21 @@ export class Primary {
         slot.listening = true
         this.ports = { port: m.port, pgPort: m.pgPort }
         // Started during a drain or a reload: what it was sent came before it could act on it.
-        if (this.draining) this.send(worker, { type: 'sluice:drain' })
-        if (slot.config !== this.current) {
-          slot.config = this.current
-          this.send(worker, { type: 'sluice:apply', id: this.answers.id(), config: this.current })
+        if (this.draining) this.slots.send(worker, { type: 'sluice:drain' })
+        if (slot.config !== this.config) {
+          slot.config = this.config
+          this.slots.send(worker, {
+            type: 'sluice:apply',
+            id: this.slots.answers.id(),
+            config: this.config,
+          })
         }
         // It started with the tenants paused then; an operator's pause or resume since did
         // not reach it (only listening workers are asked).
-        for (const name of this.paused)
-          if (!slot.paused?.has(name)) this.run(worker, { op: 'pause', name, waitMs: 0 })
+        for (const name of this.requests.paused)
+          if (!slot.paused?.has(name)) this.slots.run(worker, { op: 'pause', name, waitMs: 0 })
         for (const name of slot.paused ?? [])
-          if (!this.paused.has(name)) this.run(worker, { op: 'resume', name })
+          if (!this.requests.paused.has(name)) this.slots.run(worker, { op: 'resume', name })
         this.broadcastView()
         if (!this.started && [...this.slots.values()].every((s) => s.listening))
           this.startup?.resolve()
@@ -359,24 +273,15 @@ export class Primary {
         if (!this.started) this.startup?.reject(new Error(m.message))
         break
       case 'sluice:ran':
-        this.answers.received(m.id, m.answer)
+        this.slots.answers.received(m.id, m.answer)
         break
       case 'sluice:ask':
-        void this.answer(m.request).then(
-          (value) => this.send(worker, { type: 'sluice:reply', id: m.id, ok: true, value }),
-          (error: unknown) =>
-            this.send(worker, {
-              type: 'sluice:reply',
-              id: m.id,
-              ok: false,
-              error: toPlainError(error),
-            }),
-        )
+        this.requests.reply(worker, m.id, m.request)
         break
       case 'sluice:cancel': {
         const target = this.slots.get(m.worker)
         if (target)
-          this.send(target.worker, {
+          this.slots.send(target.worker, {
             type: 'sluice:cancel',
             processId: m.processId,
             secretKey: m.secretKey,
@@ -386,51 +291,5 @@ export class Primary {
       default:
         break
     }
-  }
-
-  private answer(request: NodeRequest): Promise<unknown> {
-    switch (request.kind) {
-      case 'broadcast':
-        return this.broadcast(request.op)
-      case 'reload':
-        return this.reload()
-      case 'metrics':
-        return this.metrics()
-      case 'nonce':
-        return Promise.resolve(this.nonces.claim(request.nonce, request.signedAt))
-    }
-  }
-
-  /** The node's metrics, aggregated over its listening workers (./node-metrics.ts). */
-  private async metrics(): Promise<string> {
-    const answers = await this.gather(
-      (id, slot) => this.send(slot.worker, { type: 'sluice:metrics', id }),
-      METRICS_MS,
-    )
-    return nodeMetrics(answers, {
-      node: this.options.address,
-      reloads: this.reloads,
-      logger: this.options.logger,
-    })
-  }
-
-  /** Runs `op` in every listening worker; one answer each. */
-  private broadcast(op: NodeOp): Promise<WorkerAnswer[]> {
-    if (op.op === 'pause') this.paused.add(op.name)
-    if (op.op === 'resume') this.paused.delete(op.name)
-    const waitMs = op.op === 'pause' ? op.waitMs : 0
-    return this.gather(
-      (id, slot) => this.send(slot.worker, { type: 'sluice:run', id, op }),
-      waitMs + GATHER_MS,
-    )
-  }
-
-  /** Sends one message per listening worker and collects their answers (./worker-answers.ts). */
-  private gather(
-    send: (id: number, slot: Slot) => void,
-    timeoutMs = GATHER_MS,
-  ): Promise<WorkerAnswer[]> {
-    const targets = [...this.slots.values()].filter((s) => s.listening && s.worker.isConnected())
-    return this.answers.gather(targets, send, timeoutMs)
   }
 }

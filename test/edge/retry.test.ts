@@ -2,16 +2,8 @@ import { createServer } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClient, isClientError, isGatewayError, type Fetch } from '../../edge/index.js'
 import { backoff, neverSent } from '../../edge/retry.js'
+import { caught } from '../helpers/caught.js'
 import { admin, type ListeningGateway, listenTestGateway } from '../helpers/gateway.js'
-
-async function caught(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a rejection')
-}
 
 /** A URL on 127.0.0.1 where nothing listens (a port taken and released again). */
 async function deadUrl(): Promise<string> {

@@ -12,6 +12,7 @@ import {
   type RowStream,
   type StreamingClient,
 } from '../../edge/streaming.js'
+import { caught } from '../helpers/caught.js'
 import {
   admin,
   eventually,
@@ -19,15 +20,6 @@ import {
   startTestGateway,
   type TestGateway,
 } from '../helpers/gateway.js'
-
-async function caught(work: () => Promise<unknown>): Promise<any> {
-  try {
-    await work()
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a rejection')
-}
 
 async function all<Row>(stream: RowStream<Row>): Promise<Row[]> {
   const rows: Row[] = []

@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createClient, type Fetch } from '../../edge/index.js'
+import { caught } from '../helpers/caught.js'
 import {
   admin,
   databaseUrl,
@@ -16,15 +17,6 @@ import {
   listenTestGateway,
 } from '../helpers/gateway.js'
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js'
-
-async function caught(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a rejection')
-}
 
 /** The backend of `t` running `pg_sleep(30)`, once it runs. */
 async function sleeper(t: ListeningGateway): Promise<number> {

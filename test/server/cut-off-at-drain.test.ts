@@ -9,6 +9,7 @@
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { createClient, type Fetch } from '../../edge/index.js'
+import { caught } from '../helpers/caught.js'
 import {
   admin,
   databaseUrl,
@@ -22,15 +23,6 @@ const table = `cut_off_${process.pid}`
 // Held by this file's own session while a COMMIT waits for it (a deferred trigger takes it).
 const lockKey = 740_000 + (process.pid % 10_000)
 const CUT_OFF = { code: 'SHUTTING_DOWN', retryable: false }
-
-async function caught(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a rejection')
-}
 
 async function rowsOf(x: number): Promise<number> {
   const rows = await admin(`select count(*)::int as n from ${table} where x = $1`, [x])

@@ -4,6 +4,7 @@ import type { Server as ServerType } from 'node:http'
 import { NeonDbError, Pool, neon, neonConfig } from '@neondatabase/serverless'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { caught } from '../helpers/caught.js'
 import {
   admin,
   databaseUrl,
@@ -33,15 +34,6 @@ const DB_ERROR_FIELDS = [
 function errorFields(error: unknown): Record<string, unknown> {
   const source = error as Record<string, unknown>
   return Object.fromEntries(DB_ERROR_FIELDS.map((key) => [key, source[key] ?? undefined]))
-}
-
-async function caught(work: () => Promise<unknown>): Promise<unknown> {
-  try {
-    await work()
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected an error')
 }
 
 describe('POST /sql with the @neondatabase/serverless client', () => {

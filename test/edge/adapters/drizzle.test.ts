@@ -22,6 +22,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createClient, isGatewayError, type Client } from '../../../edge/index.js'
 import { drizzle, type SluiceDatabase } from '../../../edge/adapters/drizzle/index.js'
+import { caught } from '../../helpers/caught.js'
 import {
   admin,
   backends,
@@ -76,15 +77,6 @@ const postsRelations = relations(posts, ({ one }) => ({
   author: one(users, { fields: [posts.authorId], references: [users.id] }),
 }))
 const schema = { users, posts, usersRelations, postsRelations }
-
-async function caught(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a rejection')
-}
 
 const ada = {
   email: 'ada@example.com',

@@ -13,6 +13,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createClient, isGatewayError, type Client } from '../../../edge/index.js'
 import { SluiceDialect, toSqlQuery } from '../../../edge/adapters/kysely/index.js'
+import { caught } from '../../helpers/caught.js'
 import {
   admin,
   backends,
@@ -42,15 +43,6 @@ interface Database {
     scores: ColumnType<number[], number[] | undefined, number[]>
     author_id: string
   }
-}
-
-async function caught(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a rejection')
 }
 
 /** Buffers (node-postgres) and Uint8Arrays (Sluice) compare as bytes. */

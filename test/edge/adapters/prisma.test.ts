@@ -2,6 +2,7 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createClient, type ClientOptions } from '../../../edge/index.js'
 import { PrismaSluice, type PrismaSluiceOptions } from '../../../edge/adapters/prisma/index.js'
+import { caught } from '../../helpers/caught.js'
 import {
   admin,
   backends,
@@ -14,15 +15,6 @@ import { Prisma, PrismaClient } from './prisma/generated/client.js'
 
 // Prisma 7 through PrismaSluice and a listening gateway, beside Prisma's own pg adapter on the
 // same database: same rows, same errors. The schema is ./prisma/schema.prisma.
-
-async function caught(promise: Promise<unknown>): Promise<any> {
-  try {
-    await promise
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected a rejection')
-}
 
 /** An error's Prisma code and the driver adapter error's cause, without stacks or class names. */
 function prismaFacts(error: any): unknown {

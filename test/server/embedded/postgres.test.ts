@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { chmod, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -10,6 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { freePort } from '../../setup/postgres.js'
 import { eventually } from '../../helpers/gateway.js'
 import { isRunning, killChildren, processGroup, sluice, startSluice } from '../../helpers/cli.js'
+import { startEmbedded } from '../../../server/embedded/postgres.js'
 
 const folders: string[] = []
 afterEach(killChildren)
@@ -210,7 +211,8 @@ describe('embedded default', () => {
       await eventually(() => {
         for (const pid of processGroup(group)) {
           try {
-            const arg = cmdline(pid).find((a) => a.startsWith('--pwfile='))
+            // initdb reads the last one (server/embedded/initdb-password.ts).
+            const arg = cmdline(pid).findLast((a) => a.startsWith('--pwfile='))
             if (arg !== undefined) pwfile = arg.slice('--pwfile='.length)
           } catch {
             // Ended while we looked.
@@ -234,6 +236,40 @@ describe('embedded default', () => {
     },
     120_000,
   )
+
+  it("hands initdb the password without touching the process's environment or the temp folder", async () => {
+    const folder = join(await workDir(), '.sluice')
+    const before = process.env.TMPDIR
+    const temp = tmpdir()
+    const seen = new Set<string | undefined>()
+    const leaked: string[] = []
+    // Called while initdb and postgres run, as a library user's code may run meanwhile.
+    const log = () => {
+      seen.add(process.env.TMPDIR)
+      const password = readFileSync(join(folder, 'password'), 'utf8').trim()
+      for (const name of readdirSync(temp).filter((n) => n.startsWith('pg-password-'))) {
+        try {
+          if (readFileSync(join(temp, name), 'utf8').includes(password)) leaked.push(name)
+        } catch {
+          // Removed while we looked.
+        }
+      }
+    }
+    const db = await startEmbedded(folder, { log })
+    try {
+      expect([...seen]).toEqual([before])
+      expect(leaked).toEqual([])
+      // initdb took the password from our file.
+      const client = new pg.Client({ connectionString: db.url })
+      await client.connect()
+      const { rows } = await client.query('select current_user as who')
+      await client.end()
+      expect(rows).toEqual([{ who: 'postgres' }])
+    } finally {
+      await db.stop()
+    }
+    expect(process.env.TMPDIR).toBe(before)
+  }, 120_000)
 
   it.runIf(process.platform === 'linux')(
     'starts afresh after a kill -9 of everything during initdb, leaving no half-made database behind',

@@ -4,17 +4,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { caught } from '../../helpers/caught.js'
 import { RawClient, frontend } from '../../helpers/raw-pg.js'
 import { startWireGateway, type WireGateway } from '../../helpers/wire.js'
-
-async function caught(work: () => Promise<unknown>): Promise<any> {
-  try {
-    await work()
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected an error')
-}
 
 async function connectPg(config: pg.ClientConfig): Promise<pg.Client> {
   const client = new pg.Client(config)

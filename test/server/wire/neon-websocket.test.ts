@@ -9,6 +9,7 @@ import { integer, pgTable, text } from 'drizzle-orm/pg-core'
 import { Kysely, PostgresDialect } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import ws from 'ws'
+import { caught } from '../../helpers/caught.js'
 import { admin } from '../../helpers/gateway.js'
 import { startWireGateway, type WireGateway } from '../../helpers/wire.js'
 
@@ -21,15 +22,6 @@ const accounts = pgTable(`wire_neon_accounts_${suffix}`, {
   owner: text('owner').notNull(),
   balance: integer('balance').notNull(),
 })
-
-async function caught(work: () => Promise<unknown>): Promise<any> {
-  try {
-    await work()
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected an error')
-}
 
 describe("Neon's driver and the ORMs on it, over the /v2 WebSocket", () => {
   let t: WireGateway

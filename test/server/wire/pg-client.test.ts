@@ -2,17 +2,9 @@ import { connect } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import pg from 'pg'
 import type { Config } from '../../../server/config/schema.js'
+import { caught } from '../../helpers/caught.js'
 import { admin, backends, databaseUrl, eventually } from '../../helpers/gateway.js'
 import { pgClient, startWireGateway, type WireGateway } from '../../helpers/wire.js'
-
-async function caught(work: () => Promise<unknown>): Promise<any> {
-  try {
-    await work()
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected an error')
-}
 
 /** Sends a CancelRequest with the given key, as libpq's PQcancel does. */
 function sendCancel(port: number, processId: number, secretKey: number): Promise<void> {

@@ -171,6 +171,8 @@ describe('parsing PostgreSQL text output by type OID', () => {
     )
     expect(parseValue(rows[0].v, 114)).toEqual({ n: 1.2345678901234568e29, k: 2 })
     expect(parseValue(rows[0].v, 114, { parsers: { 114: String } })).toBe(rows[0].v)
+    expect([parseValue('null', 3802), parseValue(null, 3802)]).toEqual([null, null])
+    expect(parseValue('null', 3802, { parsers: { 3802: String } })).toBe('null')
   })
 
   it('reads interval infinity as ±Infinity, where pg reads an empty interval', async () => {

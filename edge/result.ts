@@ -31,10 +31,20 @@ function describe({ path = [], message }: StandardSchemaV1.Issue): string {
   return steps.length > 0 ? `${steps.join('.')}: ${message}` : message
 }
 
-/** A row as an object keyed by column name (a plain loop: far cheaper than fromEntries). */
+/**
+ * A row as an object keyed by column name (a plain loop: far cheaper than fromEntries). Of
+ * two columns with one name, the later wins, as in pg.
+ */
 export function rowObject(fields: readonly FieldDescription[], values: readonly unknown[]): object {
-  const row: Record<string, unknown> = {}
-  for (let i = 0; i < fields.length; i++) row[fields[i]!.name] = values[i]
+  let row: Record<string, unknown> = {}
+  for (let i = 0; i < fields.length; i++) {
+    const name = fields[i]!.name
+    // Assigned, a column named `__proto__` would be no key but the row's prototype: its value
+    // lost, and a json value's keys showing through as the row's own (`row.isAdmin`). Spread
+    // defines an own key instead, which assignment then sets.
+    if (name === '__proto__') row = { ...row, [name]: 0 }
+    row[name] = values[i]
+  }
   return row
 }
 
@@ -44,25 +54,22 @@ export async function decodeResult(
   options: DecodeOptions,
 ): Promise<QueryResult<unknown>> {
   const parsers = wire.fields.map((field) => getTypeParser(field.dataTypeID, options))
-  let rows: unknown[] = wire.rows.map((row) => {
+  const rows: unknown[] = wire.rows.map((row) => {
     const values = row.map((text, i) => (text === null ? null : parsers[i]!(text)))
     return options.rowMode === 'array' ? values : rowObject(wire.fields, values)
   })
   const { schema } = options
-  if (schema) {
-    const checked: unknown[] = []
-    for (const [i, row] of rows.entries()) {
-      const outcome = await schema['~standard'].validate(row)
-      if (outcome.issues) {
-        throw new ClientError(
-          'VALIDATION_ERROR',
-          `row ${i} does not match the schema: ${outcome.issues.map(describe).join('; ')}`,
-          { issues: outcome.issues },
-        )
-      }
-      checked.push(outcome.value)
+  // Each row becomes the schema's output, in place: the array is this result's own.
+  for (let i = 0; schema && i < rows.length; i++) {
+    const outcome = await schema['~standard'].validate(rows[i])
+    if (outcome.issues) {
+      throw new ClientError(
+        'VALIDATION_ERROR',
+        `row ${i} does not match the schema: ${outcome.issues.map(describe).join('; ')}`,
+        { issues: outcome.issues },
+      )
     }
-    rows = checked
+    rows[i] = outcome.value
   }
   // The wire result's command, rowCount and fields, with the rows decoded.
   return { ...wire, rows }

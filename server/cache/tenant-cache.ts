@@ -5,6 +5,7 @@
  * things: may this read be answered from memory, keep this answer, and this write ran
  * (resolving once every process applied it).
  */
+import { serializeValue } from '../../src/codecs/serialize.js'
 import type { WireParam } from '../../src/protocol.js'
 import type { CacheConfig } from '../config/schema.js'
 import { Catalog, type CatalogQuery, type Plan, type WriteEffect } from './catalog.js'
@@ -124,7 +125,10 @@ export class TenantCache {
     tags: readonly string[] = [],
   ): string {
     let key = `${role}\u0000${sql}`
-    for (const p of params ?? []) key += p === null ? '\u0000n' : `\u0000v${String(p)}`
+    for (const p of params ?? []) {
+      const text = serializeValue(p)
+      key += text === null ? '\u0000n' : `\u0000v${text}`
+    }
     // Tags hold neither a space nor a NUL (CACHE_TAG_PATTERN).
     if (tags.length > 0) key += `\u0000t${[...tags].sort().join(' ')}`
     return key

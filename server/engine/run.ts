@@ -3,6 +3,7 @@
  * transaction (`/v1/batch`). Every borrowed connection goes back on every path; readonly
  * tokens run inside READ ONLY transactions, so PostgreSQL itself refuses their writes.
  */
+import { serializeValue } from '../../src/codecs/serialize.js'
 import { SluiceError } from '../../src/errors.js'
 import type {
   BatchRequest,
@@ -138,10 +139,13 @@ export function effectiveTimeout(tenant: Tenant, requested: number | undefined):
   return requested === undefined ? cap : Math.min(requested, cap)
 }
 
-/** Parameters as PostgreSQL text. */
+/**
+ * Parameters as PostgreSQL text, by the edge client's own rule (`String`, but `-0` keeps its
+ * sign), which the query cache's key follows too.
+ */
 export function toText(params: readonly WireParam[] | undefined): (string | null)[] {
   if (!params) return []
-  return params.map((p) => (p === null ? null : typeof p === 'string' ? p : String(p)))
+  return params.map(serializeValue)
 }
 
 /** SQL that opens a transaction with the given options (values are validated enums). */

@@ -32,8 +32,9 @@ export function parseArray<T = string>(
     wasQuoted = false
   }
   while (position < text.length) {
-    let char = text[position++]!
-    if (char === '\\' && quoted) {
+    const char = text[position++]!
+    // A backslash escapes the next character, in quotes or not.
+    if (char === '\\') {
       recorded += text[position++] ?? ''
       continue
     }
@@ -54,10 +55,7 @@ export function parseArray<T = string>(
       current = stack.pop()
     } else if (char === ',') {
       end()
-    } else {
-      if (char === '\\') char = text[position++] ?? ''
-      recorded += char
-    }
+    } else recorded += char
   }
   if (current !== undefined || stack.length > 0)
     throw new SyntaxError('array dimension not balanced')

@@ -121,7 +121,7 @@ export function parseDate(text: string): Date | number | null {
  * offset's seconds).
  */
 export function formatDate(date: Date): string {
-  if (Number.isNaN(date.getTime())) throw new TypeError('cannot send an invalid Date')
+  if (isNaN(+date)) throw new TypeError('cannot send an invalid Date')
   const year = date.getFullYear()
   // The offset from the local fields, not getTimezoneOffset(): that counts whole minutes,
   // and a zone's local mean time before standard time has seconds (New York's -04:56:02
@@ -129,7 +129,7 @@ export function formatDate(date: Date): string {
   const local = new Date(0)
   local.setUTCFullYear(year, date.getMonth(), date.getDate())
   local.setUTCHours(date.getHours(), date.getMinutes(), date.getSeconds(), date.getMilliseconds())
-  const offset = local.getTime() - date.getTime()
+  const offset = +local - +date
   // `local` holds the local fields as UTC: its ISO text ends in `-MM-DDThh:mm:ss.sssZ`,
   // whatever the year's width.
   return (

@@ -23,7 +23,8 @@ export class Interval {
   declare milliseconds?: number
 
   constructor(text = '') {
-    const m = INTERVAL.exec(text) ?? []
+    // Every part is optional: the expression matches any text.
+    const m = INTERVAL.exec(text)!
     // A sign before the time applies to hours, minutes, seconds and the fraction.
     const sign = m[4] === '-' ? -1 : 1
     const values = [1, 2, 3, 5, 6, 7].map((i, k) => Number(m[i]) * (k > 2 ? sign : 1))
@@ -43,7 +44,12 @@ export class Interval {
   }
 }
 
-/** Parses interval output (as node-postgres's default parser for OID 1186). */
-export function parseInterval(text: string): Interval {
+/**
+ * Parses interval output (as node-postgres's default parser for OID 1186); `infinity` and
+ * `-infinity` (PostgreSQL 17+) are ±Infinity, as for dates, rather than node-postgres's
+ * empty (zero) interval.
+ */
+export function parseInterval(text: string): Interval | number {
+  if (/^-?infinity$/.test(text)) return text[0] === '-' ? -Infinity : Infinity
   return new Interval(text)
 }

@@ -31,7 +31,8 @@ export interface ParseOptions {
 
 /** The parser of every type that stays text: the value as it is. */
 export const asText: TypeParser = (text) => text
-const asInt: TypeParser = (text) => parseInt(text, 10)
+// PostgreSQL prints integers as digits alone, which Number reads as parseInt does.
+const asInt: TypeParser = Number
 // PostgreSQL prints a boolean as `t` or `f` only; pg-types' longer list adds nothing here.
 const asBool: TypeParser = (text) => text === 't'
 
@@ -87,8 +88,6 @@ const ARRAYS: Record<number, number> = {
   3907: 25, // numrange[]
 }
 
-const DATES = [1082, 1114, 1184]
-
 /**
  * The parser for a type OID under `options`: yours, else the default (for an array, its
  * element parser applied to each element), else the text itself.
@@ -102,7 +101,8 @@ export function getTypeParser(oid: number, options: ParseOptions = {}): TypePars
     return (text) => parseArray(text, parseElement)
   }
   if (oid === 20 && options.bigint) return BigInt
-  if (options.dateStrings && DATES.includes(oid)) return asText
+  // date, timestamp and timestamptz: the types read by parseDate.
+  if (options.dateStrings && SCALARS[oid] === parseDate) return asText
   return SCALARS[oid] ?? asText
 }
 

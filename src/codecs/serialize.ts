@@ -1,8 +1,9 @@
 /**
  * JS values to PostgreSQL parameter text, as node-postgres's `prepareValue` does:
- * null/undefined → NULL, Date → local time with offset, bytes (any ArrayBuffer view, so
- * Buffer too) → bytea hex, arrays → array literals (nested, with NULLs), objects with
- * `toPostgres()` → their text, other objects → JSON, everything else → `String(value)`.
+ * null/undefined → NULL, numbers → `String(n)` (but `-0` keeps its sign, which pg drops),
+ * Date → local time with offset, bytes (any ArrayBuffer view, so Buffer too) → bytea hex,
+ * arrays → array literals (nested, with NULLs), objects with `toPostgres()` → their text,
+ * other objects → JSON, everything else → `String(value)`.
  * The gateway takes text only, so bytes travel as hex where node-postgres would send them
  * in binary; PostgreSQL reads both the same.
  */
@@ -17,7 +18,10 @@ export interface ToPostgres {
 const hexOf = (view: ArrayBufferView): string =>
   encodeBytea(new Uint8Array(view.buffer, view.byteOffset, view.byteLength))
 
-function arrayLiteral(values: readonly unknown[], seen: unknown[]): string {
+/** The `toPostgres()` objects a top-level value is inside of: none (shared, never changed). */
+const NONE_SEEN: readonly unknown[] = []
+
+function arrayLiteral(values: readonly unknown[], seen: readonly unknown[]): string {
   const items = values.map((item) => {
     if (Array.isArray(item)) return arrayLiteral(item, seen)
     // Unquoted in the literal, so the backslash of `\x` is escaped once.
@@ -28,12 +32,13 @@ function arrayLiteral(values: readonly unknown[], seen: unknown[]): string {
   return `{${items.join(',')}}`
 }
 
-function serialize(value: unknown, seen: unknown[]): string | null {
+function serialize(value: unknown, seen: readonly unknown[]): string | null {
   if (value === null || value === undefined) return null
   if (typeof value === 'function' || typeof value === 'symbol') {
     throw new TypeError(`cannot send a ${typeof value} as a parameter`)
   }
-  if (typeof value !== 'object') return String(value)
+  // String(-0) is '0': a float8's negative zero would lose its sign.
+  if (typeof value !== 'object') return Object.is(value, -0) ? '-0' : String(value)
   if (ArrayBuffer.isView(value)) return hexOf(value)
   // Not `instanceof`: a Date from another realm (an iframe, a vm context) counts too.
   if (Object.prototype.toString.call(value) === '[object Date]') return formatDate(value as Date)
@@ -50,7 +55,7 @@ function serialize(value: unknown, seen: unknown[]): string | null {
  * @example serializeValue([1, null, 'a"b']) // '{"1",NULL,"a\\"b"}'
  */
 export function serializeValue(value: unknown): string | null {
-  return serialize(value, [])
+  return serialize(value, NONE_SEEN)
 }
 
 /** Every parameter of a statement as PostgreSQL text (the wire's `params`). */

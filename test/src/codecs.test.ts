@@ -156,6 +156,33 @@ describe('parsing PostgreSQL text output by type OID', () => {
     expect(getTypeParser(1231, { parsers })('{1.5,NULL}')).toEqual([1.5, null])
   })
 
+  it('uses the text parser inside arrays whose elements stay strings, and the array OID’s own first', () => {
+    const upper = (text: string) => text.toUpperCase()
+    expect(getTypeParser(2951, { parsers: { 25: upper } })('{a0eebc99-9c0b,NULL}')).toEqual([
+      'A0EEBC99-9C0B',
+      null,
+    ])
+    expect(getTypeParser(2951, { parsers: { 2951: upper } })('{a}')).toBe('{A}')
+  })
+
+  it('reads json as its text when given String as its parser, every digit kept', async () => {
+    const { rows } = await raw.query(
+      `select '{"n": 123456789012345678901234567890, "k": 1, "k": 2}'::json as v`,
+    )
+    expect(parseValue(rows[0].v, 114)).toEqual({ n: 1.2345678901234568e29, k: 2 })
+    expect(parseValue(rows[0].v, 114, { parsers: { 114: String } })).toBe(rows[0].v)
+    expect([parseValue('null', 3802), parseValue(null, 3802)]).toEqual([null, null])
+    expect(parseValue('null', 3802, { parsers: { 3802: String } })).toBe('null')
+  })
+
+  it('reads interval infinity as ±Infinity, where pg reads an empty interval', async () => {
+    const { ours, theirs } = await both(
+      `select 'infinity'::interval, '-infinity'::interval, array['infinity'::interval]`,
+    )
+    expect(ours).toEqual([Infinity, -Infinity, [Infinity]])
+    expect(theirs.map((v) => JSON.stringify(v))).toEqual(['{}', '{}', '[{}]'])
+  })
+
   it('leaves types it does not know as PostgreSQL text', async () => {
     const { ours, theirs, oids } = await both(`select 'fat & rat'::tsquery, '[1,5)'::int4range`)
     expect(ours).toEqual(theirs)
@@ -292,6 +319,15 @@ describe('serialising parameters to PostgreSQL text', () => {
       if (zone === undefined) delete process.env.TZ
       else process.env.TZ = zone
     }
+  })
+
+  it('sends -0 as -0, keeping the sign pg drops', async () => {
+    expect(serializeValue(-0)).toBe('-0')
+    expect(serializeValue([-0, 0])).toBe('{"-0","0"}')
+    const { rows } = await raw.query('select float8send($1::float8)::text as v', [
+      serializeValue(-0),
+    ])
+    expect(rows[0].v).toBe('\\x8000000000000000')
   })
 
   it('uses toPostgres() when an object has one', () => {

@@ -89,13 +89,18 @@ function quoteArrayElement(text: string): string {
   return `"${text.replace(/["\\]/g, '\\$&')}"`
 }
 
+/** A number or boolean as text; `-0` keeps its sign, which `String` and JSON drop. */
+function numberText(value: number | boolean): string {
+  return Object.is(value, -0) ? '-0' : String(value)
+}
+
 function arrayLiteral(values: readonly NeonJson[]): string {
   const items = values.map((value): string => {
     if (value === null) return 'NULL'
     if (Array.isArray(value)) return arrayLiteral(value)
     if (typeof value === 'string') return quoteArrayElement(value)
     if (typeof value === 'object') return quoteArrayElement(JSON.stringify(value))
-    return String(value)
+    return numberText(value)
   })
   return `{${items.join(',')}}`
 }
@@ -108,5 +113,6 @@ export function paramToText(value: NeonJson): string | null {
   if (value === null) return null
   if (typeof value === 'string') return value
   if (Array.isArray(value)) return arrayLiteral(value)
-  return JSON.stringify(value)
+  if (typeof value === 'object') return JSON.stringify(value)
+  return numberText(value)
 }

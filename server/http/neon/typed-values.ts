@@ -50,6 +50,8 @@ function scalar(text: string, typeId: number): TypedValue {
       return Number(text)
     case FLOAT4:
     case FLOAT8: {
+      // JSON.stringify(-0) is '0': a negative zero goes as PostgreSQL printed it, `-0`.
+      if (text === '-0') return new RawJson(text)
       const value = Number(text)
       return Number.isFinite(value) ? value : text
     }

@@ -614,6 +614,14 @@ export const MUTANTS: Mutant[] = [
     why: 'deeply nested JSON reaches the validators (a 500 on /sql)',
   },
   {
+    id: 'pool-output-formats',
+    file: 'server/pool/pg-config.ts',
+    from: '`-c TimeZone=${optionValue(session.timeZone)}`, ...OUTPUT_FORMATS]',
+    to: '`-c TimeZone=${optionValue(session.timeZone)}`]',
+    tests: ['test/server/pool/role-settings.test.ts'],
+    why: "a role's ALTER ROLE SET DateStyle or extra_float_digits changes what every client reads",
+  },
+  {
     id: 'json-inexact-number',
     file: 'server/http/body.ts',
     from: 'if (scan.inexact !== undefined) {',

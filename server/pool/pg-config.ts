@@ -38,6 +38,22 @@ function optionValue(value: string): string {
 }
 
 /**
+ * The output formats the gateway's answers are read in: ISO dates, PostgreSQL's own
+ * intervals, hex bytea and floats printed exactly (any `extra_float_digits` above 0 on
+ * PostgreSQL 12 and later; 3 is exact on older ones too), as pgJDBC also sends them. Given at
+ * connect time, they win over an `ALTER ROLE` or `ALTER DATABASE … SET` of them, which would
+ * otherwise change what every session prints: the edge client would read `SQL`-style dates
+ * as invalid and get floats rounded to 15 digits. A wire client's own startup settings still
+ * apply over them (server/wire/startup.ts).
+ */
+const OUTPUT_FORMATS = [
+  '-c DateStyle=ISO',
+  '-c IntervalStyle=postgres',
+  '-c extra_float_digits=3',
+  '-c bytea_output=hex',
+]
+
+/**
  * Where a connection goes, every default filled in (fields override the URL's parts). The
  * password is not enumerable, so printing an endpoint never shows it.
  */
@@ -77,7 +93,7 @@ export function endpointOf(connection: ConnectionConfig): Endpoint {
 export function resolveConnection(tenant: TenantConfig): ResolvedConnection {
   const { connection, session, statementTimeoutMs, transactions } = tenant
   const { host, port, database, user, password, sslmode } = endpointOf(connection)
-  const options = [`-c TimeZone=${optionValue(session.timeZone)}`]
+  const options = [`-c TimeZone=${optionValue(session.timeZone)}`, ...OUTPUT_FORMATS]
   const client: pg.ClientConfig = {
     host,
     port,

@@ -28,7 +28,9 @@ describe('pg-config', () => {
 
   it('sends session defaults and the timeout caps at connect time', () => {
     const client = resolve({ url: 'postgres://db/shop' })
-    expect(client.options).toBe('-c TimeZone=UTC')
+    expect(client.options).toBe(
+      '-c TimeZone=UTC -c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 -c bytea_output=hex',
+    )
     expect(client.application_name).toBe('sluice')
     expect(client.statement_timeout).toBe(30_000)
     expect(client.idle_in_transaction_session_timeout).toBe(65_000)

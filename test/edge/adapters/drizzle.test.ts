@@ -219,19 +219,27 @@ describe('Drizzle on drizzle(client)', () => {
     expect(await db.select().from(users)).toEqual([])
   })
 
-  it('reports a failed query as drizzle does: DrizzleQueryError, its cause shaped as pg’s', async () => {
+  it('reports a failed query as drizzle does, in a transaction too: DrizzleQueryError, its cause shaped as pg’s', async () => {
     await db.insert(users).values({ email: 'a@x', balance: '1' })
-    const fail = (d: typeof db | typeof viaPg) =>
-      caught(d.insert(users).values({ email: 'a@x', balance: '2' }))
-    const [ours, theirs] = [await fail(db), await fail(viaPg)]
-    expect(ours).toBeInstanceOf(DrizzleQueryError)
-    expect(ours.message).toBe(theirs.message)
+    const failures = [
+      (d: typeof db | typeof viaPg) => d.insert(users).values({ email: 'a@x', balance: '2' }),
+      // Inside a transaction the cause's message is PostgreSQL's too, without the gateway's note.
+      (d: typeof db | typeof viaPg) =>
+        d.transaction(async (tx) => {
+          await tx.insert(users).values({ email: 'a@x', balance: '2' })
+        }),
+    ]
     const facts = (e: any) => {
-      const { code, constraint, detail, table, schema: s, severity } = e.cause
-      return { code, constraint, detail, table, schema: s, severity }
+      const { code, constraint, detail, table, schema: s, severity, message } = e.cause
+      return { code, constraint, detail, table, schema: s, severity, message }
     }
-    expect(facts(ours)).toEqual(facts(theirs))
-    expect(ours.cause.code).toBe('23505')
+    for (const fail of failures) {
+      const [ours, theirs] = [await caught(fail(db)), await caught(fail(viaPg))]
+      expect(ours).toBeInstanceOf(DrizzleQueryError)
+      expect(ours.message).toBe(theirs.message)
+      expect(facts(ours)).toEqual(facts(theirs))
+      expect(ours.cause.code).toBe('23505')
+    }
   })
 
   it("runs drizzle's migrator through the gateway, once", async () => {

@@ -206,16 +206,23 @@ describe('Kysely on SluiceDialect', () => {
     ])
   })
 
-  it('reports a database error as PostgresDialect does: code is the SQLSTATE', async () => {
+  it('reports a database error as PostgresDialect does, in a transaction too: code is the SQLSTATE', async () => {
     await db.insertInto('kysely_users').values(ada).execute()
-    const fail = (k: Kysely<Database>) => caught(k.insertInto('kysely_users').values(ada).execute())
-    const [ours, theirs] = [await fail(db), await fail(viaPg)]
+    const failures = [
+      (k: Kysely<Database>) => k.insertInto('kysely_users').values(ada).execute(),
+      // Inside a transaction the message is PostgreSQL's too, without the gateway's note.
+      (k: Kysely<Database>) =>
+        k.transaction().execute((trx) => trx.insertInto('kysely_users').values(ada).execute()),
+    ]
     const facts = (e: any) => {
       const { code, constraint, detail, table, schema, severity, message } = e
       return { code, constraint, detail, table, schema, severity, message }
     }
-    expect(facts(ours)).toEqual(facts(theirs))
-    expect(ours.code).toBe('23505')
+    for (const fail of failures) {
+      const [ours, theirs] = [await caught(fail(db)), await caught(fail(viaPg))]
+      expect(facts(ours)).toEqual(facts(theirs))
+      expect(ours.code).toBe('23505')
+    }
   })
 
   it("runs Kysely's Migrator through the dialect: lock, introspection, migrations, once", async () => {

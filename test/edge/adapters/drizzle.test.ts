@@ -77,6 +77,13 @@ const postsRelations = relations(posts, ({ one }) => ({
 }))
 const schema = { users, posts, usersRelations, postsRelations }
 
+/** A promise and its resolve, to order steps of concurrent transactions. */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void
+  const promise = new Promise<void>((r) => (resolve = r))
+  return { promise, resolve }
+}
+
 async function caught(promise: Promise<unknown>): Promise<any> {
   try {
     await promise
@@ -330,6 +337,52 @@ describe('Drizzle on drizzle(client)', () => {
         { email: 'outer@x' },
         { email: 'kept@x' },
       ])
+    })
+
+    it('report a failed commit as node-postgres does: DrizzleQueryError, cause.code 40001', async () => {
+      // Write skew: each serializable transaction reads what the other writes, so the second
+      // to commit fails at COMMIT.
+      const skew = async (d: typeof db | typeof viaPg) => {
+        const [firstRead, secondWrote, firstDone] = [signal(), signal(), signal()]
+        const serializable = { isolationLevel: 'serializable' } as const
+        const first = d.transaction(async (tx) => {
+          await tx.select().from(users).where(eq(users.email, 'b@x'))
+          firstRead.resolve()
+          await secondWrote.promise
+          await tx.insert(users).values({ email: 'a@x', balance: '1' })
+        }, serializable)
+        const second = d.transaction(async (tx) => {
+          await firstRead.promise
+          await tx.select().from(users).where(eq(users.email, 'a@x'))
+          await tx.insert(users).values({ email: 'b@x', balance: '1' })
+          secondWrote.resolve()
+          await firstDone.promise
+        }, serializable)
+        await first.finally(firstDone.resolve)
+        return caught(second)
+      }
+      const facts = (e: any) => ({ query: e.query, code: e.cause?.code, message: e.cause?.message })
+      const ours = await skew(db)
+      await admin('truncate drizzle_posts, drizzle_users')
+      const theirs = await skew(viaPg)
+      expect(ours).toBeInstanceOf(DrizzleQueryError)
+      expect(facts(ours)).toEqual(facts(theirs))
+      expect(facts(ours)).toMatchObject({ query: 'commit', code: '40001' })
+      expect(ours.cause).toMatchObject({ gatewayCode: 'CONFLICT', retryable: true })
+    })
+
+    it('refuse to commit after a failed statement was caught: nothing is kept, and it says so', async () => {
+      // node-postgres's COMMIT would roll back silently; the gateway's commit fails with 25P02.
+      const error = await caught(
+        db.transaction(async (tx) => {
+          await tx.insert(users).values({ email: 'a@x', balance: '1' })
+          await caught(tx.insert(users).values({ email: 'a@x', balance: '1' }))
+        }),
+      )
+      expect(error).toBeInstanceOf(DrizzleQueryError)
+      expect(error.cause).toMatchObject({ code: '25P02' })
+      expect(await admin('select * from drizzle_users')).toEqual([])
+      await eventually(noOpenTransaction)
     })
 
     it('run read only when asked, refusing writes with SQLSTATE 25006', async () => {

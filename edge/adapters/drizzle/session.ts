@@ -30,7 +30,7 @@ import type { Client } from '../../client.js'
 import type { Queryable } from '../../queryable.js'
 import type { QueryResult } from '../../result.js'
 import type { TransactionRunOptions } from '../../transaction.js'
-import { asPostgresError } from '../postgres-error.js'
+import { asPostgresError, isTransactionGone } from '../postgres-error.js'
 import {
   DRIZZLE_PARSERS,
   SluicePreparedQuery,
@@ -186,7 +186,11 @@ export class SluiceTransaction<
       await tx.execute(sql.raw(`release savepoint ${savepoint}`))
       return result
     } catch (error) {
-      await tx.execute(sql.raw(`rollback to savepoint ${savepoint}`))
+      // A transaction the gateway already ended (a statement it cut short, a timeout) has no
+      // savepoint to return to: the error that ended it is the one to see, not TX_NOT_FOUND.
+      await tx.execute(sql.raw(`rollback to savepoint ${savepoint}`)).catch((failed: unknown) => {
+        if (!isTransactionGone((failed as { cause?: unknown }).cause)) throw failed
+      })
       throw error
     }
   }

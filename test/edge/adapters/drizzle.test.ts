@@ -393,6 +393,21 @@ describe('Drizzle on drizzle(client)', () => {
       expect(error.cause).toMatchObject({ code: '25006', gatewayCode: 'FORBIDDEN' })
     })
 
+    it('pass on the error of a statement the gateway cut short in a savepoint, not the savepoint rollback’s', async () => {
+      // Past its total timeoutMs the gateway cancels the statement and rolls back the whole
+      // transaction: there is no savepoint left to roll back to.
+      const brief = drizzle(client, { schema, transaction: { timeoutMs: 300 } })
+      const error = await caught(
+        brief.transaction((tx) =>
+          tx.transaction((inner) => inner.execute(sql`select pg_sleep(10)`)),
+        ),
+      )
+      expect(error).toBeInstanceOf(DrizzleQueryError)
+      expect(error.query).toBe('select pg_sleep(10)')
+      expect(error.cause).toMatchObject({ code: '57014', gatewayCode: 'STATEMENT_TIMEOUT' })
+      await eventually(noOpenTransaction)
+    })
+
     it("time out on the gateway's idle timeout: the next statement fails with TX_NOT_FOUND", async () => {
       const short = drizzle(client, { schema, transaction: { idleTimeoutMs: 200 } })
       const error = await caught(

@@ -152,6 +152,25 @@ describe('Prisma 7 on PrismaSluice', () => {
     expect(raw[0]!.total.toString()).toBe('12346.67')
   })
 
+  it("reads a timestamp without time zone as UTC, as adapter-pg does, whatever the process's zone", async () => {
+    // Node reads TZ again when it changes: the engine now runs where UTC is hours ahead.
+    const zone = process.env.TZ
+    process.env.TZ = 'America/New_York'
+    try {
+      const read = (client: PrismaClient) => client.$queryRaw<{ at: Date; ats: Date[] }[]>`
+        select '2026-03-08 02:30:00.123'::timestamp as at,
+          array['2026-01-01 01:02:03'::timestamp, null] as ats`
+      const [ours, theirs] = [await read(prisma), await read(viaPg)]
+      expect(ours).toEqual(theirs)
+      expect(ours).toEqual([
+        { at: new Date('2026-03-08T02:30:00.123Z'), ats: [new Date('2026-01-01T01:02:03Z'), null] },
+      ])
+    } finally {
+      if (zone === undefined) delete process.env.TZ
+      else process.env.TZ = zone
+    }
+  })
+
   it('maps PostgreSQL errors exactly as adapter-pg does (23505 is P2002)', async () => {
     const { id } = await prisma.user.create({ data: ada })
     const failures = [

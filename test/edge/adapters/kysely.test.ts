@@ -10,8 +10,10 @@ import {
 } from 'kysely'
 import { jsonArrayFrom } from 'kysely/helpers/postgres'
 import pg from 'pg'
+import Cursor from 'pg-cursor'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createClient, isGatewayError, type Client } from '../../../edge/index.js'
+import { createClient as createStreamingClient } from '../../../edge/streaming.js'
 import { SluiceDialect, toSqlQuery } from '../../../edge/adapters/kysely/index.js'
 import {
   admin,
@@ -361,15 +363,68 @@ describe('Kysely on SluiceDialect', () => {
     })
   })
 
-  it('streams a result (fetched whole: HTTP answers at once)', async () => {
+  it('streams a result, fetched whole through a plain client or in a transaction', async () => {
     await db
       .insertInto('kysely_users')
       .values([1, 2, 3, 4, 5].map((n) => ({ email: `${n}@x`, balance: String(n) })))
       .execute()
-    const emails: string[] = []
-    for await (const row of db.selectFrom('kysely_users').select('email').orderBy('id').stream(2)) {
-      emails.push(row.email)
+    const emails = async (k: Kysely<Database>) => {
+      const seen: string[] = []
+      const query = k.selectFrom('kysely_users').select('email').orderBy('id')
+      for await (const row of query.stream(2)) seen.push(row.email)
+      return seen
     }
-    expect(emails).toEqual(['1@x', '2@x', '3@x', '4@x', '5@x'])
+    const all = ['1@x', '2@x', '3@x', '4@x', '5@x']
+    expect(await emails(db)).toEqual(all)
+    expect(await db.transaction().execute(emails)).toEqual(all)
+  })
+
+  it('streams rows as they arrive with a streaming client: past maxRows, typed as PostgresDialect', async () => {
+    // A tenant whose answers hold 3 rows at most: only a real stream reads 50.
+    const small = await listenTestGateway({ maxRows: 3 })
+    const viaCursor = new Kysely<Database>({
+      dialect: new PostgresDialect({
+        pool: new pg.Pool({ connectionString: databaseUrl(), max: 1 }),
+        cursor: Cursor,
+      }),
+    })
+    try {
+      const streaming = new Kysely<Database>({
+        dialect: new SluiceDialect({
+          client: createStreamingClient({ url: small.url, token: small.token }),
+        }),
+      })
+      await db
+        .insertInto('kysely_users')
+        .values(Array.from({ length: 50 }, (_, n) => ({ ...ada, email: `${n}@x` })))
+        .execute()
+      const query = (k: Kysely<Database>) =>
+        k.selectFrom('kysely_users').selectAll().orderBy('id').stream(7)
+      const ours: unknown[] = []
+      const theirs: unknown[] = []
+      for await (const row of query(streaming)) ours.push(row)
+      for await (const row of query(viaCursor)) theirs.push(row)
+      expect(ours).toHaveLength(50)
+      expect(bytes(ours)).toEqual(bytes(theirs))
+
+      // Leaving early ends the request; a failure is a PostgresError, as from a query.
+      for await (const row of query(streaming)) if (row.email === '2@x') break
+      const error = await caught(
+        (async () => {
+          const failing = streaming
+            .selectFrom('kysely_users')
+            .select(sql<number>`1 / (10 - id)`.as('r'))
+            .orderBy('id')
+          for await (const row of failing.stream(2)) void row
+        })(),
+      )
+      expect(error).toMatchObject({ name: 'PostgresError', code: '22012' })
+      await eventually(async () =>
+        (await backends(small.applicationName)).every((b) => b.state === 'idle'),
+      )
+    } finally {
+      await viaCursor.destroy()
+      await small.close()
+    }
   })
 })

@@ -296,6 +296,22 @@ describe('Drizzle on drizzle(client)', () => {
       expect(await admin('select title from drizzle_posts')).toEqual([{ title: 'first' }])
     })
 
+    it('honour every setting of the transaction config, as node-postgres', async () => {
+      const settings = (d: typeof db | typeof viaPg) =>
+        d.transaction(
+          async (tx) =>
+            (
+              await tx.execute(sql`select current_setting('transaction_isolation') as isolation,
+                current_setting('transaction_read_only') as read_only,
+                current_setting('transaction_deferrable') as deferrable`)
+            ).rows,
+          { isolationLevel: 'serializable', accessMode: 'read only', deferrable: true },
+        )
+      const ours = await settings(db)
+      expect(ours).toEqual(await settings(viaPg))
+      expect(ours).toEqual([{ isolation: 'serializable', read_only: 'on', deferrable: 'on' }])
+    })
+
     it('roll back on a throw and on tx.rollback(), passing the error on', async () => {
       const thrown = new Error('changed my mind')
       const error = await caught(

@@ -285,6 +285,23 @@ describe('Kysely on SluiceDialect', () => {
       expect(await admin('select title from kysely_posts')).toEqual([{ title: 'first' }])
     })
 
+    it('honour the access mode asked for and the dialect’s deferrable', async () => {
+      const deferring = new Kysely<Database>({
+        dialect: new SluiceDialect({ client, transaction: { deferrable: true } }),
+      })
+      const settings = await deferring
+        .transaction()
+        .setIsolationLevel('serializable')
+        .setAccessMode('read only')
+        .execute(async (trx) => {
+          const { rows } = await sql`select current_setting('transaction_isolation') as isolation,
+            current_setting('transaction_read_only') as read_only,
+            current_setting('transaction_deferrable') as deferrable`.execute(trx)
+          return rows
+        })
+      expect(settings).toEqual([{ isolation: 'serializable', read_only: 'on', deferrable: 'on' }])
+    })
+
     it('roll back when the callback throws, and pass its error on', async () => {
       const thrown = new Error('changed my mind')
       const error = await caught(

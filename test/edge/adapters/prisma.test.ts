@@ -276,6 +276,27 @@ describe('Prisma 7 on PrismaSluice', () => {
       )
       expect(result).toBe('serializable')
       expect(await admin('select title from prisma_posts')).toEqual([{ title: 'first' }])
+
+      // Every level Prisma offers runs as with adapter-pg (read uncommitted as read committed).
+      const levels = Object.values(Prisma.TransactionIsolationLevel)
+      const runs = (client: PrismaClient) =>
+        Promise.all(
+          levels.map((isolationLevel) =>
+            client.$transaction(
+              (tx) => tx.$queryRaw<{ level: string }[]>`
+                select current_setting('transaction_isolation') as level`,
+              { isolationLevel },
+            ),
+          ),
+        )
+      const [ours, theirs] = [await runs(prisma), await runs(viaPg)]
+      expect(ours.slice(1)).toEqual(theirs.slice(1))
+      expect(ours.flat().map((row) => row.level)).toEqual([
+        'read committed',
+        'read committed',
+        'repeatable read',
+        'serializable',
+      ])
     })
 
     it('roll back when the callback throws, and pass its error on', async () => {

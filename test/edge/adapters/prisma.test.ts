@@ -218,6 +218,32 @@ describe('Prisma 7 on PrismaSluice', () => {
     expect(await prisma.user.count({ where: { tags: { isEmpty: false } } })).toBe(3)
   })
 
+  it('splits a createMany past the gateway’s body limit into statements of maxBindValues parameters', async () => {
+    // A gateway taking 64 KiB bodies: 2,000 rows of 3 values do not fit one statement.
+    const strict = await listenTestGateway({}, { server: { bodyLimitBytes: 64 * 1024 } })
+    const on = (options: PrismaSluiceOptions) =>
+      new PrismaClient({
+        adapter: new PrismaSluice(createClient({ url: strict.url, token: strict.token }), options),
+      })
+    const [whole, split] = [on({}), on({ maxBindValues: 900 })]
+    const data = Array.from({ length: 2000 }, (_, n) => ({
+      email: `user-${n}@example.com`,
+      balance: n,
+      tags: ['a'],
+    }))
+    try {
+      expect(await caught(whole.user.createMany({ data }))).toMatchObject({
+        code: 'PAYLOAD_TOO_LARGE',
+      })
+      expect(await split.user.createMany({ data })).toEqual({ count: 2000 })
+      expect(await admin('select count(*)::int as n from prisma_users')).toEqual([{ n: 2000 }])
+    } finally {
+      await whole.$disconnect()
+      await split.$disconnect()
+      await strict.close()
+    }
+  })
+
   it("passes the error of a statement the gateway cut short on, not the rollback's", async () => {
     // Past its total timeoutMs the gateway cancels the running statement and rolls back:
     // Prisma's rollback then finds the transaction gone, which must not hide the real error.

@@ -112,8 +112,11 @@ const money: TypeParser = (text) => text.slice(1)
 const timetz: TypeParser = (text) => text.replace(/[+-]\d\d(:\d\d)?$/, '')
 const textArray: TypeParser = (text) => parseArray(text)
 
-/** Per-OID parsers for the client, over its defaults (which already match for the rest). */
-export const PRISMA_PARSERS: Readonly<Record<number, TypeParser>> = {
+/**
+ * Per-OID parsers for the client, over its defaults (which already match for the rest).
+ * Frozen: every Prisma client in the process reads through it.
+ */
+export const PRISMA_PARSERS: Readonly<Record<number, TypeParser>> = Object.freeze({
   20: asText, // int8, whatever the client's `bigint` option
   114: asText, // json: the engine parses it
   3802: asText,
@@ -134,4 +137,4 @@ export const PRISMA_PARSERS: Readonly<Record<number, TypeParser>> = {
   1187: asText, // interval[]
   1270: asText, // timetz[]
   3907: asText, // numrange[]
-}
+})

@@ -21,7 +21,11 @@ import {
 import pg from 'pg'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createClient, isGatewayError, type Client } from '../../../edge/index.js'
-import { drizzle, type SluiceDatabase } from '../../../edge/adapters/drizzle/index.js'
+import {
+  DRIZZLE_PARSERS,
+  drizzle,
+  type SluiceDatabase,
+} from '../../../edge/adapters/drizzle/index.js'
 import {
   admin,
   backends,
@@ -277,6 +281,11 @@ describe('Drizzle on drizzle(client)', () => {
       )
       await rm(folder, { recursive: true, force: true })
     }
+  })
+
+  it('shares its parser table read-only: no caller changes what every drizzle database reads', () => {
+    expect(() => Object.assign(DRIZZLE_PARSERS, { 1700: Number })).toThrow(TypeError)
+    expect(DRIZZLE_PARSERS[1700]).toBeUndefined()
   })
 
   describe('transactions', () => {

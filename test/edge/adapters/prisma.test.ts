@@ -1,7 +1,11 @@
 import { PrismaPg } from '@prisma/adapter-pg'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createClient, type ClientOptions } from '../../../edge/index.js'
-import { PrismaSluice, type PrismaSluiceOptions } from '../../../edge/adapters/prisma/index.js'
+import {
+  PRISMA_PARSERS,
+  PrismaSluice,
+  type PrismaSluiceOptions,
+} from '../../../edge/adapters/prisma/index.js'
 import {
   admin,
   backends,
@@ -286,6 +290,11 @@ describe('Prisma 7 on PrismaSluice', () => {
       await other.$disconnect()
       await admin('drop schema if exists prisma_other cascade')
     }
+  })
+
+  it('shares its parser table read-only: no caller changes what every Prisma client reads', () => {
+    expect(() => Object.assign(PRISMA_PARSERS, { 1700: Number })).toThrow(TypeError)
+    expect(PRISMA_PARSERS[1700]).toBeUndefined()
   })
 
   describe('interactive transactions', () => {

@@ -124,7 +124,11 @@ export class SluiceDriver implements Driver {
   }
 
   async rollbackTransaction(connection: SluiceConnection): Promise<void> {
-    const transaction = this.end(connection)
+    const { transaction } = connection
+    // Its commit failed (a serialization failure at COMMIT): the transaction is over, rolled
+    // back, and Kysely's rollback that follows is a no-op, as PostgreSQL's ROLLBACK is then.
+    if (!transaction) return
+    connection.transaction = undefined
     // One the gateway already ended (timed out, cancelled) was rolled back.
     await transaction.rollback().catch((error: unknown) => {
       if (!isTransactionGone(error)) throw asPostgresError(error)

@@ -46,6 +46,13 @@ interface Database {
   }
 }
 
+/** A promise and its resolve, to order steps of concurrent transactions. */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void
+  const promise = new Promise<void>((r) => (resolve = r))
+  return { promise, resolve }
+}
+
 async function caught(promise: Promise<unknown>): Promise<any> {
   try {
     await promise
@@ -340,6 +347,57 @@ describe('Kysely on SluiceDialect', () => {
       const error = await caught(trx.commit().execute())
       expect(error.name).toBe('AbortedTransactionError')
       expect(await admin('select * from kysely_users')).toEqual([])
+    })
+
+    it('report a failed commit as PostgresDialect does (40001), callback or controlled', async () => {
+      // Write skew: each serializable transaction reads what the other writes, so the second
+      // to commit fails at COMMIT; Kysely then rolls back, or the caller does.
+      const skew = async (k: Kysely<Database>, controlled: boolean) => {
+        const [firstRead, secondWrote, firstDone] = [signal(), signal(), signal()]
+        const insert = (trx: Kysely<Database>, email: string) =>
+          trx.insertInto('kysely_users').values({ email, balance: '1' }).execute()
+        const read = (trx: Kysely<Database>, email: string) =>
+          trx.selectFrom('kysely_users').selectAll().where('email', '=', email).execute()
+        const first = k
+          .transaction()
+          .setIsolationLevel('serializable')
+          .execute(async (trx) => {
+            await read(trx, 'b@x')
+            firstRead.resolve()
+            await secondWrote.promise
+            await insert(trx, 'a@x')
+          })
+        const secondWork = async (trx: Kysely<Database>) => {
+          await firstRead.promise
+          await read(trx, 'a@x')
+          await insert(trx, 'b@x')
+          secondWrote.resolve()
+          await firstDone.promise
+        }
+        const second = controlled
+          ? (async () => {
+              const trx = await k.startTransaction().setIsolationLevel('serializable').execute()
+              await secondWork(trx)
+              try {
+                await trx.commit().execute()
+              } catch (error) {
+                await trx.rollback().execute()
+                throw error
+              }
+            })()
+          : k.transaction().setIsolationLevel('serializable').execute(secondWork)
+        await first.finally(firstDone.resolve)
+        const error = await caught(second)
+        await admin('truncate kysely_posts, kysely_users restart identity cascade')
+        return error
+      }
+      const facts = (e: any) => ({ code: e.code, message: e.message })
+      for (const controlled of [false, true]) {
+        const ours = await skew(db, controlled)
+        expect(facts(ours)).toEqual(facts(await skew(viaPg, controlled)))
+        expect(ours).toMatchObject({ code: '40001', gatewayCode: 'CONFLICT', retryable: true })
+      }
+      await eventually(noOpenTransaction)
     })
 
     it('run read only when asked, refusing writes with SQLSTATE 25006', async () => {

@@ -57,7 +57,8 @@ describe('Prisma 7 on PrismaSluice', () => {
       tags text[] not null default '{}', external_id uuid not null unique default gen_random_uuid())`)
     await admin(`create table prisma_posts (
       id serial primary key, title text not null, scores int[] not null default '{}',
-      author_id bigint not null references prisma_users (id) on delete cascade)`)
+      author_id bigint not null references prisma_users (id) on delete cascade,
+      published_at timestamp(3))`)
     prisma = sluice()
     viaPg = new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl() }) })
   })
@@ -169,6 +170,21 @@ describe('Prisma 7 on PrismaSluice', () => {
       expect(ours).toEqual([
         { at: new Date('2026-03-08T02:30:00.123Z'), ats: [new Date('2026-01-01T01:02:03Z'), null] },
       ])
+
+      // Written and read through the models too, also nested in a relation join's JSON.
+      const publishedAt = new Date('2026-03-08T02:30:00.123Z')
+      await prisma.user.create({
+        data: { ...ada, posts: { create: { title: 'Dated', publishedAt } } },
+      })
+      expect(await admin('select published_at::text as at from prisma_posts')).toEqual([
+        { at: '2026-03-08 02:30:00.123' },
+      ])
+      for (const relationLoadStrategy of ['join', 'query'] as const) {
+        const query = { include: { posts: true }, relationLoadStrategy } as const
+        const [mine, pgs] = [await prisma.user.findMany(query), await viaPg.user.findMany(query)]
+        expect(mine).toEqual(pgs)
+        expect(mine[0]!.posts[0]!.publishedAt).toEqual(publishedAt)
+      }
     } finally {
       if (zone === undefined) delete process.env.TZ
       else process.env.TZ = zone

@@ -1,10 +1,22 @@
 /**
  * PostgreSQL's errors in the shape node-postgres gives them, which Drizzle and Kysely code
  * matches on: `code` is the SQLSTATE (`error.code === '23505'`), beside `constraint`,
- * `detail`, `table`… The gateway's own error stays reachable as `cause`.
+ * `detail`, `table`… and `message` is PostgreSQL's own. The gateway's own error stays
+ * reachable as `cause`.
  */
 import { isDatabaseError, isGatewayError, type DatabaseError } from '../errors.js'
-import { DATABASE_ERROR_FIELDS, type ErrorCode } from '../../src/errors.js'
+import { DATABASE_ERROR_FIELDS, TX_ABORTED_NOTE, type ErrorCode } from '../../src/errors.js'
+
+/**
+ * PostgreSQL's message of a database error, without the note the gateway appends to a
+ * statement that failed inside a transaction: what node-postgres would report, and what
+ * code matching on message text (Prisma's engine, for one) reads.
+ */
+export function postgresMessage(error: DatabaseError): string {
+  return error.message.endsWith(TX_ABORTED_NOTE)
+    ? error.message.slice(0, -TX_ABORTED_NOTE.length)
+    : error.message
+}
 
 /** A PostgreSQL error as node-postgres shapes it; `cause` is the client's {@link DatabaseError}. */
 export class PostgresError extends Error {
@@ -29,7 +41,7 @@ export class PostgresError extends Error {
   declare readonly cause: DatabaseError
 
   constructor(error: DatabaseError) {
-    super(error.message, { cause: error })
+    super(postgresMessage(error), { cause: error })
     this.name = 'PostgresError'
     this.code = error.sqlstate
     this.gatewayCode = error.code

@@ -41,9 +41,12 @@ const asText: TypeParser = (text) => text
 /**
  * Types drizzle's node-postgres driver leaves as PostgreSQL's text, for its columns to parse
  * (timestamps, dates, intervals, numeric[] and their arrays), and int8 as text as pg has it.
+ * Frozen: every drizzle database in the process reads through it.
  */
-export const DRIZZLE_PARSERS: Readonly<Record<number, TypeParser>> = Object.fromEntries(
-  [20, 1082, 1114, 1184, 1186, 1231, 1115, 1182, 1185, 1187].map((oid) => [oid, asText]),
+export const DRIZZLE_PARSERS: Readonly<Record<number, TypeParser>> = Object.freeze(
+  Object.fromEntries(
+    [20, 1082, 1114, 1184, 1186, 1231, 1115, 1182, 1185, 1187].map((oid) => [oid, asText]),
+  ),
 )
 
 /** One prepared statement. */

@@ -4,7 +4,15 @@
  * `/v1/batch`, and `db.transaction` into an interactive transaction, nested ones as
  * savepoints.
  */
-import { entityKind, NoopLogger, sql, type Logger, type Query, type SQL } from 'drizzle-orm'
+import {
+  DrizzleQueryError,
+  entityKind,
+  NoopLogger,
+  sql,
+  type Logger,
+  type Query,
+  type SQL,
+} from 'drizzle-orm'
 import type { BatchItem, BatchResponse } from 'drizzle-orm/batch'
 import { NoopCache, type Cache } from 'drizzle-orm/cache/core'
 import type { WithCacheConfig } from 'drizzle-orm/cache/core/types'
@@ -22,7 +30,7 @@ import type { Client } from '../../client.js'
 import type { Queryable } from '../../queryable.js'
 import type { QueryResult } from '../../result.js'
 import type { TransactionRunOptions } from '../../transaction.js'
-import { asPostgresError } from '../postgres-error.js'
+import { asPostgresError, isTransactionGone } from '../postgres-error.js'
 import {
   DRIZZLE_PARSERS,
   SluicePreparedQuery,
@@ -128,25 +136,28 @@ export class SluiceSession<
     config: PgTransactionConfig = {},
   ): Promise<T> {
     const { isolationLevel, accessMode, deferrable } = config
-    return this.client.transaction(
-      (open) => {
-        const session = new SluiceSession(
-          this.client,
-          open,
-          this.dialect,
-          this.schema,
-          this.options,
-        )
-        return transaction(new SluiceTransaction(this.dialect, session, this.schema))
-      },
-      {
-        ...this.options.transaction,
-        // PostgreSQL runs read uncommitted as read committed.
-        isolation: isolationLevel === 'read uncommitted' ? 'read committed' : isolationLevel,
-        readOnly: accessMode === undefined ? undefined : accessMode === 'read only',
-        deferrable,
-      },
-    )
+    const open = await this.client.begin({
+      ...this.options.transaction,
+      // PostgreSQL runs read uncommitted as read committed.
+      isolation: isolationLevel === 'read uncommitted' ? 'read committed' : isolationLevel,
+      readOnly: accessMode === undefined ? undefined : accessMode === 'read only',
+      deferrable,
+    })
+    const session = new SluiceSession(this.client, open, this.dialect, this.schema, this.options)
+    let result: T
+    try {
+      result = await transaction(new SluiceTransaction(this.dialect, session, this.schema))
+    } catch (error) {
+      // Best effort: should this fail too, the gateway rolls back on its idle timeout.
+      await open.rollback().catch(() => {})
+      throw error
+    }
+    // As drizzle's node-postgres driver reports a failed COMMIT (a serialization failure,
+    // a deferred constraint): a DrizzleQueryError whose cause has the SQLSTATE as `code`.
+    await open.commit().catch((error: unknown) => {
+      throw new DrizzleQueryError('commit', [], asPostgresError(error) as Error)
+    })
+    return result
   }
 }
 
@@ -175,7 +186,11 @@ export class SluiceTransaction<
       await tx.execute(sql.raw(`release savepoint ${savepoint}`))
       return result
     } catch (error) {
-      await tx.execute(sql.raw(`rollback to savepoint ${savepoint}`))
+      // A transaction the gateway already ended (a statement it cut short, a timeout) has no
+      // savepoint to return to: the error that ended it is the one to see, not TX_NOT_FOUND.
+      await tx.execute(sql.raw(`rollback to savepoint ${savepoint}`)).catch((failed: unknown) => {
+        if (!isTransactionGone((failed as { cause?: unknown }).cause)) throw failed
+      })
       throw error
     }
   }

@@ -21,7 +21,10 @@ import { SluiceDriver } from './driver.js'
 
 /** Options of {@link SluiceDialect}. */
 export interface SluiceDialectConfig {
-  /** The client to send statements through (`createClient(…)`). */
+  /**
+   * The client to send statements through (`createClient(…)`); one from
+   * `@sluice/client/stream` also streams `.stream()` results as their rows arrive.
+   */
   client: Client
   /**
    * The gateway's limits on each transaction Kysely opens: `idleTimeoutMs`, `timeoutMs`

@@ -14,6 +14,7 @@ import {
 import type { Client } from '../../client.js'
 import { isDatabaseError } from '../../errors.js'
 import type { Queryable } from '../../queryable.js'
+import type { Streamable } from '../../stream.js'
 import type { TransactionHandle } from '../../transaction.js'
 import { asPostgresError, isTransactionGone } from '../postgres-error.js'
 import type { SluiceDialectConfig } from './dialect.js'
@@ -42,8 +43,10 @@ export class SluiceConnection implements DatabaseConnection {
   }
 
   /**
-   * Yields the result in chunks of `chunkSize` rows. Over HTTP the whole result arrives at
-   * once (bounded by the tenant's maxRows and maxResultBytes): this saves no memory.
+   * Yields the result in chunks of `chunkSize` rows. With a client that streams (from
+   * `@sluice/client/stream`) and outside a transaction, rows are read as they arrive, so
+   * memory stays flat; otherwise the whole result arrives at once (bounded by the tenant's
+   * maxRows and maxResultBytes) and is cut into chunks.
    */
   async *streamQuery<R>(
     compiledQuery: CompiledQuery,
@@ -52,9 +55,31 @@ export class SluiceConnection implements DatabaseConnection {
     if (!Number.isInteger(chunkSize) || chunkSize <= 0) {
       throw new Error('chunkSize must be a positive integer')
     }
+    const { client } = this
+    if (this.transaction === undefined && isStreamable(client)) {
+      let rows: R[] = []
+      try {
+        for await (const row of client.stream<R>(compiledQuery.sql, compiledQuery.parameters)) {
+          rows.push(row)
+          if (rows.length === chunkSize) {
+            yield { rows }
+            rows = []
+          }
+        }
+      } catch (error) {
+        throw asPostgresError(error)
+      }
+      if (rows.length > 0) yield { rows }
+      return
+    }
     const { rows } = await this.executeQuery<R>(compiledQuery)
     for (let i = 0; i < rows.length; i += chunkSize) yield { rows: rows.slice(i, i + chunkSize) }
   }
+}
+
+/** True for a client from `@sluice/client/stream`, which can stream a result. */
+function isStreamable(client: Client): client is Client & Streamable {
+  return typeof (client as Partial<Streamable>).stream === 'function'
 }
 
 function quote(name: string): string {
@@ -99,7 +124,11 @@ export class SluiceDriver implements Driver {
   }
 
   async rollbackTransaction(connection: SluiceConnection): Promise<void> {
-    const transaction = this.end(connection)
+    const { transaction } = connection
+    // Its commit failed (a serialization failure at COMMIT): the transaction is over, rolled
+    // back, and Kysely's rollback that follows is a no-op, as PostgreSQL's ROLLBACK is then.
+    if (!transaction) return
+    connection.transaction = undefined
     // One the gateway already ended (timed out, cancelled) was rolled back.
     await transaction.rollback().catch((error: unknown) => {
       if (!isTransactionGone(error)) throw asPostgresError(error)

@@ -33,6 +33,15 @@ export interface PrismaSluiceOptions {
   /** The PostgreSQL schema your Prisma schema lives in, when not `public`. */
   schema?: string | undefined
   /**
+   * Most parameters Prisma puts in one statement; it splits a larger `createMany` or `in`
+   * list into several. A statement must fit the gateway's `server.bodyLimitBytes` (1 MiB by
+   * default), where a direct connection takes PostgreSQL's 65,535 parameters: lower this
+   * (say to 10,000) when big writes fail with `PAYLOAD_TOO_LARGE`. Prisma refuses a filter
+   * with more values than this (a long `in` list) rather than split it.
+   * @default 32766, Prisma's own for PostgreSQL
+   */
+  maxBindValues?: number | undefined
+  /**
    * The gateway's limits on each transaction Prisma opens, capped by the tenant:
    * `idleTimeoutMs` (gateway default 10 s) and `timeoutMs` (default 30 s). Prisma's own
    * `timeout` (default 5 s) ends a transaction first; raise `timeoutMs` here too when you
@@ -157,8 +166,10 @@ class SluiceAdapter extends SluiceQueryable implements SqlDriverAdapter {
   }
 
   getConnectionInfo(): ConnectionInfo {
+    const { schema, maxBindValues } = this.options
     return {
-      ...(this.options.schema !== undefined && { schemaName: this.options.schema }),
+      ...(schema !== undefined && { schemaName: schema }),
+      ...(maxBindValues !== undefined && { maxBindValues }),
       supportsRelationJoins: true,
     }
   }

@@ -1,9 +1,9 @@
 /**
  * Result columns for Prisma's engine: each PostgreSQL type OID to the column type the
  * engine reads (as @prisma/adapter-pg's `fieldToColumnType`), and the values in the form
- * it expects: int8 and numeric as text, json as its text, timestamps as PostgreSQL prints
- * them (the engine reads the offset; adapter-pg's rewrite to `+00:00` assumes a UTC session),
- * money without its currency sign, bytea as bytes.
+ * it expects: int8 and numeric as text, json as its text, timestamptz as PostgreSQL prints
+ * it (the engine reads the offset; adapter-pg's rewrite to `+00:00` assumes a UTC session),
+ * timestamp as UTC, money without its currency sign, bytea as bytes.
  */
 import type { ColumnType, ColumnTypeEnum } from '@prisma/driver-adapter-utils'
 import { parseArray } from '../../../src/codecs/array.js'
@@ -104,18 +104,25 @@ export function columnType(oid: number): ColumnType {
 }
 
 const asText: TypeParser = (text) => text
+// A timestamp without time zone is UTC to Prisma, as adapter-pg reads it: the engine would
+// take a text without an offset for the process's local time (a Lambda runs in UTC, a
+// laptop rarely does).
+const timestamp: TypeParser = (text) => `${text.replace(' ', 'T')}+00:00`
 const money: TypeParser = (text) => text.slice(1)
 const timetz: TypeParser = (text) => text.replace(/[+-]\d\d(:\d\d)?$/, '')
 const textArray: TypeParser = (text) => parseArray(text)
 
-/** Per-OID parsers for the client, over its defaults (which already match for the rest). */
-export const PRISMA_PARSERS: Readonly<Record<number, TypeParser>> = {
+/**
+ * Per-OID parsers for the client, over its defaults (which already match for the rest).
+ * Frozen: every Prisma client in the process reads through it.
+ */
+export const PRISMA_PARSERS: Readonly<Record<number, TypeParser>> = Object.freeze({
   20: asText, // int8, whatever the client's `bigint` option
   114: asText, // json: the engine parses it
   3802: asText,
-  1082: asText, // date, timestamp, timestamptz: the engine reads PostgreSQL's text
-  1114: asText,
+  1082: asText, // date and timestamptz: the engine reads PostgreSQL's text, offset and all
   1184: asText,
+  1114: timestamp, // and so timestamp[] too
   1186: asText, // interval: text, not the client's Interval
   1266: timetz,
   790: money,
@@ -130,4 +137,4 @@ export const PRISMA_PARSERS: Readonly<Record<number, TypeParser>> = {
   1187: asText, // interval[]
   1270: asText, // timetz[]
   3907: asText, // numrange[]
-}
+})

@@ -7,7 +7,7 @@
  */
 import type { Error as MappedError } from '@prisma/driver-adapter-utils'
 import { isDatabaseError, type DatabaseError } from '../../errors.js'
-import { TX_ABORTED_NOTE } from '../../../src/errors.js'
+import { postgresMessage } from '../postgres-error.js'
 
 /** What the engine turns into a Prisma error code (`P2002`, …). */
 export class DriverAdapterError extends Error {
@@ -119,11 +119,8 @@ function quoted<K extends string>(key: K, text: string | undefined): { [P in K]?
  */
 export function toPrismaError(error: unknown): unknown {
   if (!isDatabaseError(error)) return error
-  // PostgreSQL's message, which the engine and the kinds above read, without the gateway's
-  // note on a failed statement inside a transaction.
-  const message = error.message.endsWith(TX_ABORTED_NOTE)
-    ? error.message.slice(0, -TX_ABORTED_NOTE.length)
-    : error.message
+  // PostgreSQL's message, which the engine and the kinds above read.
+  const message = postgresMessage(error)
   return new DriverAdapterError({
     ...mapError(error, message),
     originalCode: error.sqlstate,

@@ -21,7 +21,11 @@ import {
 import pg from 'pg'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createClient, isGatewayError, type Client } from '../../../edge/index.js'
-import { drizzle, type SluiceDatabase } from '../../../edge/adapters/drizzle/index.js'
+import {
+  DRIZZLE_PARSERS,
+  drizzle,
+  type SluiceDatabase,
+} from '../../../edge/adapters/drizzle/index.js'
 import { caught } from '../../helpers/caught.js'
 import {
   admin,
@@ -77,6 +81,13 @@ const postsRelations = relations(posts, ({ one }) => ({
   author: one(users, { fields: [posts.authorId], references: [users.id] }),
 }))
 const schema = { users, posts, usersRelations, postsRelations }
+
+/** A promise and its resolve, to order steps of concurrent transactions. */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void
+  const promise = new Promise<void>((r) => (resolve = r))
+  return { promise, resolve }
+}
 
 const ada = {
   email: 'ada@example.com',
@@ -211,19 +222,27 @@ describe('Drizzle on drizzle(client)', () => {
     expect(await db.select().from(users)).toEqual([])
   })
 
-  it('reports a failed query as drizzle does: DrizzleQueryError, its cause shaped as pg’s', async () => {
+  it('reports a failed query as drizzle does, in a transaction too: DrizzleQueryError, its cause shaped as pg’s', async () => {
     await db.insert(users).values({ email: 'a@x', balance: '1' })
-    const fail = (d: typeof db | typeof viaPg) =>
-      caught(d.insert(users).values({ email: 'a@x', balance: '2' }))
-    const [ours, theirs] = [await fail(db), await fail(viaPg)]
-    expect(ours).toBeInstanceOf(DrizzleQueryError)
-    expect(ours.message).toBe(theirs.message)
+    const failures = [
+      (d: typeof db | typeof viaPg) => d.insert(users).values({ email: 'a@x', balance: '2' }),
+      // Inside a transaction the cause's message is PostgreSQL's too, without the gateway's note.
+      (d: typeof db | typeof viaPg) =>
+        d.transaction(async (tx) => {
+          await tx.insert(users).values({ email: 'a@x', balance: '2' })
+        }),
+    ]
     const facts = (e: any) => {
-      const { code, constraint, detail, table, schema: s, severity } = e.cause
-      return { code, constraint, detail, table, schema: s, severity }
+      const { code, constraint, detail, table, schema: s, severity, message } = e.cause
+      return { code, constraint, detail, table, schema: s, severity, message }
     }
-    expect(facts(ours)).toEqual(facts(theirs))
-    expect(ours.cause.code).toBe('23505')
+    for (const fail of failures) {
+      const [ours, theirs] = [await caught(fail(db)), await caught(fail(viaPg))]
+      expect(ours).toBeInstanceOf(DrizzleQueryError)
+      expect(ours.message).toBe(theirs.message)
+      expect(facts(ours)).toEqual(facts(theirs))
+      expect(ours.cause.code).toBe('23505')
+    }
   })
 
   it("runs drizzle's migrator through the gateway, once", async () => {
@@ -256,6 +275,11 @@ describe('Drizzle on drizzle(client)', () => {
     }
   })
 
+  it('shares its parser table read-only: no caller changes what every drizzle database reads', () => {
+    expect(() => Object.assign(DRIZZLE_PARSERS, { 1700: Number })).toThrow(TypeError)
+    expect(DRIZZLE_PARSERS[1700]).toBeUndefined()
+  })
+
   describe('transactions', () => {
     it('commit and resolve to the callback value, with the isolation level asked for', async () => {
       const level = await db.transaction(
@@ -271,6 +295,22 @@ describe('Drizzle on drizzle(client)', () => {
       )
       expect(level).toBe('serializable')
       expect(await admin('select title from drizzle_posts')).toEqual([{ title: 'first' }])
+    })
+
+    it('honour every setting of the transaction config, as node-postgres', async () => {
+      const settings = (d: typeof db | typeof viaPg) =>
+        d.transaction(
+          async (tx) =>
+            (
+              await tx.execute(sql`select current_setting('transaction_isolation') as isolation,
+                current_setting('transaction_read_only') as read_only,
+                current_setting('transaction_deferrable') as deferrable`)
+            ).rows,
+          { isolationLevel: 'serializable', accessMode: 'read only', deferrable: true },
+        )
+      const ours = await settings(db)
+      expect(ours).toEqual(await settings(viaPg))
+      expect(ours).toEqual([{ isolation: 'serializable', read_only: 'on', deferrable: 'on' }])
     })
 
     it('roll back on a throw and on tx.rollback(), passing the error on', async () => {
@@ -316,12 +356,73 @@ describe('Drizzle on drizzle(client)', () => {
       ])
     })
 
+    it('report a failed commit as node-postgres does: DrizzleQueryError, cause.code 40001', async () => {
+      // Write skew: each serializable transaction reads what the other writes, so the second
+      // to commit fails at COMMIT.
+      const skew = async (d: typeof db | typeof viaPg) => {
+        const [firstRead, secondWrote, firstDone] = [signal(), signal(), signal()]
+        const serializable = { isolationLevel: 'serializable' } as const
+        const first = d.transaction(async (tx) => {
+          await tx.select().from(users).where(eq(users.email, 'b@x'))
+          firstRead.resolve()
+          await secondWrote.promise
+          await tx.insert(users).values({ email: 'a@x', balance: '1' })
+        }, serializable)
+        const second = d.transaction(async (tx) => {
+          await firstRead.promise
+          await tx.select().from(users).where(eq(users.email, 'a@x'))
+          await tx.insert(users).values({ email: 'b@x', balance: '1' })
+          secondWrote.resolve()
+          await firstDone.promise
+        }, serializable)
+        await first.finally(firstDone.resolve)
+        return caught(second)
+      }
+      const facts = (e: any) => ({ query: e.query, code: e.cause?.code, message: e.cause?.message })
+      const ours = await skew(db)
+      await admin('truncate drizzle_posts, drizzle_users')
+      const theirs = await skew(viaPg)
+      expect(ours).toBeInstanceOf(DrizzleQueryError)
+      expect(facts(ours)).toEqual(facts(theirs))
+      expect(facts(ours)).toMatchObject({ query: 'commit', code: '40001' })
+      expect(ours.cause).toMatchObject({ gatewayCode: 'CONFLICT', retryable: true })
+    })
+
+    it('refuse to commit after a failed statement was caught: nothing is kept, and it says so', async () => {
+      // node-postgres's COMMIT would roll back silently; the gateway's commit fails with 25P02.
+      const error = await caught(
+        db.transaction(async (tx) => {
+          await tx.insert(users).values({ email: 'a@x', balance: '1' })
+          await caught(tx.insert(users).values({ email: 'a@x', balance: '1' }))
+        }),
+      )
+      expect(error).toBeInstanceOf(DrizzleQueryError)
+      expect(error.cause).toMatchObject({ code: '25P02' })
+      expect(await admin('select * from drizzle_users')).toEqual([])
+      await eventually(noOpenTransaction)
+    })
+
     it('run read only when asked, refusing writes with SQLSTATE 25006', async () => {
       const error = await caught(
         db.transaction((tx) => tx.insert(users).values(ada), { accessMode: 'read only' }),
       )
       expect(error).toBeInstanceOf(DrizzleQueryError)
       expect(error.cause).toMatchObject({ code: '25006', gatewayCode: 'FORBIDDEN' })
+    })
+
+    it('pass on the error of a statement the gateway cut short in a savepoint, not the savepoint rollback’s', async () => {
+      // Past its total timeoutMs the gateway cancels the statement and rolls back the whole
+      // transaction: there is no savepoint left to roll back to.
+      const brief = drizzle(client, { schema, transaction: { timeoutMs: 300 } })
+      const error = await caught(
+        brief.transaction((tx) =>
+          tx.transaction((inner) => inner.execute(sql`select pg_sleep(10)`)),
+        ),
+      )
+      expect(error).toBeInstanceOf(DrizzleQueryError)
+      expect(error.query).toBe('select pg_sleep(10)')
+      expect(error.cause).toMatchObject({ code: '57014', gatewayCode: 'STATEMENT_TIMEOUT' })
+      await eventually(noOpenTransaction)
     })
 
     it("time out on the gateway's idle timeout: the next statement fails with TX_NOT_FOUND", async () => {

@@ -10,8 +10,10 @@ import {
 } from 'kysely'
 import { jsonArrayFrom } from 'kysely/helpers/postgres'
 import pg from 'pg'
+import Cursor from 'pg-cursor'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createClient, isGatewayError, type Client } from '../../../edge/index.js'
+import { createClient as createStreamingClient } from '../../../edge/streaming.js'
 import { SluiceDialect, toSqlQuery } from '../../../edge/adapters/kysely/index.js'
 import { caught } from '../../helpers/caught.js'
 import {
@@ -43,6 +45,13 @@ interface Database {
     scores: ColumnType<number[], number[] | undefined, number[]>
     author_id: string
   }
+}
+
+/** A promise and its resolve, to order steps of concurrent transactions. */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void
+  const promise = new Promise<void>((r) => (resolve = r))
+  return { promise, resolve }
 }
 
 /** Buffers (node-postgres) and Uint8Arrays (Sluice) compare as bytes. */
@@ -198,16 +207,23 @@ describe('Kysely on SluiceDialect', () => {
     ])
   })
 
-  it('reports a database error as PostgresDialect does: code is the SQLSTATE', async () => {
+  it('reports a database error as PostgresDialect does, in a transaction too: code is the SQLSTATE', async () => {
     await db.insertInto('kysely_users').values(ada).execute()
-    const fail = (k: Kysely<Database>) => caught(k.insertInto('kysely_users').values(ada).execute())
-    const [ours, theirs] = [await fail(db), await fail(viaPg)]
+    const failures = [
+      (k: Kysely<Database>) => k.insertInto('kysely_users').values(ada).execute(),
+      // Inside a transaction the message is PostgreSQL's too, without the gateway's note.
+      (k: Kysely<Database>) =>
+        k.transaction().execute((trx) => trx.insertInto('kysely_users').values(ada).execute()),
+    ]
     const facts = (e: any) => {
       const { code, constraint, detail, table, schema, severity, message } = e
       return { code, constraint, detail, table, schema, severity, message }
     }
-    expect(facts(ours)).toEqual(facts(theirs))
-    expect(ours.code).toBe('23505')
+    for (const fail of failures) {
+      const [ours, theirs] = [await caught(fail(db)), await caught(fail(viaPg))]
+      expect(facts(ours)).toEqual(facts(theirs))
+      expect(ours.code).toBe('23505')
+    }
   })
 
   it("runs Kysely's Migrator through the dialect: lock, introspection, migrations, once", async () => {
@@ -268,6 +284,23 @@ describe('Kysely on SluiceDialect', () => {
       expect(await admin('select title from kysely_posts')).toEqual([{ title: 'first' }])
     })
 
+    it('honour the access mode asked for and the dialect’s deferrable', async () => {
+      const deferring = new Kysely<Database>({
+        dialect: new SluiceDialect({ client, transaction: { deferrable: true } }),
+      })
+      const settings = await deferring
+        .transaction()
+        .setIsolationLevel('serializable')
+        .setAccessMode('read only')
+        .execute(async (trx) => {
+          const { rows } = await sql`select current_setting('transaction_isolation') as isolation,
+            current_setting('transaction_read_only') as read_only,
+            current_setting('transaction_deferrable') as deferrable`.execute(trx)
+          return rows
+        })
+      expect(settings).toEqual([{ isolation: 'serializable', read_only: 'on', deferrable: 'on' }])
+    })
+
     it('roll back when the callback throws, and pass its error on', async () => {
       const thrown = new Error('changed my mind')
       const error = await caught(
@@ -308,6 +341,57 @@ describe('Kysely on SluiceDialect', () => {
       expect(await admin('select * from kysely_users')).toEqual([])
     })
 
+    it('report a failed commit as PostgresDialect does (40001), callback or controlled', async () => {
+      // Write skew: each serializable transaction reads what the other writes, so the second
+      // to commit fails at COMMIT; Kysely then rolls back, or the caller does.
+      const skew = async (k: Kysely<Database>, controlled: boolean) => {
+        const [firstRead, secondWrote, firstDone] = [signal(), signal(), signal()]
+        const insert = (trx: Kysely<Database>, email: string) =>
+          trx.insertInto('kysely_users').values({ email, balance: '1' }).execute()
+        const read = (trx: Kysely<Database>, email: string) =>
+          trx.selectFrom('kysely_users').selectAll().where('email', '=', email).execute()
+        const first = k
+          .transaction()
+          .setIsolationLevel('serializable')
+          .execute(async (trx) => {
+            await read(trx, 'b@x')
+            firstRead.resolve()
+            await secondWrote.promise
+            await insert(trx, 'a@x')
+          })
+        const secondWork = async (trx: Kysely<Database>) => {
+          await firstRead.promise
+          await read(trx, 'a@x')
+          await insert(trx, 'b@x')
+          secondWrote.resolve()
+          await firstDone.promise
+        }
+        const second = controlled
+          ? (async () => {
+              const trx = await k.startTransaction().setIsolationLevel('serializable').execute()
+              await secondWork(trx)
+              try {
+                await trx.commit().execute()
+              } catch (error) {
+                await trx.rollback().execute()
+                throw error
+              }
+            })()
+          : k.transaction().setIsolationLevel('serializable').execute(secondWork)
+        await first.finally(firstDone.resolve)
+        const error = await caught(second)
+        await admin('truncate kysely_posts, kysely_users restart identity cascade')
+        return error
+      }
+      const facts = (e: any) => ({ code: e.code, message: e.message })
+      for (const controlled of [false, true]) {
+        const ours = await skew(db, controlled)
+        expect(facts(ours)).toEqual(facts(await skew(viaPg, controlled)))
+        expect(ours).toMatchObject({ code: '40001', gatewayCode: 'CONFLICT', retryable: true })
+      }
+      await eventually(noOpenTransaction)
+    })
+
     it('run read only when asked, refusing writes with SQLSTATE 25006', async () => {
       const error = await caught(
         db
@@ -346,15 +430,68 @@ describe('Kysely on SluiceDialect', () => {
     })
   })
 
-  it('streams a result (fetched whole: HTTP answers at once)', async () => {
+  it('streams a result, fetched whole through a plain client or in a transaction', async () => {
     await db
       .insertInto('kysely_users')
       .values([1, 2, 3, 4, 5].map((n) => ({ email: `${n}@x`, balance: String(n) })))
       .execute()
-    const emails: string[] = []
-    for await (const row of db.selectFrom('kysely_users').select('email').orderBy('id').stream(2)) {
-      emails.push(row.email)
+    const emails = async (k: Kysely<Database>) => {
+      const seen: string[] = []
+      const query = k.selectFrom('kysely_users').select('email').orderBy('id')
+      for await (const row of query.stream(2)) seen.push(row.email)
+      return seen
     }
-    expect(emails).toEqual(['1@x', '2@x', '3@x', '4@x', '5@x'])
+    const all = ['1@x', '2@x', '3@x', '4@x', '5@x']
+    expect(await emails(db)).toEqual(all)
+    expect(await db.transaction().execute(emails)).toEqual(all)
+  })
+
+  it('streams rows as they arrive with a streaming client: past maxRows, typed as PostgresDialect', async () => {
+    // A tenant whose answers hold 3 rows at most: only a real stream reads 50.
+    const small = await listenTestGateway({ maxRows: 3 })
+    const viaCursor = new Kysely<Database>({
+      dialect: new PostgresDialect({
+        pool: new pg.Pool({ connectionString: databaseUrl(), max: 1 }),
+        cursor: Cursor,
+      }),
+    })
+    try {
+      const streaming = new Kysely<Database>({
+        dialect: new SluiceDialect({
+          client: createStreamingClient({ url: small.url, token: small.token }),
+        }),
+      })
+      await db
+        .insertInto('kysely_users')
+        .values(Array.from({ length: 50 }, (_, n) => ({ ...ada, email: `${n}@x` })))
+        .execute()
+      const query = (k: Kysely<Database>) =>
+        k.selectFrom('kysely_users').selectAll().orderBy('id').stream(7)
+      const ours: unknown[] = []
+      const theirs: unknown[] = []
+      for await (const row of query(streaming)) ours.push(row)
+      for await (const row of query(viaCursor)) theirs.push(row)
+      expect(ours).toHaveLength(50)
+      expect(bytes(ours)).toEqual(bytes(theirs))
+
+      // Leaving early ends the request; a failure is a PostgresError, as from a query.
+      for await (const row of query(streaming)) if (row.email === '2@x') break
+      const error = await caught(
+        (async () => {
+          const failing = streaming
+            .selectFrom('kysely_users')
+            .select(sql<number>`1 / (10 - id)`.as('r'))
+            .orderBy('id')
+          for await (const row of failing.stream(2)) void row
+        })(),
+      )
+      expect(error).toMatchObject({ name: 'PostgresError', code: '22012' })
+      await eventually(async () =>
+        (await backends(small.applicationName)).every((b) => b.state === 'idle'),
+      )
+    } finally {
+      await viaCursor.destroy()
+      await small.close()
+    }
   })
 })

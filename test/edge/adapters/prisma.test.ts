@@ -1,7 +1,11 @@
 import { PrismaPg } from '@prisma/adapter-pg'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { createClient, type ClientOptions } from '../../../edge/index.js'
-import { PrismaSluice, type PrismaSluiceOptions } from '../../../edge/adapters/prisma/index.js'
+import {
+  PRISMA_PARSERS,
+  PrismaSluice,
+  type PrismaSluiceOptions,
+} from '../../../edge/adapters/prisma/index.js'
 import { caught } from '../../helpers/caught.js'
 import {
   admin,
@@ -45,7 +49,8 @@ describe('Prisma 7 on PrismaSluice', () => {
       tags text[] not null default '{}', external_id uuid not null unique default gen_random_uuid())`)
     await admin(`create table prisma_posts (
       id serial primary key, title text not null, scores int[] not null default '{}',
-      author_id bigint not null references prisma_users (id) on delete cascade)`)
+      author_id bigint not null references prisma_users (id) on delete cascade,
+      published_at timestamp(3))`)
     prisma = sluice()
     viaPg = new PrismaClient({ adapter: new PrismaPg({ connectionString: databaseUrl() }) })
   })
@@ -144,6 +149,40 @@ describe('Prisma 7 on PrismaSluice', () => {
     expect(raw[0]!.total.toString()).toBe('12346.67')
   })
 
+  it("reads a timestamp without time zone as UTC, as adapter-pg does, whatever the process's zone", async () => {
+    // Node reads TZ again when it changes: the engine now runs where UTC is hours ahead.
+    const zone = process.env.TZ
+    process.env.TZ = 'America/New_York'
+    try {
+      const read = (client: PrismaClient) => client.$queryRaw<{ at: Date; ats: Date[] }[]>`
+        select '2026-03-08 02:30:00.123'::timestamp as at,
+          array['2026-01-01 01:02:03'::timestamp, null] as ats`
+      const [ours, theirs] = [await read(prisma), await read(viaPg)]
+      expect(ours).toEqual(theirs)
+      expect(ours).toEqual([
+        { at: new Date('2026-03-08T02:30:00.123Z'), ats: [new Date('2026-01-01T01:02:03Z'), null] },
+      ])
+
+      // Written and read through the models too, also nested in a relation join's JSON.
+      const publishedAt = new Date('2026-03-08T02:30:00.123Z')
+      await prisma.user.create({
+        data: { ...ada, posts: { create: { title: 'Dated', publishedAt } } },
+      })
+      expect(await admin('select published_at::text as at from prisma_posts')).toEqual([
+        { at: '2026-03-08 02:30:00.123' },
+      ])
+      for (const relationLoadStrategy of ['join', 'query'] as const) {
+        const query = { include: { posts: true }, relationLoadStrategy } as const
+        const [mine, pgs] = [await prisma.user.findMany(query), await viaPg.user.findMany(query)]
+        expect(mine).toEqual(pgs)
+        expect(mine[0]!.posts[0]!.publishedAt).toEqual(publishedAt)
+      }
+    } finally {
+      if (zone === undefined) delete process.env.TZ
+      else process.env.TZ = zone
+    }
+  })
+
   it('maps PostgreSQL errors exactly as adapter-pg does (23505 is P2002)', async () => {
     const { id } = await prisma.user.create({ data: ada })
     const failures = [
@@ -191,6 +230,32 @@ describe('Prisma 7 on PrismaSluice', () => {
     expect(await prisma.user.count({ where: { tags: { isEmpty: false } } })).toBe(3)
   })
 
+  it('splits a createMany past the gateway’s body limit into statements of maxBindValues parameters', async () => {
+    // A gateway taking 64 KiB bodies: 2,000 rows of 3 values do not fit one statement.
+    const strict = await listenTestGateway({}, { server: { bodyLimitBytes: 64 * 1024 } })
+    const on = (options: PrismaSluiceOptions) =>
+      new PrismaClient({
+        adapter: new PrismaSluice(createClient({ url: strict.url, token: strict.token }), options),
+      })
+    const [whole, split] = [on({}), on({ maxBindValues: 900 })]
+    const data = Array.from({ length: 2000 }, (_, n) => ({
+      email: `user-${n}@example.com`,
+      balance: n,
+      tags: ['a'],
+    }))
+    try {
+      expect(await caught(whole.user.createMany({ data }))).toMatchObject({
+        code: 'PAYLOAD_TOO_LARGE',
+      })
+      expect(await split.user.createMany({ data })).toEqual({ count: 2000 })
+      expect(await admin('select count(*)::int as n from prisma_users')).toEqual([{ n: 2000 }])
+    } finally {
+      await whole.$disconnect()
+      await split.$disconnect()
+      await strict.close()
+    }
+  })
+
   it("passes the error of a statement the gateway cut short on, not the rollback's", async () => {
     // Past its total timeoutMs the gateway cancels the running statement and rolls back:
     // Prisma's rollback then finds the transaction gone, which must not hide the real error.
@@ -235,6 +300,11 @@ describe('Prisma 7 on PrismaSluice', () => {
     }
   })
 
+  it('shares its parser table read-only: no caller changes what every Prisma client reads', () => {
+    expect(() => Object.assign(PRISMA_PARSERS, { 1700: Number })).toThrow(TypeError)
+    expect(PRISMA_PARSERS[1700]).toBeUndefined()
+  })
+
   describe('interactive transactions', () => {
     it('commit and return the callback value, at the isolation level asked for', async () => {
       const result = await prisma.$transaction(
@@ -249,6 +319,27 @@ describe('Prisma 7 on PrismaSluice', () => {
       )
       expect(result).toBe('serializable')
       expect(await admin('select title from prisma_posts')).toEqual([{ title: 'first' }])
+
+      // Every level Prisma offers runs as with adapter-pg (read uncommitted as read committed).
+      const levels = Object.values(Prisma.TransactionIsolationLevel)
+      const runs = (client: PrismaClient) =>
+        Promise.all(
+          levels.map((isolationLevel) =>
+            client.$transaction(
+              (tx) => tx.$queryRaw<{ level: string }[]>`
+                select current_setting('transaction_isolation') as level`,
+              { isolationLevel },
+            ),
+          ),
+        )
+      const [ours, theirs] = [await runs(prisma), await runs(viaPg)]
+      expect(ours.slice(1)).toEqual(theirs.slice(1))
+      expect(ours.flat().map((row) => row.level)).toEqual([
+        'read committed',
+        'read committed',
+        'repeatable read',
+        'serializable',
+      ])
     })
 
     it('roll back when the callback throws, and pass its error on', async () => {

@@ -547,6 +547,24 @@ export const MUTANTS: Mutant[] = [
     why: "a Date parameter is sent with its offset's sign reversed (seen only away from UTC)",
   },
 
+  // ---- The ORM adapters ----
+  {
+    id: 'prisma-timestamp-utc',
+    file: 'edge/adapters/prisma/columns.ts',
+    from: '  1114: timestamp,',
+    to: '  1114: asText,',
+    tests: ['test/edge/adapters/prisma.test.ts'],
+    why: "Prisma reads a timestamp without time zone in the process's local zone, off by its offset",
+  },
+  {
+    id: 'kysely-rollback-after-failed-commit',
+    file: 'edge/adapters/kysely/driver.ts',
+    from: '    if (!transaction) return\n    connection.transaction = undefined\n',
+    to: '    connection.transaction = undefined\n',
+    tests: ['test/edge/adapters/kysely.test.ts'],
+    why: "Kysely's rollback after a failed COMMIT replaces the 40001 with an error of its own",
+  },
+
   // ---- The edge client's retry rule ----
   {
     id: 'client-retries-only-retryable',

@@ -95,7 +95,7 @@ async function openOne(pool: Pool): Promise<void> {
   pool.options.onEvent?.({ type: 'opened', pid: connection.pid, ms })
   connection.client.on('end', () => lost(pool, connection))
   if (pool.closed) {
-    void connection.close()
+    void pool.drop(connection)
     return
   }
   pool.dispatch(connection)

@@ -19,14 +19,7 @@ import { resetDone, startReset } from './pending-resets.js'
 import type { PoolEvent } from './pool-event.js'
 import { resetAnswered } from './session-reset.js'
 import { emptyStats, type PoolStats } from './stats.js'
-import {
-  armWaitTimer,
-  queued,
-  removeWaiter,
-  settleWaiter,
-  timeoutMessage,
-  type Waiter,
-} from './waiters.js'
+import { queued, settleWaiter, timeoutMessage, waitFor, type Waiter } from './waiters.js'
 
 /** Options of {@link Pool}. */
 export interface PoolOptions extends PoolConfig {
@@ -115,7 +108,7 @@ export class Pool {
     this.min = Math.min(bounds.min, bounds.max)
     while (this.size > this.max && this.idle.length > 0) {
       this.counters.connectionsClosed++
-      void this.idle.shift()!.close()
+      void this.drop(this.idle.shift()!)
     }
     grow(this)
     refill(this)
@@ -147,68 +140,56 @@ export class Pool {
     const started = performance.now()
     const { maxWaiting, acquireTimeoutMs } = this.options
     const deadline = Date.now() + acquireTimeoutMs
-    while (!this.pausing && this.waiters.length === 0 && this.idle.length > 0) {
-      const connection = this.idle.pop()!
-      this.lend(connection, holder)
-      if (readyNow(this, connection)) {
-        this.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
-        return connection
+    // Set once it queued: a request whose connection's reset failed waits again, counted
+    // once, within its one deadline, and ahead of the requests that came after it.
+    let queuedOnce = false
+    for (;;) {
+      while (!this.pausing && this.waiters.length === 0 && this.idle.length > 0) {
+        const connection = this.idle.pop()!
+        this.lend(connection, holder)
+        if (readyNow(this, connection)) {
+          this.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
+          return connection
+        }
+        // Only a health check, which may take up to the check timeout, races the deadline: a
+        // timer per borrow that merely waits for its reset would cost the hot path.
+        const ready = checkDue(this, connection, Date.now())
+          ? await checked(this, connection, deadline, signal)
+          : await usable(this, connection)
+        if (ready === true) {
+          this.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
+          return connection
+        }
+        if (ready === 'gave-up') {
+          if (signal?.aborted) throw clientClosed()
+          this.counters.requestsErrors++
+          throw new SluiceError('POOL_TIMEOUT', timeoutMessage(this, acquireTimeoutMs), {
+            retryable: true,
+          })
+        }
       }
-      // Only a health check, which may take up to the check timeout, races the deadline: a
-      // timer per borrow that merely waits for its reset would cost the hot path.
-      const ready = checkDue(this, connection, Date.now())
-        ? await checked(this, connection, deadline, signal)
-        : await usable(this, connection)
-      if (ready === true) {
-        this.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
-        return connection
+      if (!queuedOnce && maxWaiting > 0 && queued(this) >= maxWaiting) {
+        this.counters.requestsErrors++
+        throw new SluiceError(
+          'POOL_QUEUE_FULL',
+          `${this.waiters.length} requests already wait for a connection`,
+          { retryable: true },
+        )
       }
-      if (ready === 'gave-up') {
-        if (signal?.aborted) throw clientClosed()
+      if (signal?.aborted) throw clientClosed()
+      if (queuedOnce && Date.now() >= deadline) {
         this.counters.requestsErrors++
         throw new SluiceError('POOL_TIMEOUT', timeoutMessage(this, acquireTimeoutMs), {
           retryable: true,
         })
       }
+      if (!queuedOnce) this.counters.requestsQueued++
+      const lent = await waitFor(this, signal, holder, started, deadline, queuedOnce)
+      if (!this.resets.has(lent) || (await resetDone(this, lent))) return lent
+      // Its reset failed and it was retired (a new connection opens for this request).
+      if (this.closed) throw shuttingDown()
+      queuedOnce = true
     }
-    if (maxWaiting > 0 && queued(this) >= maxWaiting) {
-      this.counters.requestsErrors++
-      throw new SluiceError(
-        'POOL_QUEUE_FULL',
-        `${this.waiters.length} requests already wait for a connection`,
-        { retryable: true },
-      )
-    }
-    if (signal?.aborted) throw clientClosed()
-    this.counters.requestsQueued++
-    const lent = await new Promise<Connection>((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve: (connection) => {
-          this.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
-          resolve(connection)
-        },
-        reject,
-        since: Date.now(),
-        deadline: Date.now() + acquireTimeoutMs,
-        timeoutMs: acquireTimeoutMs,
-        holder,
-        signal,
-        onAbort: undefined,
-      }
-      if (signal) {
-        waiter.onAbort = () => {
-          removeWaiter(this, waiter)
-          reject(clientClosed())
-        }
-        signal.addEventListener('abort', waiter.onAbort, { once: true })
-      }
-      this.waiters.push(waiter)
-      armWaitTimer(this, waiter.deadline)
-      grow(this)
-    })
-    if (!this.resets.has(lent) || (await resetDone(this, lent))) return lent
-    // Its reset failed and it was retired: ask again (a new connection opens for this).
-    return this.acquire(signal, holder)
   }
 
   /**
@@ -222,7 +203,7 @@ export class Pool {
     this.options.onEvent?.({ type: 'released', heldMs: connection.lastUsedAt - loan.since })
     if (connection.broken || connection.transactionStatus !== 'I') this.counters.returnsBad++
     if (options.discard || connection.broken || connection.cancelled || this.closed) {
-      this.retire(connection, 'discarded')
+      this.retire(connection, 'discarded', options.discard === true)
       return
     }
     if (connection.lastUsedAt >= connection.expiresAt) {
@@ -255,7 +236,7 @@ export class Pool {
       this.options.onEvent?.({ type: 'paused' })
       for (const connection of this.idle.splice(0)) {
         this.counters.connectionsClosed++
-        void connection.close()
+        void this.drop(connection)
       }
       this.checkPaused()
     }
@@ -319,7 +300,7 @@ export class Pool {
     }
     // Idle connections run nothing: one that does not close within the check timeout sits
     // behind a silent network, and is dropped rather than waited for.
-    const closing = this.idle.splice(0).map((c) => c.close(this.options.checkTimeoutMs ?? 5000))
+    const closing = this.idle.splice(0).map((c) => this.drop(c))
     this.closing = (async () => {
       await Promise.all([...closing, this.loans.idle(), this.opening.idle()])
     })()
@@ -335,7 +316,7 @@ export class Pool {
     await Promise.all(
       [...this.busy.keys()].map(async (c) => {
         await c.cancel()
-        await c.close()
+        await this.drop(c)
       }),
     )
     await closing
@@ -345,7 +326,7 @@ export class Pool {
   handBack(connection: Connection): void {
     this.endLoan(connection)
     if (this.closed || connection.broken) {
-      void connection.close()
+      void this.drop(connection)
       this.checkPaused()
       return
     }
@@ -357,7 +338,7 @@ export class Pool {
     if (this.pausing) {
       // PAUSE closes connections once their work is done, so the database may go away.
       this.counters.connectionsClosed++
-      void connection.close()
+      void this.drop(connection)
       this.checkPaused()
       return
     }
@@ -365,7 +346,7 @@ export class Pool {
     if (this.size >= this.max) {
       // Above a bound that shrank: this one goes, and a waiter gets the next.
       this.counters.connectionsClosed++
-      void connection.close()
+      void this.drop(connection)
       grow(this)
       return
     }
@@ -394,16 +375,35 @@ export class Pool {
     this.busy.delete(connection)
   }
 
-  retire(connection: Connection, reason: 'lifetime' | 'idle' | 'discarded' | 'reset-failed'): void {
+  /**
+   * Takes a connection out of the pool for good and closes it, within the check timeout
+   * ({@link drop}) unless `mayRun`: its borrower discarded it with answers still due, so
+   * PostgreSQL may still run a statement, and the close waits for it (Connection.ended,
+   * which a wire session's cache invalidation awaits, then means it committed or never will).
+   */
+  retire(
+    connection: Connection,
+    reason: 'lifetime' | 'idle' | 'discarded' | 'reset-failed',
+    mayRun = false,
+  ): void {
     this.endLoan(connection)
     const index = this.idle.indexOf(connection)
     if (index >= 0) this.idle.splice(index, 1)
     this.options.onEvent?.({ type: 'recycled', pid: connection.pid, reason })
     this.counters.connectionsClosed++
-    void connection.close()
+    void (mayRun ? connection.close() : this.drop(connection))
     grow(this)
     refill(this)
     this.checkPaused()
+  }
+
+  /**
+   * Closes a connection that runs nothing, within the check timeout: behind a network that
+   * stopped answering, PostgreSQL never answers the Terminate, and the socket is dropped
+   * rather than held for ever.
+   */
+  drop(connection: Connection): Promise<void> {
+    return connection.close(this.options.checkTimeoutMs ?? 5000)
   }
 
   /** Wakes those awaiting {@link pause} once nothing is borrowed or being opened. */

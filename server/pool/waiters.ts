@@ -4,7 +4,7 @@
  * connection cannot be opened for them, or as they give up (their signal aborts).
  */
 import { SluiceError, isSluiceError } from '../../src/errors.js'
-import { databaseUnreachable } from '../errors.js'
+import { clientClosed, databaseUnreachable } from '../errors.js'
 import type { AbortLike } from '../lifecycle/abort.js'
 import type { Connection } from './connection.js'
 import { grow } from './opening.js'
@@ -21,6 +21,47 @@ export interface Waiter {
   holder: string | undefined
   onAbort: (() => void) | undefined
   signal: AbortLike | undefined
+}
+
+/**
+ * Queues a request until a connection is lent to it (./pool.ts `acquire`), failing at
+ * `deadline` (POOL_TIMEOUT) or when `signal` aborts. A request that waits again, after the
+ * reset of the connection it was lent failed, goes ahead of those that came after it.
+ */
+export function waitFor(
+  pool: Pool,
+  signal: AbortLike | undefined,
+  holder: string | undefined,
+  started: number,
+  deadline: number,
+  again: boolean,
+): Promise<Connection> {
+  return new Promise<Connection>((resolve, reject) => {
+    const waiter: Waiter = {
+      resolve: (connection) => {
+        pool.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
+        resolve(connection)
+      },
+      reject,
+      since: Date.now(),
+      deadline,
+      timeoutMs: pool.options.acquireTimeoutMs,
+      holder,
+      signal,
+      onAbort: undefined,
+    }
+    if (signal) {
+      waiter.onAbort = () => {
+        removeWaiter(pool, waiter)
+        reject(clientClosed())
+      }
+      signal.addEventListener('abort', waiter.onAbort, { once: true })
+    }
+    if (again) pool.waiters.unshift(waiter)
+    else pool.waiters.push(waiter)
+    armWaitTimer(pool, deadline)
+    grow(pool)
+  })
 }
 
 /** The waiter leaves the queue's bookkeeping: its abort listener goes. */

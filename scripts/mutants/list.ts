@@ -111,6 +111,14 @@ export const MUTANTS: Mutant[] = [
     why: 'a connection retired behind a network that stopped answering is never closed',
   },
   {
+    id: 'pool-login-refused-unreachable',
+    file: 'server/pool/connect-failure.ts',
+    from: 'if (!isLoginRefused(error)) return databaseUnreachable(error)',
+    to: 'return databaseUnreachable(error)',
+    tests: ['test/server/pool/login-refused.test.ts'],
+    why: "PostgreSQL refusing the gateway's own login (a password changed, a role made NOLOGIN) reads as a database that cannot be reached",
+  },
+  {
     id: 'session-reset-skipped',
     file: 'server/pool/pending-resets.ts',
     from: 'resetSession(connection),\n',

@@ -3,10 +3,11 @@
  * timer (POOL_TIMEOUT, or TENANT_PAUSED while the pool is paused), one at a time when a
  * connection cannot be opened for them, or as they give up (their signal aborts).
  */
-import { SluiceError, isSluiceError } from '../../src/errors.js'
-import { clientClosed, databaseUnreachable } from '../errors.js'
+import { SluiceError } from '../../src/errors.js'
+import { clientClosed } from '../errors.js'
 import type { AbortLike } from '../lifecycle/abort.js'
 import type { Connection } from './connection.js'
+import { connectFailure } from './connect-failure.js'
 import { grow } from './opening.js'
 import type { Pool } from './pool.js'
 
@@ -144,7 +145,6 @@ export function failOneWaiter(pool: Pool, error: unknown): void {
   if (!waiter) return
   settleWaiter(waiter)
   pool.counters.requestsErrors++
-  // The gateway's own refusal (a privileged role, say) says why; anything else is the link.
-  waiter.reject(isSluiceError(error) ? error : databaseUnreachable(error))
+  waiter.reject(connectFailure(error))
   grow(pool)
 }

@@ -104,8 +104,8 @@ export const MUTANTS: Mutant[] = [
   },
   {
     id: 'pool-retire-unbounded',
-    file: 'server/pool/pool.ts',
-    from: 'void (mayRun ? connection.close() : this.drop(connection))',
+    file: 'server/pool/closing.ts',
+    from: 'void (mayRun ? connection.close() : drop(pool, connection))',
     to: 'void connection.close()',
     tests: ['test/server/pool/retirement.test.ts'],
     why: 'a connection retired behind a network that stopped answering is never closed',
@@ -947,8 +947,8 @@ export const MUTANTS: Mutant[] = [
   },
   {
     id: 'pool-close-frozen-network',
-    file: 'server/pool/pool.ts',
-    from: 'return connection.close(this.options.checkTimeoutMs ?? 5000)',
+    file: 'server/pool/closing.ts',
+    from: 'return connection.close(pool.options.checkTimeoutMs ?? 5000)',
     to: 'return connection.close()',
     tests: ['test/server/pool/pool.test.ts', 'test/server/pool/retirement.test.ts'],
     why: "the pool's close waits for ever for an idle connection behind a network that stopped answering",

@@ -67,6 +67,8 @@ describe('a retired connection behind a network that stopped answering', () => {
     }
   })
 
+  // The check and the reset are still pg's active query when the connection is retired, and
+  // pg's end() drops the socket itself then: these two hold that path to the same promise.
   it('closes when it failed its health check', async () => {
     proxy = await startTcpProxy()
     const { pool, events } = tenantVia(proxy, {

@@ -189,8 +189,11 @@ export class Pool {
         })
       }
       if (!queuedOnce) this.counters.requestsQueued++
-      const lent = await waitFor(this, signal, holder, started, deadline, queuedOnce)
-      if (!this.resets.has(lent) || (await resetDone(this, lent))) return lent
+      const lent = await waitFor(this, signal, holder, deadline, queuedOnce)
+      if (!this.resets.has(lent) || (await resetDone(this, lent))) {
+        this.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
+        return lent
+      }
       // Its reset failed and it was retired (a new connection opens for this request).
       if (this.closed) throw shuttingDown()
       queuedOnce = true

@@ -33,16 +33,12 @@ export function waitFor(
   pool: Pool,
   signal: AbortLike | undefined,
   holder: string | undefined,
-  started: number,
   deadline: number,
   again: boolean,
 ): Promise<Connection> {
   return new Promise<Connection>((resolve, reject) => {
     const waiter: Waiter = {
-      resolve: (connection) => {
-        pool.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
-        resolve(connection)
-      },
+      resolve,
       reject,
       since: Date.now(),
       deadline,

@@ -83,6 +83,8 @@ describe('a request whose connection fails its session reset', () => {
       expect(events).toContainEqual({ type: 'recycled', pid: first.pid, reason: 'reset-failed' })
       expect(proxy.links).toHaveLength(2)
       expect(pool.stats()).toMatchObject({ requestsNum: 2, requestsQueued: 2, requestsErrors: 0 })
+      // One borrow each in the acquire-wait histogram, the one that waited twice included.
+      expect(events.filter((e) => e.type === 'acquired')).toHaveLength(2)
     } finally {
       await pool.destroy()
     }

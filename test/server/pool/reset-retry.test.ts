@@ -41,24 +41,28 @@ function tenantVia(
 }
 
 /**
- * Terminates `connection`'s backend while the proxy holds back PostgreSQL's FATAL and close,
- * then returns it to the pool, which lends it to the waiting request and sends it its reset.
- * `fail()` lets the FATAL through: the reset fails.
+ * Terminates `connection`'s backend while the proxy holds back PostgreSQL's FATAL and close:
+ * the gateway does not know yet. `fail()` lets them through.
  */
-async function returnDoomed(
-  pool: Pool,
-  proxy: TcpProxy,
-  connection: Connection,
-): Promise<{ fail(): void }> {
+async function doom(proxy: TcpProxy, connection: Connection): Promise<{ fail(): void }> {
   const held = proxy.links[0]!.hold()
   await admin('select pg_terminate_backend($1)', [connection.pid])
   await eventually(
     async () =>
       (await admin('select 1 from pg_stat_activity where pid = $1', [connection.pid])).length === 0,
   )
+  return { fail: () => held.release() }
+}
+
+/**
+ * Returns `connection` to `pool` once a request waits: the pool lends it to that request,
+ * which waits for the reset the pool sends it.
+ */
+async function returnTo(pool: Pool, connection: Connection): Promise<void> {
+  await eventually(() => pool.stats().requestsWaiting === 1)
   pool.release(connection)
   expect(pool.resets.has(connection)).toBe(true)
-  return { fail: () => held.release() }
+  expect(pool.stats().requestsWaiting).toBe(0)
 }
 
 describe('a request whose connection fails its session reset', () => {
@@ -71,9 +75,9 @@ describe('a request whose connection fails its session reset', () => {
     try {
       const first = await pool.acquire()
       await first.simple('select 1')
+      const doomed = await doom(proxy, first)
       const waiting = pool.acquire()
-      await eventually(() => pool.stats().requestsWaiting === 1)
-      const doomed = await returnDoomed(pool, proxy, first)
+      await returnTo(pool, first)
       doomed.fail()
       const next = await waiting
       const answer = await next.run({ text: 'select 2', simple: true })
@@ -92,10 +96,11 @@ describe('a request whose connection fails its session reset', () => {
 
   it('keeps the deadline it started with: POOL_TIMEOUT once acquireTimeoutMs passed, not a new wait', async () => {
     proxy = await startTcpProxy()
-    const { pool } = tenantVia(proxy, { acquireTimeoutMs: 300 })
+    const { pool } = tenantVia(proxy, { acquireTimeoutMs: 1000 })
     try {
       const first = await pool.acquire()
       await first.simple('select 1')
+      const doomed = await doom(proxy, first)
       const waiting = pool.acquire().then(
         (connection) => {
           pool.release(connection)
@@ -103,8 +108,7 @@ describe('a request whose connection fails its session reset', () => {
         },
         (error: { code?: string }) => error.code,
       )
-      await eventually(() => pool.stats().requestsWaiting === 1)
-      const doomed = await returnDoomed(pool, proxy, first)
+      await returnTo(pool, first)
       // A request that came later times out while the first still waits for the reset: the
       // first one's deadline has passed too.
       await expect(pool.acquire()).rejects.toMatchObject({ code: 'POOL_TIMEOUT' })

@@ -22,7 +22,7 @@ function tenantVia(
       tenants: {
         r: {
           // connectTimeoutMs is also the bound of a health check, a reset and a retirement.
-          connection: { url: proxy.url, connectTimeoutMs: 300 },
+          connection: { url: proxy.url, connectTimeoutMs: 1000 },
           tokens: [{ token: newToken() }],
           allowPrivilegedRole: true,
           ...input,

@@ -6,9 +6,9 @@
  * PostgreSQL protocol relay (server/wire/).
  */
 import { EventEmitter } from 'node:events'
-import { connect as netConnect } from 'node:net'
-import type { Duplex } from 'node:stream'
-import pg from 'pg'
+import type pg from 'pg'
+import { sendCancelRequest, type CancelTarget } from './cancel-request.js'
+import { wireOf, type BackendKey, type PgInternals } from './pg-internals.js'
 import { PreparedStatements, isStalePlan, type PreparedOptions } from './prepared.js'
 import { resetSqlFor } from './session-reset.js'
 import {
@@ -18,87 +18,17 @@ import {
   type StatementOutcome,
 } from './statement.js'
 import { WireMeter } from './wire-meter.js'
+import { meterClient, type RawReader, type RawSocket } from './wire-tap.js'
+
+// Where the relay (server/wire/relay.ts) has always found it.
+export type { RawReader } from './wire-tap.js'
 
 /** What the pool's release needs of a session reset's answer: its rows (the last counts SQL-level prepared statements). */
 export type ResetOutcome = Pick<StatementOutcome, 'rows'>
 
-/** Where to send a cancel request: the server's address, as the connection used it. */
-export interface CancelTarget {
-  host: string
-  port: number
-}
-
 let nextId = 1
 
-// Set by pg from BackendKeyData; not in @types/pg.
-interface BackendKey {
-  processID: number | null
-  secretKey: number | null
-}
-
-// pg's protocol connection and its socket (a TLS socket once upgraded); not in @types/pg.
-interface PgInternals {
-  connection: { stream: Duplex; on(event: string, listener: (msg: never) => void): void }
-  _txStatus: string | null
-}
-
-/** A socket lent out by {@link Connection.detach}: raw bytes both ways. */
-export interface RawSocket {
-  readonly stream: Duplex
-}
-
-/** Who reads a detached socket (server/wire/relay.ts): its bytes, its close and its drain. */
-export interface RawReader {
-  rawData(chunk: Buffer): void
-  rawClose(): void
-  rawDrain(): void
-}
-
-/** The socket pg reads: a net.Socket, or the TLS socket over it. */
-interface WireStream {
-  on(event: 'data', listener: (chunk: Buffer) => void): unknown
-  on(event: 'end' | 'close' | 'drain', listener: () => void): unknown
-  pause(): unknown
-  resume(): unknown
-  destroy(): unknown
-}
-
-// pg's Connection, the part we hook: pg calls attachListeners(stream) with the stream its
-// parser would read, once that stream carries protocol messages (after TLS is set up), and
-// its parser listens to nothing but 'data' and 'end'.
-interface PgConnection {
-  stream: WireStream
-  attachListeners(stream: WireStream | EventEmitter): void
-}
-
-/**
- * Puts `meter` between `client`'s protocol stream and pg's parser: the meter reads every
- * byte first and passes on to pg what pg should parse. While the socket is detached,
- * `detachedTo()` names who reads it instead: listeners are set once, never swapped per loan.
- */
-function meterClient(
-  client: pg.Client,
-  meter: WireMeter,
-  parserInput: EventEmitter,
-  detachedTo: () => RawReader | undefined,
-): void {
-  const connection = (client as unknown as { connection: PgConnection }).connection
-  const attach = connection.attachListeners.bind(connection)
-  connection.attachListeners = (stream) => {
-    const wire = stream as WireStream
-    wire.on('data', (chunk) => {
-      const raw = detachedTo()
-      if (raw) raw.rawData(chunk)
-      else meter.read(chunk)
-    })
-    wire.on('end', () => parserInput.emit('end'))
-    wire.on('close', () => detachedTo()?.rawClose())
-    wire.on('drain', () => detachedTo()?.rawDrain())
-    attach(parserInput)
-  }
-}
-
-/** A pooled connection, made by {@link openConnection} around a pg Client not yet connected. */
+/** A pooled connection, made by ./open-connection.ts around a pg Client not yet connected. */
 export class Connection {
   readonly id = nextId++
   readonly client: pg.Client
@@ -126,7 +56,7 @@ export class Connection {
   private answeredReset: ResetOutcome | undefined
   private paused = false
   /**
-   * Resolves once the socket closed. After a graceful close (./pool.ts retires with
+   * Resolves once the socket closed. After a graceful close (./closing.ts retires with
    * {@link close}: Terminate behind whatever was sent), PostgreSQL has finished every
    * statement it was sent: what they wrote has committed or never will.
    */
@@ -236,14 +166,14 @@ export class Connection {
   pauseReading(): void {
     if (this.paused) return
     this.paused = true
-    this.wire()?.pause()
+    wireOf(this.client)?.pause()
   }
 
   /** Reads from PostgreSQL again after {@link pauseReading}. */
   resumeReading(): void {
     if (!this.paused) return
     this.paused = false
-    this.wire()?.resume()
+    wireOf(this.client)?.resume()
   }
 
   /**
@@ -253,7 +183,7 @@ export class Connection {
   discard(): void {
     this.broken = true
     void this.cancel()
-    this.wire()?.destroy()
+    wireOf(this.client)?.destroy()
   }
 
   /**
@@ -297,25 +227,7 @@ export class Connection {
     this.resumeReading()
     const { processID: pid, secretKey: key } = this.client as unknown as BackendKey
     if (pid == null || key == null) return Promise.resolve()
-    return new Promise((resolve) => {
-      const socket = netConnect(this.cancelTarget.port, this.cancelTarget.host)
-      const done = () => {
-        clearTimeout(timer)
-        socket.destroy()
-        resolve()
-      }
-      const timer = setTimeout(done, 2000)
-      socket.once('error', done)
-      socket.once('close', done)
-      socket.once('connect', () => {
-        const message = Buffer.alloc(16)
-        message.writeInt32BE(16, 0)
-        message.writeInt32BE(80877102, 4)
-        message.writeInt32BE(pid, 8)
-        message.writeInt32BE(key, 12)
-        socket.end(message)
-      })
-    })
+    return sendCancelRequest(this.cancelTarget, pid, key)
   }
 
   // ---- Raw access, for the PostgreSQL protocol relay (server/wire/) ----
@@ -345,10 +257,6 @@ export class Connection {
     internals._txStatus = transactionStatus
   }
 
-  private wire(): WireStream | undefined {
-    return (this.client as unknown as { connection?: PgConnection }).connection?.stream
-  }
-
   /**
    * Closes the connection; never throws. With `giveUpAfterMs`, for a connection that runs
    * nothing: when PostgreSQL has not closed its side by then (a network gone silent never
@@ -366,29 +274,6 @@ export class Connection {
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), giveUpAfterMs))),
     ])
     clearTimeout(timer)
-    if (late) this.wire()?.destroy()
+    if (late) wireOf(this.client)?.destroy()
   }
-}
-
-/** Opens a connection and waits for PostgreSQL to accept it. */
-export async function openConnection(
-  config: pg.ClientConfig,
-  lifetimeMs: number,
-  cancelTarget: CancelTarget,
-  prepared?: PreparedOptions,
-): Promise<Connection> {
-  const client = new pg.Client(config)
-  // An error before connect() settles is reported by connect(); this keeps it from crashing us.
-  client.on('error', () => {})
-  // The wire relay reports these to its clients (server/wire/); pg itself keeps none.
-  const parameters = new Map<string, string>()
-  ;(client as unknown as PgInternals).connection.on(
-    'parameterStatus',
-    (msg: { parameterName: string; parameterValue: string }) =>
-      parameters.set(msg.parameterName, msg.parameterValue),
-  )
-  // Made before connect(): its wire meter must see the stream from the first message.
-  const connection = new Connection(client, lifetimeMs, cancelTarget, prepared, parameters)
-  await client.connect()
-  return connection
 }

@@ -5,7 +5,9 @@
  * of borrows held longer than `holdWarningMs`.
  */
 import type { AbortLike } from '../lifecycle/abort.js'
+import { retire } from './closing.js'
 import type { Connection } from './connection.js'
+import { handBack } from './lending.js'
 import { refill } from './opening.js'
 import { resetDone } from './pending-resets.js'
 import type { Pool } from './pool.js'
@@ -27,7 +29,7 @@ export async function usable(pool: Pool, connection: Connection): Promise<boolea
   if (!(await resetDone(pool, connection))) return false
   const now = Date.now()
   if (connection.broken || now >= connection.expiresAt) {
-    pool.retire(connection, connection.broken ? 'discarded' : 'lifetime')
+    retire(pool, connection, connection.broken ? 'discarded' : 'lifetime')
     return false
   }
   if (!checkDue(pool, connection, now)) return true
@@ -44,7 +46,7 @@ export async function usable(pool: Pool, connection: Connection): Promise<boolea
   if (healthy) return true
   pool.options.onEvent?.({ type: 'health-check-failed', pid: connection.pid })
   pool.counters.connectionsLost++
-  pool.retire(connection, 'discarded')
+  retire(pool, connection, 'discarded')
   return false
 }
 
@@ -76,7 +78,7 @@ export async function checked(
   if (onAbort) signal?.removeEventListener('abort', onAbort)
   if (outcome === 'gave-up')
     void check.then((healthy) => {
-      if (healthy) pool.handBack(connection)
+      if (healthy) handBack(pool, connection)
     })
   return outcome
 }
@@ -99,9 +101,9 @@ export function maintain(pool: Pool): void {
   const maxIdleMs = pool.options.maxIdleSeconds * 1000
   // The stack's bottom holds the longest-idle connections.
   for (const connection of [...pool.idle]) {
-    if (now >= connection.expiresAt) pool.retire(connection, 'lifetime')
+    if (now >= connection.expiresAt) retire(pool, connection, 'lifetime')
     else if (now - connection.lastUsedAt >= maxIdleMs && pool.size > pool.min)
-      pool.retire(connection, 'idle')
+      retire(pool, connection, 'idle')
   }
   refill(pool)
 }

@@ -4,7 +4,10 @@
  * (`too many connections for role`, a role's CONNECTION LIMIT), after a short backoff while
  * the waiters keep waiting. A connection that closes while idle is counted as lost.
  */
+import { drop } from './closing.js'
 import type { Connection } from './connection.js'
+import { dispatch } from './lending.js'
+import { checkPaused } from './pausing.js'
 import type { Pool } from './pool.js'
 import { failOneWaiter } from './waiters.js'
 
@@ -78,7 +81,7 @@ async function openOne(pool: Pool): Promise<void> {
     const slots = isTooManyConnections(error)
     if (!slots || pool.refused === undefined)
       pool.options.onEvent?.({ type: 'connect-failed', error })
-    pool.checkPaused()
+    checkPaused(pool)
     if (slots) waitForSlot(pool, error)
     else {
       failOneWaiter(pool, error)
@@ -95,10 +98,10 @@ async function openOne(pool: Pool): Promise<void> {
   pool.options.onEvent?.({ type: 'opened', pid: connection.pid, ms })
   connection.client.on('end', () => lost(pool, connection))
   if (pool.closed) {
-    void connection.close()
+    void drop(pool, connection)
     return
   }
-  pool.dispatch(connection)
+  dispatch(pool, connection)
 }
 
 function lost(pool: Pool, connection: Connection): void {

@@ -4,6 +4,7 @@
  * the next borrower before it gets the connection, so no statement runs ahead of a reset and
  * the pool opens no second connection for a client that asks again right away.
  */
+import { retire } from './closing.js'
 import type { Connection } from './connection.js'
 import type { Pool } from './pool.js'
 import { resetSession } from './session-reset.js'
@@ -35,7 +36,7 @@ export function startReset(pool: Pool, connection: Connection): void {
       pool.resets.delete(connection)
       connection.broken = true
       // Nobody holds it: retire it now. A borrower waiting on it retires it itself.
-      if (pool.idle.includes(connection)) pool.retire(connection, 'reset-failed')
+      if (pool.idle.includes(connection)) retire(pool, connection, 'reset-failed')
       throw error
     },
   )
@@ -54,7 +55,7 @@ export async function resetDone(pool: Pool, connection: Connection): Promise<boo
     await reset
     return true
   } catch {
-    pool.retire(connection, 'reset-failed')
+    retire(pool, connection, 'reset-failed')
     return false
   }
 }

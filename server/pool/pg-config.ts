@@ -8,7 +8,7 @@ import type { ConnectionOptions as TlsOptions } from 'node:tls'
 import type pg from 'pg'
 import { parseConnectionUrl, type ConnectionUrl, type SslMode } from '../config/connection-url.js'
 import type { ConnectionConfig, TenantConfig } from '../config/schema.js'
-import type { CancelTarget } from './connection.js'
+import type { CancelTarget } from './cancel-request.js'
 
 /** pg's config plus where cancel requests go. */
 export interface ResolvedConnection {

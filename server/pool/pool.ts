@@ -12,21 +12,17 @@ import type { PoolConfig } from '../config/schema.js'
 import { clientClosed, shuttingDown } from '../errors.js'
 import type { AbortLike } from '../lifecycle/abort.js'
 import { InFlight, type Ticket } from '../lifecycle/in-flight.js'
+import { closePool, destroyPool, drop, retire } from './closing.js'
 import type { Connection } from './connection.js'
 import { checkDue, checked, maintain, readyNow, usable } from './health.js'
+import { handBack, lend } from './lending.js'
 import { SLOT_RETRY_MS, grow, open, refill } from './opening.js'
+import { pausePool, resumePool } from './pausing.js'
 import { resetDone, startReset } from './pending-resets.js'
 import type { PoolEvent } from './pool-event.js'
 import { resetAnswered } from './session-reset.js'
 import { emptyStats, type PoolStats } from './stats.js'
-import {
-  armWaitTimer,
-  queued,
-  removeWaiter,
-  settleWaiter,
-  timeoutMessage,
-  type Waiter,
-} from './waiters.js'
+import { queued, timeoutMessage, waitFor, type Waiter } from './waiters.js'
 
 /** Options of {@link Pool}. */
 export interface PoolOptions extends PoolConfig {
@@ -49,9 +45,10 @@ export interface Loan {
 
 /**
  * A pool of PostgreSQL connections for one tenant. Its parts are free functions of the pool
- * in files of their own (./opening.ts, ./waiters.ts, ./health.ts, ./pending-resets.ts), for
- * one concept per file at no cost per borrow, which is why the state they use is not private:
- * only those files touch it; everything else uses the methods below.
+ * in files of their own (./opening.ts, ./waiters.ts, ./lending.ts, ./health.ts,
+ * ./pending-resets.ts, ./pausing.ts, ./closing.ts), for one concept per file at no cost per
+ * borrow, which is why the state they use is not private: only those files touch it;
+ * everything else uses the methods below.
  */
 export class Pool {
   readonly options: PoolOptions
@@ -60,16 +57,17 @@ export class Pool {
   /** Session resets still running on connections already handed back (see release()). */
   readonly resets = new Map<Connection, Promise<void>>()
   /** Borrowed connections, and connections being opened: what closing the pool waits for. */
-  private readonly loans = new InFlight()
+  readonly loans = new InFlight()
   readonly opening = new InFlight()
   waiters: Waiter[] = []
   connecting = 0
   closed = false
   refillDelay = 100
   refillTimer: ReturnType<typeof setTimeout> | undefined
-  private readonly maintenance: ReturnType<typeof setInterval>
+  readonly maintenance: ReturnType<typeof setInterval>
   readonly counters = emptyStats()
-  private closing: Promise<void> | undefined
+  /** Set once closing began (./closing.ts): what every later close() returns. */
+  closing: Promise<void> | undefined
   /** Set while paused; `settle` wakes those waiting for in-flight work to finish. */
   pausing: { settled: Promise<void>; settle: () => void } | undefined
   min: number
@@ -115,7 +113,7 @@ export class Pool {
     this.min = Math.min(bounds.min, bounds.max)
     while (this.size > this.max && this.idle.length > 0) {
       this.counters.connectionsClosed++
-      void this.idle.shift()!.close()
+      void drop(this, this.idle.shift()!)
     }
     grow(this)
     refill(this)
@@ -147,68 +145,59 @@ export class Pool {
     const started = performance.now()
     const { maxWaiting, acquireTimeoutMs } = this.options
     const deadline = Date.now() + acquireTimeoutMs
-    while (!this.pausing && this.waiters.length === 0 && this.idle.length > 0) {
-      const connection = this.idle.pop()!
-      this.lend(connection, holder)
-      if (readyNow(this, connection)) {
-        this.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
-        return connection
+    // Set once it queued: a request whose connection's reset failed waits again, counted
+    // once, within its one deadline, and ahead of the requests that came after it.
+    let queuedOnce = false
+    for (;;) {
+      while (!this.pausing && this.waiters.length === 0 && this.idle.length > 0) {
+        const connection = this.idle.pop()!
+        lend(this, connection, holder)
+        if (readyNow(this, connection)) {
+          this.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
+          return connection
+        }
+        // Only a health check, which may take up to the check timeout, races the deadline: a
+        // timer per borrow that merely waits for its reset would cost the hot path.
+        const ready = checkDue(this, connection, Date.now())
+          ? await checked(this, connection, deadline, signal)
+          : await usable(this, connection)
+        if (ready === true) {
+          this.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
+          return connection
+        }
+        if (ready === 'gave-up') {
+          if (signal?.aborted) throw clientClosed()
+          this.counters.requestsErrors++
+          throw new SluiceError('POOL_TIMEOUT', timeoutMessage(this, acquireTimeoutMs), {
+            retryable: true,
+          })
+        }
       }
-      // Only a health check, which may take up to the check timeout, races the deadline: a
-      // timer per borrow that merely waits for its reset would cost the hot path.
-      const ready = checkDue(this, connection, Date.now())
-        ? await checked(this, connection, deadline, signal)
-        : await usable(this, connection)
-      if (ready === true) {
-        this.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
-        return connection
+      if (!queuedOnce && maxWaiting > 0 && queued(this) >= maxWaiting) {
+        this.counters.requestsErrors++
+        throw new SluiceError(
+          'POOL_QUEUE_FULL',
+          `${this.waiters.length} requests already wait for a connection`,
+          { retryable: true },
+        )
       }
-      if (ready === 'gave-up') {
-        if (signal?.aborted) throw clientClosed()
+      if (signal?.aborted) throw clientClosed()
+      if (queuedOnce && Date.now() >= deadline) {
         this.counters.requestsErrors++
         throw new SluiceError('POOL_TIMEOUT', timeoutMessage(this, acquireTimeoutMs), {
           retryable: true,
         })
       }
-    }
-    if (maxWaiting > 0 && queued(this) >= maxWaiting) {
-      this.counters.requestsErrors++
-      throw new SluiceError(
-        'POOL_QUEUE_FULL',
-        `${this.waiters.length} requests already wait for a connection`,
-        { retryable: true },
-      )
-    }
-    if (signal?.aborted) throw clientClosed()
-    this.counters.requestsQueued++
-    const lent = await new Promise<Connection>((resolve, reject) => {
-      const waiter: Waiter = {
-        resolve: (connection) => {
-          this.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
-          resolve(connection)
-        },
-        reject,
-        since: Date.now(),
-        deadline: Date.now() + acquireTimeoutMs,
-        timeoutMs: acquireTimeoutMs,
-        holder,
-        signal,
-        onAbort: undefined,
+      if (!queuedOnce) this.counters.requestsQueued++
+      const lent = await waitFor(this, signal, holder, deadline, queuedOnce)
+      if (!this.resets.has(lent) || (await resetDone(this, lent))) {
+        this.options.onEvent?.({ type: 'acquired', waitMs: performance.now() - started })
+        return lent
       }
-      if (signal) {
-        waiter.onAbort = () => {
-          removeWaiter(this, waiter)
-          reject(clientClosed())
-        }
-        signal.addEventListener('abort', waiter.onAbort, { once: true })
-      }
-      this.waiters.push(waiter)
-      armWaitTimer(this, waiter.deadline)
-      grow(this)
-    })
-    if (!this.resets.has(lent) || (await resetDone(this, lent))) return lent
-    // Its reset failed and it was retired: ask again (a new connection opens for this).
-    return this.acquire(signal, holder)
+      // Its reset failed and it was retired (a new connection opens for this request).
+      if (this.closed) throw shuttingDown()
+      queuedOnce = true
+    }
   }
 
   /**
@@ -222,11 +211,11 @@ export class Pool {
     this.options.onEvent?.({ type: 'released', heldMs: connection.lastUsedAt - loan.since })
     if (connection.broken || connection.transactionStatus !== 'I') this.counters.returnsBad++
     if (options.discard || connection.broken || connection.cancelled || this.closed) {
-      this.retire(connection, 'discarded')
+      retire(this, connection, 'discarded', options.discard === true)
       return
     }
     if (connection.lastUsedAt >= connection.expiresAt) {
-      this.retire(connection, 'lifetime')
+      retire(this, connection, 'lifetime')
       return
     }
     // Every borrow ends with a reset (./session-reset.ts), whatever the borrower ran. The
@@ -235,41 +224,25 @@ export class Pool {
     // pool does not open a second connection for a client that asks again right away.
     this.counters.sessionResets++
     if (resetAnswered(connection)) {
-      this.handBack(connection)
+      handBack(this, connection)
       return
     }
     startReset(this, connection)
-    this.handBack(connection)
+    handBack(this, connection)
   }
 
   /**
-   * Pauses the pool with PgBouncer's PAUSE semantics: new acquires wait (until resumed, or
-   * TENANT_PAUSED after `acquireTimeoutMs`); borrowed connections finish their work and are
-   * then closed, as idle ones are at once. Resolves when nothing is borrowed any more.
+   * Pauses the pool with PgBouncer's PAUSE semantics (./pausing.ts): new acquires wait;
+   * borrowed connections finish their work and are then closed, as idle ones are at once.
+   * Resolves when nothing is borrowed any more.
    */
   pause(): Promise<void> {
-    if (!this.pausing) {
-      let settle!: () => void
-      const settled = new Promise<void>((resolve) => (settle = resolve))
-      this.pausing = { settled, settle }
-      this.options.onEvent?.({ type: 'paused' })
-      for (const connection of this.idle.splice(0)) {
-        this.counters.connectionsClosed++
-        void connection.close()
-      }
-      this.checkPaused()
-    }
-    return this.pausing.settled
+    return pausePool(this)
   }
 
   /** Ends a pause: waiting requests get connections again and `min` reopen. */
   resume(): void {
-    if (!this.pausing) return
-    this.pausing.settle()
-    this.pausing = undefined
-    this.options.onEvent?.({ type: 'resumed' })
-    grow(this)
-    refill(this)
+    resumePool(this)
   }
 
   /** Names who holds a borrowed `connection` now, for the hold-time watchdog's warnings. */
@@ -306,108 +279,14 @@ export class Pool {
    * once, borrowed ones close when returned. Resolves when every connection is closed.
    */
   close(): Promise<void> {
-    if (this.closing) return this.closing
-    this.closed = true
-    this.pausing?.settle()
-    clearInterval(this.maintenance)
-    clearTimeout(this.refillTimer)
-    clearTimeout(this.slotTimer)
-    clearTimeout(this.waitTimer)
-    for (const waiter of this.waiters.splice(0)) {
-      settleWaiter(waiter)
-      waiter.reject(shuttingDown())
-    }
-    // Idle connections run nothing: one that does not close within the check timeout sits
-    // behind a silent network, and is dropped rather than waited for.
-    const closing = this.idle.splice(0).map((c) => c.close(this.options.checkTimeoutMs ?? 5000))
-    this.closing = (async () => {
-      await Promise.all([...closing, this.loans.idle(), this.opening.idle()])
-    })()
-    return this.closing
+    return closePool(this)
   }
 
   /**
    * Closes every connection now, borrowed or not: running statements are cancelled in
    * PostgreSQL first, so nothing keeps running on the server after the socket closes.
    */
-  async destroy(): Promise<void> {
-    const closing = this.close()
-    await Promise.all(
-      [...this.busy.keys()].map(async (c) => {
-        await c.cancel()
-        await c.close()
-      }),
-    )
-    await closing
-  }
-
-  /** Takes a connection back from a borrower that never had it (./health.ts `checked`). */
-  handBack(connection: Connection): void {
-    this.endLoan(connection)
-    if (this.closed || connection.broken) {
-      void connection.close()
-      this.checkPaused()
-      return
-    }
-    this.dispatch(connection)
-  }
-
-  /** Gives a fresh connection to the longest waiter, or parks it idle. */
-  dispatch(connection: Connection): void {
-    if (this.pausing) {
-      // PAUSE closes connections once their work is done, so the database may go away.
-      this.counters.connectionsClosed++
-      void connection.close()
-      this.checkPaused()
-      return
-    }
-    // `size` counts the others only: this one is neither idle nor lent at this point.
-    if (this.size >= this.max) {
-      // Above a bound that shrank: this one goes, and a waiter gets the next.
-      this.counters.connectionsClosed++
-      void connection.close()
-      grow(this)
-      return
-    }
-    const waiter = this.waiters.shift()
-    if (!waiter) {
-      this.idle.push(connection)
-      return
-    }
-    settleWaiter(waiter)
-    this.counters.requestsWaitMs += Date.now() - waiter.since
-    this.lend(connection, waiter.holder)
-    waiter.resolve(connection)
-  }
-
-  private lend(connection: Connection, holder: string | undefined): void {
-    this.busy.set(connection, {
-      since: Date.now(),
-      holder,
-      warned: false,
-      ticket: this.loans.begin(),
-    })
-  }
-
-  private endLoan(connection: Connection): void {
-    this.busy.get(connection)?.ticket.end()
-    this.busy.delete(connection)
-  }
-
-  retire(connection: Connection, reason: 'lifetime' | 'idle' | 'discarded' | 'reset-failed'): void {
-    this.endLoan(connection)
-    const index = this.idle.indexOf(connection)
-    if (index >= 0) this.idle.splice(index, 1)
-    this.options.onEvent?.({ type: 'recycled', pid: connection.pid, reason })
-    this.counters.connectionsClosed++
-    void connection.close()
-    grow(this)
-    refill(this)
-    this.checkPaused()
-  }
-
-  /** Wakes those awaiting {@link pause} once nothing is borrowed or being opened. */
-  checkPaused(): void {
-    if (this.pausing && this.busy.size === 0 && this.connecting === 0) this.pausing.settle()
+  destroy(): Promise<void> {
+    return destroyPool(this)
   }
 }

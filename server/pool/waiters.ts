@@ -3,10 +3,11 @@
  * timer (POOL_TIMEOUT, or TENANT_PAUSED while the pool is paused), one at a time when a
  * connection cannot be opened for them, or as they give up (their signal aborts).
  */
-import { SluiceError, isSluiceError } from '../../src/errors.js'
-import { databaseUnreachable } from '../errors.js'
+import { SluiceError } from '../../src/errors.js'
+import { clientClosed } from '../errors.js'
 import type { AbortLike } from '../lifecycle/abort.js'
 import type { Connection } from './connection.js'
+import { connectFailure } from './connect-failure.js'
 import { grow } from './opening.js'
 import type { Pool } from './pool.js'
 
@@ -21,6 +22,43 @@ export interface Waiter {
   holder: string | undefined
   onAbort: (() => void) | undefined
   signal: AbortLike | undefined
+}
+
+/**
+ * Queues a request until a connection is lent to it (./pool.ts `acquire`), failing at
+ * `deadline` (POOL_TIMEOUT) or when `signal` aborts. A request that waits again, after the
+ * reset of the connection it was lent failed, goes ahead of those that came after it.
+ */
+export function waitFor(
+  pool: Pool,
+  signal: AbortLike | undefined,
+  holder: string | undefined,
+  deadline: number,
+  again: boolean,
+): Promise<Connection> {
+  return new Promise<Connection>((resolve, reject) => {
+    const waiter: Waiter = {
+      resolve,
+      reject,
+      since: Date.now(),
+      deadline,
+      timeoutMs: pool.options.acquireTimeoutMs,
+      holder,
+      signal,
+      onAbort: undefined,
+    }
+    if (signal) {
+      waiter.onAbort = () => {
+        removeWaiter(pool, waiter)
+        reject(clientClosed())
+      }
+      signal.addEventListener('abort', waiter.onAbort, { once: true })
+    }
+    if (again) pool.waiters.unshift(waiter)
+    else pool.waiters.push(waiter)
+    armWaitTimer(pool, deadline)
+    grow(pool)
+  })
 }
 
 /** The waiter leaves the queue's bookkeeping: its abort listener goes. */
@@ -103,7 +141,6 @@ export function failOneWaiter(pool: Pool, error: unknown): void {
   if (!waiter) return
   settleWaiter(waiter)
   pool.counters.requestsErrors++
-  // The gateway's own refusal (a privileged role, say) says why; anything else is the link.
-  waiter.reject(isSluiceError(error) ? error : databaseUnreachable(error))
+  waiter.reject(connectFailure(error))
   grow(pool)
 }

@@ -5,7 +5,7 @@
  * upgraded socket becomes one more wire session (server/wire/).
  *
  * ws gathers a whole message before handing it over, so its `maxPayload` is what one
- * message can make the gateway hold. A client that has not authenticated gets a small one
+ * message can make the gateway hold. A client that has not authenticated gets a smaller one
  * (see {@link preAuthPayloadBytes}); the session raises it once the token is admitted.
  */
 import type { IncomingMessage } from 'node:http'

@@ -331,6 +331,11 @@ export const serverSchema = z
       .strict()
       .optional()
       .describe('TLS for pgPort: SSLRequest is answered with S when set, N otherwise'),
+    wireMaxHandshakes: int(1)
+      .default(128)
+      .describe(
+        'PostgreSQL protocol connections (pgPort and the /v2 WebSocket) that may be connecting and authenticating at once; more are refused with 53300 until one is done (docs/wire.md)',
+      ),
     workers: z
       .union([int(1).max(255), z.literal('auto')])
       .default(1)

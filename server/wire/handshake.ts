@@ -29,8 +29,12 @@ import type { WireServer, WireTransport } from './server.js'
 import { WireSession } from './session.js'
 import { applySettingsSql, readClientParameters, readStartupPacket } from './startup.js'
 
-/** PostgreSQL's own limit on a startup packet. */
-const MAX_STARTUP_BYTES = 10_000
+/**
+ * PostgreSQL's own limit on a startup packet; the handshake takes no message larger (the
+ * password messages included), so what a client holds in the gateway before it has
+ * authenticated is bounded by it.
+ */
+export const MAX_STARTUP_BYTES = 10_000
 
 class Closed extends Error {}
 
@@ -234,6 +238,7 @@ export async function handshake(server: WireServer, transport: WireTransport): P
     opened = true
     clearTimeout(timer)
     incoming.stop()
+    transport.authenticated?.()
     stream.write(authenticationOk())
     new WireSession(server, {
       stream,

@@ -16,6 +16,7 @@ import type { Metrics } from '../metrics/metrics.js'
 import type { AdmissionDeps } from '../tenants/admission.js'
 import type { Tenant } from '../tenants/tenant.js'
 import { handshake } from './handshake.js'
+import { errorResponse, type ErrorFields } from './messages.js'
 import { ScramKeyring } from './scram.js'
 import type { WireSession } from './session.js'
 
@@ -54,6 +55,28 @@ export interface WireTransport {
   secure: boolean
   /** Answers an SSLRequest: wraps the socket in TLS (TCP with a certificate configured). */
   startTls?: () => Duplex
+  /**
+   * The client's token was admitted and its session opens: the listener may now let it send
+   * larger messages than a client that has not authenticated (the WebSocket's `maxPayload`).
+   */
+  authenticated?: () => void
+}
+
+/** Too many handshakes: PostgreSQL's own answer when its connection slots are all taken. */
+const TOO_MANY_HANDSHAKES: ErrorFields = {
+  severity: 'FATAL',
+  code: '53300',
+  message: 'too many connections are authenticating at once: try again',
+}
+
+/**
+ * Tells a connection it cannot be served now and closes it. Nothing it sends is read: a
+ * stream with no reader fills its buffer and stops reading its socket.
+ */
+function refuseBusy(stream: Duplex): void {
+  stream.end(errorResponse(TOO_MANY_HANDSHAKES))
+  const timer = setTimeout(() => stream.destroy(), 5_000).unref()
+  stream.once('close', () => clearTimeout(timer))
 }
 
 /** The gateway's wire sessions. */
@@ -85,10 +108,23 @@ export class WireServer {
     return this.draining
   }
 
-  /** Serves a new client connection until it closes. */
+  /** Connections whose handshake runs now (not yet a session, nor refused). */
+  get handshakes(): number {
+    return this.connecting.size
+  }
+
+  /**
+   * Serves a new client connection until it closes. Past `server.wireMaxHandshakes`
+   * connections still authenticating, a new one is told 53300 and closed at once, unread:
+   * what clients that have not authenticated can make the gateway hold stays bounded.
+   */
   accept(transport: WireTransport): void {
     if (this.draining) {
       transport.stream.destroy()
+      return
+    }
+    if (this.connecting.size >= this.deps.config().server.wireMaxHandshakes) {
+      refuseBusy(transport.stream)
       return
     }
     this.connecting.add(transport.stream)

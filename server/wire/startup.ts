@@ -138,8 +138,16 @@ export function readClientParameters(
   return client
 }
 
+/**
+ * A string literal of `value`, read the same whatever the backend's
+ * standard_conforming_strings: an escape string (E'…') always takes a backslash as an
+ * escape, so backslashes are doubled as well as quotes. With a plain '…' and only quotes
+ * doubled, a role or database that turns standard_conforming_strings off would let a
+ * backslash end the literal, and the rest of a client's setting run as SQL (outside a
+ * readonly token's READ ONLY transaction).
+ */
 function literal(value: string): string {
-  return `'${value.replace(/'/g, "''")}'`
+  return `E'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`
 }
 
 /** SQL that applies a client's settings to a backend, as its startup packet would have. */

@@ -18,6 +18,7 @@ export function fieldsOf(body: Buffer): Record<string, string> {
   let i = 0
   while (i < body.length && body[i] !== 0) {
     const end = body.indexOf(0, i + 1)
+    if (end < 0) break
     fields[String.fromCharCode(body[i]!)] = body.toString('utf8', i + 1, end)
     i = end + 1
   }

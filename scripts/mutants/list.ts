@@ -768,6 +768,32 @@ export const MUTANTS: Mutant[] = [
     tests: ['test/server/stream.test.ts'],
     why: "the gateway answers the first stream format listed, whatever the Accept header's q values",
   },
+  // ---- The PostgreSQL protocol's handshake ----
+  {
+    id: 'wire-startup-setting-plain-literal',
+    file: 'server/wire/startup.ts',
+    from: "return `E'${value.replace(/\\\\/g, '\\\\\\\\').replace(/'/g, \"''\")}'`",
+    to: "return `'${value.replace(/'/g, \"''\")}'`",
+    tests: ['test/server/wire/handshake.test.ts'],
+    why: 'a backslash in a startup setting ends the literal where standard_conforming_strings is off: a readonly token runs SQL',
+  },
+  {
+    id: 'wire-handshakes-uncapped',
+    file: 'server/wire/server.ts',
+    from: 'if (this.connecting.size >= this.deps.config().server.wireMaxHandshakes) {',
+    to: 'if (false) {',
+    tests: ['test/server/wire/handshake.test.ts'],
+    why: 'clients that never authenticate hold connections and buffers without bound',
+  },
+  {
+    id: 'websocket-preauth-payload',
+    file: 'server/http/websocket.ts',
+    from: '    maxPayload: preAuthPayloadBytes(bodyLimitBytes),',
+    to: '    maxPayload: sessionPayloadBytes(bodyLimitBytes),',
+    tests: ['test/server/http/websocket.test.ts'],
+    why: 'an unauthenticated WebSocket makes the gateway buffer 16 x bodyLimitBytes per message',
+  },
+
   // ---- The wire protocol's pipelined reset ----
   {
     id: 'wire-reset-not-pipelined',

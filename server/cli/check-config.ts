@@ -1,5 +1,6 @@
 /** `sluice check-config FILE`: validates a config and prints it resolved, secrets redacted. */
-import { envValue } from '../config/environment.js'
+import { workerCount, workerProblems } from '../cluster/address.js'
+import { applyEnv, envValue } from '../config/environment.js'
 import { ConfigError, loadConfigFile } from '../config/load.js'
 import { redactValue } from '../config/redact.js'
 import type { CliIo } from './io.js'
@@ -18,7 +19,11 @@ export async function checkConfigCommand(
   const file = files[0] ?? envValue(env, 'SLUICE_CONFIG')
   if (file === undefined || files.length > 1)
     throw new ConfigError(['check-config: give exactly one config FILE (see --help)'])
-  const config = await loadConfigFile(file, env)
+  // As the start reads it: the environment's overrides (PORT, SLUICE_WORKERS…) applied, and
+  // what workers need checked.
+  const config = applyEnv(await loadConfigFile(file, env), env)
+  const problems = workerProblems(config, workerCount(config))
+  if (problems.length > 0) throw new ConfigError(problems)
   io.out(JSON.stringify(redactValue([], config), null, 2))
   io.err(`sluice: ${file} is valid`)
   for (const line of describeTenants(config)) io.err(`sluice: ${line}`)

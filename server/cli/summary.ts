@@ -4,6 +4,7 @@
  * admin API.
  */
 import { join } from 'node:path'
+import { workerCount } from '../cluster/address.js'
 import type { Config, TenantConfig } from '../config/schema.js'
 import { endpointOf } from '../pool/pg-config.js'
 
@@ -21,14 +22,19 @@ export function describeTenants(config: Config): string[] {
       `tenant ${name}: pool min ${tenant.pool.min}, max ${tenant.pool.max}, database ${databaseOf(tenant)}, ${tenant.tokens.length} token${tenant.tokens.length === 1 ? '' : 's'}${tenant.cache.enabled ? `, query cache on (${Math.round(tenant.cache.maxBytes / 1024 / 1024)} MiB, docs/cache.md)` : ''}`,
   )
   const total = entries.reduce((sum, [, tenant]) => sum + tenant.pool.max, 0)
-  // Each query cache also keeps a listening connection of its own.
+  // Each query cache also keeps a listening connection of its own, in every process that
+  // serves (each worker: the primary serves none).
   const caches = entries.filter(([, tenant]) => tenant.cache.enabled).length
-  const sum =
-    caches === 0 ? 'the sum of pool.max' : `the sum of pool.max, plus ${caches} for query caches`
+  const processes = workerCount(config)
+  const listeners = caches * processes
+  const perProcess =
+    processes === 1
+      ? `${caches} for query caches`
+      : `${caches} for query caches in each of ${processes} worker processes`
   lines.push(
     config.server.cluster
-      ? `at most ${total} PostgreSQL connections from the whole cluster (the sum of pool.max, divided among the nodes that answer; a role's CONNECTION LIMIT makes it a hard limit, docs/deploy.md)${caches === 0 ? '' : `, plus ${caches} per process for query caches`}`
-      : `at most ${total + caches} PostgreSQL connections from this instance (${sum}${caches === 0 ? '' : ' per process'}): replicas × ${total + caches} must stay under max_connections`,
+      ? `at most ${total} PostgreSQL connections from the whole cluster (the sum of pool.max, divided among the nodes that answer; a role's CONNECTION LIMIT makes it a hard limit, docs/deploy.md)${caches === 0 ? '' : `, plus ${perProcess} on each node`}`
+      : `at most ${total + listeners} PostgreSQL connections from this instance (the sum of pool.max${caches === 0 ? '' : `, plus ${perProcess}`}): replicas × ${total + listeners} must stay under max_connections`,
   )
   return lines
 }

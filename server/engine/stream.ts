@@ -1,6 +1,6 @@
 /**
- * Streaming one statement (`Accept: application/x-ndjson`): its rows go to a sink as they
- * arrive instead of into one answer. The sink paces them with the connection's flow control
+ * Streaming one statement (`Accept: application/x-ndjson`, or COPY text): its rows go to a
+ * sink as they arrive instead of into one answer. The sink paces them with the connection's flow control
  * (pausing the socket PostgreSQL writes to), so a stream holds a few chunks in memory
  * whatever its size and however slowly its client reads. The tenant's `stream.maxRows` and
  * `stream.maxBytes` bound the whole stream and `maxResultBytes` each row; the statement

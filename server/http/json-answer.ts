@@ -1,7 +1,7 @@
 /**
  * The JSON answer of `/v1/query` on the direct path, encoded as its rows arrive
  * (`runQueryInto` in server/engine/run.ts): each row goes from PostgreSQL's bytes straight
- * to JSON text (./row-json.ts), kept in byte chunks that are let go as the client reads
+ * to JSON text (./row-encoder.ts), kept in byte chunks that are let go as the client reads
  * them. An answer thus costs its JSON once (the tenant's limits bound it) rather than its
  * rows, their JSON and a socket buffer's copy of it all at the same time.
  */

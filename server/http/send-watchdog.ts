@@ -3,7 +3,7 @@
  * As nginx's send_timeout, the time runs between two successful writes, not over the whole
  * answer: a socket counts as stalled while its write buffer is over the high-water mark
  * (`writableNeedDrain`) and no 'drain' came. Writers hand out at most one slice at a time
- * (./send.ts, ./ndjson.ts), so a client that reads at all drains often; one that does not is
+ * (./send.ts, ./stream-writer.ts), so a client that reads at all drains often; one that does not is
  * closed, which frees its answer and, for a stream, cancels the statement. One timer serves
  * every socket.
  */

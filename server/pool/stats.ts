@@ -39,7 +39,7 @@ export interface PoolStats {
   connectionsLost: number
   /** Connections closed by the pool (lifetime, idleness, discard). */
   connectionsClosed: number
-  /** Sessions reset (ROLLBACK / DISCARD ALL) before reuse. */
+  /** Session resets: one per borrow whose connection is kept (docs/pooling.md). */
   sessionResets: number
 }
 

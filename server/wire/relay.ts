@@ -169,7 +169,7 @@ export class Relay implements RawReader {
     }
   }
 
-  /** The socket closed (./connection.ts RawReader). */
+  /** The socket closed (../pool/wire-tap.ts RawReader). */
   rawClose(): void {
     if (this.closed) return
     this.closed = true
@@ -208,7 +208,7 @@ export class Relay implements RawReader {
     else this.sink.stuck()
   }
 
-  /** Bytes from PostgreSQL (./connection.ts RawReader). */
+  /** Bytes from PostgreSQL (../pool/wire-tap.ts RawReader). */
   rawData(chunk: Buffer): void {
     if (this.closed) return
     this.reader.push(chunk)

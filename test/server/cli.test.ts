@@ -131,6 +131,44 @@ describe('sluice check-config', () => {
     expect(run.stderr).toContain('tenants.acme.tokens.0.token')
   })
 
+  it("checks the environment's overrides as the start does", async () => {
+    const file = await configFile('env-overrides.json', {
+      tenants: {
+        acme: { connection: { url: 'postgres://app:pw@db/app' }, tokens: [{ token: newToken() }] },
+      },
+    })
+    const bad = await sluice(['check-config', file], { PORT: 'abc' })
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('PORT')
+    const tooManyWorkers = await sluice(['check-config', file], { SLUICE_WORKERS: '16' })
+    expect(tooManyWorkers.code).toBe(2)
+    expect(tooManyWorkers.stderr).toContain(
+      'tenants.acme.pool.max (10) is less than the 16 workers',
+    )
+    const good = await sluice(['check-config', file], { PORT: '9099' })
+    expect(good.code, good.stderr).toBe(0)
+    expect(JSON.parse(good.stdout).server.port).toBe(9099)
+  })
+
+  it("counts each worker's query-cache connection in the connection budget", async () => {
+    const file = await configFile('workers-cache.json', {
+      server: { workers: 2, cacheSecret: 'c'.repeat(32) },
+      tenants: {
+        acme: {
+          connection: { url: 'postgres://app:pw@db/app' },
+          pool: { min: 0, max: 4 },
+          cache: { enabled: true },
+          tokens: [{ token: newToken() }],
+        },
+      },
+    })
+    const run = await sluice(['check-config', file])
+    expect(run.code, run.stderr).toBe(0)
+    expect(run.stderr).toContain(
+      'at most 6 PostgreSQL connections from this instance (the sum of pool.max, plus 1 for query caches in each of 2 worker processes)',
+    )
+  })
+
   it('exits 2 when the file is missing', async () => {
     const run = await sluice(['check-config', join(dir, 'nope.json')])
     expect(run.code).toBe(2)

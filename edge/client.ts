@@ -90,7 +90,7 @@ export interface Client extends Queryable {
 
 /** Checks the options once and builds what every call of the client shares. */
 export function transportOf(options: ClientOptions): Transport {
-  const { url, token, timeoutMs = 1 } = options
+  const { url, token, timeoutMs = 30_000 } = options
   if (!/^https?:\/\/./.test(url) || !token || !(timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS)) {
     throw new TypeError('createClient needs an http(s) url, a token and any timeoutMs above 0')
   }
@@ -104,7 +104,7 @@ export function transportOf(options: ClientOptions): Transport {
     },
     // Called unbound: some runtimes refuse `fetch` with another `this`.
     fetch: userFetch ?? ((url, init) => fetch(url, init)),
-    timeoutMs: options.timeoutMs ?? 30_000,
+    timeoutMs,
     retry: retryPolicy(options.retry),
   }
 }

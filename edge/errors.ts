@@ -134,9 +134,8 @@ export function errorFromResponse(body: unknown, response: Response): GatewayErr
   const requestId = response.headers.get('x-request-id') ?? undefined
   const seconds = Number(response.headers.get('retry-after') ?? NaN)
   const retryAfter = Number.isFinite(seconds) ? seconds : undefined
-  return typeof full.sqlstate === 'string'
-    ? new DatabaseError(full, requestId, retryAfter)
-    : new GatewayError(full, requestId, retryAfter)
+  const Class = typeof full.sqlstate === 'string' ? DatabaseError : GatewayError
+  return new Class(full, requestId, retryAfter)
 }
 
 /** Every code a client call can fail with. */

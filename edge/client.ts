@@ -142,8 +142,8 @@ export function clientOn(t: Transport, defaults: ParseOptions): Client {
         timeoutMs: statementTimeout(t, batchOptions),
       }
       const { results } = await call<BatchResult>(t, PATHS.batch, body, 'results', batchOptions)
-      const parse = { rowMode: batchOptions.rowMode, ...parseOptions(defaults, batchOptions) }
-      return Promise.all(results.map((result) => decodeResult(result, parse))) as never
+      const decode = parseOptions(defaults, batchOptions)
+      return Promise.all(results.map((result) => decodeResult(result, decode))) as never
     },
     transaction: (callback, transactionOptions) =>
       runTransaction(t, defaults, callback, transactionOptions),

@@ -57,7 +57,7 @@ async function attempt(
     Math.max(0, deadline - Date.now()),
   )
   const abort = (): void => controller.abort(signal?.reason)
-  signal?.addEventListener('abort', abort, { once: true })
+  signal?.addEventListener('abort', abort)
   // Keeps the deadline even with a fetch that ignores its signal (an in-process app, say).
   const aborted = new Promise<never>((_, reject) => {
     controller.signal.addEventListener('abort', () => reject(controller.signal.reason))

@@ -94,7 +94,6 @@ export function transportOf(options: ClientOptions): Transport {
   if (!/^https?:\/\/./.test(url) || !token || !(timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS)) {
     throw new TypeError('createClient needs an http(s) url, a token and any timeoutMs above 0')
   }
-  const userFetch = options.fetch
   return {
     url: url.replace(/\/+$/, ''),
     headers: {
@@ -103,7 +102,7 @@ export function transportOf(options: ClientOptions): Transport {
       'content-type': 'application/json',
     },
     // Called unbound: some runtimes refuse `fetch` with another `this`.
-    fetch: userFetch ?? ((url, init) => fetch(url, init)),
+    fetch: options.fetch ?? ((url, init) => fetch(url, init)),
     timeoutMs,
     retry: retryPolicy(options.retry),
   }

@@ -501,8 +501,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'timestamptz-offset-sign',
     file: 'src/codecs/date.ts',
-    from: "(m[8] === '-' ? -1000 : 1000)",
-    to: "(m[8] === '-' ? 1000 : -1000)",
+    from: "(m[8] === '-' ? -1 : 1)",
+    to: "(m[8] === '-' ? 1 : -1)",
     tests: ['test/src/codecs.test.ts'],
     why: "a timestamptz's offset is applied the wrong way round",
   },

@@ -90,11 +90,10 @@ export interface Client extends Queryable {
 
 /** Checks the options once and builds what every call of the client shares. */
 export function transportOf(options: ClientOptions): Transport {
-  const { url, token, timeoutMs = 1 } = options
+  const { url, token, timeoutMs = 30_000 } = options
   if (!/^https?:\/\/./.test(url) || !token || !(timeoutMs > 0 && timeoutMs <= MAX_TIMEOUT_MS)) {
     throw new TypeError('createClient needs an http(s) url, a token and any timeoutMs above 0')
   }
-  const userFetch = options.fetch
   return {
     url: url.replace(/\/+$/, ''),
     headers: {
@@ -103,8 +102,8 @@ export function transportOf(options: ClientOptions): Transport {
       'content-type': 'application/json',
     },
     // Called unbound: some runtimes refuse `fetch` with another `this`.
-    fetch: userFetch ?? ((url, init) => fetch(url, init)),
-    timeoutMs: options.timeoutMs ?? 30_000,
+    fetch: options.fetch ?? ((url, init) => fetch(url, init)),
+    timeoutMs,
     retry: retryPolicy(options.retry),
   }
 }
@@ -142,8 +141,8 @@ export function clientOn(t: Transport, defaults: ParseOptions): Client {
         timeoutMs: statementTimeout(t, batchOptions),
       }
       const { results } = await call<BatchResult>(t, PATHS.batch, body, 'results', batchOptions)
-      const parse = { rowMode: batchOptions.rowMode, ...parseOptions(defaults, batchOptions) }
-      return Promise.all(results.map((result) => decodeResult(result, parse))) as never
+      const decode = parseOptions(defaults, batchOptions)
+      return Promise.all(results.map((result) => decodeResult(result, decode))) as never
     },
     transaction: (callback, transactionOptions) =>
       runTransaction(t, defaults, callback, transactionOptions),

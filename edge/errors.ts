@@ -38,9 +38,9 @@ export interface ClientErrorOptions {
 
 /** A failure with no error answer from the gateway. */
 export class ClientError extends Error {
-  readonly code: ClientErrorCode
+  declare readonly code: ClientErrorCode
   /** True only when retrying is safe: the request never reached the gateway. */
-  readonly retryable: boolean
+  declare readonly retryable: boolean
   /** The HTTP status of a `BAD_RESPONSE`. */
   declare readonly status?: number
   /** A `VALIDATION_ERROR`'s issues, as the schema reported them. */
@@ -49,9 +49,9 @@ export class ClientError extends Error {
   constructor(code: ClientErrorCode, message: string, options: ClientErrorOptions = {}) {
     const { cause, retryable, ...rest } = options
     super(message, { cause })
-    this.name = 'ClientError'
     this.code = code
     this.retryable = retryable ?? false
+    this.name = 'ClientError'
     Object.assign(this, rest)
     Object.defineProperty(this, CLIENT, { value: true })
   }
@@ -63,18 +63,18 @@ export class ClientError extends Error {
  */
 export class GatewayError extends SluiceError {
   /** The `X-Request-Id` of the answer, to find the request in the gateway's logs. */
-  readonly requestId: string | undefined
+  declare readonly requestId: string | undefined
   /** Index of the failing statement of a batch. */
   declare readonly statementIndex?: number
 
   constructor(payload: ErrorPayload, requestId?: string, retryAfter?: number) {
     const { code, message, ...fields } = payload
-    super(code, message, retryAfter === undefined ? fields : { ...fields, retryAfter })
-    this.name = 'GatewayError'
+    super(code, message, { ...fields, retryAfter })
     this.requestId = requestId
+    this.name = 'GatewayError'
     // The protocol's fields only, whatever else a body may carry.
     for (const field of [...DATABASE_ERROR_FIELDS, 'statementIndex'] as const) {
-      if (payload[field] !== undefined) Object.assign(this, { [field]: payload[field] })
+      if (payload[field] !== undefined) (this as Record<string, unknown>)[field] = payload[field]
     }
     Object.defineProperty(this, GATEWAY, { value: true })
   }
@@ -134,9 +134,8 @@ export function errorFromResponse(body: unknown, response: Response): GatewayErr
   const requestId = response.headers.get('x-request-id') ?? undefined
   const seconds = Number(response.headers.get('retry-after') ?? NaN)
   const retryAfter = Number.isFinite(seconds) ? seconds : undefined
-  return typeof full.sqlstate === 'string'
-    ? new DatabaseError(full, requestId, retryAfter)
-    : new GatewayError(full, requestId, retryAfter)
+  const Class = typeof full.sqlstate === 'string' ? DatabaseError : GatewayError
+  return new Class(full, requestId, retryAfter)
 }
 
 /** Every code a client call can fail with. */

@@ -81,9 +81,10 @@ export interface Queryable {
 /** Sends one statement (its `timeoutMs` set from the call's) and answers its wire result. */
 export type SendQuery = (request: QueryRequest, options: CallOptions) => Promise<WireResult>
 
-/** Merges per-call parse options over the client's. */
-export function parseOptions(defaults: ParseOptions, options: ParseOptions): ParseOptions {
+/** A call's options with its parse options merged over the client's. */
+export function parseOptions<O extends ParseOptions>(defaults: ParseOptions, options: O): O {
   return {
+    ...options,
     bigint: options.bigint ?? defaults.bigint,
     dateStrings: options.dateStrings ?? defaults.dateStrings,
     parsers: { ...defaults.parsers, ...options.parsers },
@@ -110,7 +111,7 @@ export function queryable(t: Transport, send: SendQuery, defaults: ParseOptions)
       },
       options,
     )
-    return decodeResult(wire, { ...options, ...parseOptions(defaults, options) })
+    return decodeResult(wire, parseOptions(defaults, options))
   }
   const tag =
     (options?: QueryOptions) =>

@@ -37,20 +37,6 @@ interface Attempts extends CallOptions {
   retryAnswers?: boolean
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const abort = (): void => {
-      clearTimeout(timer)
-      reject(signal?.reason)
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', abort)
-      resolve()
-    }, ms)
-    signal?.addEventListener('abort', abort, { once: true })
-  })
-}
-
 async function attempt(
   t: Transport,
   path: string,
@@ -58,6 +44,7 @@ async function attempt(
   answer: string,
   deadline: number,
   signal: AbortSignal | undefined,
+  delay: number,
 ): Promise<unknown> {
   signal?.throwIfAborted()
   const controller = new AbortController()
@@ -70,16 +57,24 @@ async function attempt(
     Math.max(0, deadline - Date.now()),
   )
   const abort = (): void => controller.abort(signal?.reason)
-  signal?.addEventListener('abort', abort, { once: true })
+  signal?.addEventListener('abort', abort)
   // Keeps the deadline even with a fetch that ignores its signal (an in-process app, say).
   const aborted = new Promise<never>((_, reject) => {
     controller.signal.addEventListener('abort', () => reject(controller.signal.reason))
   })
   aborted.catch(() => {})
+  let pause: ReturnType<typeof setTimeout> | undefined
   try {
     let response: Response
     let text: string
     try {
+      // The wait before a retry, under the same deadline and signal as the request.
+      if (delay > 0) {
+        await Promise.race([
+          aborted,
+          new Promise((resolve) => (pause = setTimeout(resolve, delay))),
+        ])
+      }
       response = await Promise.race([
         aborted,
         t.fetch(t.url + path, {
@@ -113,6 +108,7 @@ async function attempt(
     return json
   } finally {
     clearTimeout(timer)
+    clearTimeout(pause)
     signal?.removeEventListener('abort', abort)
   }
 }
@@ -130,17 +126,17 @@ export async function call<T>(
   options: Attempts = {},
 ): Promise<T> {
   const deadline = Date.now() + (options.timeoutMs ?? t.timeoutMs)
+  let wait = 0
   for (let n = 0; ; n++) {
     try {
-      return (await attempt(t, path, body, answer, deadline, options.signal)) as T
+      return (await attempt(t, path, body, answer, deadline, options.signal, wait)) as T
     } catch (error) {
       const safe = isClientError(error)
         ? error.retryable
         : isGatewayError(error) && error.retryable && options.retryAnswers !== false
       if (!safe || t.retry === false || n >= t.retry.retries) throw error
-      const wait = backoff(t.retry, n, isGatewayError(error) ? error.retryAfter : 0)
+      wait = backoff(t.retry, n, isGatewayError(error) ? error.retryAfter : 0)
       if (Date.now() + wait >= deadline) throw error
-      await sleep(wait, options.signal)
     }
   }
 }

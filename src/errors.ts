@@ -91,7 +91,7 @@ const BRAND = Symbol.for('sluice.error')
 export type SluiceErrorOptions = Omit<ErrorPayload, 'code' | 'message' | 'retryable'> & {
   retryable?: boolean
   /** Seconds for a `Retry-After` header, over the code's {@link RETRY_AFTER_SECONDS}. */
-  retryAfter?: number
+  retryAfter?: number | undefined
   cause?: unknown
 }
 
@@ -100,19 +100,21 @@ export type SluiceErrorOptions = Omit<ErrorPayload, 'code' | 'message' | 'retrya
  * statement did not run, or PostgreSQL asked for a retry.
  */
 export class SluiceError extends Error {
-  readonly code: ErrorCode
-  readonly retryable: boolean
-  readonly retryAfter: number | undefined
-  readonly fields: Omit<ErrorPayload, 'code' | 'message' | 'retryable'>
+  // Declared, not class fields: the constructor sets each, and the bundle carries no
+  // field definitions.
+  declare readonly code: ErrorCode
+  declare readonly retryable: boolean
+  declare readonly retryAfter: number | undefined
+  declare readonly fields: Omit<ErrorPayload, 'code' | 'message' | 'retryable'>
 
   constructor(code: ErrorCode, message: string, options: SluiceErrorOptions = {}) {
     const { retryable, retryAfter, cause, ...fields } = options
     super(message, cause === undefined ? undefined : { cause })
-    this.name = 'SluiceError'
     this.code = code
     this.retryable = retryable ?? false
     this.retryAfter = retryAfter
     this.fields = fields
+    this.name = 'SluiceError'
     Object.defineProperty(this, BRAND, { value: true })
   }
 

@@ -533,8 +533,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'timestamptz-offset-sign',
     file: 'src/codecs/date.ts',
-    from: "(m[8] === '-' ? -1000 : 1000)",
-    to: "(m[8] === '-' ? 1000 : -1000)",
+    from: "(m[8] === '-' ? -1 : 1)",
+    to: "(m[8] === '-' ? 1 : -1)",
     tests: ['test/src/codecs.test.ts'],
     why: "a timestamptz's offset is applied the wrong way round",
   },
@@ -621,6 +621,22 @@ export const MUTANTS: Mutant[] = [
     to: 'retryAnswers: true,',
     tests: ['test/edge/retry.test.ts'],
     why: 'the client retries a statement inside an interactive transaction',
+  },
+  {
+    id: 'client-retry-wait-ignores-abort',
+    file: 'edge/transport.ts',
+    from: '          aborted,\n          new Promise((resolve) => (pause',
+    to: '          new Promise((resolve) => (pause',
+    tests: ['test/edge/retry.test.ts'],
+    why: "an abort during the wait before a retry is ignored until the wait ends (the test's timeout)",
+  },
+  {
+    id: 'string-array-element-parser',
+    file: 'src/codecs/parse.ts',
+    from: '2951: 2950, // uuid[]',
+    to: '2951: 25, // uuid[]',
+    tests: ['test/edge/fidelity.test.ts', 'test/src/codecs.test.ts'],
+    why: 'a parser given for uuid (2950) does not apply inside uuid[], which takes the text parser instead',
   },
   // ---- The HTTP boundary, the drain and least privilege ----
   {

@@ -18,15 +18,15 @@ export function parseArray<T = string>(
   let position = 0
   // Skip explicit bounds such as `[0:1]=`.
   if (text[0] === '[') position = text.indexOf('=') + 1
-  const stack: PgArray<T>[] = []
-  let current: PgArray<T> | undefined
+  // The arrays open at this point, innermost last.
+  const open: PgArray<T>[] = []
   let root: PgArray<T> = []
   let recorded = ''
   let quoted = false
   let wasQuoted = false
   const end = (): void => {
     if (recorded !== '' || wasQuoted) {
-      current?.push(!wasQuoted && recorded === 'NULL' ? null : parseElement(recorded))
+      open.at(-1)?.push(!wasQuoted && recorded === 'NULL' ? null : parseElement(recorded))
     }
     recorded = ''
     wasQuoted = false
@@ -45,19 +45,16 @@ export function parseArray<T = string>(
       quoted = wasQuoted = true
     } else if (char === '{') {
       const next: PgArray<T> = []
-      if (current) {
-        current.push(next)
-        stack.push(current)
-      } else root = next
-      current = next
+      if (open.length > 0) open.at(-1)!.push(next)
+      else root = next
+      open.push(next)
     } else if (char === '}') {
       end()
-      current = stack.pop()
+      open.pop()
     } else if (char === ',') {
       end()
     } else recorded += char
   }
-  if (current !== undefined || stack.length > 0)
-    throw new SyntaxError('array dimension not balanced')
+  if (open.length > 0) throw new SyntaxError('array dimension not balanced')
   return root
 }

@@ -100,18 +100,18 @@ export function parseDate(text: string): Date | number | null {
   const n = (i: number): number => Number(m[i] ?? 0)
   // Year 1 BC is year 0 of a JS Date, 2 BC is -1, and so on.
   const year = m[12] ? 1 - n(1) : n(1)
-  const parts = [year, n(2) - 1, n(3), n(4), n(5), n(6), 1000 * n(7)] as const
   const utc = m[8] !== undefined
-  const date = utc ? new Date(Date.UTC(...parts)) : new Date(...parts)
-  // The multi-argument Date constructor reads years 0–99 as 1900–1999.
-  if (year >= 0 && year < 100) {
-    if (utc) date.setUTCFullYear(year)
-    else date.setFullYear(year)
+  // Set field by field on a Date, which reads years 0–99 as they are (its constructor and
+  // Date.UTC read them as 1900–1999).
+  const date = new Date(0)
+  if (utc) {
+    const offset = (m[8] === '-' ? -1 : 1) * (n(9) * 3600 + n(10) * 60 + n(11))
+    date.setUTCFullYear(year, n(2) - 1, n(3))
+    date.setUTCHours(n(4), n(5), n(6) - offset, 1000 * n(7))
+  } else {
+    date.setFullYear(year, n(2) - 1, n(3))
+    date.setHours(n(4), n(5), n(6), 1000 * n(7))
   }
-  if (utc)
-    date.setTime(
-      date.getTime() - (m[8] === '-' ? -1000 : 1000) * (n(9) * 3600 + n(10) * 60 + n(11)),
-    )
   return date
 }
 

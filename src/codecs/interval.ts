@@ -6,7 +6,7 @@
 
 const PARTS = ['years', 'months', 'days', 'hours', 'minutes', 'seconds', 'milliseconds'] as const
 const INTERVAL =
-  /(?:([+-]?\d+) years? ?)?(?:([+-]?\d+) mons? ?)?(?:([+-]?\d+) days? ?)?(?:([+-])?(\d*):(\d\d):(\d\d)\.?(\d{1,6})?)?/
+  /(?:([+-]?\d+) years? ?)?(?:([+-]?\d+) mons? ?)?(?:([+-]?\d+) days? ?)?(?:([+-]?\d*):(\d\d):(\d\d)\.?(\d{1,6})?)?/
 
 /**
  * An interval's parts; absent parts are zero (declared, not initialised, so an object holds
@@ -25,10 +25,10 @@ export class Interval {
   constructor(text = '') {
     // Every part is optional: the expression matches any text.
     const m = INTERVAL.exec(text)!
-    // A sign before the time applies to hours, minutes, seconds and the fraction.
-    const sign = m[4] === '-' ? -1 : 1
-    const values = [1, 2, 3, 5, 6, 7].map((i, k) => Number(m[i]) * (k > 2 ? sign : 1))
-    values.push((sign * Number((m[8] ?? '').padEnd(6, '0'))) / 1000)
+    // The sign of the hours applies to minutes, seconds and the fraction too.
+    const sign = m[4]?.[0] === '-' ? -1 : 1
+    const values = m.slice(1, 7).map((digits, i) => Number(digits) * (i > 3 ? sign : 1))
+    values.push((sign * Number((m[7] ?? '').padEnd(6, '0'))) / 1000)
     PARTS.forEach((part, i) => {
       if (values[i]) this[part] = values[i]
     })

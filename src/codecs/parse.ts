@@ -37,8 +37,8 @@ const asInt: TypeParser = Number
 const asBool: TypeParser = (text) => text === 't'
 
 /**
- * Scalar types with a parser; every other type (numeric, uuid, text, time, …) stays text.
- * Unlike node-postgres, point and circle stay text too: rare over HTTP, not worth the bytes.
+ * Scalar types with a parser; every other type (uuid, text, time, …) stays text. Unlike
+ * node-postgres, point and circle stay text too: rare over HTTP, not worth the bytes.
  */
 const SCALARS: Record<number, TypeParser> = {
   16: asBool, // bool
@@ -54,9 +54,13 @@ const SCALARS: Record<number, TypeParser> = {
   1114: parseDate, // timestamp
   1184: parseDate, // timestamptz
   1186: parseInterval, // interval
+  // Strings, listed so that their arrays keep them as strings rather than take the parser
+  // given for text (25), as elements with no default parser do.
+  20: asText, // int8 (a bigint with `bigint: true`)
+  1700: asText, // numeric: every digit kept
 }
 
-/** Array OIDs with their element OID (25 = text: the elements stay strings). */
+/** Array OIDs with their element OID. */
 const ARRAYS: Record<number, number> = {
   1000: 16, // bool[]
   1001: 17, // bytea[]
@@ -75,17 +79,17 @@ const ARRAYS: Record<number, number> = {
   1185: 1184, // timestamptz[]
   1187: 1186, // interval[]
   1009: 25, // text[]
-  1014: 25, // bpchar[]
-  1015: 25, // varchar[]
-  1008: 25, // regproc[]
-  651: 25, // cidr[]
-  1040: 25, // macaddr[]
-  1041: 25, // inet[]
-  2951: 25, // uuid[]
-  791: 25, // money[]
-  1183: 25, // time[]
-  1270: 25, // timetz[]
-  3907: 25, // numrange[]
+  1014: 1042, // bpchar[]
+  1015: 1043, // varchar[]
+  1008: 24, // regproc[]
+  651: 650, // cidr[]
+  1040: 829, // macaddr[]
+  1041: 869, // inet[]
+  2951: 2950, // uuid[]
+  791: 790, // money[]
+  1183: 1083, // time[]
+  1270: 1266, // timetz[]
+  3907: 3906, // numrange[]
 }
 
 /**
@@ -97,7 +101,10 @@ export function getTypeParser(oid: number, options: ParseOptions = {}): TypePars
   if (custom) return custom
   const element = ARRAYS[oid]
   if (element !== undefined) {
-    const parseElement = getTypeParser(element, options)
+    // The element's parser, yours or the default; an element that has neither (uuid,
+    // varchar, …) takes the one you gave for text (25), if any.
+    const own = options.parsers?.[element] ?? SCALARS[element]
+    const parseElement = getTypeParser(own ? element : 25, options)
     return (text) => parseArray(text, parseElement)
   }
   if (oid === 20 && options.bigint) return BigInt

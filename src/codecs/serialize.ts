@@ -15,17 +15,14 @@ export interface ToPostgres {
   toPostgres(prepare: (value: unknown) => string | null): unknown
 }
 
-const hexOf = (view: ArrayBufferView): string =>
-  encodeBytea(new Uint8Array(view.buffer, view.byteOffset, view.byteLength))
-
 /** The `toPostgres()` objects a top-level value is inside of: none (shared, never changed). */
 const NONE_SEEN: readonly unknown[] = []
 
 function arrayLiteral(values: readonly unknown[], seen: readonly unknown[]): string {
   const items = values.map((item) => {
     if (Array.isArray(item)) return arrayLiteral(item, seen)
-    // Unquoted in the literal, so the backslash of `\x` is escaped once.
-    if (ArrayBuffer.isView(item)) return '\\' + hexOf(item)
+    // Every element quoted, bytes' `\x…` too: PostgreSQL reads `"\\x01"` as node-postgres's
+    // unquoted `\\x01`.
     const text = serialize(item, seen)
     return text === null ? 'NULL' : `"${text.replace(/[\\"]/g, '\\$&')}"`
   })
@@ -39,7 +36,9 @@ function serialize(value: unknown, seen: readonly unknown[]): string | null {
   }
   // String(-0) is '0': a float8's negative zero would lose its sign.
   if (typeof value !== 'object') return Object.is(value, -0) ? '-0' : String(value)
-  if (ArrayBuffer.isView(value)) return hexOf(value)
+  if (ArrayBuffer.isView(value)) {
+    return encodeBytea(new Uint8Array(value.buffer, value.byteOffset, value.byteLength))
+  }
   // Not `instanceof`: a Date from another realm (an iframe, a vm context) counts too.
   if (Object.prototype.toString.call(value) === '[object Date]') return formatDate(value as Date)
   if (Array.isArray(value)) return arrayLiteral(value, seen)

@@ -17,14 +17,14 @@ afterAll(async () => {
   await t?.close()
 })
 
-/** The rows of `sql` read by every way the client has: query, stream, batch and transaction. */
-async function everyWay(sql: string, rowMode: 'object' | 'array' = 'object') {
+/** The rows of `sql` read by every way a client has: query, stream, batch and transaction. */
+async function everyWay(sql: string, rowMode: 'object' | 'array' = 'object', client = db) {
   const streamed: unknown[] = []
-  for await (const row of db.stream(sql, [], { rowMode })) streamed.push(row)
-  const [batched] = await db.batch([{ text: sql, values: [] }], { rowMode })
-  const inTransaction = await db.transaction((tx) => tx.query(sql, [], { rowMode }))
+  for await (const row of client.stream(sql, [], { rowMode })) streamed.push(row)
+  const [batched] = await client.batch([{ text: sql, values: [] }], { rowMode })
+  const inTransaction = await client.transaction((tx) => tx.query(sql, [], { rowMode }))
   return {
-    query: (await db.query(sql, [], { rowMode })).rows,
+    query: (await client.query(sql, [], { rowMode })).rows,
     stream: streamed,
     batch: batched!.rows,
     transaction: inTransaction.rows,
@@ -44,6 +44,43 @@ describe('column names', () => {
       // Of two columns with one name the later wins, as in pg.
       expect(Object.keys(row), way).toEqual(['__proto__', 'a', 'constructor'])
       expect([row.a, row.constructor], way).toEqual([2, 3])
+    }
+  })
+})
+
+describe('parsers', () => {
+  it('applies a parser given for an element type inside its array, for arrays of strings too', async () => {
+    const tagged = (tag: string) => (text: string) => `${tag}:${text}`
+    const parsers = {
+      25: tagged('text'),
+      2950: tagged('uuid'),
+      1043: tagged('varchar'),
+      869: tagged('inet'),
+      1083: tagged('time'),
+      3906: tagged('numrange'),
+      1700: tagged('numeric'),
+    }
+    const client = createClient({ url: t.url, token: t.token, parsers })
+    const id = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'
+    const sql = `select '${id}'::uuid as id, array['${id}'::uuid, null] as ids,
+      array[['a'], ['b']]::varchar[] as names, array['10.0.0.1'::inet] as hosts,
+      array['04:05'::time] as times, array['[1,2)'::numrange] as ranges,
+      array[1.50] as amounts, array['x']::text[] as texts, array['y']::bpchar[] as chars`
+    for (const [way, rows] of Object.entries(await everyWay(sql, 'object', client))) {
+      expect(rows, way).toEqual([
+        {
+          id: `uuid:${id}`,
+          ids: [`uuid:${id}`, null],
+          names: [['varchar:a'], ['varchar:b']],
+          hosts: ['inet:10.0.0.1'],
+          times: ['time:04:05:00'],
+          ranges: ['numrange:[1,2)'],
+          amounts: ['numeric:1.50'],
+          texts: ['text:x'],
+          // No parser given for bpchar: its elements take the one given for text.
+          chars: ['text:y'],
+        },
+      ])
     }
   })
 })

@@ -112,6 +112,30 @@ describe('retries', () => {
     expect(calls.n).toBe(1)
   })
 
+  it("stops waiting for a retry when the call's signal aborts, with the signal's reason", async () => {
+    const controller = new AbortController()
+    const reason = new Error('the caller gave up')
+    let calls = 0
+    const refusedThenAbort: Fetch = async (url, init) => {
+      calls++
+      try {
+        return await globalThis.fetch(url, init)
+      } finally {
+        // After the client has seen the refusal and begun its minute-long wait.
+        setTimeout(() => controller.abort(reason))
+      }
+    }
+    const db = createClient({
+      url: await deadUrl(),
+      token: t.token,
+      fetch: refusedThenAbort,
+      timeoutMs: 120_000,
+      retry: { retries: 1, baseDelayMs: 60_000, maxDelayMs: 60_000 },
+    })
+    expect(await caught(db.query('select 1', [], { signal: controller.signal }))).toBe(reason)
+    expect(calls).toBe(1)
+  })
+
   it('never retries a statement whose answer was lost after it was sent', async () => {
     let calls = 0
     const losesAnswers: Fetch = async (url, init) => {

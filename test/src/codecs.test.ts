@@ -165,6 +165,19 @@ describe('parsing PostgreSQL text output by type OID', () => {
     expect(getTypeParser(2951, { parsers: { 2951: upper } })('{a}')).toBe('{A}')
   })
 
+  it('uses a parser given for a string element type (uuid, varchar, …) inside its array, over the text parser', () => {
+    const tagged = (tag: string) => (text: string) => `${tag}:${text}`
+    const parsers = { 25: tagged('text'), 2950: tagged('uuid'), 1043: tagged('varchar') }
+    expect(getTypeParser(2951, { parsers })('{a0eebc99,NULL}')).toEqual(['uuid:a0eebc99', null])
+    expect(getTypeParser(1015, { parsers })('{{a},{b}}')).toEqual([['varchar:a'], ['varchar:b']])
+    // Elements with no parser of their own still take the text parser…
+    expect(getTypeParser(1041, { parsers })('{10.0.0.1}')).toEqual(['text:10.0.0.1'])
+    // …but numeric and int8, which have theirs (the text itself), keep their digits as they are.
+    expect(getTypeParser(1231, { parsers })('{1.50}')).toEqual(['1.50'])
+    expect(getTypeParser(1016, { parsers })('{7}')).toEqual(['7'])
+    expect(getTypeParser(1016, { parsers, bigint: true })('{7}')).toEqual([7n])
+  })
+
   it('reads json as its text when given String as its parser, every digit kept', async () => {
     const { rows } = await raw.query(
       `select '{"n": 123456789012345678901234567890, "k": 1, "k": 2}'::json as v`,

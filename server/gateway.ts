@@ -253,8 +253,8 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
 
   const connections = new ClientConnections({
     max: () => set.config.server.maxClientConnections,
-    logger,
-    metrics,
+    warn: (fields, message) => logger.warn(fields, message),
+    registry: metrics.registry,
   })
 
   const drain = (): void => {
@@ -264,8 +264,12 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     wire.drain()
   }
 
+  // Built on first use: a gateway that only serves app.request() never makes them.
   let listener: RequestListener | undefined
   let upgrade: UpgradeListener | undefined
+  const requestListener = () => (listener ??= createRequestListener(app, deps))
+  const upgradeListener = () =>
+    (upgrade ??= createUpgradeListener(wire, config.server.bodyLimitBytes))
   let closing: Promise<void> | undefined
   return {
     get config() {
@@ -273,22 +277,20 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     },
     app,
     get listener() {
-      listener ??= createRequestListener(app, deps)
-      return listener
+      return requestListener()
     },
     get upgrade() {
-      upgrade ??= createUpgradeListener(wire, config.server.bodyLimitBytes)
-      return upgrade
+      return upgradeListener()
     },
     wire,
     createPgListener: () => createPgListener(wire, pgTlsContext(config), connections),
     createHttpServer() {
-      const server = createHttpServer(this.listener, {
+      const server = createHttpServer(requestListener(), {
         connections,
         headersTimeoutMs: config.server.headersTimeoutMs,
         bodyLimitBytes: config.server.bodyLimitBytes,
       })
-      return server.on('upgrade', this.upgrade)
+      return server.on('upgrade', upgradeListener())
     },
     connections,
     tenants: set.tenants,

@@ -8,9 +8,7 @@
  * (EMFILE). While it refuses, a warning is logged at most once a second.
  */
 import type { Duplex } from 'node:stream'
-import { Counter, Gauge } from 'prom-client'
-import type { Logger } from '../log/logger.js'
-import type { Metrics } from '../metrics/metrics.js'
+import { Counter, Gauge, type Registry } from 'prom-client'
 
 /** The listener a client connection came through. */
 export type ClientListener = 'http' | 'pg'
@@ -19,8 +17,10 @@ export type ClientListener = 'http' | 'pg'
 export interface ClientConnectionsOptions {
   /** The cap in force, read at each new connection (a reload may change it). */
   max: () => number
-  logger: Logger
-  metrics?: Metrics | undefined
+  /** Where the warning goes (the gateway's logger). */
+  warn: (fields: Record<string, unknown>, message: string) => void
+  /** Where the series go (the gateway's metrics registry). */
+  registry?: Registry | undefined
 }
 
 const WARNING_INTERVAL_MS = 1_000
@@ -36,7 +36,7 @@ export class ClientConnections {
 
   constructor(options: ClientConnectionsOptions) {
     this.options = options
-    const registry = options.metrics?.registry
+    const registry = options.registry
     if (!registry) return
     const open = this.open
     new Gauge({
@@ -97,7 +97,7 @@ export class ClientConnections {
     const now = Date.now()
     if (now - this.warnedAt < WARNING_INTERVAL_MS) return
     this.warnedAt = now
-    this.options.logger.warn(
+    this.options.warn(
       { listener, open: this.size, max, refused: this.refusedSinceWarning },
       'client connections refused: server.maxClientConnections are open',
     )

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { AddressInfo, Server } from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { connect, type Socket } from 'node:net'
 import { Duplex, Writable } from 'node:stream'
 import pg from 'pg'
@@ -21,6 +21,8 @@ interface Served {
   pgPort: number
   applicationName: string
   logs: Record<string, unknown>[]
+  /** Reloads with `keys` over the server keys it started with; the report's restartNeeded. */
+  reloadWith(keys: ConfigInput['server']): Promise<string[]>
 }
 
 async function serve(server: ConfigInput['server']): Promise<Served> {
@@ -33,24 +35,33 @@ async function serve(server: ConfigInput['server']): Promise<Served> {
       done()
     },
   })
-  const config = parseConfig(
-    {
-      server: { host: '127.0.0.1', port: 0, pgPort: 0, ...server },
-      tenants: {
-        main: {
-          connection: { url: databaseUrl() },
-          tokens: [{ token }],
-          allowPrivilegedRole: true,
-          pool: { min: 0, max: 4 },
-          session: { applicationName },
+  let serverKeys = server
+  const configOf = () =>
+    parseConfig(
+      {
+        server: { host: '127.0.0.1', port: 0, pgPort: 0, ...serverKeys },
+        tenants: {
+          main: {
+            connection: { url: databaseUrl() },
+            tokens: [{ token }],
+            allowPrivilegedRole: true,
+            pool: { min: 0, max: 4 },
+            session: { applicationName },
+          },
         },
       },
-    },
-    {},
-  )
-  const s = await startGatewayServer(config, { logger: createLogger({ level: 'warn' }, sink) })
+      {},
+    )
+  const s = await startGatewayServer(configOf(), {
+    logger: createLogger({ level: 'warn' }, sink),
+    loadConfig: async () => configOf(),
+  })
   return {
     s,
+    async reloadWith(keys) {
+      serverKeys = { ...server, ...keys }
+      return (await s.gateway.admin.reload()).restartNeeded
+    },
     token,
     applicationName,
     logs,
@@ -220,6 +231,20 @@ describe('server.maxClientConnections', () => {
     expect(body.rows).toEqual([['1']])
   })
 
+  it('follows a reload at once: a raised cap admits the next connection', async () => {
+    await fill()
+    expect((await caught(() => pgConnect(t))).code).toBe('53300')
+    expect(await t.reloadWith({ maxClientConnections: 4 })).toEqual([])
+    const more = await pgConnect(t)
+    try {
+      expect((await more.query('select 1 as n')).rows).toEqual([{ n: 1 }])
+      expect(t.s.gateway.connections.size).toBe(4)
+    } finally {
+      await more.end()
+      expect(await t.reloadWith({})).toEqual([])
+    }
+  })
+
   it('counts a /v2 WebSocket as the connection it stays', async () => {
     held.push(await open(t.httpPort))
     session = await pgConnect(t)
@@ -312,6 +337,12 @@ describe('server.headersTimeoutMs', () => {
     } finally {
       await lock.end()
     }
+  })
+
+  it('needs a restart to change', async () => {
+    expect(await t.reloadWith({ headersTimeoutMs: 800 })).toEqual(['server.headersTimeoutMs'])
+    expect(t.s.server.headersTimeout).toBe(500)
+    await t.reloadWith({})
   })
 
   it('answers 408 to a connection whose headers stop coming', async () => {

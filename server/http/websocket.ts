@@ -12,9 +12,9 @@ import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import type { Duplex } from 'node:stream'
 import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws'
-import { isRefused } from './connection-guard.js'
 import { MAX_STARTUP_BYTES } from '../wire/handshake.js'
 import type { WireServer } from '../wire/server.js'
+import { isRefused } from './connection-guard.js'
 
 /** The path Neon's driver uses by default (`wsProxy: host => host + '/v2'`). */
 export const WIRE_WEBSOCKET_PATH = '/v2'

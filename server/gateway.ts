@@ -7,6 +7,7 @@
  */
 import type { Hono } from 'hono'
 import { randomBytes } from 'node:crypto'
+import type { Server as HttpServer } from 'node:http'
 import type { Server as NetServer } from 'node:net'
 import { createAdmin, type Admin } from './admin/admin.js'
 import { ChannelSigner, channelKey } from './cache/signature.js'
@@ -23,8 +24,9 @@ import { reportToStderr, type ReportBug } from './errors.js'
 import { createApp } from './http/app.js'
 import type { HttpDeps } from './http/deps.js'
 import type { GatewayEnv } from './http/env.js'
-import { createRequestListener, type RequestListener } from './http/listener.js'
+import { createHttpServer, createRequestListener, type RequestListener } from './http/listener.js'
 import { createUpgradeListener, type UpgradeListener } from './http/websocket.js'
+import { ClientConnections } from './lifecycle/client-connections.js'
 import { Lifecycle } from './lifecycle/lifecycle.js'
 import { silentLogger, type Logger } from './log/logger.js'
 import { logPoolEvent } from './log/pool-log.js'
@@ -101,6 +103,15 @@ export interface Gateway {
    * SSLRequest), not yet listening: the CLI listens on `server.pgPort`.
    */
   createPgListener(): NetServer
+  /**
+   * The HTTP server the CLI serves, not yet listening: `listener` and `upgrade`, with this
+   * process's cap on client connections (`server.maxClientConnections`, counted with the
+   * PostgreSQL listener's) and `server.headersTimeoutMs` (server/http/connection-guard.ts).
+   * `http.createServer(gateway.listener)` serves the same without them.
+   */
+  createHttpServer(): HttpServer
+  /** This process's client connections, both listeners together. */
+  readonly connections: ClientConnections
   readonly tenants: ReadonlyMap<string, Tenant>
   readonly lifecycle: Lifecycle
   readonly transactions: TransactionRegistry
@@ -240,6 +251,12 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     },
   )
 
+  const connections = new ClientConnections({
+    max: () => set.config.server.maxClientConnections,
+    warn: (fields, message) => logger.warn(fields, message),
+    registry: metrics.registry,
+  })
+
   const drain = (): void => {
     if (lifecycle.draining) return
     lifecycle.draining = true
@@ -247,8 +264,12 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     wire.drain()
   }
 
+  // Built on first use: a gateway that only serves app.request() never makes them.
   let listener: RequestListener | undefined
   let upgrade: UpgradeListener | undefined
+  const requestListener = () => (listener ??= createRequestListener(app, deps))
+  const upgradeListener = () =>
+    (upgrade ??= createUpgradeListener(wire, config.server.bodyLimitBytes))
   let closing: Promise<void> | undefined
   return {
     get config() {
@@ -256,15 +277,22 @@ export function createGateway(config: Config, options: GatewayOptions = {}): Gat
     },
     app,
     get listener() {
-      listener ??= createRequestListener(app, deps)
-      return listener
+      return requestListener()
     },
     get upgrade() {
-      upgrade ??= createUpgradeListener(wire, config.server.bodyLimitBytes)
-      return upgrade
+      return upgradeListener()
     },
     wire,
-    createPgListener: () => createPgListener(wire, pgTlsContext(config)),
+    createPgListener: () => createPgListener(wire, pgTlsContext(config), connections),
+    createHttpServer() {
+      const server = createHttpServer(requestListener(), {
+        connections,
+        headersTimeoutMs: config.server.headersTimeoutMs,
+        bodyLimitBytes: config.server.bodyLimitBytes,
+      })
+      return server.on('upgrade', upgradeListener())
+    },
+    connections,
     tenants: set.tenants,
     lifecycle,
     transactions,

@@ -44,8 +44,7 @@ export async function startGatewayServer(
   const { logger, socketPath } = options
   const gateway = createGateway(config, options)
   const { host, port, pgPort } = config.server
-  const server = createHttpServer(gateway.listener)
-  server.on('upgrade', gateway.upgrade)
+  const server = gateway.createHttpServer()
   const pgServer = pgPort === undefined ? undefined : gateway.createPgListener()
   const internal = socketPath === undefined ? undefined : createHttpServer(gateway.listener)
   const abort = async () => {

@@ -307,6 +307,16 @@ export const serverSchema = z
       .describe(
         'Close the connection of a client that reads nothing of its answer for this long (between two writes, as nginx send_timeout)',
       ),
+    headersTimeoutMs: int(1)
+      .default(10_000)
+      .describe(
+        'Close a client connection that sends nothing for this long after connecting, and answer 408 to one whose request headers take longer (Node headersTimeout); a whole request may take this plus 1 s per 32 KiB of bodyLimitBytes',
+      ),
+    maxClientConnections: int(1)
+      .default(10_000)
+      .describe(
+        'Client connections one process holds at once, HTTP (WebSockets included) and pgPort together; one more is refused at once (429 RATE_LIMITED on HTTP, 53300 on pgPort). Per worker',
+      ),
     adminToken: z
       .string()
       .min(TOKEN_MIN_LENGTH, { error: TOKEN_TOO_SHORT })

@@ -14,6 +14,7 @@ import type { Duplex } from 'node:stream'
 import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws'
 import { MAX_STARTUP_BYTES } from '../wire/handshake.js'
 import type { WireServer } from '../wire/server.js'
+import { isRefused } from './connection-guard.js'
 
 /** The path Neon's driver uses by default (`wsProxy: host => host + '/v2'`). */
 export const WIRE_WEBSOCKET_PATH = '/v2'
@@ -74,6 +75,8 @@ export function createUpgradeListener(wire: WireServer, bodyLimitBytes: number):
   const sessionLimit = sessionPayloadBytes(bodyLimitBytes)
   return function upgrade(req, socket, head) {
     socket.on('error', () => {})
+    // Refused past server.maxClientConnections: it closes once its 429 is written.
+    if (isRefused(socket)) return
     const path = (req.url ?? '/').split('?')[0]
     if (path !== WIRE_WEBSOCKET_PATH) return refuse(socket, '404 Not Found')
     if (wire.isDraining) return refuse(socket, '503 Service Unavailable')

@@ -47,6 +47,7 @@ const RESTART_KEYS = [
   'pgTls',
   'bodyLimitBytes',
   'sendTimeoutMs',
+  'headersTimeoutMs',
   'workers',
   'cluster',
   'cacheSecret',

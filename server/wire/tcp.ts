@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net'
 import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls'
 import type { Config } from '../config/schema.js'
+import type { ClientConnections } from '../lifecycle/client-connections.js'
+import { errorResponse } from './messages.js'
 import type { WireServer } from './server.js'
 
 /** The TLS context of `server.pgTls`, read from its files; undefined when not configured. */
@@ -19,13 +21,35 @@ export function pgTlsContext(config: Config): SecureContext | undefined {
   })
 }
 
-/** A TCP server speaking the PostgreSQL protocol into `wire`; not yet listening. */
-export function createPgListener(wire: WireServer, tls?: SecureContext): Server {
+// PostgreSQL's (and PgBouncer's) answer when its connection slots are all taken.
+const TOO_MANY_CONNECTIONS = errorResponse({
+  severity: 'FATAL',
+  code: '53300',
+  message:
+    'this gateway process holds as many client connections as it may (server.maxClientConnections): try again',
+})
+
+/**
+ * A TCP server speaking the PostgreSQL protocol into `wire`; not yet listening. With
+ * `connections`, a connection past `server.maxClientConnections` is told 53300 and closed
+ * as soon as that is written, unread.
+ */
+export function createPgListener(
+  wire: WireServer,
+  tls?: SecureContext,
+  connections?: ClientConnections,
+): Server {
   return createServer(function pgConnection(socket) {
-    socket.setNoDelay(true)
-    socket.setKeepAlive(true, 60_000)
     // Socket errors end the session through 'close'; this keeps them from being thrown.
     socket.on('error', () => {})
+    if (connections && !connections.admit(socket, 'pg')) {
+      // Destroyed once written: held open, it would spend the descriptor the cap keeps.
+      socket.once('finish', () => socket.destroy())
+      socket.end(TOO_MANY_CONNECTIONS)
+      return
+    }
+    socket.setNoDelay(true)
+    socket.setKeepAlive(true, 60_000)
     wire.accept({
       stream: socket,
       kind: 'tcp',

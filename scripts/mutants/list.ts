@@ -784,6 +784,32 @@ export const MUTANTS: Mutant[] = [
     tests: ['test/server/stream.test.ts'],
     why: "the gateway answers the first stream format listed, whatever the Accept header's q values",
   },
+  // ---- Client connections ----
+  {
+    id: 'client-connections-uncapped',
+    file: 'server/lifecycle/client-connections.ts',
+    from: '    if (this.size >= max) {',
+    to: '    if (false) {',
+    tests: ['test/server/http/client-connections.test.ts'],
+    why: 'clients hold connections without bound: the descriptors run out, and the pools with them',
+  },
+  {
+    id: 'client-connections-silent-check',
+    file: 'server/http/connection-guard.ts',
+    from: '  if ((socket as Socket).bytesRead !== 0 || socket.destroyed) return',
+    to: '  if (socket.destroyed) return',
+    tests: ['test/server/http/client-connections.test.ts'],
+    why: 'a connection waiting for a long statement is closed as if it had sent nothing',
+  },
+  {
+    id: 'client-connections-refused-runs',
+    file: 'server/http/listener.ts',
+    from: '    if (isRefused(req.socket)) return',
+    to: '',
+    tests: ['test/server/http/client-connections.test.ts'],
+    why: 'a request that arrived on a refused connection still runs',
+  },
+
   // ---- The PostgreSQL protocol's handshake ----
   {
     id: 'wire-startup-setting-plain-literal',

@@ -818,6 +818,22 @@ export const MUTANTS: Mutant[] = [
     why: 'a refused connection that goes silent (or stalls in TLS) keeps its socket for as long as it likes',
   },
   {
+    id: 'pool-running-close-unbounded',
+    file: 'server/pool/closing.ts',
+    from: 'connection.close(pool.options.runningCloseMs ?? 60_000)',
+    to: 'connection.close()',
+    tests: ['test/server/cache/wire-silent-backend.test.ts'],
+    why: 'a connection discarded mid-statement behind a silent network never closes: the cache keeps what it may have written',
+  },
+  {
+    id: 'wire-cache-abandoned-backend-left',
+    file: 'server/wire/cache-writes.ts',
+    from: '      if (!connection.abandoned) return\n',
+    to: '      return\n',
+    tests: ['test/server/cache/wire-silent-backend.test.ts'],
+    why: 'a backend the pool gave up on may still commit later, and nothing ends it or drops its writes again',
+  },
+  {
     id: 'websocket-preauth-payload',
     file: 'server/http/websocket.ts',
     from: '    maxPayload: preAuthPayloadBytes(bodyLimitBytes),',

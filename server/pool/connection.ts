@@ -56,8 +56,9 @@ export class Connection {
   private answeredReset: ResetOutcome | undefined
   private paused = false
   /**
-   * Its close gave up on PostgreSQL and dropped the socket ({@link close}'s `giveUpAfterMs`):
-   * {@link ended} then proves nothing about what PostgreSQL still runs.
+   * Its socket was dropped without PostgreSQL's word ({@link discard}, or {@link close} giving
+   * up after `giveUpAfterMs`): {@link ended} then proves nothing about what PostgreSQL still
+   * runs.
    */
   abandoned = false
   /**
@@ -188,6 +189,8 @@ export class Connection {
    */
   discard(): void {
     this.broken = true
+    // Closed without PostgreSQL's word: `ended` says nothing of what it still runs.
+    this.abandoned = true
     void this.cancel()
     wireOf(this.client)?.destroy()
   }

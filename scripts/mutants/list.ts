@@ -105,7 +105,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'pool-retire-unbounded',
     file: 'server/pool/closing.ts',
-    from: 'void (mayRun ? connection.close() : drop(pool, connection))',
+    from: 'void (mayRun ? connection.close(pool.options.runningCloseMs ?? 60_000) : drop(pool, connection))',
     to: 'void connection.close()',
     tests: ['test/server/pool/retirement.test.ts'],
     why: 'a connection retired behind a network that stopped answering is never closed',

@@ -20,8 +20,10 @@ export function drop(pool: Pool, connection: Connection): Promise<void> {
  * Takes a connection out of the pool for good and closes it, within the check timeout
  * ({@link drop}) unless `mayRun`: its borrower discarded it with answers still due, so
  * PostgreSQL may still run a statement, and the close waits for it (Connection.ended,
- * which a wire session's cache invalidation awaits, then means it committed or never will).
- * The pool opens another for its waiters and its `min`.
+ * which a wire session's cache invalidation awaits, then means it committed or never will),
+ * for `runningCloseMs` at most: past it the socket is dropped and the connection marked
+ * `abandoned` (PostgreSQL may still be running it; server/wire/cache-writes.ts then assumes
+ * the worst). The pool opens another for its waiters and its `min`.
  */
 export function retire(
   pool: Pool,
@@ -34,7 +36,7 @@ export function retire(
   if (index >= 0) pool.idle.splice(index, 1)
   pool.options.onEvent?.({ type: 'recycled', pid: connection.pid, reason })
   pool.counters.connectionsClosed++
-  void (mayRun ? connection.close() : drop(pool, connection))
+  void (mayRun ? connection.close(pool.options.runningCloseMs ?? 60_000) : drop(pool, connection))
   grow(pool)
   refill(pool)
   checkPaused(pool)

@@ -56,9 +56,16 @@ export class Connection {
   private answeredReset: ResetOutcome | undefined
   private paused = false
   /**
+   * Its socket was dropped without PostgreSQL's word ({@link discard}, or {@link close} giving
+   * up after `giveUpAfterMs`): {@link ended} then proves nothing about what PostgreSQL still
+   * runs.
+   */
+  abandoned = false
+  /**
    * Resolves once the socket closed. After a graceful close (./closing.ts retires with
    * {@link close}: Terminate behind whatever was sent), PostgreSQL has finished every
-   * statement it was sent: what they wrote has committed or never will.
+   * statement it was sent: what they wrote has committed or never will. Not so when the close
+   * gave up ({@link abandoned}).
    */
   readonly ended: Promise<void>
 
@@ -182,6 +189,8 @@ export class Connection {
    */
   discard(): void {
     this.broken = true
+    // Closed without PostgreSQL's word: `ended` says nothing of what it still runs.
+    this.abandoned = true
     void this.cancel()
     wireOf(this.client)?.destroy()
   }
@@ -258,9 +267,9 @@ export class Connection {
   }
 
   /**
-   * Closes the connection; never throws. With `giveUpAfterMs`, for a connection that runs
-   * nothing: when PostgreSQL has not closed its side by then (a network gone silent never
-   * answers the Terminate), the socket is dropped.
+   * Closes the connection; never throws. With `giveUpAfterMs`: when PostgreSQL has not closed
+   * its side by then (a network gone silent never answers the Terminate), the socket is
+   * dropped and the connection marked {@link abandoned}.
    */
   async close(giveUpAfterMs?: number): Promise<void> {
     this.broken = true
@@ -274,6 +283,9 @@ export class Connection {
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(true), giveUpAfterMs))),
     ])
     clearTimeout(timer)
-    if (late) wireOf(this.client)?.destroy()
+    if (late) {
+      this.abandoned = true
+      wireOf(this.client)?.destroy()
+    }
   }
 }

@@ -30,6 +30,13 @@ export interface PoolOptions extends PoolConfig {
   connect: () => Promise<Connection>
   /** How long a health check may take before the connection counts as broken. */
   checkTimeoutMs?: number
+  /**
+   * How long a connection discarded while PostgreSQL may still run its statement gets to
+   * close (./closing.ts): the tenant's statement timeout and the check timeout. Behind a
+   * network gone silent PostgreSQL never answers, and the socket is then dropped
+   * ({@link Connection.abandoned}). @default 60000
+   */
+  runningCloseMs?: number
   onEvent?: (event: PoolEvent) => void
 }
 

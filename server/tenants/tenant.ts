@@ -54,6 +54,7 @@ export function createTenant(
     ...config.pool,
     ...options.poolBounds,
     checkTimeoutMs: config.connection.connectTimeoutMs,
+    runningCloseMs: config.statementTimeoutMs + config.connection.connectTimeoutMs,
     connect: async () => {
       const connection = await openConnection(
         resolved.client,

@@ -5,6 +5,7 @@
  */
 import type { WriteEffect } from '../cache/catalog.js'
 import type { TenantCache } from '../cache/tenant-cache.js'
+import type { Pool } from '../pool/pool.js'
 import { WrittenStatements } from '../engine/written-statements.js'
 import type { Lease } from './lease.js'
 import type { WireSession } from './session.js'
@@ -36,13 +37,66 @@ export function invalidate(session: WireSession, lease: Lease, then: () => void)
  * same, and nobody waits for its ReadyForQuery. What it may have written is dropped from
  * every cache once the backend's connection has closed, when it has committed or never
  * will: dropped earlier, a read in between could keep the old value.
+ *
+ * Behind a network gone silent the close never ends, and the pool drops the socket after
+ * the tenant's statement timeout and the check timeout (server/pool/closing.ts): PostgreSQL
+ * may then still run the statement. The cache assumes the worst: what it may have written is
+ * dropped at once, the backend is terminated through another connection (PostgreSQL 14's
+ * `pg_terminate_backend(pid, timeout)` waits for it to exit) and dropped again once it is
+ * gone, or, should that fail, the whole tenant cache is dropped again once a statement
+ * PostgreSQL started by then has met the statement timeout.
  */
 export function invalidateWhenGone(session: WireSession, lease: Lease): void {
   const cache = lease.tenant.cache
   const written = session.written
   if (!cache || written === undefined || written.empty) return
   const effect = effectOf(session, cache, written)
-  void lease.relay.connection.ended.then(async () => cache.written(await effect)).catch(() => {})
+  const { connection } = lease.relay
+  const { pool, config } = lease.tenant
+  void connection.ended
+    .then(async () => {
+      await cache.written(await effect)
+      if (!connection.abandoned) return
+      if (await terminated(pool, connection.pid, config.connection.connectTimeoutMs)) {
+        await cache.written(await effect)
+        return
+      }
+      const late = setTimeout(() => {
+        void cache.written(UNKNOWN_END).catch(() => {})
+      }, config.statementTimeoutMs + 1_000)
+      late.unref()
+    })
+    .catch(() => {})
+}
+
+const UNKNOWN_END: WriteEffect = {
+  kind: 'all',
+  why: 'a backend left behind a silent network may have committed after its connection closed',
+  schema: true,
+}
+
+/**
+ * Terminates backend `pid` from another connection of `pool` and waits until it exited:
+ * true once it is gone (or was already), false when that could not be learnt.
+ */
+async function terminated(pool: Pool, pid: number, timeoutMs: number): Promise<boolean> {
+  if (pid === 0) return false
+  try {
+    const connection = await pool.acquire(undefined, 'terminate an abandoned backend')
+    try {
+      const outcome = await connection.run({
+        // No such backend: it exited already. False when it outlived the wait.
+        text: `select coalesce((select pg_terminate_backend(pid, $2::bigint) from pg_stat_activity
+          where pid = $1::int and usename = current_user), true) as gone`,
+        values: [String(pid), String(timeoutMs)],
+      })
+      return outcome.rows[0]?.[0] === 't'
+    } finally {
+      pool.release(connection)
+    }
+  } catch {
+    return false
+  }
 }
 
 /**

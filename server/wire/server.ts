@@ -16,7 +16,7 @@ import type { Metrics } from '../metrics/metrics.js'
 import type { AdmissionDeps } from '../tenants/admission.js'
 import type { Tenant } from '../tenants/tenant.js'
 import { handshake } from './handshake.js'
-import { errorResponse, type ErrorFields } from './messages.js'
+import { refuseBusy } from './refusal.js'
 import { ScramKeyring } from './scram.js'
 import type { WireSession } from './session.js'
 
@@ -62,23 +62,6 @@ export interface WireTransport {
   authenticated?: () => void
 }
 
-/** Too many handshakes: PostgreSQL's own answer when its connection slots are all taken. */
-const TOO_MANY_HANDSHAKES: ErrorFields = {
-  severity: 'FATAL',
-  code: '53300',
-  message: 'too many connections are authenticating at once: try again',
-}
-
-/**
- * Tells a connection it cannot be served now and closes it. Nothing it sends is read: a
- * stream with no reader fills its buffer and stops reading its socket.
- */
-function refuseBusy(stream: Duplex): void {
-  stream.end(errorResponse(TOO_MANY_HANDSHAKES))
-  const timer = setTimeout(() => stream.destroy(), 5_000).unref()
-  stream.once('close', () => clearTimeout(timer))
-}
-
 /** The gateway's wire sessions. */
 export class WireServer {
   readonly deps: WireDeps
@@ -115,8 +98,10 @@ export class WireServer {
 
   /**
    * Serves a new client connection until it closes. Past `server.wireMaxHandshakes`
-   * connections still authenticating, a new one is told 53300 and closed at once, unread:
-   * what clients that have not authenticated can make the gateway hold stays bounded.
+   * connections still authenticating, a new one is refused (./refusal.ts): a few bytes of it
+   * are read, its CancelRequest served, its SSLRequest answered, and anything else told 53300
+   * and closed. What clients that have not authenticated can make the gateway hold stays
+   * bounded.
    */
   accept(transport: WireTransport): void {
     if (this.draining) {
@@ -124,7 +109,10 @@ export class WireServer {
       return
     }
     if (this.connecting.size >= this.deps.config().server.wireMaxHandshakes) {
-      refuseBusy(transport.stream)
+      refuseBusy(this, transport).catch((error: unknown) => {
+        transport.stream.destroy()
+        this.deps.reportBug(error, undefined)
+      })
       return
     }
     this.connecting.add(transport.stream)

@@ -68,6 +68,17 @@ export const frontend = {
   execute: (portal = '') => message('E', Buffer.concat([cstring(portal), Buffer.alloc(4)])),
   sync: () => message('S'),
   terminate: () => message('X'),
+  /** An untyped packet of a length and a code: SSLRequest, GSSENCRequest, CancelRequest. */
+  request(code: number, ...ints: number[]): Buffer {
+    const packet = Buffer.alloc(8 + 4 * ints.length)
+    packet.writeInt32BE(packet.length)
+    packet.writeInt32BE(code, 4)
+    ints.forEach((n, i) => packet.writeInt32BE(n, 8 + 4 * i))
+    return packet
+  },
+  sslRequest: () => frontend.request(80877103),
+  cancel: (processId: number, secretKey: number) =>
+    frontend.request(80877102, processId, secretKey),
 }
 
 /** A raw connection to the gateway's TCP listener. */
@@ -78,11 +89,19 @@ export class RawClient {
   private readonly queue: RawMessage[] = []
   private wake: (() => void) | undefined
   private ended = false
+  /** The one-byte answer to an SSLRequest, while {@link sslRequest} waits for it. */
+  private sslAnswer: ((answer: string) => void) | undefined
 
   private constructor(port: number) {
     this.socket = connect(port, '127.0.0.1')
     this.socket.on('error', () => {})
-    this.socket.on('data', (chunk) => {
+    this.socket.on('data', (chunk: Buffer) => {
+      const answer = this.sslAnswer
+      if (answer) {
+        this.sslAnswer = undefined
+        answer(chunk.toString('latin1', 0, 1))
+        chunk = chunk.subarray(1)
+      }
       this.reader.push(chunk)
       let next
       while ((next = this.reader.next()))
@@ -119,6 +138,13 @@ export class RawClient {
 
   send(...data: Buffer[]): void {
     this.socket.write(Buffer.concat(data))
+  }
+
+  /** Sends an SSLRequest; resolves with the gateway's one-byte answer ('N' or 'S'). */
+  sslRequest(): Promise<string> {
+    const answer = new Promise<string>((resolve) => (this.sslAnswer = resolve))
+    this.send(frontend.sslRequest())
+    return Promise.race([answer, this.closed.then(() => 'closed')])
   }
 
   /** The next message; rejects once the socket closed with nothing left. */

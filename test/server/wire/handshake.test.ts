@@ -1,3 +1,7 @@
+import { execFile, execFileSync } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { admin, databaseUrl, eventually } from '../../helpers/gateway.js'
@@ -34,6 +38,7 @@ describe('wire connections that have not authenticated', () => {
       expect(error.code).toBe('53300')
 
       const socket = await RawWebSocket.open(t.httpHost)
+      socket.send(RawWebSocket.frame(frontend.startup({ user: 'main' })))
       await socket.closed
       expect(socket.messages.map((m) => fieldsOf(m.subarray(5)))).toEqual([
         expect.objectContaining({ S: 'FATAL', C: '53300' }),
@@ -54,6 +59,70 @@ describe('wire connections that have not authenticated', () => {
     }
   })
 
+  it('still have their CancelRequest served past server.wireMaxHandshakes, on TCP and on /v2', async () => {
+    const client = await pgClient(t)
+    const { processID, secretKey } = client as unknown as { processID: number; secretKey: number }
+    const silent = await Promise.all([RawClient.open(t.pgPort), RawClient.open(t.pgPort)])
+    await eventually(() => t.gateway.wire.handshakes === 2)
+    try {
+      const listeners = {
+        tcp: async () => {
+          const cancel = await RawClient.open(t.pgPort)
+          cancel.send(frontend.cancel(processID, secretKey))
+          await cancel.closed
+          return cancel.next().then(
+            () => 'an answer',
+            () => 'closed unanswered',
+          )
+        },
+        websocket: async () => {
+          const cancel = await RawWebSocket.open(t.httpHost)
+          cancel.send(RawWebSocket.frame(frontend.cancel(processID, secretKey)))
+          await cancel.closed
+          return cancel.messages.length === 0 ? 'closed unanswered' : 'an answer'
+        },
+      }
+      for (const [name, sendCancel] of Object.entries(listeners)) {
+        const marker = `cancel past the cap over ${name} ${process.pid}`
+        const running = caught(() => client.query(`select pg_sleep(30) -- ${marker}`))
+        await eventually(
+          async () =>
+            (
+              await admin(
+                `select 1 from pg_stat_activity where state = 'active' and query like $1`,
+                [`%${marker}`],
+              )
+            ).length === 1,
+        )
+        // PostgreSQL answers a CancelRequest with nothing, and so does the gateway.
+        expect(await sendCancel()).toBe('closed unanswered')
+        expect((await running).code).toBe('57014')
+      }
+      // Still full: the cancels took no slot, and a startup packet is refused as before.
+      expect(t.gateway.wire.handshakes).toBe(2)
+      expect((await caught(() => pgClient(t))).code).toBe('53300')
+    } finally {
+      for (const s of silent) s.socket.destroy()
+      await client.end()
+      await eventually(() => t.gateway.wire.handshakes === 0)
+    }
+  })
+
+  it('answer an SSLRequest past server.wireMaxHandshakes as always (N without TLS), then refuse with 53300', async () => {
+    const silent = await Promise.all([RawClient.open(t.pgPort), RawClient.open(t.pgPort)])
+    await eventually(() => t.gateway.wire.handshakes === 2)
+    try {
+      const client = await RawClient.open(t.pgPort)
+      expect(await client.sslRequest()).toBe('N')
+      client.send(frontend.startup({ user: 'main' }))
+      expect(fieldsOf((await client.next()).body)).toMatchObject({ S: 'FATAL', C: '53300' })
+      await client.closed
+    } finally {
+      for (const s of silent) s.socket.destroy()
+      await eventually(() => t.gateway.wire.handshakes === 0)
+    }
+  })
+
   it('leave no slot behind when they fail or leave', async () => {
     for (let i = 0; i < 4; i++) {
       const wrong = new pg.Client(t.pgConfig('not-a-token'))
@@ -66,6 +135,103 @@ describe('wire connections that have not authenticated', () => {
     await eventually(() => t.gateway.wire.handshakes === 0)
     const client = await pgClient(t)
     await client.end()
+  })
+})
+
+function hasPsql(): boolean {
+  try {
+    execFileSync('psql', ['--version'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe('wire connections refused past server.wireMaxHandshakes, with TLS on the TCP listener', () => {
+  let dir: string
+  let t: WireGateway
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sluice-wire-busy-tls-'))
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '2',
+        '-subj',
+        '/CN=localhost',
+      ].concat(['-keyout', 'key.pem', '-out', 'cert.pem']),
+      { cwd: dir, stdio: 'pipe' },
+    )
+    t = await startWireGateway(
+      { pool: { min: 0, max: 1 } },
+      {
+        server: {
+          wireMaxHandshakes: 1,
+          pgTls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') },
+        },
+      },
+    )
+  })
+  afterAll(async () => {
+    await t?.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('tell a client that requires TLS 53300 over TLS, not an SSL error', async () => {
+    const silent = await RawClient.open(t.pgPort)
+    await eventually(() => t.gateway.wire.handshakes === 1)
+    try {
+      const error = await caught(() =>
+        pgClient({
+          ...t,
+          pgConfig: () => ({ ...t.pgConfig(), ssl: { rejectUnauthorized: false } }),
+        }),
+      )
+      expect(error.code).toBe('53300')
+      if (hasPsql()) {
+        // libpq with sslmode=require: its message, not "error response during SSL exchange".
+        const stderr = await new Promise<string>((resolve) =>
+          execFile(
+            'psql',
+            ['-X', '-h', '127.0.0.1', '-p', String(t.pgPort), '-U', 'main', '-c', 'select 1'],
+            {
+              env: {
+                ...process.env,
+                PGPASSWORD: t.token,
+                PGSSLMODE: 'require',
+                PGCONNECT_TIMEOUT: '10',
+              },
+              timeout: 20_000,
+            },
+            (_error, _stdout, stderr) => resolve(stderr),
+          ),
+        )
+        expect(stderr).toContain('too many connections are authenticating at once')
+      }
+      expect(t.gateway.wire.handshakes).toBe(1)
+    } finally {
+      silent.socket.destroy()
+    }
+  })
+
+  it('close a refused connection that goes silent, before its first packet or in TLS', async () => {
+    const silent = await RawClient.open(t.pgPort)
+    await eventually(() => t.gateway.wire.handshakes === 1)
+    try {
+      const quiet = await RawClient.open(t.pgPort)
+      const stalled = await RawClient.open(t.pgPort)
+      // 'S', then no TLS ClientHello ever comes.
+      expect(await stalled.sslRequest()).toBe('S')
+      // Closed by the gateway within its bound (test's timeout otherwise).
+      await Promise.all([quiet.closed, stalled.closed])
+    } finally {
+      silent.socket.destroy()
+    }
   })
 })
 

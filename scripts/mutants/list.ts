@@ -784,6 +784,15 @@ export const MUTANTS: Mutant[] = [
     tests: ['test/server/stream.test.ts'],
     why: "the gateway answers the first stream format listed, whatever the Accept header's q values",
   },
+  {
+    id: 'wire-drain-unanswered',
+    file: 'server/wire/server.ts',
+    from: '    if (this.draining) return this.refuse(transport, SHUTTING_DOWN)',
+    to: '    if (this.draining) return void transport.stream.destroy()',
+    tests: ['test/server/wire/protocol.test.ts'],
+    why: 'a connection during the drain is dropped unanswered, and a cancel for a running statement is lost',
+  },
+
   // ---- Client connections ----
   {
     id: 'client-connections-uncapped',

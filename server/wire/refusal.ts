@@ -1,11 +1,13 @@
 /**
- * A connection past `server.wireMaxHandshakes`, answered as PostgreSQL's postmaster answers
- * when its connection slots are full: its first packet is read, a few bytes of it, and a
- * CancelRequest is served as usual (overload is when a client most needs one); an SSLRequest
- * or GSSENCRequest is answered as the listener always answers it (N, or S then TLS with
- * `server.pgTls`), so that a client asking for TLS reads the refusal too; anything else gets
- * 53300 (FATAL) and the connection is closed. A refused connection makes the gateway keep at
- * most {@link MAX_REFUSED_BYTES} of what it sends, and its socket at most {@link REFUSAL_MS}.
+ * A connection the wire server will not serve: past `server.wireMaxHandshakes`, or arriving
+ * while the gateway drains. It is answered as PostgreSQL's postmaster answers when its
+ * connection slots are full or it is shutting down: its first packet is read, a few bytes of
+ * it, and a CancelRequest is served as usual (overload and a drain are when a client most
+ * needs one); an SSLRequest or GSSENCRequest is answered as the listener always answers it
+ * (N, or S then TLS with `server.pgTls`), so that a client asking for TLS reads the refusal
+ * too; anything else gets the refusal's error (FATAL) and the connection is closed. A refused
+ * connection makes the gateway keep at most {@link MAX_REFUSED_BYTES} of what it sends, and
+ * its socket at most {@link REFUSAL_MS}.
  */
 import type { Duplex } from 'node:stream'
 import { STARTUP_CODES, errorResponse, type ErrorFields } from './messages.js'
@@ -22,6 +24,13 @@ export const TOO_MANY_HANDSHAKES: ErrorFields = {
   severity: 'FATAL',
   code: '53300',
   message: 'too many connections are authenticating at once: try again',
+}
+
+/** A connection during the drain: PostgreSQL's answer while it shuts down (57P03). */
+export const SHUTTING_DOWN: ErrorFields = {
+  severity: 'FATAL',
+  code: '57P03',
+  message: 'the gateway is shutting down: connect again (to another instance)',
 }
 
 /** What a refused connection's first bytes are. */
@@ -83,10 +92,14 @@ function firstPacket(stream: Duplex): Promise<FirstPacket> {
 }
 
 /**
- * Refuses a connection the handshake cap has no room for, serving its CancelRequest and
- * answering its SSLRequest first (see the file's comment).
+ * Refuses a connection with `refusal` ({@link TOO_MANY_HANDSHAKES}, {@link SHUTTING_DOWN}),
+ * serving its CancelRequest and answering its SSLRequest first (see the file's comment).
  */
-export async function refuseBusy(server: WireServer, transport: WireTransport): Promise<void> {
+export async function refuseConnection(
+  server: WireServer,
+  transport: WireTransport,
+  refusal: ErrorFields,
+): Promise<void> {
   let stream = transport.stream
   // One bound for all of it: the TLS handshake, a slow or silent client, the error unread.
   const timer = setTimeout(() => stream.destroy(), REFUSAL_MS).unref()
@@ -109,5 +122,5 @@ export async function refuseBusy(server: WireServer, transport: WireTransport): 
     return void stream.end()
   }
   // The client reads the error, then closes; one that does not is cut by the timer.
-  stream.end(errorResponse(TOO_MANY_HANDSHAKES))
+  stream.end(errorResponse(refusal))
 }

@@ -16,7 +16,8 @@ import type { Metrics } from '../metrics/metrics.js'
 import type { AdmissionDeps } from '../tenants/admission.js'
 import type { Tenant } from '../tenants/tenant.js'
 import { handshake } from './handshake.js'
-import { refuseBusy } from './refusal.js'
+import type { ErrorFields } from './messages.js'
+import { SHUTTING_DOWN, TOO_MANY_HANDSHAKES, refuseConnection } from './refusal.js'
 import { ScramKeyring } from './scram.js'
 import type { WireSession } from './session.js'
 
@@ -97,28 +98,27 @@ export class WireServer {
   }
 
   /**
-   * Serves a new client connection until it closes. Past `server.wireMaxHandshakes`
-   * connections still authenticating, a new one is refused (./refusal.ts): a few bytes of it
-   * are read, its CancelRequest served, its SSLRequest answered, and anything else told 53300
-   * and closed. What clients that have not authenticated can make the gateway hold stays
-   * bounded.
+   * Serves a new client connection until it closes. During the drain (57P03), or past
+   * `server.wireMaxHandshakes` connections still authenticating (53300), a new one is refused
+   * (./refusal.ts): a few bytes of it are read, its CancelRequest served, its SSLRequest
+   * answered, and anything else told why and closed. What clients that have not
+   * authenticated can make the gateway hold stays bounded.
    */
   accept(transport: WireTransport): void {
-    if (this.draining) {
-      transport.stream.destroy()
-      return
-    }
-    if (this.connecting.size >= this.deps.config().server.wireMaxHandshakes) {
-      refuseBusy(this, transport).catch((error: unknown) => {
-        transport.stream.destroy()
-        this.deps.reportBug(error, undefined)
-      })
-      return
-    }
+    if (this.draining) return this.refuse(transport, SHUTTING_DOWN)
+    if (this.connecting.size >= this.deps.config().server.wireMaxHandshakes)
+      return this.refuse(transport, TOO_MANY_HANDSHAKES)
     this.connecting.add(transport.stream)
     handshake(this, transport)
       .catch((error: unknown) => this.deps.reportBug(error, undefined))
       .finally(() => this.connecting.delete(transport.stream))
+  }
+
+  private refuse(transport: WireTransport, refusal: ErrorFields): void {
+    refuseConnection(this, transport, refusal).catch((error: unknown) => {
+      transport.stream.destroy()
+      this.deps.reportBug(error, undefined)
+    })
   }
 
   /** Registers a session that passed authentication; returns its process id and key. */

@@ -1,9 +1,10 @@
 import { connect, type AddressInfo, type Socket } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { message } from '../../../server/wire/messages.js'
+import { caught } from '../../helpers/caught.js'
 import { admin, backends, eventually } from '../../helpers/gateway.js'
 import { RawClient, fieldsOf, frontend } from '../../helpers/raw-pg.js'
-import { startWireGateway, type WireGateway } from '../../helpers/wire.js'
+import { pgClient, startWireGateway, type WireGateway } from '../../helpers/wire.js'
 
 // What no driver sends: hand-made pipelines, malformed and oversized messages, clients that
 // vanish mid-statement. Each must end in a clear error, never a hang, and a clean pool.
@@ -505,5 +506,33 @@ describe('wire timeouts and the drain', () => {
     expect(fieldsOf((await busy.next()).body)).toMatchObject({ S: 'FATAL', C: '57P01' })
     await closing
     await t.close()
+  })
+
+  it('tells a connection that arrives during the drain 57P03, and still serves its CancelRequest', async () => {
+    const t = await startWireGateway({ pool: { min: 0, max: 2 } })
+    const client = await pgClient(t)
+    const { processID, secretKey } = client as unknown as { processID: number; secretKey: number }
+    const marker = `cancel during the drain ${process.pid}`
+    const running = caught(() => client.query(`select pg_sleep(30) -- ${marker}`))
+    await eventually(
+      async () =>
+        (
+          await admin(`select 1 from pg_stat_activity where state = 'active' and query like $1`, [
+            `%${marker}`,
+          ])
+        ).length === 1,
+    )
+    const closing = t.gateway.close(30_000)
+    try {
+      // As PostgreSQL while it shuts down: a clear refusal, not a connection dropped unanswered.
+      expect(await caught(() => pgClient(t))).toMatchObject({ code: '57P03' })
+      const cancel = await RawClient.open(t.pgPort)
+      cancel.send(frontend.cancel(processID, secretKey))
+      await cancel.closed
+      expect((await running).code).toBe('57014')
+    } finally {
+      await closing
+      await t.close()
+    }
   })
 })

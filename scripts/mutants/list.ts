@@ -831,8 +831,8 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'wire-handshakes-uncapped',
     file: 'server/wire/server.ts',
-    from: 'if (this.connecting.size >= this.deps.config().server.wireMaxHandshakes) {',
-    to: 'if (false) {',
+    from: 'if (this.connecting.size >= this.deps.config().server.wireMaxHandshakes)',
+    to: 'if (false)',
     tests: ['test/server/wire/handshake.test.ts'],
     why: 'clients that never authenticate hold connections and buffers without bound',
   },

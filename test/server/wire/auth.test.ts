@@ -1,11 +1,8 @@
-import { execFileSync } from 'node:child_process'
-import { chmod, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { caught } from '../../helpers/caught.js'
 import { RawClient, frontend } from '../../helpers/raw-pg.js'
+import { selfSignedLocalhost, type SelfSignedCertificate } from '../../helpers/self-signed.js'
 import { startWireGateway, type WireGateway } from '../../helpers/wire.js'
 
 async function connectPg(config: pg.ClientConfig): Promise<pg.Client> {
@@ -74,35 +71,15 @@ describe('SCRAM-SHA-256 against the token', () => {
 })
 
 describe('TLS on the TCP listener', () => {
-  let dir: string
+  let certificate: SelfSignedCertificate | undefined
   let t: WireGateway
   let plain: WireGateway
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'sluice-wire-tls-'))
-    await chmod(dir, 0o755)
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=localhost',
-        '-keyout',
-        'key.pem',
-        '-out',
-        'cert.pem',
-      ],
-      { cwd: dir, stdio: 'pipe' },
-    )
+    certificate = await selfSignedLocalhost()
     t = await startWireGateway(
       { pool: { min: 0, max: 2 } },
       {
-        server: { pgTls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') } },
+        server: { pgTls: certificate.pgTls },
         wire: { scramOnly: false },
       },
     )
@@ -111,7 +88,7 @@ describe('TLS on the TCP listener', () => {
   afterAll(async () => {
     await t?.close()
     await plain?.close()
-    await rm(dir, { recursive: true, force: true })
+    await certificate?.remove()
   })
 
   it('answers SSLRequest with S and serves the session over TLS', async () => {

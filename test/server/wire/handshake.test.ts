@@ -1,12 +1,10 @@
 import { execFile, execFileSync } from 'node:child_process'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { admin, databaseUrl, eventually } from '../../helpers/gateway.js'
 import { RawClient, fieldsOf, frontend } from '../../helpers/raw-pg.js'
 import { RawWebSocket } from '../../helpers/raw-websocket.js'
+import { selfSignedLocalhost, type SelfSignedCertificate } from '../../helpers/self-signed.js'
 import { pgClient, startWireGateway, type WireGateway } from '../../helpers/wire.js'
 
 // A connection's first moments, from a client that has not authenticated: what it may make
@@ -148,38 +146,23 @@ function hasPsql(): boolean {
 }
 
 describe('wire connections refused past server.wireMaxHandshakes, with TLS on the TCP listener', () => {
-  let dir: string
+  let certificate: SelfSignedCertificate | undefined
   let t: WireGateway
   beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'sluice-wire-busy-tls-'))
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '2',
-        '-subj',
-        '/CN=localhost',
-      ].concat(['-keyout', 'key.pem', '-out', 'cert.pem']),
-      { cwd: dir, stdio: 'pipe' },
-    )
+    certificate = await selfSignedLocalhost()
     t = await startWireGateway(
       { pool: { min: 0, max: 1 } },
       {
         server: {
           wireMaxHandshakes: 1,
-          pgTls: { certFile: join(dir, 'cert.pem'), keyFile: join(dir, 'key.pem') },
+          pgTls: certificate.pgTls,
         },
       },
     )
   })
   afterAll(async () => {
     await t?.close()
-    await rm(dir, { recursive: true, force: true })
+    await certificate?.remove()
   })
 
   it('tell a client that requires TLS 53300 over TLS, not an SSL error', async () => {

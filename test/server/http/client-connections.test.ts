@@ -4,6 +4,7 @@ import { connect, type Socket } from 'node:net'
 import { Duplex, Writable } from 'node:stream'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { caught } from '../../helpers/caught.js'
 import { startGatewayServer, type GatewayServer } from '../../../server/cli/gateway-server.js'
 import { parseConfig } from '../../../server/config/load.js'
 import type { ConfigInput } from '../../../server/config/schema.js'
@@ -136,15 +137,6 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
     timer = setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms)
   })
   return Promise.race([promise, late]).finally(() => clearTimeout(timer))
-}
-
-async function caught(work: () => Promise<unknown>): Promise<any> {
-  try {
-    await work()
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected an error')
 }
 
 describe('server.maxClientConnections', () => {

@@ -1,6 +1,7 @@
 import { execFile, execFileSync } from 'node:child_process'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { caught } from '../../helpers/caught.js'
 import { admin, databaseUrl, eventually } from '../../helpers/gateway.js'
 import { RawClient, fieldsOf, frontend } from '../../helpers/raw-pg.js'
 import { RawWebSocket } from '../../helpers/raw-websocket.js'
@@ -9,15 +10,6 @@ import { pgClient, startWireGateway, type WireGateway } from '../../helpers/wire
 
 // A connection's first moments, from a client that has not authenticated: what it may make
 // the gateway hold, and for how long, on either listener.
-
-async function caught(work: () => Promise<unknown>): Promise<any> {
-  try {
-    await work()
-  } catch (error) {
-    return error
-  }
-  throw new Error('expected an error')
-}
 
 describe('wire connections that have not authenticated', () => {
   let t: WireGateway

@@ -20,6 +20,7 @@ import { serveAlone } from './serve-alone.js'
 import { servePrimary } from './serve-primary.js'
 import { serveWorker } from './serve-worker.js'
 import type { Serving } from './serving.js'
+import { openFilesLimit } from './open-files.js'
 import { describeStartup } from './summary.js'
 
 function parseServeArgs(args: readonly string[]): ServeRequest {
@@ -133,7 +134,14 @@ async function serve(request: ServeRequest, io: CliIo, env: Env): Promise<void> 
 
   // Printed last: a supervisor that reads "listening on" may signal at once.
   const base = baseUrl
-  const facts = { baseUrl: base, configFile, embedded, workers, address }
+  const facts = {
+    baseUrl: base,
+    configFile,
+    embedded,
+    workers,
+    address,
+    openFiles: openFilesLimit(),
+  }
   for (const line of describeStartup(config, facts)) io.out(`sluice: ${line}`)
   if (printToken) {
     io.out(

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { workerCount } from '../cluster/address.js'
 import type { Config, TenantConfig } from '../config/schema.js'
 import { endpointOf } from '../pool/pg-config.js'
+import { openFilesWarning } from './open-files.js'
 
 /** `user@host:port/database` of a tenant, without its password. */
 export function databaseOf(tenant: TenantConfig): string {
@@ -67,6 +68,8 @@ export interface StartupFacts {
   workers?: number
   /** This node's address as its peers reach it. */
   address?: string
+  /** The process's limit on open files (./open-files.ts), when known. */
+  openFiles?: number | undefined
 }
 
 // Always said, not only under SLUICE_DEBUG: as root the data may live outside the folder.
@@ -98,5 +101,10 @@ export function describeStartup(config: Config, facts: StartupFacts): string[] {
       ? 'admin API: off (set server.adminToken or SLUICE_ADMIN_TOKEN to turn it on)'
       : `admin API: ${facts.baseUrl}/admin/tenants (Authorization: Bearer <admin token>)`,
     `log level ${config.server.log.level}, statements logged: ${config.server.log.statements}, slow-statement threshold: ${config.server.log.slowStatementMs === 0 ? 'off' : `${config.server.log.slowStatementMs} ms`}`,
+    ...optional(openFilesWarning(config, facts.openFiles)),
   ]
+}
+
+function optional(line: string | undefined): string[] {
+  return line === undefined ? [] : [line]
 }

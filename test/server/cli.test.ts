@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { freePort } from '../setup/postgres.js'
 import { databaseUrl, eventually, newToken } from '../helpers/gateway.js'
-import { killChildren, sluice as runSluice, startSluice } from '../helpers/cli.js'
+import { killChildren, sluice as runSluice, startProcess, startSluice } from '../helpers/cli.js'
 import { TOKEN_TOO_SHORT } from '../../server/config/schema.js'
 
 /** Runs `sluice ARGS` with `env` (none of the database variables inherited). */
@@ -183,6 +183,30 @@ describe('sluice serve', () => {
     expect(run.stderr.trim()).toBe(
       'sluice: config: PORT ("eighty") must be a port number from 0 to 65535',
     )
+  })
+
+  it('warns at start-up when the open-files limit cannot hold server.maxClientConnections and the pools', async () => {
+    const port = await freePort()
+    const limited = startProcess(
+      'sh',
+      ['-c', `ulimit -n 300 && exec "${process.execPath}" --import tsx server/main.ts`],
+      { env: { DATABASE_URL: databaseUrl(), PORT: String(port), SLUICE_DRAIN_GRACE_MS: '0' } },
+    )
+    await limited.printed('listening on', 20_000)
+    expect(limited.run.stdout).toContain(
+      'sluice: warning: the open-files limit (300) is below server.maxClientConnections (10000)',
+    )
+    limited.child.kill('SIGTERM')
+    await limited.exited
+    const roomy = start([], {
+      DATABASE_URL: databaseUrl(),
+      PORT: String(await freePort()),
+      SLUICE_DRAIN_GRACE_MS: '0',
+    })
+    await roomy.printed('listening on', 20_000)
+    expect(roomy.run.stdout).not.toContain('open-files limit')
+    roomy.child.kill('SIGTERM')
+    await roomy.exited
   })
 
   it('prints a start-up summary, reloads the config file on SIGHUP, refuses an invalid one, and drains on SIGTERM', async () => {

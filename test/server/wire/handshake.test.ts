@@ -1,8 +1,9 @@
-import { execFile, execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { caught } from '../../helpers/caught.js'
 import { admin, databaseUrl, eventually } from '../../helpers/gateway.js'
+import { hasPsql } from '../../helpers/psql.js'
 import { RawClient, fieldsOf, frontend } from '../../helpers/raw-pg.js'
 import { RawWebSocket } from '../../helpers/raw-websocket.js'
 import { selfSignedLocalhost, type SelfSignedCertificate } from '../../helpers/self-signed.js'
@@ -127,15 +128,6 @@ describe('wire connections that have not authenticated', () => {
     await client.end()
   })
 })
-
-function hasPsql(): boolean {
-  try {
-    execFileSync('psql', ['--version'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
 
 describe('wire connections refused past server.wireMaxHandshakes, with TLS on the TCP listener', () => {
   let certificate: SelfSignedCertificate | undefined

@@ -1,19 +1,11 @@
-import { execFile, execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { admin, eventually } from '../../helpers/gateway.js'
+import { hasPsql } from '../../helpers/psql.js'
 import { startWireGateway, type WireGateway } from '../../helpers/wire.js'
-
-function hasPsql(): boolean {
-  try {
-    execFileSync('psql', ['--version'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-}
 
 const available = hasPsql()
 if (!available) {
